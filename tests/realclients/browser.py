@@ -1,0 +1,84 @@
+"""Chromium (Debian's /usr/bin/chromium, driven by Playwright) for the authorize -> callback leg.
+
+Never runs `playwright install`: it uses the system Chromium. Chromium's background traffic
+to Google hosts is kept out of the Playwright HAR by a URL filter, and out of mitmproxy's
+recording by the `save_stream_filter` that record.py sets.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
+HAR_URL_FILTER = re.compile(r"^https?://([^/]*\.)?(intuit\.com|example\.test)(:\d+)?/(?!favicon)")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def spki_hash(ca_path: str) -> str:
+    """base64(sha256(SubjectPublicKeyInfo)) of the mitmproxy CA, for Chromium's SPKI flag."""
+    cert = x509.load_pem_x509_certificate(Path(ca_path).read_bytes())
+    der = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def authorize_url(client_id: str, redirect_uri: str, state: str) -> str:
+    """The URL intuitlib's get_authorization_url builds (same parameters, same order)."""
+    return (
+        AUTHORIZE
+        + "?"
+        + urlencode(
+            {
+                "client_id": client_id,
+                "response_type": "code",
+                "scope": "com.intuit.quickbooks.accounting",
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+    )
+
+
+def consent(proxy_url: str, ca_path: str, url: str, har_path: str | None) -> str:
+    """Open the authorize URL; the emulator auto-consents. Returns the callback URL reached."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            proxy={"server": proxy_url},
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_hash(ca_path)}"],
+        )
+        try:
+            context = (
+                browser.new_context(
+                    record_har_path=har_path,
+                    record_har_content="embed",
+                    record_har_url_filter=HAR_URL_FILTER,
+                )
+                if har_path
+                else browser.new_context()
+            )
+            page = context.new_page()
+            page.goto(url, wait_until="load")
+            callback = page.url
+            context.close()  # writes the HAR
+        finally:
+            browser.close()
+    return callback

@@ -1,0 +1,369 @@
+"""mitmproxy addon that emulates Intuit's OAuth 2.0 endpoints offline.
+
+Run it as the first script of a mitmdump started with `--set connection_strategy=lazy`: it
+answers every request in its `request` hook (`flow.response = http.Response.make(...)`), so
+nothing goes upstream and later addons still see Intuit's real URLs.
+
+Hosts answered
+- developer.intuit.com, developer.api.intuit.com: discovery documents
+  `/.well-known/openid_sandbox_configuration/` and `/.well-known/openid_configuration/`
+  (with or without the trailing slash); developer.api.intuit.com also serves the revoke
+  endpoint `POST /v2/oauth2/tokens/revoke` (JSON `{"token": ..}` or form `token=..`).
+- appcenter.intuit.com `GET /connect/oauth2`: auto-consent, 302 to
+  `redirect_uri?code=..&state=..&realmId=..`; an unknown client_id or an unregistered
+  redirect_uri gets Intuit's error page (400, no redirect), as in quickbooks-oauth.md §1.2.
+- oauth.platform.intuit.com `POST /oauth2/v1/tokens/bearer` (both grants), `GET /op/v1/jwks`.
+- *.example.test and localhost: the apps' callback and disconnect pages (a small HTML page).
+- emulator.control: the control API below (plain HTTP through the proxy). Recordings filter
+  this host out; flows of it carry `flow.metadata["emulator_control"] = True`.
+- anything else (e.g. Chromium's background Google traffic): 404, never upstream.
+
+Modelled, from quickbooks-oauth.md (sections 1, 2, 3 and 5):
+- registered clients (id + secret + exact redirect URIs, Development and Production keys are
+  separate clients: `intuit_model.APPS`); client auth by Basic header or by form-body
+  `client_id`/`client_secret`; any client-auth failure is 401 `{"error":"invalid_client"}`;
+- `invalid_grant` is 400 with one of the three known bodies, taken in turn;
+- codes: single use, bound to the client_id and the exact redirect_uri string of the authorize
+  request; a second exchange of a code fails and invalidates the tokens of the first exchange;
+- refresh: the same refresh token is returned while the current one is < 24 h old (with a
+  decreasing `x_refresh_token_expires_in`); after that a new one with 8726400 s; access tokens
+  live 3600 s; `x_refresh_token_hard_expires_in` only when the request has
+  `x-include-refresh-token-hard-expires-in: true`, counting down a 5-year cap from the grant;
+- revoke of a refresh or access token kills the whole grant;
+- token formats: JWE-like access tokens (`eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..`),
+  refresh tokens `RT1-<n>-H0-<10 digits><random>`, codes `AB11<digits><random>`;
+- response headers `date`, `content-type: application/json;charset=utf-8`, `intuit_tid`
+  (`1-<8 hex of the Unix second>-<24 hex>`), `x-spanid`, `x-amzn-trace-id: Root=<tid>`.
+
+Assumptions (not confirmed by any Intuit source; our tests rely on them):
+- the code lifetime is 600 s; a code exchange that fails (wrong client, wrong redirect_uri,
+  altered code, bad client auth) does not consume the code;
+- the rotation grace is 0 s: a superseded refresh token fails at once (older docs say 24 h);
+- rotation happens exactly when the current token is >= 24 h old (Intuit says "24-26 h");
+- a refresh token presented by another client, or after hard expiry, gets plain invalid_grant;
+  `x_refresh_token_expires_in` is not capped by the hard cap;
+- revoke of an unknown token answers 400 `invalid_request`; a successful revoke is 200 with
+  an empty body; the 503 of an outage is an HTML page from the load balancer.
+
+Control API (`http://emulator.control/<path>`, JSON body or query parameters):
+- `/reset`: forget all state, clock back to real time.   `/state`: counts, for debugging.
+- `/clock`: current emulated time; `/clock/advance {"seconds": D}`: move the clock forward.
+  The emulator adds the shift to the flow's request/response/error timestamps in its hooks,
+  so mitmproxy's HAR export and flow files agree with `Date` and `intuit_tid`.
+- `/delay {"seconds": S, "count": N}`: the next N token requests are processed on arrival but
+  answered S seconds later (for races).
+- `/drop {"count": N}`: the next N token requests are processed (a refresh may rotate) and
+  then the connection is killed (`flow.kill()`), so the client never sees the answer.
+- `/outage {"mode": "503" | "invalid_grant" | "off"}`: every token request gets a 503, or a
+  400 invalid_grant without any state change, until switched off.
+- `/inject {"status": 429, "body": {...}, "count": N}`: canned answers for the next N token
+  requests, no state change (for "unexplained" failures).
+- `/seed {"client_id", "realm_id", "grant_age", "rt_age"}`: a grant that began before the
+  capture; answers `{"refresh_token": ..}`.
+- `/disconnect {"realm_id"}`: the user disconnected the app in QuickBooks (kills its grants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import os
+import sys
+import time
+import uuid
+from email.utils import formatdate
+from urllib.parse import urlencode
+
+from mitmproxy import http
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from intuit_model import APPS, IntuitModel, Outcome
+
+CONTROL_HOST = "emulator.control"
+TOKEN_HOST = "oauth.platform.intuit.com"
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+REVOKE_PATH = "/v2/oauth2/tokens/revoke"
+DISCOVERY_HOSTS = ("developer.intuit.com", "developer.api.intuit.com")
+REALM_ID = "9341453050298471"
+
+BAD_REDIRECT_PAGE = (
+    "<html><body><h1>We're sorry, but we couldn't complete your request.</h1><p>The "
+    "redirect_uri query parameter value is invalid. Make sure it is listed in the Redirect URIs "
+    "section on your app's keys tab and matches it exactly.</p></body></html>"
+)
+
+
+def discovery(sandbox: bool) -> dict[str, object]:
+    accounts = "sandbox-accounts" if sandbox else "accounts"
+    return {
+        "issuer": "https://oauth.platform.intuit.com/op/v1",
+        "authorization_endpoint": "https://appcenter.intuit.com/connect/oauth2",
+        "token_endpoint": f"https://{TOKEN_HOST}{TOKEN_PATH}",
+        "userinfo_endpoint": f"https://{accounts}.platform.intuit.com/v1/openid_connect/userinfo",
+        "revocation_endpoint": f"https://developer.api.intuit.com{REVOKE_PATH}",
+        "jwks_uri": "https://oauth.platform.intuit.com/op/v1/jwks",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "email", "profile", "address", "phone"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"],
+    }
+
+
+def client_auth(req: http.Request) -> tuple[str, str] | None:
+    """(client_id, secret) from the Basic header, else from the form body; None if malformed."""
+    header = req.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        cid, sep, secret = decoded.partition(":")
+        return (cid, secret) if sep else None
+    form = req.urlencoded_form
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+class IntuitEmulator:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.model = IntuitModel()
+        self.shift = 0.0
+        self.delay = (0.0, 0)
+        self.drop = 0
+        self.outage = "off"
+        self.inject: tuple[int, dict[str, object], int] = (0, {}, 0)
+
+    def now(self) -> float:
+        return time.time() + self.shift
+
+    # -- responses ------------------------------------------------------------------------
+    def make(
+        self,
+        status: int,
+        body: object = None,
+        ctype: str = "application/json;charset=utf-8",
+        extra: dict[str, str] | None = None,
+    ) -> http.Response:
+        now = self.now()
+        tid = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
+        if body is None:
+            content = b""
+        elif isinstance(body, str):
+            content = body.encode()
+        else:
+            content = json.dumps(body, separators=(",", ":")).encode()
+        headers = {
+            "date": formatdate(now, usegmt=True),
+            "content-type": ctype,
+            "content-length": str(len(content)),
+            "connection": "keep-alive",
+            "server": "nginx",
+            "intuit_tid": tid,
+            "x-spanid": str(uuid.uuid4()),
+            "x-amzn-trace-id": f"Root={tid}",
+            "cache-control": "no-cache, no-store",
+            "pragma": "no-cache",
+            "strict-transport-security": "max-age=15552000",
+            **(extra or {}),
+        }
+        return http.Response.make(status, content, headers)
+
+    def outcome(self, out: Outcome) -> http.Response:
+        return self.make(out.status, out.body)
+
+    # -- mitmproxy hooks ------------------------------------------------------------------
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        req = flow.request
+        shift = self.shift
+        flow.metadata["emulator_shift"] = shift
+        req.timestamp_start += shift
+        if req.timestamp_end:
+            req.timestamp_end += shift
+        host = req.pretty_host
+        if host == CONTROL_HOST:
+            flow.metadata["emulator_control"] = True
+            flow.response = self.control(req)
+        elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "POST":
+            await self.token_flow(flow)
+        else:
+            flow.response = self.route(req)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response and "emulator_shift" in flow.metadata:
+            flow.response.timestamp_start += flow.metadata["emulator_shift"]
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.response and flow.response.timestamp_end and "emulator_shift" in flow.metadata:
+            flow.response.timestamp_end += flow.metadata["emulator_shift"]
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.error and "emulator_shift" in flow.metadata:
+            flow.error.timestamp += flow.metadata["emulator_shift"]
+
+    # -- token endpoint -------------------------------------------------------------------
+    async def token_flow(self, flow: http.HTTPFlow) -> None:
+        resp = self.token(flow.request)
+        seconds, count = self.delay
+        if count:
+            self.delay = (seconds, count - 1)
+            await asyncio.sleep(seconds)
+        if self.drop:
+            self.drop -= 1
+            flow.kill()
+            return
+        flow.response = resp
+
+    def token(self, req: http.Request) -> http.Response:
+        status, body, count = self.inject
+        if count:
+            self.inject = (status, body, count - 1)
+            return self.make(status, body)
+        if self.outage == "503":
+            return self.make(
+                503,
+                "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+                ctype="text/html",
+            )
+        auth = client_auth(req)
+        app = APPS.get(auth[0]) if auth else None
+        if auth is None or app is None or app.secret != auth[1]:
+            return self.make(401, {"error": "invalid_client"})
+        if self.outage == "invalid_grant":
+            return self.outcome(self.model.invalid_grant())
+        form = req.urlencoded_form
+        hard = req.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code":
+            if "code" not in form or "redirect_uri" not in form:
+                return self.make(400, {"error": "invalid_request"})
+            return self.outcome(
+                self.model.exchange(
+                    app.client_id, form["code"], form["redirect_uri"], self.now(), hard
+                )
+            )
+        if grant_type == "refresh_token":
+            if "refresh_token" not in form:
+                return self.make(400, {"error": "invalid_request"})
+            return self.outcome(
+                self.model.refresh(app.client_id, form["refresh_token"], self.now(), hard)
+            )
+        return self.make(400, {"error": "unsupported_grant_type"})
+
+    # -- other Intuit hosts and the apps ------------------------------------------------
+    def route(self, req: http.Request) -> http.Response:
+        host, path = req.pretty_host, req.path.split("?")[0]
+        if host in DISCOVERY_HOSTS and path.startswith("/.well-known/openid_"):
+            return self.make(200, discovery("sandbox" in path))
+        if host == "developer.api.intuit.com" and path == REVOKE_PATH and req.method == "POST":
+            return self.revoke(req)
+        if host == "appcenter.intuit.com" and path == "/connect/oauth2":
+            return self.authorize(req)
+        if host == TOKEN_HOST and path == "/op/v1/jwks":
+            return self.make(200, {"keys": []})
+        if host.endswith(".example.test") or host == "localhost":
+            return self.app_page(req)
+        return self.make(404, "not found", ctype="text/plain")
+
+    def authorize(self, req: http.Request) -> http.Response:
+        q = req.query
+        redirect_uri = q.get("redirect_uri", "")
+        code = self.model.authorize(q.get("client_id", ""), redirect_uri, REALM_ID, self.now())
+        if code is None:
+            return self.make(400, BAD_REDIRECT_PAGE, ctype="text/html;charset=utf-8")
+        params = urlencode({"code": code, "state": q.get("state", ""), "realmId": REALM_ID})
+        sep = "&" if "?" in redirect_uri else "?"
+        return self.make(
+            302,
+            "",
+            ctype="text/html;charset=utf-8",
+            extra={"location": f"{redirect_uri}{sep}{params}"},
+        )
+
+    def revoke(self, req: http.Request) -> http.Response:
+        auth = client_auth(req)
+        app = APPS.get(auth[0]) if auth else None
+        if auth is None or app is None or app.secret != auth[1]:
+            return self.make(401, {"error": "invalid_client"})
+        if "json" in req.headers.get("content-type", ""):
+            try:
+                token = str(json.loads(req.get_text() or "{}").get("token", ""))
+            except (ValueError, AttributeError):
+                token = ""
+        else:
+            token = req.urlencoded_form.get("token", "")
+        return self.outcome(self.model.revoke(app.client_id, token))
+
+    def app_page(self, req: http.Request) -> http.Response:
+        if req.path.startswith("/favicon"):
+            return self.make(404, "", ctype="text/plain")
+        title = "Disconnected" if "disconnect" in req.path else "Connected to QuickBooks"
+        return self.make(
+            200,
+            f"<html><body><h1>{title}</h1></body></html>",
+            ctype="text/html;charset=utf-8",
+            extra={"server": "app"},
+        )
+
+    # -- control API ----------------------------------------------------------------------
+    def control(self, req: http.Request) -> http.Response:
+        args: dict[str, object] = dict(req.query.items())
+        if req.content:
+            try:
+                args.update(json.loads(req.content))
+            except ValueError:
+                return self.make(400, {"error": "control body must be JSON"})
+        path = req.path.split("?")[0].rstrip("/")
+        try:
+            result = self.control_op(path, args)
+        except (KeyError, TypeError, ValueError) as e:
+            return self.make(400, {"error": f"bad control request: {e!r}"})
+        if result is None:
+            return self.make(404, {"error": f"no control {path}"})
+        return self.make(200, result)
+
+    def control_op(self, path: str, a: dict[str, object]) -> dict[str, object] | None:
+        if path == "/reset":
+            self.reset()
+        elif path == "/clock/advance":
+            self.shift += float(str(a["seconds"]))
+        elif path == "/delay":
+            self.delay = (float(str(a["seconds"])), int(str(a.get("count", 1))))
+        elif path == "/drop":
+            self.drop = int(str(a.get("count", 1)))
+        elif path == "/outage":
+            self.outage = str(a["mode"])
+        elif path == "/inject":
+            body = a.get("body") or {}
+            status, count = int(str(a["status"])), int(str(a.get("count", 1)))
+            self.inject = (status, dict(body), count)  # type: ignore[call-overload]
+        elif path == "/seed":
+            rt = self.model.seed(
+                str(a["client_id"]),
+                str(a.get("realm_id", REALM_ID)),
+                float(str(a["grant_age"])),
+                float(str(a["rt_age"])),
+                self.now(),
+            )
+            return {"refresh_token": rt}
+        elif path == "/disconnect":
+            return {"grants": self.model.revoke_realm(str(a.get("realm_id", REALM_ID)))}
+        elif path == "/state":
+            m = self.model
+            return {"codes": len(m.codes), "refresh_tokens": len(m.refresh_tokens)}
+        elif path != "/clock":
+            return None
+        return {"now": self.now(), "shift": self.shift}
+
+
+addons = [IntuitEmulator()]

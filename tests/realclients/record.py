@@ -1,0 +1,206 @@
+"""Regenerate the golden recordings of the real-client scenarios.
+
+    python tests/realclients/record.py [names...]   (default: every scenario)
+
+For each scenario: start mitmdump with the emulator (hardump + flow file), run the scenario,
+stop mitmdump with SIGINT (the HAR is written only on a clean stop), check the token requests
+have the statuses the scenario declares, and write into tests/data/golden/:
+<name>.har, <name>.mitm, <name>.expect.json and, for Chromium scenarios, <name>.playwright.har.
+
+Importable: `mitmdump(extra_args)` is a context manager yielding (proxy_url, ca_path) for a
+mitmdump running the emulator (add your own `-s addon.py` in extra_args), and
+`run_scenario(name, proxy_url, ca_path)` runs one scenario against it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from scenarios import SCENARIOS, Ctx  # noqa: E402
+
+GOLDEN = HERE.parent / "data" / "golden"
+EMULATOR = HERE / "emulator.py"
+TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+# Only Intuit's hosts and the apps' own: no control calls, no Chromium background traffic.
+RECORD_FILTER = r"(~d intuit\.com | ~d example\.test) & !~u favicon"
+MITMDUMP = str(Path(sys.executable).with_name("mitmdump"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, ca: Path, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mitmdump exited early:\n{log.read_text()[-2000:]}")
+        if ca.exists():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        time.sleep(0.05)
+    raise RuntimeError("mitmdump did not start within 20 s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5)):
+        if proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(wait)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def mitmdump(
+    extra_args: Sequence[str] = (), confdir: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """Run mitmdump with the emulator as its first addon; yield (proxy_url, ca_path).
+
+    Stops it with SIGINT on exit, so `--set hardump=...` files get written.
+    """
+    with tempfile.TemporaryDirectory(prefix="qbt-mitm-") as tmp:
+        conf = Path(confdir or tmp)
+        port = free_port()
+        log = Path(tmp) / "mitmdump.log"
+        argv = [
+            MITMDUMP,
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(port),
+            "--set",
+            f"confdir={conf}",
+            "--set",
+            "connection_strategy=lazy",
+            "-s",
+            str(EMULATOR),
+            *extra_args,
+        ]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            ca = conf / "mitmproxy-ca-cert.pem"
+            _wait_ready(proc, port, ca, log)
+            yield f"http://127.0.0.1:{port}", str(ca)
+        finally:
+            _stop(proc)
+
+
+def run_scenario(
+    name: str, proxy_url: str, ca_path: str, browser_har: str | None = None
+) -> dict[str, Any]:
+    """Reset the emulator, run scenario `name`; return its expectation and the clients' logs."""
+    s = SCENARIOS[name]
+    ctx = Ctx(proxy_url, ca_path, browser_har)
+    ctx.control("/reset")
+    started = time.monotonic()
+    s.run(ctx)
+    return {
+        "scenario": name,
+        "client": s.client,
+        "causes": s.causes,
+        "statuses": s.statuses,
+        "time_shifted": s.time_shifted,
+        "notes": s.notes,
+        "seconds": round(time.monotonic() - started, 2),
+        "logs": ctx.logs,
+    }
+
+
+def token_entries(har: dict[str, Any]) -> list[dict[str, Any]]:
+    """Token-endpoint POSTs of a HAR, in the order they started."""
+    entries = [
+        e
+        for e in har["log"]["entries"]
+        if e["request"]["method"] == "POST" and e["request"]["url"] == TOKEN_URL
+    ]
+    return sorted(entries, key=lambda e: e["startedDateTime"])
+
+
+def check(har: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """Problems with a recording: statuses differ, or failures and causes do not pair up."""
+    statuses = [e["response"]["status"] for e in token_entries(har)]
+    problems = []
+    if statuses != expect["statuses"]:
+        problems.append(f"token statuses {statuses} != expected {expect['statuses']}")
+    answered_failures = [s for s in statuses if s not in (0, 200)]
+    if len(answered_failures) != len(expect["causes"]):
+        problems.append(f"{len(answered_failures)} failures for {len(expect['causes'])} causes")
+    return problems
+
+
+def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"qbt-{name}-") as tmp:
+        har, flows, pw = Path(tmp, "m.har"), Path(tmp, "m.mitm"), Path(tmp, "pw.har")
+        chromium = SCENARIOS[name].client.startswith("chromium")
+        args = [
+            "--set",
+            f"hardump={har}",
+            "-w",
+            str(flows),
+            "--set",
+            f"save_stream_filter={RECORD_FILTER}",
+        ]
+        with mitmdump(args, confdir) as (proxy_url, ca):
+            result = run_scenario(name, proxy_url, ca, str(pw) if chromium else None)
+        problems = check(json.loads(har.read_text()), result)
+        if problems:
+            raise RuntimeError(f"{name}: " + "; ".join(problems))
+        shutil.copyfile(har, out / f"{name}.har")
+        shutil.copyfile(flows, out / f"{name}.mitm")
+        if chromium:
+            shutil.copyfile(pw, out / f"{name}.playwright.har")
+    expect = {
+        k: result[k] for k in ("scenario", "client", "causes", "statuses", "time_shifted", "notes")
+    }
+    (out / f"{name}.expect.json").write_text(json.dumps(expect, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenarios: {unknown}; known: {sorted(SCENARIOS)}", file=sys.stderr)
+        return 2
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="qbt-conf-") as conf:
+        for name in names:
+            started = time.monotonic()
+            try:
+                result = record(name, conf)
+            except Exception as e:  # report every scenario, fail at the end
+                failed += 1
+                print(f"FAIL {name}: {e}", file=sys.stderr)
+                continue
+            print(
+                f"ok   {name:32} {time.monotonic() - started:5.1f} s total, "
+                f"{result['seconds']:5.1f} s scenario, causes={result['causes']}"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    os.environ.pop("PYTHONPATH", None)
+    sys.exit(main(sys.argv[1:]))
