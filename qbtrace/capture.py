@@ -1,0 +1,215 @@
+"""The qbtrace capture format (JSON Lines, version 1): records and the append-only writer.
+
+The addon writes one line per exchange as it completes, so a proxy killed with SIGKILL
+loses at most the exchange in flight. Lines are written with one `os.write` each on a file
+opened with O_APPEND: no user-space buffer to lose, no truncation of an existing capture.
+The format is documented in docs/capture-format.md. No mitmproxy import here: the reader
+(`qbtrace.sources.capture`) uses this module too, and `qbtrace analyze` must start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from qbtrace import __version__
+from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.redact import Redactor
+from qbtrace.sources.build import RawParts
+
+CAPTURE_VERSION = 1
+"""History: 1 (qbtrace 0.1.0) — header line, then `exchange` or `raw` records."""
+HEADER_KEY = "qbtrace_capture"
+KEY_ID_TEXT = "qbtrace capture key id"
+
+
+class Header(msgspec.Struct, omit_defaults=False):
+    """The first line of a capture, repeated at the start of each proxy session appended."""
+
+    qbtrace_capture: int
+    created: str
+    """When the session started, ISO 8601 UTC."""
+    qbtrace_version: str
+    key_id: str
+    """Digest identifying the tag key (not the key): equal ids mean tags correlate."""
+    raw: bool = False
+    """True when the session kept raw values (`qbtrace_keep_raw`): the file holds secrets."""
+
+
+class ExchangeRecord(msgspec.Struct, omit_defaults=True):
+    """One exchange, redacted: the `Exchange` without its `ref` (the line index is the index)."""
+
+    kind: Kind
+    started: float | None
+    """mitmproxy's `request.timestamp_start`, Unix seconds."""
+    ended: float | None
+    """mitmproxy's `response.timestamp_end`, or the error's timestamp."""
+    method: str
+    url: str
+    params: dict[str, Value]
+    status: int | None
+    failure: str | None = None
+    reply: dict[str, Value] = {}
+    headers: dict[str, str] = {}
+    client: ClientAuth | None = None
+    gaps: tuple[str, ...] = ()
+    flow_id: str | None = None
+
+
+class RawRecord(msgspec.Struct, omit_defaults=True):
+    """One exchange with raw values, written only when the session opted in."""
+
+    kind: Kind
+    raw: RawParts
+    flow_id: str | None = None
+
+
+Record = ExchangeRecord | RawRecord
+_ENCODER = msgspec.json.Encoder()
+_ANY = msgspec.json.Decoder()
+
+
+def key_id(redactor: Redactor) -> str:
+    """A short digest that identifies the redactor's key without revealing it."""
+    return redactor.hexdigest(KEY_ID_TEXT)
+
+
+def make_header(redactor: Redactor, raw: bool) -> Header:
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return Header(CAPTURE_VERSION, created, __version__, key_id(redactor), raw)
+
+
+def exchange_record(exchange: Exchange, flow_id: str | None = None) -> ExchangeRecord:
+    e = exchange
+    return ExchangeRecord(
+        kind=e.kind,
+        started=e.started,
+        ended=e.ended,
+        method=e.method,
+        url=e.url,
+        params=dict(e.params),
+        status=e.status,
+        failure=e.failure,
+        reply=dict(e.reply),
+        headers=dict(e.headers),
+        client=e.client,
+        gaps=e.gaps,
+        flow_id=flow_id,
+    )
+
+
+def record_exchange(record: ExchangeRecord, ref: Ref) -> Exchange:
+    r = record
+    return Exchange(
+        ref=ref,
+        kind=r.kind,
+        started=r.started,
+        ended=r.ended,
+        method=r.method,
+        url=r.url,
+        params=r.params,
+        status=r.status,
+        failure=r.failure,
+        reply=r.reply,
+        headers=r.headers,
+        client=r.client,
+        gaps=r.gaps,
+    )
+
+
+def encode_line(item: Header | ExchangeRecord | RawRecord) -> bytes:
+    return _ENCODER.encode(item) + b"\n"
+
+
+def decode_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
+    """One line → its record; ValueError for anything that is not a valid line."""
+    try:
+        data = _ANY.decode(line)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not JSON ({_first_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    kind: type[Any]
+    if HEADER_KEY in data:
+        kind = Header
+    elif "raw" in data:
+        kind = RawRecord
+    else:
+        kind = ExchangeRecord
+    try:
+        converted: Header | ExchangeRecord | RawRecord = msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"not a capture record ({_first_line(exc)})") from None
+    return converted
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0][:120]
+
+
+@dataclass
+class CaptureWriter:
+    """Appends lines to a capture; `next_index` is the line index the next record gets."""
+
+    path: Path
+    fd: int
+    next_index: int
+    _broken: bool = False
+
+    @classmethod
+    def open(cls, path: Path) -> CaptureWriter:
+        """Open (creating) `path` for appending; OSError when it cannot be written."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            lines, ends_open = _count_lines(path)
+            writer = cls(path, fd, lines)
+            if ends_open:
+                # a session killed mid-line: end that line so ours start clean
+                writer._write_all(b"\n")
+                writer.next_index += 1
+        except BaseException:
+            os.close(fd)
+            raise
+        return writer
+
+    def write(self, line: bytes) -> int:
+        """Append one encoded line; returns its index. OSError when the write fails."""
+        if self._broken:
+            self._write_all(b"\n")  # the failed write may have left half a line
+            self.next_index += 1
+            self._broken = False
+        try:
+            self._write_all(line)
+        except OSError:
+            self._broken = True
+            raise
+        index = self.next_index
+        self.next_index += 1
+        return index
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _count_lines(path: Path) -> tuple[int, bool]:
+    """Lines already in the file (a last line without newline counts) and whether it is open."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    ends_open = last != b"\n"
+    return count + (1 if ends_open else 0), ends_open
