@@ -1,0 +1,3 @@
+from qbtrace.cli import main
+
+main()

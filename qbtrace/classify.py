@@ -1,0 +1,150 @@
+"""Every failed token request → exactly one finding: all rules run, precedence picks the cause.
+
+Guesses (`possible`) never outrank a cause the evidence shows; what the input could not show
+(stripped credentials, missing bodies) lowers confidence and is said in the finding's
+warnings, so a sanitized export never yields a wrong `certain`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+from qbtrace.events import TokenRequest
+from qbtrace.lineage import Lineage
+from qbtrace.model import Confidence, Evidence, Finding, Match
+from qbtrace.profile import Profile
+from qbtrace.rules import BY_CAUSE, RULES, Rule
+from qbtrace.rules.common import Context, cap, client_error, grant_error
+
+SCAN_LIMIT = 200
+CLIENT_RANK = BY_CAUSE["refresh_client_mismatch"].rank
+GUESSES = {
+    "code_unknown": (
+        "code_reused",
+        "code_expired",
+        "redirect_uri_mismatch",
+        "code_client_mismatch",
+    ),
+    "refresh_token_unknown": (
+        "refresh_token_superseded",
+        "refresh_token_expired",
+        "refresh_token_revoked",
+    ),
+    "client_credentials_rejected": ("client_secret_wrong", "client_credentials_malformed"),
+}
+
+
+def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
+    failures = [r for r in lineage.requests if not r.ok]
+    clusters = outage_clusters(failures, lineage, profile)
+    return [explain(Context(lineage, profile, f, clusters.get(f.seq, ()))) for f in failures]
+
+
+def explain(ctx: Context) -> Finding:
+    f = ctx.failure
+    matches = [(rule, m) for rule in RULES if (m := rule.check(ctx)) is not None]
+    matches.sort(key=lambda rm: (rm[1].confidence == Confidence.POSSIBLE, rm[0].rank))
+    rule, chosen = matches[0]
+    warnings: list[str] = []
+    rule, chosen = _guess_without_credentials(ctx, rule, chosen, warnings)
+    confidence = _weakened(ctx, rule, chosen.confidence, warnings)
+    alternatives = [r.cause for r, _ in matches if r is not rule and r.cause != "unexplained"]
+    alternatives += [c for c in GUESSES.get(rule.cause, ()) if c not in alternatives]
+    return Finding(
+        ref=f.x.ref,
+        time=f.x.started,
+        cause=rule.cause,
+        confidence=confidence,
+        grant_type=f.grant,
+        status=f.x.status,
+        error=f.error,
+        error_description=f.error_description,
+        intuit_tid=f.intuit_tid,
+        evidence=chosen.evidence,
+        alternatives=tuple(alternatives),
+        token=f.presented.tag if f.presented else None,
+        client_id=f.client_id,
+        warnings=tuple(warnings),
+    )
+
+
+def _guess_without_credentials(
+    ctx: Context, rule: Rule, chosen: Match, warnings: list[str]
+) -> tuple[Rule, Match]:
+    """With the credentials stripped, an issued token failing for no visible reason most
+    likely met another client's credentials: say so as a guess rather than `unexplained`."""
+    f = ctx.failure
+    if f.client_known or rule.cause not in ("unexplained", "client_credentials_rejected"):
+        return rule, chosen
+    token = f.presented
+    if f.grant == "refresh_token" and grant_error(f) and token and token.hex in ctx.lineage.issuers:
+        guess = BY_CAUSE["refresh_client_mismatch"]
+    elif (
+        f.grant == "authorization_code"
+        and grant_error(f)
+        and token
+        and token.hex in ctx.lineage.grants
+    ):
+        guess = BY_CAUSE["code_client_mismatch"]
+    else:
+        return rule, chosen
+    warnings.append("no client credentials in the input for this request; the cause is a guess")
+    note = "the token was issued in this capture and nothing else explains the failure"
+    return guess, Match(guess.cause, Confidence.POSSIBLE, (Evidence("missing_credentials", note),))
+
+
+def _weakened(ctx: Context, rule: Rule, confidence: Confidence, warnings: list[str]) -> Confidence:
+    f = ctx.failure
+    weak_client = not f.client_known and rule.rank > CLIENT_RANK and f.grant is not None
+    if weak_client and not client_error(f) and confidence == Confidence.CERTAIN:
+        warnings.append(
+            "client credentials are not in the input (stripped by the exporter?): "
+            "a client mismatch could not be ruled out"
+        )
+        confidence = cap(confidence, Confidence.LIKELY)
+    if f.error is None and f.x.status is not None and 400 <= f.x.status < 500:
+        warnings.append("the response body is missing: the provider's error code is unknown")
+        confidence = cap(confidence, Confidence.LIKELY)
+    return confidence
+
+
+def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
+    token = r.presented
+    if token is not None:
+        return lineage.root.get(token.hex, token.hex)
+    return r.client_id or f"request:{r.seq}"
+
+
+def outage_clusters(
+    failures: Iterable[TokenRequest], lineage: Lineage, profile: Profile
+) -> dict[int, tuple[TokenRequest, ...]]:
+    """For each failure, failures of other lineages within the outage window (a capped scan)."""
+    timed = sorted((f for f in failures if f.start != float("-inf")), key=lambda f: f.start)
+    starts = [f.start for f in timed]
+    keys = [_lineage_key(lineage, f) for f in timed]
+    need = max(profile.outage_min_lineages - 1, 1)
+    out: dict[int, tuple[TokenRequest, ...]] = {}
+    for i, f in enumerate(timed):
+        lo = bisect.bisect_left(starts, f.start - profile.outage_window)
+        hi = bisect.bisect_right(starts, f.start + profile.outage_window)
+        seen: dict[str, TokenRequest] = {}
+        for j in _nearest_first(i, lo, hi):
+            if keys[j] != keys[i] and keys[j] not in seen:
+                seen[keys[j]] = timed[j]
+                if len(seen) >= max(need, 10):
+                    break
+        if len(seen) >= need:
+            out[f.seq] = tuple(sorted(seen.values(), key=lambda r: r.seq))
+    return out
+
+
+def _nearest_first(i: int, lo: int, hi: int) -> Iterable[int]:
+    for step in range(1, SCAN_LIMIT + 1):
+        left, right = i - step, i + step
+        if left < lo and right >= hi:
+            return
+        if left >= lo:
+            yield left
+        if right < hi:
+            yield right

@@ -1,0 +1,157 @@
+"""The command line: parse, call one library function, print. The only module that exits."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from qbtrace import __version__
+from qbtrace.errors import QbtraceError
+from qbtrace.redact import Redactor, default_key
+from qbtrace.rules import BY_CAUSE, PRECEDENCE
+
+FORMATS = ("text", "json", "csv", "html")
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"qbtrace: error: {message}", err=True)
+    sys.exit(2)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """User errors become one line on stderr and exit status 2, never a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QbtraceError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}")
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def parse_causes(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    causes = tuple(c.strip() for c in value.split(",") if c.strip())
+    for cause in causes:
+        if cause not in BY_CAUSE and cause != "any":
+            raise click.BadParameter(f"unknown cause {cause!r}; see `qbtrace causes`")
+    return causes
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qbtrace")
+def main() -> None:
+    """Explain why QuickBooks Online OAuth token requests fail, from captured traffic.
+
+    \b
+    Start here:
+      qbtrace analyze app.har                 explain every failed token request
+      qbtrace analyze app.har --format html -o report.html
+      qbtrace causes                          the causes qbtrace can name
+      qbtrace explain refresh_token_superseded
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for the terminal, json for scripts (qbtrace.findings/1), csv, html report.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
+    "disconnect URL (default: ./qbtrace.toml if present).",
+)
+@click.option("--fail-on", help="Comma-separated cause ids (or 'any'): exit 1 when one is found.")
+@click.option(
+    "--events",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the token-event table to this Parquet file.",
+)
+@click.option("--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags.")
+@guarded
+def analyze(
+    inputs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    config: Path | None,
+    fail_on: str | None,
+    events: Path | None,
+    show_client_ids: bool,
+) -> None:
+    """Explain every failed token request in HAR files, mitmproxy flow files or qbtrace captures.
+
+    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture).
+    Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
+    """
+    from qbtrace.run import run_analysis
+
+    wanted = parse_causes(fail_on)
+    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted)
+    sys.exit(1 if found else 0)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--show-client-ids", is_flag=True)
+@guarded
+def report(
+    inputs: tuple[Path, ...], output: Path, config: Path | None, show_client_ids: bool
+) -> None:
+    """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
+    from qbtrace.run import run_analysis
+
+    run_analysis(list(inputs), "html", output, config, None, show_client_ids, ())
+
+
+@main.command()
+def causes() -> None:
+    """List the causes qbtrace names, in precedence order."""
+    width = max(map(len, PRECEDENCE))
+    for cause in PRECEDENCE:
+        click.echo(f"{cause:<{width}}  {BY_CAUSE[cause].title}")
+
+
+@main.command()
+@click.argument("cause")
+def explain(cause: str) -> None:
+    """Print what a cause means, how to confirm it and how to fix it."""
+    rule = BY_CAUSE.get(cause)
+    if rule is None:
+        fail(f"unknown cause {cause!r}; `qbtrace causes` lists them")
+    click.echo(rule.doc, nl=False)
+
+
+def make_redactor() -> Redactor:
+    return Redactor(default_key())

@@ -1,0 +1,171 @@
+"""The provider profile (QuickBooks defaults) and the app's config that overrides it.
+
+Facts the domain notes mark UNVERIFIED (code lifetime, rotation grace) are parameters here,
+never constants in the rules.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from qbtrace.errors import ConfigError
+from qbtrace.model import Kind
+
+QUICKBOOKS_TOKEN = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+QUICKBOOKS_AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
+QUICKBOOKS_REVOKE = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+
+
+def host_path(url: str) -> str:
+    """`host/path` lowercased on the host, no trailing slash: how endpoints are compared."""
+    parts = urlsplit(url.strip())
+    return f"{(parts.hostname or '').lower()}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Endpoints, lifetimes and the app's registered facts; every field can be overridden."""
+
+    token_endpoint: str = QUICKBOOKS_TOKEN
+    authorize_endpoint: str = QUICKBOOKS_AUTHORIZE
+    revoke_endpoint: str = QUICKBOOKS_REVOKE
+    access_token_lifetime: float = 3600
+    refresh_token_lifetime: float = 8_726_400
+    """Rolling lifetime used when the issuing response has no x_refresh_token_expires_in."""
+    rotation_grace: float = 0
+    """How long a superseded refresh token is still accepted (Intuit today: 0)."""
+    legacy_rotation_grace: float = 86_400
+    """The 24 h grace of older Intuit documents: replays sooner than this are only `likely`."""
+    rotation_period: float = 86_400
+    """Age after which Intuit mints a new refresh token on refresh (24–26 h)."""
+    code_lifetime: float = 600
+    outage_window: float = 300
+    outage_min_lineages: int = 3
+    race_window: float = 0
+    """Extra seconds around an in-flight refresh that still count as overlapping."""
+    redirect_uris: tuple[str, ...] = ()
+    client_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Known client id -> environment name (development, production)."""
+    disconnect_urls: tuple[str, ...] = ()
+    _token: str = field(init=False, repr=False, compare=False, default="")
+    _authorize: str = field(init=False, repr=False, compare=False, default="")
+    _revoke: str = field(init=False, repr=False, compare=False, default="")
+    _disconnect: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _needles: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_token", host_path(self.token_endpoint))
+        object.__setattr__(self, "_authorize", host_path(self.authorize_endpoint))
+        object.__setattr__(self, "_revoke", host_path(self.revoke_endpoint))
+        object.__setattr__(self, "_disconnect", tuple(host_path(u) for u in self.disconnect_urls))
+        needles = [
+            urlsplit(u).path.rstrip("/")
+            for u in (
+                self.token_endpoint,
+                self.authorize_endpoint,
+                self.revoke_endpoint,
+                *self.disconnect_urls,
+            )
+        ]
+        object.__setattr__(self, "_needles", (*(n for n in needles if n), "code=", "realmId="))
+
+    def kind_of(self, method: str, url: str) -> Kind | None:
+        """The OAuth role of a request, or None for unrelated traffic (the common, fast case)."""
+        if not any(n in url for n in self._needles):
+            return None
+        where = host_path(url)
+        if where == self._token:
+            return Kind.TOKEN if method.upper() == "POST" else None
+        if where == self._revoke:
+            return Kind.REVOKE if method.upper() == "POST" else None
+        if where == self._authorize:
+            return Kind.AUTHORIZE
+        if where in self._disconnect:
+            return Kind.DISCONNECT
+        query = urlsplit(url).query
+        if (
+            method.upper() == "GET"
+            and "code=" in query
+            and ("state=" in query or "realmId=" in query)
+        ):
+            return Kind.CALLBACK
+        return None
+
+    def environment_of(self, client_id: str | None) -> str | None:
+        return self.client_ids.get(client_id or "")
+
+
+NUMBER_FIELDS = {f.name for f in fields(Profile) if f.init and f.type in ("float", "int")}
+
+
+def load_profile(path: Path | None) -> Profile:
+    """The QuickBooks profile, overridden by `path` or by ./qbtrace.toml when it exists."""
+    if path is None:
+        local = Path("qbtrace.toml")
+        if not local.is_file():
+            return Profile()
+        path = local
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read config: {exc.__class__.__name__}", source=str(path)
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
+    return profile_from_dict(data, str(path))
+
+
+def profile_from_dict(data: Mapping[str, Any], source: str = "config") -> Profile:
+    """Apply `[provider]` and `[app]` tables to the QuickBooks defaults."""
+    changes: dict[str, Any] = {}
+    provider = data.get("provider", {})
+    app = data.get("app", {})
+    if not isinstance(provider, dict) or not isinstance(app, dict):
+        raise ConfigError("[provider] and [app] must be tables", source=source)
+    for key, value in provider.items():
+        if key in NUMBER_FIELDS:
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"provider.{key} must be a non-negative number", source=source)
+            changes[key] = value
+        elif key in ("token_endpoint", "authorize_endpoint", "revoke_endpoint"):
+            if not isinstance(value, str) or not urlsplit(value).hostname:
+                raise ConfigError(f"provider.{key} must be an absolute URL", source=source)
+            changes[key] = value
+        else:
+            raise ConfigError(f"unknown setting provider.{key}", source=source)
+    changes.update(_app_settings(app, source))
+    return replace(Profile(), **changes)
+
+
+def _app_settings(app: Mapping[str, Any], source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("redirect_uris", "disconnect_urls"):
+        value = app.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"app.{key} must be a list of URLs", source=source)
+        out[key] = tuple(value)
+    if isinstance(app.get("disconnect_url"), str):
+        out["disconnect_urls"] = (*out["disconnect_urls"], app["disconnect_url"])
+    ids = app.get("client_ids", {})
+    if not isinstance(ids, dict):
+        raise ConfigError("app.client_ids must be a table: environment = [ids]", source=source)
+    known: dict[str, str] = {}
+    for env, values in ids.items():
+        for value in [values] if isinstance(values, str) else values:
+            if not isinstance(value, str):
+                raise ConfigError(f"app.client_ids.{env} must list strings", source=source)
+            known[value] = env
+    out["client_ids"] = MappingProxyType(known)
+    unknown = set(app) - {"redirect_uris", "disconnect_urls", "disconnect_url", "client_ids"}
+    if unknown:
+        raise ConfigError(f"unknown setting app.{sorted(unknown)[0]}", source=source)
+    return out

@@ -1,0 +1,135 @@
+"""Keyed tags for secrets: the only form in which a token, code or secret leaves a reader.
+
+A tag is `kind:` plus hex of a keyed BLAKE2b digest, so equal values get equal tags within a
+run (and across runs on one machine, since the key is kept), while the value cannot be read
+back. Besides the exact tag, a `Secret` carries tags of a canonical form and of prefixes, so
+the rules can still recognise an altered value (whitespace, quotes, percent-encoding,
+truncation) without ever holding the raw value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+TAG_HEX = 12
+HEAD_LENGTHS = (16, 32, 64)
+PLACEHOLDERS = frozenset(
+    {"undefined", "null", "none", "nil", "nan", "false", "true", "[object object]", "<nil>"}
+)
+QUOTES = "\"'`"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret seen on the wire, as tags only."""
+
+    tag: str
+    """`kind:hex` of the exact value; equal values, equal tags."""
+    canon: str
+    """Hex tag of the canonical value (trimmed, unquoted, percent-decoded)."""
+    heads: tuple[tuple[int, str], ...]
+    """(n, hex tag of the first n canonical characters) for n in HEAD_LENGTHS up to the length."""
+    length: int
+    """Length of the canonical value, to tell a truncation from an extension."""
+    defects: tuple[str, ...] = ()
+    """How the exact value departs from its canonical form, or why it is malformed."""
+
+    @property
+    def hex(self) -> str:
+        """The exact value's digest without the kind, to match a value across roles."""
+        return self.tag.partition(":")[2]
+
+    @property
+    def kind(self) -> str:
+        return self.tag.partition(":")[0]
+
+    @property
+    def malformed(self) -> bool:
+        return any(d in ("empty", "placeholder") for d in self.defects)
+
+
+def canonical(value: str) -> tuple[str, tuple[str, ...]]:
+    """The value as it was most likely issued, and the alterations that were undone."""
+    defects: list[str] = []
+    text = value
+    if text != text.strip():
+        defects.append("whitespace")
+        text = text.strip()
+    while len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0]:
+        defects.append("quoted")
+        text = text[1:-1].strip()
+    for _ in range(3):
+        decoded = unquote(text) if "%" in text else text
+        if decoded == text:
+            break
+        defects.append("percent-encoded")
+        text = decoded
+    if any(ch.isspace() for ch in text):
+        defects.append("inner-whitespace")
+        text = "".join(text.split())
+    if not text:
+        defects.append("empty")
+    elif text.lower() in PLACEHOLDERS:
+        defects.append("placeholder")
+    return text, tuple(dict.fromkeys(defects))
+
+
+class Redactor:
+    """Turns raw values into tags with one key."""
+
+    def __init__(self, key: bytes) -> None:
+        if not key:
+            raise ValueError("the tag key must not be empty")
+        self._key = hashlib.blake2b(key, digest_size=32).digest()
+        self._cache: dict[tuple[str, str], Secret] = {}
+
+    def hexdigest(self, value: str) -> str:
+        data = value.encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, key=self._key, digest_size=8).hexdigest()[:TAG_HEX]
+
+    def tag(self, kind: str, value: str) -> str:
+        return f"{kind}:{self.hexdigest(value)}"
+
+    def secret(self, kind: str, value: str) -> Secret:
+        cached = self._cache.get((kind, value))
+        if cached is not None:
+            return cached
+        canon, defects = canonical(value)
+        if kind == "rt" and canon.startswith("eyJ"):
+            defects = (*defects, "access-token-shape")
+        heads = tuple((n, self.hexdigest(canon[:n])) for n in HEAD_LENGTHS if n <= len(canon))
+        made = Secret(self.tag(kind, value), self.hexdigest(canon), heads, len(canon), defects)
+        if len(self._cache) < 1_000_000:
+            self._cache[(kind, value)] = made
+        return made
+
+
+def default_key() -> bytes:
+    """QBTRACE_TAG_KEY if set, else a random key kept in the user's config folder.
+
+    A kept key makes tags stable across runs on one machine, so reports can be compared; if
+    the folder is not writable the key lives for this run only.
+    """
+    env = os.environ.get("QBTRACE_TAG_KEY")
+    if env:
+        return env.encode()
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "qbtrace"
+    path = base / "tag.key"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    key = secrets.token_bytes(32)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+    except OSError:
+        pass
+    return key

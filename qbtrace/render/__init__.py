@@ -1,0 +1,1 @@
+"""Outputs: JSON (the contract), text (the terminal), CSV, HTML (the report)."""

@@ -1,0 +1,36 @@
+"""`--format json`: exactly the contract of findings-json.md (format qbtrace.findings/1)."""
+
+from __future__ import annotations
+
+import json
+
+from qbtrace import __version__
+from qbtrace.analysis import Analysis
+from qbtrace.model import Kind
+from qbtrace.render.view import Presenter
+from qbtrace.table import summary
+
+FORMAT = "qbtrace.findings/1"
+
+
+def document(analysis: Analysis, presenter: Presenter) -> dict[str, object]:
+    return {
+        "format": FORMAT,
+        "qbtrace_version": __version__,
+        "inputs": [
+            {
+                "source": item.source,
+                "kind": item.kind,
+                "entries": item.entries,
+                "token_requests": sum(1 for x in item.exchanges if x.kind == Kind.TOKEN),
+                "warnings": list(item.warnings),
+            }
+            for item in analysis.inputs
+        ],
+        "findings": [presenter.finding(f) for f in analysis.findings],
+        "summary": summary(analysis),
+    }
+
+
+def render(analysis: Analysis, presenter: Presenter) -> str:
+    return json.dumps(document(analysis, presenter), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,39 @@
+"""The code was exchanged with another app's credentials than the ones that asked for it.
+
+What happened: the authorize request carried one client_id and the code exchange authenticated
+with another: another app, or Development keys on one side and Production keys on the other.
+A code is bound to the client that requested it, so Intuit answered `invalid_grant`.
+
+How to confirm: the evidence shows both client ids (tagged unless --show-client-ids) and, when
+the config lists them, which environment each belongs to.
+
+How to fix: use one key set for the whole flow: the client_id in the authorize URL must be the
+one whose id and secret authenticate the token request.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, cite_exchange, code_failure, match
+
+CAUSE = "code_client_mismatch"
+
+
+def check(ctx: Context) -> Match | None:
+    code = code_failure(ctx)
+    f = ctx.failure
+    if code is None or f.client_id is None:
+        return None
+    grant = ctx.lineage.grants.get(code.hex)
+    if grant is None or grant.authorize is None:
+        return None
+    asked = grant.authorize.params.get("client_id")
+    if not isinstance(asked, str) or asked == f.client_id:
+        return None
+    envs = [ctx.profile.environment_of(c) for c in (asked, f.client_id)]
+    where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+    note = (
+        f"authorized by client {{client:{asked}}}; "
+        f"exchanged by client {{client:{f.client_id}}}{where}"
+    )
+    return match(CAUSE, Confidence.CERTAIN, cite_exchange("authorize", grant.authorize, note))

@@ -1,0 +1,36 @@
+"""The authorization code was exchanged too late.
+
+What happened: Intuit issues a code for a short time (qbtrace assumes 600 s; Intuit does not
+publish the figure). The token request came later than that after the callback that delivered
+the code, so Intuit answered `invalid_grant`. Typical of a debugger paused in the callback, a
+queued job, or a code copied by hand.
+
+How to confirm: the evidence shows the callback and the delay.
+
+How to fix: exchange the code in the callback request itself, right away.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, cite_exchange, code_failure, match, span
+
+CAUSE = "code_expired"
+
+
+def check(ctx: Context) -> Match | None:
+    code = code_failure(ctx)
+    if code is None:
+        return None
+    grant = ctx.lineage.grants.get(code.hex)
+    if grant is None or grant.callback.started is None:
+        return None
+    delay = ctx.failure.start - grant.callback.started
+    if delay <= ctx.profile.code_lifetime:
+        return None
+    note = (
+        f"delivered {code.tag}; the exchange came {span(delay)} later "
+        f"(code lifetime assumed {span(ctx.profile.code_lifetime)})"
+    )
+    # Intuit does not publish the code lifetime: never more than likely.
+    return match(CAUSE, Confidence.LIKELY, cite_exchange("callback", grant.callback, note))

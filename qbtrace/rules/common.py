@@ -1,0 +1,94 @@
+"""What the rules share: the context of one failure and small helpers to phrase evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from qbtrace.events import TokenRequest
+from qbtrace.lineage import Lineage
+from qbtrace.model import Confidence, Evidence, Exchange, Match
+from qbtrace.profile import Profile
+from qbtrace.redact import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a rule may look at, for one failed token request."""
+
+    lineage: Lineage
+    profile: Profile
+    failure: TokenRequest
+    cluster: tuple[TokenRequest, ...] = ()
+    """Other failures of unrelated lineages close in time (for provider_outage)."""
+
+
+def grant_error(f: TokenRequest) -> bool:
+    """A failure the invalid_grant rules may explain (an unreadable body counts, weakened)."""
+    status = f.x.status
+    if status is None or status in (401, 408, 429) or status >= 500:
+        return False
+    return f.error in (None, "invalid_grant") and 400 <= status < 500
+
+
+def client_error(f: TokenRequest) -> bool:
+    return f.error == "invalid_client" or (f.error is None and f.x.status == 401)
+
+
+def refresh_failure(ctx: Context) -> Secret | None:
+    f = ctx.failure
+    return f.refresh if f.grant == "refresh_token" and grant_error(f) else None
+
+
+def code_failure(ctx: Context) -> Secret | None:
+    f = ctx.failure
+    return f.code if f.grant == "authorization_code" and grant_error(f) else None
+
+
+def before(req: TokenRequest, failure: TokenRequest) -> bool:
+    """`req` was sent before `failure` on the timeline."""
+    return req.seq < failure.seq
+
+
+def when(moment: float | None) -> str:
+    if moment is None or moment == float("-inf"):
+        return "at an unknown time"
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: float) -> str:
+    """A duration a person reads at a glance: 40s, 12m, 26h, 101d."""
+    s = abs(seconds)
+    if s >= 2 * 86_400:
+        return f"{s / 86_400:.0f}d"
+    if s >= 2 * 3_600:
+        return f"{s / 3_600:.0f}h"
+    if s >= 120:
+        return f"{s / 60:.0f}m"
+    return f"{s:.0f}s"
+
+
+def outcome(req: TokenRequest) -> str:
+    x = req.x
+    if x.status is None:
+        return f"no response ({x.failure or 'connection closed'})"
+    if req.ok:
+        return f"HTTP {x.status}"
+    return f"HTTP {x.status} {req.error or ''}".rstrip()
+
+
+def cite(role: str, req: TokenRequest, note: str) -> Evidence:
+    return Evidence(role, note, req.x.ref, req.x.started)
+
+
+def cite_exchange(role: str, x: Exchange, note: str) -> Evidence:
+    return Evidence(role, note, x.ref, x.started)
+
+
+def match(cause: str, confidence: Confidence, *evidence: Evidence) -> Match:
+    return Match(cause, confidence, tuple(evidence))
+
+
+def cap(confidence: Confidence, limit: Confidence) -> Confidence:
+    order = (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CERTAIN)
+    return order[min(order.index(confidence), order.index(limit))]

@@ -1,0 +1,35 @@
+"""The refresh token was presented with another client's credentials than the one it was issued to.
+
+What happened: the response that issued this refresh token answered a request authenticated as
+one client_id; the failing refresh authenticated as another (often Development keys against a
+token minted with Production keys, or the reverse). Intuit answered `invalid_grant`.
+
+How to confirm: the evidence shows both client ids and the issuing request.
+
+How to fix: store the client id next to each refresh token and refresh with that client's
+credentials; keep sandbox and production tokens apart.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, before, cite, match, refresh_failure
+
+CAUSE = "refresh_client_mismatch"
+
+
+def check(ctx: Context) -> Match | None:
+    token = refresh_failure(ctx)
+    f = ctx.failure
+    if token is None or f.client_id is None:
+        return None
+    for issuer in ctx.lineage.issuers.get(token.hex, ()):
+        if before(issuer, f) and issuer.client_id is not None and issuer.client_id != f.client_id:
+            envs = [ctx.profile.environment_of(c) for c in (issuer.client_id, f.client_id)]
+            where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+            note = (
+                f"issued {token.tag} to client {{client:{issuer.client_id}}}; presented by "
+                f"client {{client:{f.client_id}}}{where}"
+            )
+            return match(CAUSE, Confidence.CERTAIN, cite("issuing_request", issuer, note))
+    return None

@@ -1,0 +1,43 @@
+"""Two or more refreshes with the same token were in flight at once; one won, the others failed.
+
+What happened: several workers, threads, tabs or serverless instances refreshed with the same
+refresh token at the same moment (one request started before another's response arrived). The
+first one Intuit processed rotated the token; the others presented a token that was no longer
+current and got `invalid_grant`.
+
+How to confirm: the evidence lists every overlapping request and the winner; their times
+overlap.
+
+How to fix: refresh under a lock per connection (a database row lock or a Redis lock), and after
+taking the lock re-read the stored token: another worker may have refreshed it already.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
+
+CAUSE = "refresh_race"
+
+
+def check(ctx: Context) -> Match | None:
+    token = refresh_failure(ctx)
+    if token is None:
+        return None
+    f = ctx.failure
+    slack = ctx.profile.race_window
+    overlapping = [
+        r
+        for r in ctx.lineage.spends.get(token.hex, ())
+        if r is not f and r.start <= f.end + slack and f.start <= r.end + slack
+    ]
+    if not overlapping:
+        return None
+    winners = [r for r in overlapping if r.ok]
+    rotated = any(w.issued_rt is not None and w.issued_rt.hex != token.hex for w in winners)
+    evidence = [
+        cite("winner" if r.ok else "overlapping", r, f"same token in flight: {outcome(r)}")
+        for r in overlapping
+    ]
+    confidence = Confidence.CERTAIN if rotated else Confidence.LIKELY
+    return match(CAUSE, confidence, *evidence)

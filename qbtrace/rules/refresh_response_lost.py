@@ -1,0 +1,40 @@
+"""An earlier refresh with this token got no usable answer, so the app never saw its successor.
+
+What happened: a refresh with this same token ended without a usable response (connection
+reset, timeout, a 5xx). Intuit may have rotated the token anyway; the app kept the old one and
+retried, and the retry failed with `invalid_grant`. The Node SDK retries token calls by itself
+(1 s, 2 s, 4 s), which puts such retries on the wire.
+
+How to confirm: the evidence shows the earlier request and how it ended; no successor was
+ever seen by the app.
+
+How to fix: treat a refresh without an answer as possibly successful: make the refresh path
+observable, use long timeouts, and when it fails this way, reconnect the user rather than
+retrying the old token.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, before, cite, match, outcome, refresh_failure
+
+CAUSE = "refresh_response_lost"
+
+
+def check(ctx: Context) -> Match | None:
+    token = refresh_failure(ctx)
+    if token is None:
+        return None
+    f = ctx.failure
+    spends = [r for r in ctx.lineage.spends.get(token.hex, ()) if before(r, f)]
+    # a later success with the same token shows the token outlived the lost answer
+    last_ok = max((r.seq for r in spends if r.ok), default=-1)
+    lost = [
+        r
+        for r in spends
+        if r.seq > last_ok and (r.x.status is None or r.x.status >= 500 or r.x.status == 408)
+    ]
+    if not lost:
+        return None
+    evidence = [cite("lost_response", r, f"same token, {outcome(r)}") for r in lost]
+    return match(CAUSE, Confidence.LIKELY, *evidence)

@@ -1,0 +1,43 @@
+"""The refresh token expired unused: it was older than its rolling lifetime (about 100 days).
+
+What happened: each refresh token is valid for `x_refresh_token_expires_in` seconds from the
+response that returned it (QuickBooks: 8,726,400 s, 101 days); every refresh extends it. No
+refresh happened in that time, so the token lapsed and Intuit answered `invalid_grant`.
+
+How to confirm: the evidence shows the last response that returned this token, the lifetime it
+announced and the age at the failure.
+
+How to fix: refresh every connection at least every few weeks (a scheduled job), even when the
+company is not used; a lapsed grant needs the user to connect again.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span
+
+CAUSE = "refresh_token_expired"
+
+
+def check(ctx: Context) -> Match | None:
+    token = refresh_failure(ctx)
+    if token is None:
+        return None
+    f = ctx.failure
+    issued = [i for i in ctx.lineage.issuers.get(token.hex, ()) if before(i, f)]
+    if not issued:
+        return None
+    last = issued[-1]
+    lifetime = last.rt_expires_in
+    announced = lifetime is not None
+    if lifetime is None:
+        lifetime = ctx.profile.refresh_token_lifetime
+    age = f.start - last.end
+    if age <= lifetime:
+        return None
+    said = "announced" if announced else "did not announce a lifetime; assumed"
+    note = (
+        f"returned {token.tag} and {said} {span(lifetime)}; it was {span(age)} old at this request"
+    )
+    confidence = Confidence.CERTAIN if announced else Confidence.LIKELY
+    return match(CAUSE, confidence, cite("issuing_response", last, note))

@@ -1,0 +1,41 @@
+"""The authorization passed Intuit's absolute five-year cap.
+
+What happened: since 2023 (accounting scopes) and 2022 (restricted scopes), a QuickBooks grant
+lives at most five years from the original consent, however often it is refreshed. The
+response that issued this token said so in `x_refresh_token_hard_expires_in`, and that time had
+passed when the app refreshed.
+
+How to confirm: the evidence shows the issuing response and the cap it announced.
+
+How to fix: send the user through Connect to QuickBooks again (Intuit's Reconnect URL flow);
+ask for `x-include-refresh-token-hard-expires-in: true` and warn users ahead of the date.
+"""
+
+from __future__ import annotations
+
+from qbtrace.model import Confidence, Match
+from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span, when
+
+CAUSE = "refresh_token_hard_expired"
+
+
+def check(ctx: Context) -> Match | None:
+    token = refresh_failure(ctx)
+    if token is None:
+        return None
+    f = ctx.failure
+    capped = [
+        i
+        for i in ctx.lineage.issuers.get(token.hex, ())
+        if before(i, f) and i.rt_hard_expires_in is not None
+    ]
+    if not capped:
+        return None
+    issuer = capped[-1]
+    assert issuer.rt_hard_expires_in is not None
+    deadline = issuer.end + issuer.rt_hard_expires_in
+    if f.start <= deadline:
+        return None
+    late = span(f.start - deadline)
+    note = f"announced the grant's hard end at {when(deadline)}, {late} before this request"
+    return match(CAUSE, Confidence.CERTAIN, cite("issuing_response", issuer, note))

@@ -1,0 +1,60 @@
+"""What `qbtrace analyze` does between parsing options and exiting: read, analyze, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.profile import load_profile
+from qbtrace.redact import Redactor, default_key
+from qbtrace.render.view import Presenter
+
+
+def run_analysis(
+    paths: list[Path],
+    fmt: str,
+    output: Path | None,
+    config: Path | None,
+    events: Path | None,
+    show_client_ids: bool,
+    fail_on: tuple[str, ...],
+) -> bool:
+    """Analyze, write the chosen format; True when a `fail_on` cause was found."""
+    profile = load_profile(config)
+    redactor = Redactor(default_key())
+    inputs = read_all(paths, profile, redactor)
+    analysis = analyze_inputs(inputs, profile)
+    presenter = Presenter(redactor, show_client_ids)
+    text = render(analysis, presenter, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    for item in inputs:
+        for warning in item.warnings:
+            print(f"qbtrace: warning: {item.source}: {warning}", file=sys.stderr)
+    if events is not None:
+        from qbtrace.table import events_frame
+
+        events_frame(analysis, presenter).write_parquet(events)
+    causes = {f.cause for f in analysis.findings}
+    return bool(causes & set(fail_on)) or ("any" in fail_on and bool(causes))
+
+
+def render(analysis: Analysis, presenter: Presenter, fmt: str) -> str:
+    if fmt == "json":
+        from qbtrace.render import json
+
+        return json.render(analysis, presenter)
+    if fmt == "csv":
+        from qbtrace.table import findings_frame
+
+        return findings_frame(analysis, presenter).write_csv()
+    if fmt == "html":
+        from qbtrace.render import html
+
+        return html.render(analysis, presenter)
+    from qbtrace.render import text
+
+    return text.render(analysis, presenter)

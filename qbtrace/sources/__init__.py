@@ -1,0 +1,96 @@
+"""Readers: each input format becomes `Exchange` records; raw secrets stop here.
+
+`read_input` sniffs the format from the bytes, not the file name: exporters name files
+freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import zlib
+from pathlib import Path
+
+from qbtrace.errors import InputError
+from qbtrace.model import Input
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+CAPTURE_MARK = b'"qbtrace_capture"'
+
+
+def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
+    """Read one input file of any supported format; InputError when it cannot be read at all."""
+    data = _load(path, source)
+    if len(data) <= 65536 and not bytes(data).strip():
+        raise InputError("the file is empty", source=source)
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, source)
+    if data[:3] == UTF8_BOM:
+        data = data[3:]
+    elif data[:2] in UTF16_BOMS:
+        data = _utf16(data, source)
+    first = bytes(data[:64]).lstrip()[:1]
+    if first == b"{":
+        head = bytes(data[:4096])
+        if CAPTURE_MARK in head.split(b"\n", 1)[0]:
+            from qbtrace.sources.capture import read_capture
+
+            return read_capture(bytes(data), source, profile, redactor)
+        from qbtrace.sources.har import read_har
+
+        return read_har(data, source, profile, redactor)
+    if first.isdigit():
+        from qbtrace.sources.mitm import read_mitm
+
+        return read_mitm(path, source, profile, redactor)
+    if data[:1] == b"x":
+        try:
+            return read_input_bytes(zlib.decompress(bytes(data)), path, source, profile, redactor)
+        except zlib.error:
+            pass
+    raise InputError("not a HAR, mitmproxy flow file or qbtrace capture", source=source)
+
+
+def read_input_bytes(
+    data: bytes, path: Path, source: str, profile: Profile, redactor: Redactor
+) -> Input:
+    """A `.zhar` (mitmproxy's zlib-compressed HAR) once inflated."""
+    from qbtrace.sources.har import read_har
+
+    if not data.lstrip()[:1] == b"{":
+        raise InputError("compressed data is not a HAR", source=source)
+    return read_har(data, source, profile, redactor)
+
+
+def _load(path: Path, source: str) -> memoryview | bytes:
+    if path.is_dir():
+        raise InputError("is a directory, not a file", source=source)
+    try:
+        with path.open("rb") as handle:
+            try:
+                return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+            except (ValueError, OSError):
+                return handle.read()  # empty files and pipes cannot be mapped
+    except FileNotFoundError:
+        raise InputError("no such file", source=source) from None
+    except PermissionError:
+        raise InputError("permission denied", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
+
+
+def _gunzip(data: memoryview | bytes, source: str) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"damaged gzip data ({exc})", source=source) from None
+
+
+def _utf16(data: memoryview | bytes, source: str) -> bytes:
+    try:
+        return bytes(data).decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("UTF-16 text that does not decode", source=source) from None

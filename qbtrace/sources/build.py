@@ -1,0 +1,216 @@
+"""Raw HTTP parts → an `Exchange`: the one place where raw secrets are turned into tags.
+
+Every reader (HAR, mitmproxy flows, qbtrace captures written by the addon) hands the parts
+of a matching exchange to `build_exchange`, so all formats redact and parse alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import msgspec
+
+from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.redact import Redactor, canonical
+
+SECRET_PARAMS = {
+    "code": "code",
+    "refresh_token": "rt",
+    "access_token": "at",
+    "id_token": "id",
+    "client_secret": "secret",
+    "token": "tok",
+    "state": "state",
+    "client_assertion": "secret",
+    "code_verifier": "secret",
+    "password": "secret",
+}
+REPLY_FIELDS = (
+    "error",
+    "error_description",
+    "token_type",
+    "expires_in",
+    "x_refresh_token_expires_in",
+    "x_refresh_token_hard_expires_in",
+    "realmId",
+    "scope",
+)
+KEPT_HEADERS = (
+    "intuit_tid",
+    "date",
+    "user-agent",
+    "x-include-refresh-token-hard-expires-in",
+    "content-type",
+    "x-amzn-trace-id",
+)
+CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
+
+
+@dataclass(slots=True)
+class RawParts:
+    """What a reader found for one exchange, raw. Lives only inside `sources`."""
+
+    method: str
+    url: str
+    started: float | None
+    ended: float | None
+    request_headers: list[tuple[str, str]]
+    request_body: str | None
+    status: int | None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: str | None = None
+    failure: str | None = None
+    gaps: list[str] = field(default_factory=list)
+
+
+def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
+    """Parse and redact the parts of one exchange of a known kind."""
+    req_headers = _lower(raw.request_headers)
+    resp_headers = _lower(raw.response_headers)
+    parts = urlsplit(raw.url)
+    if kind in (Kind.TOKEN, Kind.REVOKE):
+        fields = _body_fields(raw.request_body, req_headers.get("content-type", ""))
+        if raw.request_body is None:
+            raw.gaps.append("request-body-missing")
+    else:
+        fields = parse_qsl(parts.query, keep_blank_values=True)
+    params = _tagged(fields, redactor)
+    reply: dict[str, Value] = {}
+    location = resp_headers.get("location")
+    if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
+        target = urlsplit(location)
+        reply = _tagged(parse_qsl(target.query, keep_blank_values=True), redactor)
+        reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+    elif kind in (Kind.TOKEN, Kind.REVOKE) and raw.status is not None:
+        reply = _reply_fields(raw.response_body, redactor, raw.gaps)
+    headers = {k: v for k in KEPT_HEADERS if (v := resp_headers.get(k) or req_headers.get(k))}
+    client = _client_auth(req_headers.get("authorization"), fields, redactor)
+    if kind == Kind.TOKEN and client.via == "none":
+        raw.gaps.append("client-auth-missing")
+    return Exchange(
+        ref=ref,
+        kind=kind,
+        started=raw.started,
+        ended=raw.ended,
+        method=raw.method.upper(),
+        url=f"{parts.scheme}://{parts.netloc}{parts.path}",
+        params=params,
+        status=raw.status,
+        failure=raw.failure,
+        reply=reply,
+        headers=headers,
+        client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
+        gaps=tuple(dict.fromkeys(raw.gaps)),
+    )
+
+
+def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lowercase names; HTTP/2 pseudo-headers (Chrome) are dropped; the first value wins."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        if not key.startswith(":") and key not in out:
+            out[key] = value
+    return out
+
+
+def _body_fields(body: str | None, content_type: str) -> list[tuple[str, str]]:
+    if not body:
+        return []
+    text = body.strip()
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            return []
+        if isinstance(data, dict):
+            return [(str(k), v if isinstance(v, str) else str(v)) for k, v in data.items()]
+        return []
+    return parse_qsl(body, keep_blank_values=True)
+
+
+def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for name, value in fields:
+        kind = SECRET_PARAMS.get(name)
+        out[name] = redactor.secret(kind, value) if kind else value
+    return out
+
+
+def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
+    if body is None:
+        gaps.append("response-body-missing")
+        return {}
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        gaps.append("response-not-json")
+        return {}
+    if not isinstance(data, dict):
+        gaps.append("response-not-json")
+        return {}
+    out: dict[str, Value] = {}
+    for name in ("access_token", "refresh_token", "id_token"):
+        if isinstance(data.get(name), str):
+            out[name] = redactor.secret(SECRET_PARAMS[name], data[name])
+    for name in REPLY_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            out[name] = value
+    return out
+
+
+def _client_auth(
+    authorization: str | None, fields: list[tuple[str, str]], redactor: Redactor
+) -> ClientAuth:
+    """Client credentials from `Authorization: Basic`, else from the form body (Airbyte, Nango)."""
+    if authorization is not None and authorization[:6].lower() == "basic ":
+        return _basic(authorization[6:].strip(), redactor)
+    body = dict(fields)
+    if "client_id" in body or "client_secret" in body:
+        client_id = body.get("client_id")
+        secret = body.get("client_secret")
+        defects = _cred_defects("id", client_id) + _cred_defects("secret", secret)
+        tagged = redactor.secret("secret", secret) if secret is not None else None
+        return ClientAuth(client_id, tagged, "body", defects)
+    return ClientAuth(None, None, "none")
+
+
+def _basic(token: str, redactor: Redactor) -> ClientAuth:
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return ClientAuth(None, None, "basic", ("not-base64",))
+    if ":" not in decoded:
+        return ClientAuth(None, None, "basic", ("no-colon",))
+    client_id, _, secret = decoded.partition(":")
+    defects = _cred_defects("id", client_id) + _cred_defects("secret", secret)
+    return ClientAuth(client_id, redactor.secret("secret", secret), "basic", defects)
+
+
+def _cred_defects(part: str, value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return (f"missing-{part}",)
+    _, defects = canonical(value)
+    return tuple(f"{d}-{part}" for d in defects if d in CRED_DEFECTS)
+
+
+def header_pairs(items: object) -> list[tuple[str, str]]:
+    """HAR headers as (name, value): `{name, value}` objects or `[name, value]` pairs (Slack)."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if isinstance(item, Mapping):
+            name, value = item.get("name"), item.get("value")
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            name, value = item
+        else:
+            continue
+        if isinstance(name, str) and isinstance(value, str | int | float):
+            out.append((name, str(value)))
+    return out

@@ -1,0 +1,225 @@
+"""HAR 1.2 from any exporter → `Exchange` records, filtered while reading.
+
+A HAR is mostly bodies of unrelated requests, so the file is memory-mapped and decoded with
+msgspec in two passes: `log.entries` as raw spans, then each entry's `request.method/url`
+only. Just the entries the profile recognises are decoded whole. Exporter quirks handled:
+Chrome (sanitized export without Authorization/Cookie, HTTP/2 pseudo-headers, base64
+content), Firefox (local-offset times, text and params both set), Playwright (`_file`
+attachments, minimal mode without timings), mitmproxy `hardump` (`_error`), Charles and
+Fiddler (UTF-8 BOM, `postData.params` without `text`), Reqable (base64 form bodies).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+
+from qbtrace.errors import InputError
+from qbtrace.model import Exchange, Input, Ref
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources.build import RawParts, build_exchange, header_pairs
+
+
+class _Log(msgspec.Struct):
+    entries: list[msgspec.Raw]
+    creator: Any = None
+
+
+class _Har(msgspec.Struct):
+    log: _Log
+
+
+class _RequestHead(msgspec.Struct):
+    method: str = "GET"
+    url: str = ""
+
+
+class _EntryHead(msgspec.Struct):
+    request: _RequestHead
+
+
+_HAR = msgspec.json.Decoder(_Har)
+_HEAD = msgspec.json.Decoder(_EntryHead)
+_ANY = msgspec.json.Decoder()
+
+
+def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor) -> Input:
+    """Decode a whole HAR held in `data` (UTF-8, BOM already removed)."""
+    warnings: list[str] = []
+    entries, creator = _entries(data, source, warnings)
+    exchanges: list[Exchange] = []
+    skipped = 0
+    for index, raw in enumerate(entries):
+        try:
+            head = _HEAD.decode(raw)
+            method, url = head.request.method, head.request.url
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            skipped += 1
+            continue
+        kind = profile.kind_of(method, url)
+        if kind is None:
+            continue
+        entry = _ANY.decode(raw)
+        parts = entry_parts(entry, warnings, index)
+        exchanges.append(build_exchange(Ref(source, index), kind, parts, redactor))
+    if skipped:
+        warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
+    _note_sanitized(creator, exchanges, warnings)
+    return Input(source, "har", len(entries), tuple(exchanges), tuple(warnings))
+
+
+def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tuple[list[Any], Any]:
+    try:
+        har = _HAR.decode(data)
+        return list(har.log.entries), har.log.creator
+    except msgspec.ValidationError as exc:
+        raise InputError(f"not a HAR file ({_short(exc)})", source=source) from None
+    except msgspec.DecodeError as exc:
+        salvaged = list(_salvage(bytes(data)))
+        if not salvaged:
+            raise InputError(f"not valid JSON ({_short(exc)})", source=source) from None
+        warnings.append(
+            f"the file is damaged ({_short(exc)}); "
+            f"read the {len(salvaged)} entries before the damage"
+        )
+        return salvaged, None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    return text[:160]
+
+
+def _salvage(data: bytes) -> Iterator[bytes]:
+    """Entries of a truncated or damaged HAR, up to the first one that does not parse."""
+    start = data.find(b'"entries"')
+    if start < 0:
+        return
+    pos = data.find(b"[", start)
+    if pos < 0:
+        return
+    text = data[pos + 1 :].decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    index = 0
+    while True:
+        while index < len(text) and text[index] in " \t\r\n,":
+            index += 1
+        if index >= len(text) or text[index] != "{":
+            return
+        try:
+            entry, index = decoder.raw_decode(text, index)
+        except ValueError:
+            return
+        yield json.dumps(entry).encode()
+
+
+def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> RawParts:
+    """The raw parts of one decoded HAR entry, tolerant of every exporter's omissions."""
+    request = _mapping(entry.get("request"))
+    response = _mapping(entry.get("response"))
+    started = parse_time(entry.get("startedDateTime"))
+    total = entry.get("time")
+    ended = None
+    if started is not None and isinstance(total, int | float) and total >= 0:
+        ended = started + float(total) / 1000
+    status = response.get("status")
+    status = status if isinstance(status, int) and status > 0 else None
+    failure = entry.get("_error") or entry.get("_failureText") or response.get("_error")
+    gaps: list[str] = []
+    body = _request_body(_mapping(request.get("postData")), gaps)
+    return RawParts(
+        method=str(request.get("method") or "GET"),
+        url=str(request.get("url") or ""),
+        started=started,
+        ended=ended,
+        request_headers=header_pairs(request.get("headers")),
+        request_body=body,
+        status=status,
+        response_headers=header_pairs(response.get("headers")),
+        response_body=_content(_mapping(response.get("content")), gaps, warnings, index)
+        if status is not None
+        else None,
+        failure=str(failure) if failure and status is None else None,
+        gaps=gaps,
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_time(value: Any) -> float | None:
+    """HAR `startedDateTime` (ISO 8601, any offset) → Unix seconds; None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.timestamp()
+
+
+def _request_body(post: Mapping[str, Any], gaps: list[str]) -> str | None:
+    if not post:
+        return None
+    if post.get("_file"):
+        gaps.append("request-body-in-attachment")
+        return None
+    text = post.get("text")
+    if isinstance(text, str) and text:
+        if post.get("encoding") == "base64":
+            try:
+                return base64.b64decode(text, validate=True).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                gaps.append("request-body-bad-base64")
+                return None
+        return text
+    params = post.get("params")
+    if isinstance(params, list) and params:
+        pairs = [(p.get("name", ""), p.get("value", "")) for p in params if isinstance(p, Mapping)]
+        return urlencode([(str(n), str(v)) for n, v in pairs])
+    return text if isinstance(text, str) else None
+
+
+def _content(
+    content: Mapping[str, Any], gaps: list[str], warnings: list[str], index: int
+) -> str | None:
+    if content.get("_file"):
+        gaps.append("response-body-in-attachment")
+        return None
+    text = content.get("text")
+    if not isinstance(text, str):
+        return None
+    if content.get("encoding") == "base64":
+        try:
+            return base64.b64decode(text, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            warnings.append(f"entry {index}: response body is not valid base64; ignored")
+            gaps.append("response-body-bad-base64")
+            return None
+    return text
+
+
+def _note_sanitized(creator: Any, exchanges: list[Exchange], warnings: list[str]) -> None:
+    tokens = [e for e in exchanges if e.kind == "token"]
+    blind = [e for e in tokens if "client-auth-missing" in e.gaps]
+    if tokens and len(blind) == len(tokens):
+        name = creator.get("name") if isinstance(creator, Mapping) else None
+        why = " (Chrome's sanitized export drops them)" if name == "WebInspector" else ""
+        warnings.append(
+            f"authorization headers are missing from all token requests{why}: client ids unknown"
+        )

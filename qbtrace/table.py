@@ -1,0 +1,130 @@
+"""The token events and findings as polars frames with declared schemas.
+
+Summaries (failures by cause, by client and realm, per hour) are computed here, and the same
+frames are what `--format csv` and `--events FILE.parquet` export for people who analyze
+further in notebooks or warehouses. Frames hold tags only, never raw secrets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from qbtrace.analysis import Analysis
+    from qbtrace.render.view import Presenter
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "source": pl.String,
+    "index": pl.Int64,
+    "time": pl.Datetime("ms", "UTC"),
+    "grant_type": pl.String,
+    "status": pl.Int64,
+    "error": pl.String,
+    "token": pl.String,
+    "issued_refresh_token": pl.String,
+    "client": pl.String,
+    "lineage": pl.String,
+    "realm": pl.String,
+    "intuit_tid": pl.String,
+}
+FINDING_SCHEMA: dict[str, Any] = {
+    "source": pl.String,
+    "index": pl.Int64,
+    "time": pl.Datetime("ms", "UTC"),
+    "cause": pl.String,
+    "confidence": pl.String,
+    "grant_type": pl.String,
+    "status": pl.Int64,
+    "error": pl.String,
+    "token": pl.String,
+    "client": pl.String,
+    "intuit_tid": pl.String,
+    "alternatives": pl.String,
+    "evidence": pl.String,
+}
+
+
+def _ms(moment: float | None) -> int | None:
+    return None if moment is None or moment == float("-inf") else int(moment * 1000)
+
+
+def events_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
+    lin = analysis.lineage
+    rows = []
+    for r in lin.requests:
+        token = r.presented
+        lineage = lin.root.get(token.hex) if token else None
+        rows.append(
+            {
+                "source": r.x.ref.source,
+                "index": r.x.ref.index,
+                "time": _ms(r.x.started),
+                "grant_type": r.grant,
+                "status": r.x.status,
+                "error": r.error,
+                "token": token.tag if token else None,
+                "issued_refresh_token": r.issued_rt.tag if r.issued_rt else None,
+                "client": presenter.client(r.client_id),
+                "lineage": lineage,
+                "realm": lin.realm.get(lineage) if lineage else None,
+                "intuit_tid": r.intuit_tid,
+            }
+        )
+    frame = pl.DataFrame(rows, schema={**EVENT_SCHEMA, "time": pl.Int64}, orient="row")
+    return frame.with_columns(pl.col("time").cast(pl.Datetime("ms", "UTC")))
+
+
+def findings_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
+    rows = [
+        {
+            "source": f.ref.source,
+            "index": f.ref.index,
+            "time": _ms(f.time),
+            "cause": f.cause,
+            "confidence": str(f.confidence),
+            "grant_type": f.grant_type,
+            "status": f.status,
+            "error": f.error,
+            "token": f.token,
+            "client": presenter.client(f.client_id),
+            "intuit_tid": f.intuit_tid,
+            "alternatives": ",".join(f.alternatives),
+            "evidence": " | ".join(
+                f"{e.ref.source}#{e.ref.index}: {presenter.note(e)}" if e.ref else presenter.note(e)
+                for e in f.evidence
+            ),
+        }
+        for f in analysis.findings
+    ]
+    frame = pl.DataFrame(rows, schema={**FINDING_SCHEMA, "time": pl.Int64}, orient="row")
+    return frame.with_columns(pl.col("time").cast(pl.Datetime("ms", "UTC")))
+
+
+def summary(analysis: Analysis) -> dict[str, object]:
+    """The contract's summary: token requests, failures, failures by cause in precedence order."""
+    counts = Counter(f.cause for f in analysis.findings)
+    from qbtrace.rules import PRECEDENCE
+
+    by_cause = {cause: counts[cause] for cause in PRECEDENCE if counts[cause]}
+    return {
+        "token_requests": analysis.token_requests,
+        "failures": len(analysis.findings),
+        "by_cause": by_cause,
+    }
+
+
+def breakdowns(findings: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Failures by cause, by client, and per hour, for the text and HTML summaries."""
+    if findings.is_empty():
+        return {}
+    return {
+        "by_cause": findings.group_by("cause").len().sort("len", descending=True),
+        "by_client": findings.group_by("client", "cause").len().sort("len", descending=True),
+        "per_hour": findings.filter(pl.col("time").is_not_null())
+        .group_by(pl.col("time").dt.truncate("1h").alias("hour"), "cause")
+        .len()
+        .sort("hour"),
+    }

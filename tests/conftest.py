@@ -1,0 +1,47 @@
+"""Shared test helpers: a fixed tag key, the golden captures, running the CLI for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "data" / "golden"
+os.environ.setdefault("QBTRACE_TAG_KEY", "qbtrace-tests")
+
+
+def golden_scenarios() -> list[str]:
+    return sorted(p.name.removesuffix(".expect.json") for p in GOLDEN.glob("*.expect.json"))
+
+
+def expected(name: str) -> dict[str, object]:
+    return json.loads((GOLDEN / f"{name}.expect.json").read_text())
+
+
+def run_cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The installed console entry point, as a user runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "qbtrace", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QBTRACE_TAG_KEY": "qbtrace-tests"},
+    )
+    if check and proc.returncode not in (0, 1):
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def analyze_json(*paths: Path, extra: tuple[str, ...] = ()) -> dict[str, object]:
+    proc = run_cli("analyze", *paths, "--format", "json", *extra)
+    data: dict[str, object] = json.loads(proc.stdout)
+    return data
+
+
+@pytest.fixture
+def golden() -> Path:
+    return GOLDEN

@@ -1,0 +1,49 @@
+"""Every recorded real-client scenario analyzes to the causes its scenario declares."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import GOLDEN, analyze_json, expected, golden_scenarios
+
+SCENARIOS = golden_scenarios()
+
+
+def causes(doc: dict[str, object]) -> list[str]:
+    findings = doc["findings"]
+    assert isinstance(findings, list)
+    return [f["cause"] for f in findings]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
+    doc = analyze_json(GOLDEN / f"{name}.har")
+    assert causes(doc) == expected(name)["causes"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_flow_file_gives_the_same_findings_as_the_har(name: str) -> None:
+    flows = GOLDEN / f"{name}.mitm"
+    if not flows.exists():
+        pytest.skip("scenario recorded without a flow file")
+    from_har = analyze_json(GOLDEN / f"{name}.har")["findings"]
+    from_flows = analyze_json(flows)["findings"]
+    assert isinstance(from_har, list) and isinstance(from_flows, list)
+    key = ("cause", "confidence", "token", "client", "alternatives")
+    assert [{k: f[k] for k in key} for f in from_flows] == [{k: f[k] for k in key} for f in from_har]
+
+
+def test_every_cause_has_a_golden_scenario() -> None:
+    from qbtrace.rules import PRECEDENCE
+
+    covered = {c for name in SCENARIOS for c in expected(name)["causes"]}  # type: ignore[attr-defined]
+    assert set(PRECEDENCE) <= covered, sorted(set(PRECEDENCE) - covered)
+
+
+def test_healthy_captures_give_no_findings() -> None:
+    healthy = [n for n in SCENARIOS if n.startswith("healthy")]
+    assert healthy
+    for name in healthy:
+        doc = analyze_json(GOLDEN / f"{name}.har")
+        assert causes(doc) == []
+        assert doc["summary"]["token_requests"] > 0  # type: ignore[index]
