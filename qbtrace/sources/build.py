@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
@@ -47,6 +48,8 @@ KEPT_HEADERS = (
     "content-type",
     "x-amzn-trace-id",
 )
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
+"""Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 
 
@@ -159,7 +162,9 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             out[name] = redactor.secret(SECRET_PARAMS[name], data[name])
     for name in REPLY_FIELDS:
         value = data.get(name)
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if isinstance(value, str):
+            out[name] = TOKEN_LIKE.sub("[redacted]", value[:500])
+        elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = value
     return out
 
