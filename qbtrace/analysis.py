@@ -45,9 +45,12 @@ def read_all(
     profile: Profile,
     redactor: Redactor,
     on_input: Callable[[Input], None] | None = None,
+    before: Callable[[Path, str], None] | None = None,
 ) -> list[Input]:
     inputs = []
     for path, name in zip(paths, source_names(paths), strict=True):
+        if before is not None:
+            before(path, name)
         item = read_input(path, name, profile, redactor)
         if on_input is not None:
             on_input(item)

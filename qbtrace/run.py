@@ -23,7 +23,7 @@ def run_analysis(
     """Analyze, write the chosen format; True when a `fail_on` cause was found."""
     profile = load_profile(config)
     redactor = Redactor(default_key())
-    inputs = read_all(paths, profile, redactor)
+    inputs = read_all(paths, profile, redactor, before=_progress if sys.stderr.isatty() else None)
     analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, show_client_ids)
     text = render(analysis, presenter, fmt)
@@ -40,6 +40,19 @@ def run_analysis(
         events_frame(analysis, presenter).write_parquet(events)
     causes = {f.cause for f in analysis.findings}
     return bool(causes & set(fail_on)) or ("any" in fail_on and bool(causes))
+
+
+PROGRESS_FROM = 20 * 1024 * 1024
+
+
+def _progress(path: Path, name: str) -> None:
+    """Say what is being read when it will take a moment (terminals only)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size >= PROGRESS_FROM:
+        print(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…", file=sys.stderr, flush=True)
 
 
 def render(analysis: Analysis, presenter: Presenter, fmt: str) -> str:
