@@ -186,26 +186,15 @@ def _options_error(message: str) -> exceptions.OptionsError:
 
 
 def live_line(finding: Finding, failed: Exchange) -> str:
-    """One line: `invalid_grant: refresh_token_superseded (certain): <evidence>` ."""
+    """One line: `invalid_grant: refresh_token_superseded (certain): <first evidence>`."""
     said = finding.error or (f"HTTP {finding.status}" if finding.status else failed.failure)
     text = f"qbtrace: {said or 'no answer'}: {finding.cause} ({finding.confidence})"
     if finding.evidence:
         first = finding.evidence[0]
         text += f": {first.note}"
         if first.time is not None:
-            ago = (failed.started or time.time()) - first.time
-            text += f" at {time.strftime('%H:%M:%S', time.gmtime(first.time))}Z, {_ago(ago)} ago"
+            text += f" (at {time.strftime('%H:%M:%S', time.gmtime(first.time))}Z)"
     return f"{text} [{failed.ref.source}#{failed.ref.index}]"
-
-
-def _ago(seconds: float) -> str:
-    if seconds >= 86_400 * 2:
-        return f"{seconds / 86_400:.0f}d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.0f}h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f}min"
-    return f"{max(seconds, 0):.1f}s"
 
 
 addons = [QbtraceCapture()]

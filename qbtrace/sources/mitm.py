@@ -59,25 +59,37 @@ def flow_parts(flow: http.HTTPFlow) -> RawParts:
     gaps = ["response-not-delivered"] if resp is not None and err is not None else []
     return RawParts(
         method=req.method,
-        url=req.pretty_url,
+        url=_clean(req.pretty_url),
         started=req.timestamp_start,
         ended=ended,
         request_headers=_pairs(req.headers),
-        request_body=req.get_text(strict=False),
+        request_body=_text(req),
         status=resp.status_code if answered and resp is not None else None,
         response_headers=_pairs(resp.headers) if answered and resp is not None else [],
-        response_body=resp.get_text(strict=False) if answered and resp is not None else None,
+        response_body=_text(resp) if answered and resp is not None else None,
         failure=err.msg if err is not None else None,
         gaps=gaps,
     )
 
 
 def _pairs(headers: http.Headers) -> list[tuple[str, str]]:
-    # mitmproxy decodes header bytes the same way (`Headers.items` is untyped)
-    return [
-        (k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-        for k, v in headers.fields
-    ]
+    return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in headers.fields]
+
+
+def _text(message: http.Message) -> str | None:
+    return None if (text := message.get_text(strict=False)) is None else _clean(text)
+
+
+def _clean(text: str) -> str:
+    """mitmproxy keeps undecodable bytes as lone surrogates, which no JSON encoder takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:

@@ -1,0 +1,333 @@
+"""The capture addon (addons/qbtrace_capture.py), driven by mitmproxy itself.
+
+Unit cases use mitmproxy's `taddons`/`tflow`; the end-to-end case starts a real `mitmdump`
+with a tiny Intuit token-endpoint emulator and the addon, sends real HTTPS requests through
+it, kills it with SIGKILL mid-request and reads the capture back.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+from mitmproxy import exceptions, http
+from mitmproxy import flow as mflow
+from mitmproxy.test import taddons, tflow
+
+from qbtrace.analysis import analyze_inputs
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources import read_input
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDON = ROOT / "addons" / "qbtrace_capture.py"
+MITMDUMP = Path(sys.executable).with_name("mitmdump")
+TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+KEY = "test-tag-key"
+CLIENT_ID, SECRET = "ABtestclient", "planted-secret-5a5a5a5a5a"
+RT = "RT1-PLANTED-a1b2c3d4e5f6a7b8c9d0"
+AT = "eyJPLANTED-access-token-0f0e0d0c"
+
+
+def load_addon() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("qbtrace_capture_under_test", ADDON)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def addon(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("QBTRACE_TAG_KEY", KEY)
+    return load_addon().QbtraceCapture()
+
+
+def token_flow(
+    status: int = 400, body: bytes = b'{"error":"invalid_grant"}', rt: str = RT
+) -> http.HTTPFlow:
+    f = tflow.tflow(resp=True)
+    basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    f.request = http.Request.make(
+        "POST",
+        TOKEN_URL,
+        f"grant_type=refresh_token&refresh_token={rt}".encode(),
+        {"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
+    )
+    f.response = http.Response.make(status, body, {"content-type": "application/json"})
+    return f
+
+
+def test_unwritable_capture_path_is_an_options_error(addon: Any, tmp_path: Path) -> None:
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match="cannot"):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "no-such-dir" / "cap.jsonl"))
+
+
+def test_existing_capture_is_appended_to_never_truncated(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    path.write_bytes(b'{"earlier": "session"}\n')
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(token_flow())
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == b'{"earlier": "session"}'
+    assert b'"qbtrace_capture":1' in lines[1] and b'"kind":"token"' in lines[2]
+
+
+def test_records_only_oauth_flows_with_the_flows_own_timestamps(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    f = token_flow(200, b'{"refresh_token":"RT1-next","access_token":"eyJx","expires_in":3600}')
+    assert f.response is not None
+    f.request.timestamp_start, f.response.timestamp_end = 1_800_000_000.5, 1_800_000_001.5
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(tflow.tflow(resp=True))
+        addon.response(f)
+        addon.error(tflow.tflow(err=True))
+    got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
+    assert not got.warnings
+    (x,) = got.exchanges
+    assert (x.ref.index, x.status, x.started, x.ended) == (1, 200, 1_800_000_000.5, 1_800_000_001.5)
+
+
+def test_failed_token_request_in_error_hook_is_recorded(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    f = token_flow()
+    f.response = None
+    f.error = mflow.Error("Connection reset by peer", 1_800_000_009.0)
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.error(f)
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert x.status is None and x.failure == "Connection reset by peer"
+
+
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        (b"<html>502 Bad Gateway</html>", {"content-type": "text/html"}),
+        (b'\xff\xfe{"error": "invalid_grant"}\x80', {"content-type": "application/json"}),
+        (b"not gzip at all", {"content-encoding": "gzip", "content-type": "application/json"}),
+        (b'{"error": ', {"content-type": "application/json; charset=no-such-charset"}),
+    ],
+    ids=["html", "bad-utf8", "bad-gzip", "cut-json"],
+)
+def test_malformed_token_response_leaves_the_flow_untouched(
+    addon: Any, tmp_path: Path, body: bytes, headers: dict[str, str]
+) -> None:
+    f = token_flow()
+    f.response = http.Response.make(400, b"", headers)
+    f.response.raw_content = body
+    before = f.get_state()
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(f)
+    assert f.get_state() == before
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert x.status == 400
+
+
+def test_exception_inside_the_addon_is_logged_and_the_flow_passes(
+    addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError(f"internal bug while holding {RT}")
+
+    monkeypatch.setitem(type(addon)._record.__globals__, "build_exchange", broken)
+    f = token_flow()
+    before = f.get_state()
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        addon.response(f)
+        addon.response(tflow.tflow(resp=True))
+    assert f.get_state() == before
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "ValueError" in errors[0].getMessage()
+    assert RT not in caplog.text
+
+
+def test_write_failure_is_logged_loudly_and_proxying_goes_on(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        os.close(addon.writer.fd)  # the disk went away under us
+        addon.writer.fd = os.open(os.devnull, os.O_RDONLY)
+        addon.response(token_flow(200, b"{}"))
+        addon.response(token_flow(200, b"{}"))
+    failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
+    assert len(failed) == 2 and failed[-1].levelno == logging.ERROR
+    assert "2 exchanges not saved" in failed[-1].getMessage()
+
+
+def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = token_flow(200, f'{{"refresh_token":"RT1-successor-77","access_token":"{AT}"}}'.encode())
+    replay = token_flow()
+    assert ok.response is not None and replay.response is not None
+    replay.request.timestamp_start = ok.response.timestamp_end + 60
+    replay.response.timestamp_end = replay.request.timestamp_start + 0.2
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx, caplog.at_level(logging.INFO):
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(ok)
+        addon.response(replay)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("qbtrace: invalid_grant: refresh_token_superseded (")
+    for planted in (RT, SECRET, AT, "RT1-successor-77"):
+        assert planted not in caplog.text and planted not in path.read_text()
+
+
+# --- end to end: a real mitmdump --------------------------------------------------------------
+
+TINY_EMULATOR = '''
+import asyncio, hashlib, json
+from mitmproxy import http
+
+class TinyIntuit:
+    """Answers Intuit's token endpoint: a refresh token works once, then is superseded."""
+
+    def __init__(self):
+        self.spent = set()
+
+    async def request(self, flow):
+        if flow.request.pretty_host != "oauth.platform.intuit.com":
+            flow.response = http.Response.make(404, b"", {})
+            return
+        rt = flow.request.urlencoded_form.get("refresh_token", "")
+        if rt.endswith("-SLOW"):
+            await asyncio.sleep(60)
+        headers = {"content-type": "application/json;charset=utf-8",
+                   "intuit_tid": "1-6b49d200-0a1b2c3d4e5f60718293a4b5"}
+        if rt in self.spent:
+            flow.response = http.Response.make(400, b'{"error":"invalid_grant"}', headers)
+            return
+        self.spent.add(rt)
+        successor = "RT1-" + hashlib.sha256(rt.encode()).hexdigest()[:32]
+        body = {"access_token": "eyJ-AT-" + rt, "refresh_token": successor, "expires_in": 3600,
+                "x_refresh_token_expires_in": 8726400, "token_type": "bearer"}
+        flow.response = http.Response.make(200, json.dumps(body).encode(), headers)
+
+addons = [TinyIntuit()]
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_mitmdump(
+    tmp: Path, capture: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    emulator = tmp / "tiny_intuit.py"
+    emulator.write_text(TINY_EMULATOR)
+    port = _free_port()
+    env = {**os.environ, "QBTRACE_TAG_KEY": KEY, "PYTHONPATH": str(ROOT)}
+    argv = [
+        str(MITMDUMP),
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        str(port),
+        "--set",
+        f"confdir={tmp}",
+        "--set",
+        "connection_strategy=lazy",
+        "-s",
+        str(emulator),
+        "-s",
+        str(ADDON),
+        "--set",
+        f"qbtrace_capture={capture}",
+    ]
+    with (tmp / "mitmdump.log").open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        ca = tmp / "mitmproxy-ca-cert.pem"
+        deadline = time.monotonic() + 20
+        while not _ready(port, ca):
+            assert proc.poll() is None, (tmp / "mitmdump.log").read_text()
+            assert time.monotonic() < deadline, "mitmdump did not start"
+            time.sleep(0.05)
+        yield proc, f"http://127.0.0.1:{port}", str(ca)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _ready(port: int, ca: Path) -> bool:
+    if not ca.exists():
+        return False
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+def _refresh(proxy: str, ca: str, rt: str, timeout: float = 10) -> requests.Response:
+    return requests.post(
+        TOKEN_URL,
+        data={"grant_type": "refresh_token", "refresh_token": rt},
+        auth=(CLIENT_ID, SECRET),
+        proxies={"https": proxy},
+        verify=ca,
+        timeout=timeout,
+    )
+
+
+def _refresh_quietly(proxy: str, ca: str, rt: str) -> None:
+    with contextlib.suppress(requests.RequestException):
+        _refresh(proxy, ca, rt, timeout=5)
+
+
+@pytest.mark.realclients
+def test_capture_of_a_proxy_killed_with_sigkill_holds_every_completed_exchange(
+    tmp_path: Path,
+) -> None:
+    capture = tmp_path / "live.jsonl"
+    with running_mitmdump(tmp_path, capture) as (proc, proxy, ca):
+        first = _refresh(proxy, ca, RT)
+        second = _refresh(proxy, ca, first.json()["refresh_token"])
+        replay = _refresh(proxy, ca, RT)
+        assert [r.status_code for r in (first, second, replay)] == [200, 200, 400]
+        slow = threading.Thread(
+            target=_refresh_quietly, args=(proxy, ca, RT + "-SLOW"), daemon=True
+        )
+        slow.start()
+        time.sleep(1.0)  # the slow refresh is in flight inside mitmdump
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    text = capture.read_text()
+    assert text.endswith("\n")
+    got = read_input(capture, capture.name, Profile(), Redactor(KEY.encode()))
+    assert not got.warnings
+    assert [x.status for x in got.exchanges] == [200, 200, 400]
+    analysis = analyze_inputs([got], Profile())
+    assert [f.cause for f in analysis.findings] == ["refresh_token_superseded"]
+    log = (tmp_path / "mitmdump.log").read_text()
+    assert "refresh_token_superseded" in log
+    for planted in (RT, SECRET, "eyJ-AT-"):
+        assert planted not in text and planted not in log
