@@ -166,13 +166,10 @@ class IntuitEmulator:
             "content-type": ctype,
             "content-length": str(len(content)),
             "connection": "keep-alive",
-            "server": "nginx",
             "intuit_tid": tid,
             "x-spanid": str(uuid.uuid4()),
             "x-amzn-trace-id": f"Root={tid}",
             "cache-control": "no-cache, no-store",
-            "pragma": "no-cache",
-            "strict-transport-security": "max-age=15552000",
             **(extra or {}),
         }
         return http.Response.make(status, content, headers)

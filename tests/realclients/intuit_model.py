@@ -135,7 +135,7 @@ class IntuitModel:
             raw = bytes(self.rng.getrandbits(8) for _ in range(n))
             return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-        return f"{JWE_HEADER}..{seg(16)}.{seg(240)}.{seg(16)}"
+        return f"{JWE_HEADER}..{seg(16)}.{seg(150)}.{seg(16)}"
 
     def invalid_grant(self) -> Outcome:
         body = INVALID_GRANT_BODIES[self._bad_grant_turn % len(INVALID_GRANT_BODIES)]

@@ -108,13 +108,24 @@ def exchange_callback(a: dict[str, Any]) -> None:
     ac = client(a.get("app", DEV), a.get("redirect_uri", CALLBACK))
     code = a.get("code_override", q["code"][0])
     for variant in a.get("variants", [code]):
-        exchange(ac, variant.replace("{code}", code), q["realmId"][0])
+        exchange(ac, variant.format(code=code), q["realmId"][0])
     if a.get("twice"):
         second = client(a.get("app", DEV), a.get("redirect_uri", CALLBACK))
         exchange(second, code, q["realmId"][0])
     if a.get("refresh_after"):
         advance(a["refresh_after"])
         refresh(ac)
+
+
+def disconnected_by_user(a: dict[str, Any]) -> dict[str, Any]:
+    ac = connect(PROD)
+    advance(2 * 3600)
+    refresh(ac)
+    return {"refresh_token": ac.refresh_token}
+
+
+def refresh_after_disconnect(a: dict[str, Any]) -> None:
+    refresh(client(PROD), a["refresh_token"])
 
 
 def code_unknown(a: dict[str, Any]) -> None:
@@ -242,8 +253,8 @@ def mixed(a: dict[str, Any]) -> None:
 
 def main() -> None:
     part, args = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
-    globals()[part](args)
-    print(json.dumps({"part": part, "log": log}))
+    result = globals()[part](args)
+    print(json.dumps({"part": part, "log": log, "result": result}))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ EMULATOR = HERE / "emulator.py"
 TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 # Only Intuit's hosts and the apps' own: no control calls, no Chromium background traffic.
 RECORD_FILTER = r"(~d intuit\.com | ~d example\.test) & !~u favicon"
-MITMDUMP = str(Path(sys.executable).with_name("mitmdump"))
+_BESIDE = Path(sys.executable).with_name("mitmdump")
+MITMDUMP = str(_BESIDE) if _BESIDE.exists() else (shutil.which("mitmdump") or "mitmdump")
 
 
 def free_port() -> int:
@@ -167,7 +168,9 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
         problems = check(json.loads(har.read_text()), result)
         if problems:
             raise RuntimeError(f"{name}: " + "; ".join(problems))
-        shutil.copyfile(har, out / f"{name}.har")
+        # mitmproxy writes indent=4; the same JSON with indent=1 is a third smaller.
+        compact = json.dumps(json.loads(har.read_text()), indent=1, ensure_ascii=False)
+        (out / f"{name}.har").write_text(compact + "\n")
         shutil.copyfile(flows, out / f"{name}.mitm")
         if chromium:
             shutil.copyfile(pw, out / f"{name}.playwright.har")

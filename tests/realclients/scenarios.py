@@ -26,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from intuit_model import APPS  # noqa: E402
 
+REALM_ID = "9341453050298471"
+
 DEV, PROD, OTHER, *_ = list(APPS)
 CALLBACK = "https://app.example.test/callback"
 
@@ -78,9 +80,14 @@ class Ctx:
         return self._run(["node", "driver.js", part, json.dumps(args)], HERE / "node")
 
     def browser(self, client_id: str = DEV, redirect_uri: str = CALLBACK) -> str:
-        from browser import authorize_url, consent
+        """Chromium opens the authorize URL; returns the callback URL it lands on."""
+        from browser import authorize_url
 
-        url = authorize_url(client_id, redirect_uri, state=os.urandom(12).hex())
+        return self.browser_get(authorize_url(client_id, redirect_uri, os.urandom(12).hex()))
+
+    def browser_get(self, url: str) -> str:
+        from browser import consent
+
         return consent(self.proxy_url, self.ca_path, url, self.browser_har)
 
 
@@ -111,6 +118,17 @@ def browser_then_py(client_id: str = DEV, advance: float = 0, **args: Any) -> Ca
         ctx.py("exchange_callback", callback=callback, **args)
 
     return run
+
+
+def disconnected_by_user(ctx: Ctx) -> None:
+    token = ctx.py("disconnected_by_user")["result"]["refresh_token"]
+    ctx.control("/clock/advance", seconds=3600)
+    # The user disconnects the app in QuickBooks: Intuit kills the grant and sends the browser
+    # to the app's Disconnect URL.
+    ctx.control("/disconnect", realm_id=REALM_ID)
+    ctx.browser_get(f"https://app.example.test/disconnect?realmId={REALM_ID}")
+    ctx.control("/clock/advance", seconds=1800)
+    ctx.py("refresh_after_disconnect", refresh_token=token)
 
 
 def provider_outage(ctx: Ctx) -> None:
@@ -190,11 +208,12 @@ SCENARIOS: dict[str, Scenario] = {
         S(
             "code_altered",
             CB,
-            ["code_altered", "code_altered"],
-            [400, 400, 200],
-            browser_then_py(variants=["{code} ", '"{code}"', "{code}"]),
+            ["code_altered"] * 3,
+            [400, 400, 400, 200],
+            browser_then_py(variants=["{code} ", '"{code}"', "{code:.40}", "{code}"]),
             time_shifted=False,
-            notes="exchanged with a trailing space, then wrapped in double quotes, then as issued",
+            notes="exchanged with a trailing space, wrapped in double quotes, truncated to 40 "
+            "characters, then as issued (accepted)",
         ),
         S(
             "code_unknown",
@@ -258,6 +277,16 @@ SCENARIOS: dict[str, Scenario] = {
             [200, 400],
             py_part("refresh_token_revoked"),
             notes="the app revokes the refresh token; a job later refreshes with it",
+        ),
+        S(
+            "refresh_token_revoked_by_user",
+            "chromium+python-sdk",
+            ["refresh_token_revoked"],
+            [200, 200, 400],
+            disconnected_by_user,
+            notes="the user disconnects the app in QuickBooks: no revoke call, but Chromium "
+            "hits the app's Disconnect URL (https://app.example.test/disconnect?realmId=..); "
+            "30 min later the app's refresh fails",
         ),
         S(
             "refresh_client_mismatch",

@@ -1,0 +1,69 @@
+"""Live run of three scenarios through a real mitmdump: one per kind of real client.
+
+Each records into a temporary directory exactly as record.py does, then checks the HAR that
+mitmproxy exported: the token requests and their statuses are the ones the scenario declares,
+and the failures pair up with the causes of the committed golden expectation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import record  # noqa: E402
+
+NODE_MODULES = HERE / "node" / "node_modules" / "intuit-oauth"
+LIVE = {
+    "refresh_token_superseded": "python-sdk",
+    "refresh_response_lost": "node-sdk",
+    "code_reused": "chromium+python-sdk",
+}
+
+
+def missing_tool(client: str) -> str | None:
+    if client == "node-sdk":
+        if shutil.which("node") is None:
+            return "node is not installed"
+        if not NODE_MODULES.exists():
+            return "npm intuit-oauth is not installed: run `npm ci` in tests/realclients/node"
+    if client.startswith("chromium") and not Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium is not installed (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def confdir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="qbt-conf-") as d:
+        yield d  # one mitmproxy CA for the module
+
+
+@pytest.mark.realclients
+@pytest.mark.parametrize("name", list(LIVE))
+def test_scenario_records_expected_token_requests(name: str, confdir: str, tmp_path: Path):
+    reason = missing_tool(LIVE[name])
+    if reason:
+        pytest.skip(reason)
+    result = record.record(name, confdir, out=tmp_path)  # raises if statuses differ
+
+    har = json.loads((tmp_path / f"{name}.har").read_text())
+    entries = record.token_entries(har)
+    assert [e["response"]["status"] for e in entries] == result["statuses"]
+    assert record.check(har, result) == []
+    golden = json.loads((record.GOLDEN / f"{name}.expect.json").read_text())
+    assert json.loads((tmp_path / f"{name}.expect.json").read_text()) == golden
+    assert (tmp_path / f"{name}.mitm").stat().st_size > 0
+    hosts = {e["request"]["url"].split("/")[2] for e in har["log"]["entries"]}
+    assert all(h.endswith(("intuit.com", "example.test")) for h in hosts), hosts
+    if LIVE[name].startswith("chromium"):
+        pw = json.loads((tmp_path / f"{name}.playwright.har").read_text())
+        urls = [e["request"]["url"] for e in pw["log"]["entries"]]
+        assert any(u.startswith("https://appcenter.intuit.com/connect/oauth2?") for u in urls)
+        assert any("/callback?code=" in u for u in urls)
