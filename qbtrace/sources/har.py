@@ -67,13 +67,29 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
         kind = profile.kind_of(method, url)
         if kind is None:
             continue
-        entry = _ANY.decode(raw)
+        entry = _decode_entry(raw)
+        if entry is None:
+            skipped += 1
+            continue
         parts = entry_parts(entry, warnings, index)
         exchanges.append(build_exchange(Ref(source, index), kind, parts, redactor))
     if skipped:
         warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
     _note_sanitized(creator, exchanges, warnings)
     return Input(source, "har", len(entries), tuple(exchanges), tuple(warnings))
+
+
+def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
+    """One matching entry as plain objects; bytes that are not UTF-8 are replaced, not fatal."""
+    try:
+        entry = _ANY.decode(raw)
+    except msgspec.DecodeError:
+        try:
+            text = bytes(raw).decode("utf-8", "replace")
+            entry = _ANY.decode(text.encode("utf-8"))
+        except msgspec.DecodeError:
+            return None
+    return entry if isinstance(entry, Mapping) else None
 
 
 def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tuple[list[Any], Any]:
