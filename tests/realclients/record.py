@@ -116,6 +116,11 @@ def run_scenario(
     ctx.control("/reset")
     started = time.monotonic()
     s.run(ctx)
+    shifted = ctx.control("/clock")["shift"] > 0
+    if shifted != s.time_shifted:
+        raise RuntimeError(
+            f"{name}: declares time_shifted={s.time_shifted}, clock moved: {shifted}"
+        )
     return {
         "scenario": name,
         "client": s.client,
