@@ -1,0 +1,435 @@
+"""`--format html`: one self-contained report file to attach to a ticket.
+
+The view model (small frozen dataclasses) decides every label, class name, anchor and sort
+order here; the templates in `reports/` only place values. Jinja autoescaping is always on,
+whatever the template's name, and the CSS is inlined so the file loads nothing: its
+Content-Security-Policy forbids every fetch and it uses no script at all.
+
+Format history: 1 — first version (headline, chart, lineages, findings by cause, requests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, fields
+from functools import cache
+
+import jinja2
+
+from qbtrace import __version__
+from qbtrace.analysis import Analysis
+from qbtrace.events import TokenRequest
+from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
+from qbtrace.render.view import Presenter, iso
+from qbtrace.rules import BY_CAUSE, PRECEDENCE
+
+FORMAT_VERSION = 1
+PER_GROUP = 200
+"""Findings rendered per cause; the rest are counted (JSON/CSV output has them all)."""
+GAP_WORDS = {
+    "client-auth-missing": "token requests without client credentials "
+    "(the exporter dropped the Authorization header): client ids unknown",
+    "request-body-missing": "requests without their body",
+    "response-body-missing": "responses without their body",
+    "response-not-json": "token responses that were not JSON",
+    "request-body-in-attachment": "request bodies stored in a separate file",
+    "response-body-in-attachment": "response bodies stored in a separate file",
+    "request-body-bad-base64": "request bodies that were not valid base64",
+    "response-body-bad-base64": "response bodies that were not valid base64",
+}
+
+
+def anchor(ref: Ref) -> str:
+    """`ev-<source>-<index>`: the id of a request's row; links to evidence point here."""
+    return f"ev-{re.sub(r'[^A-Za-z0-9_.-]', '_', ref.source)}-{ref.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class CauseCount:
+    cause: str
+    title: str
+    count: int
+    fix: str
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One evidence step: what it shows, and a link to the request it rests on (if any)."""
+
+    role: str
+    note: str
+    time: str | None
+    href: str | None
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    id: str
+    number: int
+    cause: str
+    confidence: str
+    request: str
+    href: str
+    time: str
+    said: str
+    intuit_tid: str | None
+    presented: str
+    steps: tuple[Step, ...]
+    alternatives: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """All findings of one cause: its explanation once, then its findings (capped)."""
+
+    cause: str
+    title: str
+    count: int
+    colour: str
+    happened: str
+    confirm: str
+    fix: str
+    open: bool
+    findings: tuple[FindingView, ...]
+    hidden: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    id: str
+    label: str
+    time: str
+    kind: str
+    method: str
+    url: str
+    outcome: str
+    intuit_tid: str | None
+    css: str
+
+
+@dataclass(frozen=True, slots=True)
+class InputRow:
+    source: str
+    kind: str
+    entries: int
+    token_requests: int
+    warnings: tuple[str, ...]
+
+
+CHART_W, CHART_H, STRIP_W = 720, 160, 720
+MAX_BARS = 48
+MAX_STRIPS = 40
+
+
+def colour(cause: str) -> str:
+    """A fixed colour per cause, spread around the hue circle in precedence order."""
+    return f"hsl({PRECEDENCE.index(cause) * 137 % 360}, 65%, 45%)"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Failures over time, stacked by cause, as SVG rectangles in a CHART_W x CHART_H box."""
+
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+    start: str
+    end: str
+    peak: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    x: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Strip:
+    """One lineage (client + realm) on the shared time axis: tokens issued, spent, failures."""
+
+    label: str
+    width: int
+    marks: tuple[Mark, ...]
+    failures: int
+    events: int
+
+
+def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
+    timed = [f for f in findings if f.time is not None]
+    if not timed:
+        return None
+    t0 = min(f.time for f in timed if f.time is not None)
+    t1 = max(f.time for f in timed if f.time is not None)
+    n = MAX_BARS if t1 > t0 else 1
+    step = (t1 - t0) / n or 1.0
+    cells: Counter[tuple[int, str]] = Counter(
+        (min(n - 1, int(((f.time or t0) - t0) / step)), f.cause) for f in timed
+    )
+    totals: Counter[int] = Counter()
+    for (b, _), k in cells.items():
+        totals[b] += k
+    peak = max(totals.values())
+    width = CHART_W / n
+    bars: list[Bar] = []
+    stacked: dict[int, float] = defaultdict(float)
+    for (b, cause), k in sorted(cells.items(), key=lambda c: (c[0][0], PRECEDENCE.index(c[0][1]))):
+        h = k / peak * (CHART_H - 14)
+        stacked[b] += h
+        title = f"{iso(t0 + b * step)}: {k} {cause}"
+        x, y, w = round(b * width, 1), round(CHART_H - stacked[b], 1), round(max(width - 1, 1), 1)
+        bars.append(Bar(x, y, w, round(h, 1), colour(cause), title))
+    return Chart(CHART_W, CHART_H, tuple(bars), iso(t0) or "", iso(t1) or "", peak)
+
+
+def _lineage_key(analysis: Analysis, r: TokenRequest) -> str:
+    lin = analysis.lineage
+    for token in (r.presented, r.issued_rt):
+        if token is not None and token.hex in lin.root:
+            return lin.root[token.hex]
+    return r.presented.hex if r.presented else f"request:{r.seq}"
+
+
+def _mark(r: TokenRequest) -> tuple[str, str]:
+    if not r.ok:
+        return "failed", f"failed: {r.error or r.x.status or r.x.failure or 'no response'}"
+    if r.grant == "refresh_token":
+        replaced = r.issued_rt is not None and r.refresh is not None and r.issued_rt != r.refresh
+        return ("replaced", "spent and replaced") if replaced else ("spent", "spent, same token")
+    return "issued", "tokens issued"
+
+
+def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
+    lin = analysis.lineage
+    times = [r.x.started for r in lin.requests if r.x.started is not None]
+    if not times:
+        return []
+    t0, span = min(times), (max(times) - min(times)) or 1.0
+    groups: dict[str, list[TokenRequest]] = defaultdict(list)
+    for r in lin.requests:
+        groups[_lineage_key(analysis, r)].append(r)
+    strips = []
+    for key, reqs in groups.items():
+
+        def at(moment: float | None) -> float:
+            return round(((moment or t0) - t0) / span * (STRIP_W - 8) + 4, 1)
+
+        marks = []
+        for r in reqs:
+            css, what = _mark(r)
+            where = f"{r.x.ref.source} #{r.x.ref.index}"
+            marks.append(Mark(at(r.x.started), css, f"{iso(r.x.started)} {where}: {what}"))
+        for x in lin.revoked_roots.get(key, []):
+            marks.append(Mark(at(x.started), "revoked", f"{iso(x.started)}: revoked"))
+        client = presenter.client(reqs[0].client_id) or "client unknown"
+        realm = lin.realm.get(key)
+        label = f"{client}, realm {realm}" if realm else client
+        failed = sum(1 for m in marks if m.css == "failed")
+        strips.append(Strip(f"{label} ({key[:17]})", STRIP_W, tuple(marks), failed, len(marks)))
+    strips.sort(key=lambda s: (-s.failures, s.label))
+    return strips
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    version: str
+    format_version: int
+    token_requests: int
+    failures: int
+    causes: tuple[CauseCount, ...]
+    chart: Chart | None
+    lineages: tuple[Strip, ...]
+    lineages_hidden: int
+    groups: tuple[Group, ...]
+    requests: tuple[RequestRow, ...]
+    blind_spots: tuple[str, ...]
+    inputs: tuple[InputRow, ...]
+    parameters: tuple[tuple[str, str], ...]
+
+
+def build(analysis: Analysis, presenter: Presenter) -> Report:
+    """Everything the template shows, decided here."""
+    counts = Counter(f.cause for f in analysis.findings)
+    causes = tuple(
+        CauseCount(c, BY_CAUSE[c].title, counts[c], BY_CAUSE[c].fix, colour(c))
+        for c in sorted(counts, key=lambda c: (-counts[c], PRECEDENCE.index(c)))
+    )
+    groups = _groups(analysis.findings, causes, presenter)
+    shown = [f for g in groups for f in g.findings]
+    strips = lineage_strips(analysis, presenter)
+    return Report(
+        version=__version__,
+        format_version=FORMAT_VERSION,
+        token_requests=analysis.token_requests,
+        failures=len(analysis.findings),
+        causes=causes,
+        chart=failure_chart(analysis.findings),
+        lineages=tuple(strips[:MAX_STRIPS]),
+        lineages_hidden=max(0, len(strips) - MAX_STRIPS),
+        groups=groups,
+        requests=_requests(analysis, shown),
+        blind_spots=_blind_spots(analysis),
+        inputs=_inputs(analysis),
+        parameters=_parameters(analysis),
+    )
+
+
+def _groups(
+    findings: tuple[Finding, ...], causes: tuple[CauseCount, ...], presenter: Presenter
+) -> tuple[Group, ...]:
+    by_cause: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_cause[f.cause].append(f)
+    numbers = {id(f): n for n, f in enumerate(findings, 1)}
+    few = len(findings) <= PER_GROUP
+    out = []
+    for n, c in enumerate(causes):
+        rule = BY_CAUSE[c.cause]
+        items = by_cause[c.cause]
+        views = tuple(_finding(numbers[id(f)], f, presenter) for f in items[:PER_GROUP])
+        text = (rule.happened, rule.confirm, rule.fix)
+        hidden = len(items) - len(views)
+        opened = few or n == 0
+        out.append(Group(c.cause, rule.title, c.count, c.colour, *text, opened, views, hidden))
+    return tuple(out)
+
+
+def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
+    said = f"HTTP {f.status}" if f.status is not None else "no response"
+    said += f" {f.error}" if f.error else ""
+    said += f": {f.error_description}" if f.error_description else ""
+    who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
+    return FindingView(
+        id=f"finding-{anchor(f.ref)[3:]}",
+        number=number,
+        cause=f.cause,
+        confidence=str(f.confidence),
+        request=f"{f.ref.source} #{f.ref.index}",
+        href=f"#{anchor(f.ref)}",
+        time=iso(f.time) or "time unknown",
+        said=f"{f.grant_type or 'unknown grant'}, {said}",
+        intuit_tid=f.intuit_tid,
+        presented=who,
+        steps=tuple(_step(e, presenter) for e in f.evidence),
+        alternatives=f.alternatives,
+        warnings=f.warnings,
+    )
+
+
+def _step(e: Evidence, presenter: Presenter) -> Step:
+    if e.ref is None:
+        return Step(e.role, presenter.note(e), iso(e.time), None, None)
+    label = f"{e.ref.source} #{e.ref.index}"
+    return Step(e.role, presenter.note(e), iso(e.time), f"#{anchor(e.ref)}", label)
+
+
+def _requests(analysis: Analysis, shown: list[FindingView]) -> tuple[RequestRow, ...]:
+    """Rows for every request a shown finding names: the failure and each evidence step."""
+    wanted = {f.href[1:] for f in shown} | {s.href[1:] for f in shown for s in f.steps if s.href}
+    failed = {f.href[1:] for f in shown}
+    rows = []
+    for item in analysis.inputs:
+        for x in item.exchanges:
+            key = anchor(x.ref)
+            if key in wanted:
+                rows.append(_request_row(key, x, key in failed))
+                wanted.discard(key)
+    return tuple(rows)
+
+
+def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
+    if x.status is None:
+        outcome = f"no response ({x.failure})" if x.failure else "no response"
+    else:
+        error = x.reply.get("error")
+        outcome = f"HTTP {x.status}" + (f" {error}" if isinstance(error, str) else "")
+    return RequestRow(
+        id=key,
+        label=f"{x.ref.source} #{x.ref.index}",
+        time=iso(x.started) or "time unknown",
+        kind=str(x.kind),
+        method=x.method,
+        url=x.url,
+        outcome=outcome,
+        intuit_tid=x.headers.get("intuit_tid"),
+        css="failed" if failed else ("ok" if x.ok else "other"),
+    )
+
+
+def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
+    """What the input could not show: missing headers and bodies, lineages begun earlier."""
+    gaps: Counter[str] = Counter()
+    for item in analysis.inputs:
+        for x in item.exchanges:
+            gaps.update(x.gaps)
+    out = [f"{n} {GAP_WORDS.get(gap, gap)}" for gap, n in sorted(gaps.items())]
+    lin = analysis.lineage
+    early = {
+        r.refresh.hex
+        for r in lin.requests
+        if r.grant == "refresh_token" and r.refresh and r.refresh.hex not in lin.issuers
+    }
+    if early:
+        out.append(
+            f"{len(early)} refresh tokens were issued before the capture began "
+            "(it starts mid-lineage): their history is not in the input"
+        )
+    out += [f"{item.source}: {w}" for item in analysis.inputs for w in item.warnings]
+    return tuple(out)
+
+
+def _inputs(analysis: Analysis) -> tuple[InputRow, ...]:
+    return tuple(
+        InputRow(
+            item.source,
+            item.kind,
+            item.entries,
+            sum(1 for x in item.exchanges if x.kind == Kind.TOKEN),
+            item.warnings,
+        )
+        for item in analysis.inputs
+    )
+
+
+def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:
+    profile = analysis.profile
+    out = []
+    for f in fields(profile):
+        if f.name.startswith("_") or f.name == "client_ids":
+            continue
+        value = getattr(profile, f.name)
+        text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        out.append((f.name, text or "—"))
+    out.append(("client_ids", f"{len(profile.client_ids)} configured"))
+    return tuple(out)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Templates from the installed package; autoescape on for every template, always."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("qbtrace.reports", ""),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(analysis: Analysis, presenter: Presenter) -> str:
+    return environment().get_template("report.html.j2").render(report=build(analysis, presenter))
