@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,6 +32,7 @@ from mitmproxy import flow as mflow
 from mitmproxy.test import taddons, tflow
 
 from qbtrace.analysis import analyze_inputs
+from qbtrace.model import Exchange, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
@@ -331,3 +334,50 @@ def test_capture_of_a_proxy_killed_with_sigkill_holds_every_completed_exchange(
     assert "refresh_token_superseded" in log
     for planted in (RT, SECRET, "eyJ-AT-"):
         assert planted not in text and planted not in log
+
+
+# --- real SDKs: the capture and mitmproxy's own HAR of the same run agree ----------------------
+
+REALCLIENTS = ROOT / "tests" / "realclients"
+
+
+def _comparable(x: Exchange) -> tuple[object, ...]:
+    def plain(values: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+        return tuple(sorted((k, getattr(v, "tag", v)) for k, v in values.items()))
+
+    client = x.client.client_id if x.client else None
+    return (x.kind, x.method, x.url, x.status, plain(x.params), plain(x.reply), client)
+
+
+@pytest.mark.realclients
+@pytest.mark.parametrize("scenario", ["refresh_token_superseded", "refresh_response_lost"])
+def test_capture_and_hardump_of_a_real_sdk_run_agree(
+    scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(REALCLIENTS))
+    record = importlib.import_module("record")
+    missing = [tool for tool in ("node",) if shutil.which(tool) is None]
+    if record.SCENARIOS[scenario].client == "node-sdk" and missing:
+        pytest.skip("node is not installed")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    capture, har = tmp_path / "live.jsonl", tmp_path / "run.har"
+    extra = ["-s", str(ADDON), "--set", f"qbtrace_capture={capture}", "--set", f"hardump={har}"]
+    with record.mitmdump(extra, confdir=str(tmp_path)) as (proxy, ca):
+        record.run_scenario(scenario, proxy, ca)
+    redactor, profile = Redactor(os.environ["QBTRACE_TAG_KEY"].encode()), Profile()
+    from_capture = read_input(capture, capture.name, profile, redactor)
+    from_har = read_input(har, har.name, profile, redactor)
+    assert not from_capture.warnings
+    ordered = sorted(from_capture.exchanges, key=lambda x: x.started or 0)
+    assert [_comparable(x) for x in ordered] == [
+        _comparable(x) for x in sorted(from_har.exchanges, key=lambda x: x.started or 0)
+    ]
+    statuses = [x.status or 0 for x in ordered if x.kind == Kind.TOKEN]
+    assert statuses == record.SCENARIOS[scenario].statuses
+
+    def findings(got: Input) -> list[tuple[str, str, int | None]]:
+        return [(f.cause, f.confidence, f.status) for f in analyze_inputs([got], profile).findings]
+
+    assert findings(from_capture) == findings(from_har)
+    answered = [c for c, _, status in findings(from_capture) if status is not None]
+    assert answered == record.SCENARIOS[scenario].causes  # scenarios declare answered ones
