@@ -40,9 +40,16 @@ GAP_WORDS = {
 }
 
 
+def clip(text: str, limit: int = 2000) -> str:
+    """Long values (a 100 KB error_description) are cut: the report stays readable and small."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def anchor(ref: Ref) -> str:
     """`ev-<source>-<index>`: the id of a request's row; links to evidence point here."""
-    return f"ev-{re.sub(r'[^A-Za-z0-9_.-]', '_', ref.source)}-{ref.index}"
+    return f"ev-{re.sub(r'[^A-Za-z0-9_-]', '_', ref.source)}-{ref.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,8 +329,8 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         request=f"{f.ref.source} #{f.ref.index}",
         href=f"#{anchor(f.ref)}",
         time=iso(f.time) or "time unknown",
-        said=f"{f.grant_type or 'unknown grant'}, {said}",
-        intuit_tid=f.intuit_tid,
+        said=clip(f"{f.grant_type or 'unknown grant'}, {said}"),
+        intuit_tid=clip(f.intuit_tid, 200) if f.intuit_tid else None,
         presented=who,
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
@@ -333,9 +340,9 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
 
 def _step(e: Evidence, presenter: Presenter) -> Step:
     if e.ref is None:
-        return Step(e.role, presenter.note(e), iso(e.time), None, None)
+        return Step(e.role, clip(presenter.note(e)), iso(e.time), None, None)
     label = f"{e.ref.source} #{e.ref.index}"
-    return Step(e.role, presenter.note(e), iso(e.time), f"#{anchor(e.ref)}", label)
+    return Step(e.role, clip(presenter.note(e)), iso(e.time), f"#{anchor(e.ref)}", label)
 
 
 def _requests(analysis: Analysis, shown: list[FindingView]) -> tuple[RequestRow, ...]:
@@ -364,9 +371,9 @@ def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
         time=iso(x.started) or "time unknown",
         kind=str(x.kind),
         method=x.method,
-        url=x.url,
-        outcome=outcome,
-        intuit_tid=x.headers.get("intuit_tid"),
+        url=clip(x.url, 500),
+        outcome=clip(outcome, 500),
+        intuit_tid=clip(x.headers.get("intuit_tid") or "", 200) or None,
         css="failed" if failed else ("ok" if x.ok else "other"),
     )
 

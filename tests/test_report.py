@@ -1,0 +1,351 @@
+"""The HTML report: every finding present, self-contained, inert with hostile input, no secrets.
+
+The browser checks drive Debian's Chromium through Playwright (never a downloaded browser).
+Rendered reports and screenshots go to tests/artifacts/ (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+
+from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.profile import Profile
+from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
+from qbtrace.render import html
+from qbtrace.render.view import Presenter
+from tests.conftest import GOLDEN, ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE = "<script>alert(1)</script>\"onerror=alert(2) x='<img src=x onerror=alert(3)>"
+JS_URL = "javascript:alert(4)//"
+HARS = sorted(GOLDEN.glob("*.har"))
+
+
+def analyze(*paths: Path) -> tuple[Analysis, Presenter]:
+    redactor = Redactor(b"qbtrace-tests")
+    profile = Profile()
+    return analyze_inputs(read_all(list(paths), profile, redactor), profile), Presenter(redactor)
+
+
+def render(*paths: Path) -> tuple[Analysis, str]:
+    analysis, presenter = analyze(*paths)
+    return analysis, html.render(analysis, presenter)
+
+
+def write_artifact(name: str, text: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- secrets planted in the golden captures -------------------------------------------------
+
+
+def _form_or_json(text: str) -> list[tuple[str, str]]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return parse_qsl(text, keep_blank_values=True)
+    return [(k, v) for k, v in data.items() if isinstance(v, str)] if isinstance(data, dict) else []
+
+
+SECRET_FIELDS = {"access_token", "refresh_token", "id_token", "code", "client_secret", "token"}
+
+
+def planted_secrets(har: Path) -> set[str]:
+    """Every raw token, code, secret, credential and cookie value in a HAR."""
+    found: set[str] = set()
+    for entry in json.loads(har.read_text(encoding="utf-8-sig"))["log"]["entries"]:
+        req, resp = entry.get("request", {}), entry.get("response", {})
+        fields = parse_qsl(urlsplit(req.get("url", "")).query)
+        fields += _form_or_json((req.get("postData") or {}).get("text") or "")
+        fields += _form_or_json((resp.get("content") or {}).get("text") or "")
+        for h in resp.get("headers", []):
+            if h["name"].lower() == "location":
+                fields += parse_qsl(urlsplit(h["value"]).query)
+            if h["name"].lower() == "set-cookie":
+                found.add(h["value"].split(";")[0].partition("=")[2])
+        found.update(v for k, v in fields if k in SECRET_FIELDS)
+        for h in req.get("headers", []):
+            name, value = h["name"].lower(), h["value"]
+            if name == "authorization":
+                found.add(value)
+                scheme, _, cred = value.partition(" ")
+                found.add(cred.strip())
+                if scheme.lower() == "basic":
+                    found.add(_basic_secret(cred.strip()))
+            if name == "cookie":
+                found.update(c.partition("=")[2] for c in value.split("; "))
+        found.update(c.get("value", "") for c in req.get("cookies", []) + resp.get("cookies", []))
+    return {v for v in found | {canonical(v)[0] for v in found} if _meaningful(v)}
+
+
+def _basic_secret(cred: str) -> str:
+    try:
+        return base64.b64decode(cred, validate=True).decode().partition(":")[2]
+    except ValueError:
+        return ""
+
+
+def _meaningful(value: str) -> bool:
+    """Values long enough to be secret; placeholders like `undefined` are not secrets."""
+    return len(value.strip()) >= 8 and value.strip().lower() not in PLACEHOLDERS
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("har", HARS, ids=[p.name for p in HARS])
+def test_report_shows_every_finding_and_no_secret(har: Path) -> None:
+    analysis, text = render(har)
+    for f in analysis.findings:
+        finding_id = f"finding-{html.anchor(f.ref)[3:]}"
+        assert f'id="{finding_id}"' in text
+        assert f'id="{html.anchor(f.ref)}"' in text
+        for e in f.evidence:
+            if e.ref is not None:
+                assert f'id="{html.anchor(e.ref)}"' in text, e
+    leaked = [s for s in planted_secrets(har) if s in text]
+    assert not leaked, leaked[:3]
+    assert "Content-Security-Policy" in text and "<script" not in text
+
+
+def test_all_captures_together_cover_every_cause() -> None:
+    from qbtrace.rules import PRECEDENCE
+
+    covered: set[str] = set()
+    for har in HARS:
+        analysis, text = render(har)
+        covered |= {f.cause for f in analysis.findings}
+        for cause in {f.cause for f in analysis.findings}:
+            assert f'id="cause-{cause}"' in text
+    assert set(PRECEDENCE) <= covered, sorted(set(PRECEDENCE) - covered)
+
+
+def test_explanation_and_fix_are_the_explain_text() -> None:
+    from qbtrace.rules import BY_CAUSE
+
+    analysis, presenter = analyze(GOLDEN / "mixed.har")
+    report = html.build(analysis, presenter)
+    for group in report.groups:
+        rule = BY_CAUSE[group.cause]
+        assert (group.happened, group.confirm, group.fix) == (rule.happened, rule.confirm, rule.fix)
+    assert report.causes[0].count == max(c.count for c in report.causes)
+
+
+def test_thousands_of_findings_are_capped_per_cause() -> None:
+    from benchmarks.report import many_failures_har
+
+    har = many_failures_har(ARTIFACTS / "many.har", 1500)
+    analysis, presenter = analyze(har)
+    report = html.build(analysis, presenter)
+    assert len(analysis.findings) >= 1500
+    assert all(len(g.findings) <= html.PER_GROUP for g in report.groups)
+    assert sum(len(g.findings) + g.hidden for g in report.groups) == len(analysis.findings)
+    text = html.render(analysis, presenter)
+    assert "more refresh_token_superseded findings are not shown" in text or any(
+        g.hidden for g in report.groups
+    )
+
+
+def test_templates_load_from_an_installed_layout(tmp_path: Path) -> None:
+    """As the wheel installs it: `reports/` becomes the package `qbtrace.reports`."""
+    site = tmp_path / "site"
+    shutil.copytree(
+        ROOT / "qbtrace", site / "qbtrace", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(ROOT / "reports", site / "qbtrace" / "reports")
+    out = tmp_path / "r.html"
+    code = (
+        "import qbtrace, sys; from qbtrace.cli import main\n"
+        "assert qbtrace.__file__.startswith(sys.argv[1]), qbtrace.__file__\n"
+        "main(['analyze', sys.argv[2], '--format', 'html', '-o', sys.argv[3]])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site), "QBTRACE_TAG_KEY": "qbtrace-tests"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(site), str(GOLDEN / "mixed.har"), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "<article" in out.read_text()
+
+
+# --- in the browser -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page with every request, console error, page error and dialog recorded."""
+
+    def __init__(self, browser: Any, scripts: bool = True) -> None:
+        self.context = browser.new_context(java_script_enabled=scripts)
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.document = ""
+        self.context.route("**/*", self._route)
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+
+    def _route(self, route: Any) -> None:
+        # the report file itself may load; anything else is recorded and refused
+        if route.request.url == self.document:
+            route.continue_()
+        else:
+            route.abort()
+
+    def _console(self, msg: Any) -> None:
+        if msg.type in ("error", "warning"):
+            self.errors.append(msg.text)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def open(self, path: Path) -> str:
+        url = self.document = path.resolve().as_uri()
+        self.page.goto(url)
+        return url
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_report_in_chromium_is_self_contained_and_links_scroll(browser: Any) -> None:
+    analysis, text = render(*HARS)
+    path = write_artifact("report-all.html", text)
+    watched = Watched(browser)
+    try:
+        url = watched.open(path)
+        page = watched.page
+        assert watched.errors == []
+        assert set(watched.requests) <= {url}, watched.requests
+        ids = page.eval_on_selector_all("article.finding", "els => els.map(e => e.id)")
+        assert len(ids) == len(analysis.findings)
+        link = page.locator("details[open] ol.steps a").first
+        target = link.get_attribute("href")
+        assert target and target.startswith("#ev-")
+        link.click()
+        page.wait_for_function("h => location.hash === h", arg=target)
+        box = page.eval_on_selector(
+            target, "e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; }"
+        )
+        assert 0 <= box[0] < page.viewport_size["height"], box
+        page.screenshot(path=str(ARTIFACTS / "report-all.png"), full_page=False)
+        assert set(watched.requests) <= {url}, watched.requests
+    finally:
+        watched.close()
+
+
+def test_report_without_scripting_still_shows_findings(browser: Any) -> None:
+    _, text = render(GOLDEN / "mixed.har")
+    path = write_artifact("report-mixed.html", text)
+    watched = Watched(browser, scripts=False)
+    try:
+        watched.open(path)
+        visible = watched.page.locator("article.finding").first
+        assert visible.is_visible()
+        watched.page.screenshot(path=str(ARTIFACTS / "report-noscript.png"), full_page=True)
+        watched.page.emulate_media(media="print")
+        assert visible.is_visible()
+    finally:
+        watched.close()
+
+
+# --- hostile input --------------------------------------------------------------------------
+
+
+def hostile_har(src: Path, dst: Path) -> Path:
+    """A golden HAR with script, attribute-breaking quotes, javascript: URLs and 100 KB values
+    in error_description, redirect_uri, URLs and header values."""
+    har = json.loads(src.read_text(encoding="utf-8-sig"))
+    for entry in har["log"]["entries"]:
+        req, resp = entry["request"], entry["response"]
+        if "tokens/bearer" not in req["url"]:
+            continue
+        post = req.get("postData") or {}
+        if post.get("text"):
+            fields = parse_qsl(post["text"], keep_blank_values=True)
+            fields = [(k, JS_URL + HOSTILE if k == "redirect_uri" else v) for k, v in fields]
+            post["text"] = urlencode(fields)
+            post.pop("params", None)
+        req["url"] += "?x=" + HOSTILE
+        resp["headers"] = [h for h in resp["headers"] if h["name"].lower() != "intuit_tid"]
+        resp["headers"].insert(0, {"name": "intuit_tid", "value": HOSTILE})
+        req["headers"].insert(0, {"name": "User-Agent", "value": HOSTILE})
+        body = resp.get("content", {}).get("text")
+        if resp.get("status", 0) >= 400 and body:
+            data = json.loads(body)
+            data["error"] = "invalid_grant"
+            data["error_description"] = HOSTILE + " " + JS_URL + "A" * 100_000
+            resp["content"]["text"] = json.dumps(data)
+    dst.write_text(json.dumps(har), encoding="utf-8")
+    return dst
+
+
+def test_hostile_strings_render_as_inert_text(browser: Any, tmp_path: Path) -> None:
+    source = tmp_path / "<img src=x onerror=alert(5)>.har"
+    har = hostile_har(GOLDEN / "redirect_uri_mismatch.har", source)
+    analysis, text = render(har)
+    assert analysis.findings
+    assert "<script>alert" not in text and "<img src=x" not in text
+    path = write_artifact("report-hostile.html", text)
+    watched = Watched(browser)
+    try:
+        watched.open(path)
+        page = watched.page
+        assert watched.dialogs == [], "a script ran"
+        assert watched.errors == []
+        assert page.eval_on_selector_all("script, img, iframe, object, embed", "e => e.length") == 0
+        handlers = page.evaluate(
+            "() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes])"
+            ".filter(a => a.name.startsWith('on')).length"
+        )
+        assert handlers == 0
+        assert page.eval_on_selector_all('a[href^="javascript:"]', "e => e.length") == 0
+        body = page.inner_text("body")
+        assert "<script>alert(1)</script>" in body
+        assert len(text) < 100_000  # the 100 KB value is cut (by the reader or the view model)
+        tid = page.locator("input.tid").first.input_value()
+        assert tid == HOSTILE
+        page.screenshot(path=str(ARTIFACTS / "report-hostile.png"))
+        assert set(watched.requests) <= {path.resolve().as_uri()}, watched.requests
+    finally:
+        watched.close()
