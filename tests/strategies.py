@@ -264,11 +264,11 @@ JSON_LEAF = st.one_of(
 )
 
 
-def nested(depth: int) -> Any:
-    value: Any = "bottom"
-    for n in range(depth):
-        value = {"k": value} if n % 2 else [value]
-    return value
+def nested(depth: int) -> str:
+    """JSON text nested `depth` levels deep (json.dumps would hit the recursion limit)."""
+    opens = "".join('{"k":' if n % 2 else "[" for n in range(depth))
+    closes = "".join("}" if n % 2 else "]" for n in reversed(range(depth)))
+    return f'{opens}"bottom"{closes}'
 
 
 MUTATIONS = (
@@ -293,6 +293,11 @@ def hars(draw: st.DrawFn) -> tuple[bytes, Built]:
         how = draw(st.sampled_from(MUTATIONS))
         item = entries[index]
         if not isinstance(item, dict):
+            continue
+        if how == "duplicate":  # a copy at the end: indices stay put, the copy fails too
+            if index in built.failed:
+                built.failed.add(len(entries))
+            entries.append(json.loads(json.dumps(item)))
             continue
         touched.add(index)
         _mutate(draw, entries, index, how)
@@ -349,11 +354,12 @@ def _mutate(draw: st.DrawFn, entries: list[Any], index: int, how: str) -> None:
             {"name": f"x-h{n}", "value": "v" * (n % 50)} for n in range(count)
         ]
     elif how == "deep_json_body":
-        content["text"] = json.dumps(nested(draw(st.integers(50, 2000))))
-    elif how == "duplicate":
-        entries.insert(index, json.loads(json.dumps(item)))
+        content["text"] = nested(draw(st.integers(50, 5000)))
     elif how == "time_other_zone" and isinstance(item.get("startedDateTime"), str):
-        moment = datetime.fromisoformat(item["startedDateTime"])
+        try:
+            moment = datetime.fromisoformat(item["startedDateTime"])
+        except ValueError:
+            return
         zone = timezone(timedelta(minutes=draw(st.integers(-720, 840))))
         item["startedDateTime"] = moment.astimezone(zone).isoformat()
     elif how == "time_garbage":

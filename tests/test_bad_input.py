@@ -297,3 +297,26 @@ def test_unreadable_file_for_unprivileged_user() -> None:
         assert "permission" in _one_line_error(proc, "locked.har")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_gzip_of_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "nothing.har.gz"
+    path.write_bytes(gzip.compress(b""))
+    assert "empty" in _one_line_error(run_cli("analyze", path, check=False), "nothing.har.gz")
+
+
+def test_deeply_nested_json(tmp_path: Path) -> None:
+    path = tmp_path / "deep.har"
+    path.write_bytes(b'{"log":{"entries":[' + b"[" * 200000 + b"]" * 200000 + b"]}}")
+    assert "nested" in _one_line_error(run_cli("analyze", path, check=False), "deep.har")
+
+
+def test_deeply_nested_token_response_body(tmp_path: Path) -> None:
+    from tests.strategies import nested
+
+    entries = [_token_entry(nested(100000)), _token_entry('{"error":"invalid_grant"}')]
+    path = tmp_path / "deepbody.har"
+    path.write_bytes(_har(entries))
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert {f["request"]["index"] for f in _findings(proc)} == {0, 1}  # type: ignore[index]
+    assert "nested too deeply" in proc.stderr

@@ -33,6 +33,8 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
     elif data[:2] in UTF16_BOMS:
         data = _utf16(data, source)
     first = bytes(data[:64]).lstrip()[:1]
+    if not first and not bytes(data[:65536]).strip():
+        raise InputError("the file is empty once decompressed or decoded", source=source)
     if first == b"{":
         head = bytes(data[:4096])
         if CAPTURE_MARK in head.split(b"\n", 1)[0]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, Ref
+from qbtrace.model import Exchange, Input, Kind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources.build import RawParts, build_exchange, header_pairs
@@ -30,7 +30,11 @@ from qbtrace.sources.build import RawParts, build_exchange, header_pairs
 
 class _Log(msgspec.Struct):
     entries: list[msgspec.Raw]
-    creator: Any = None
+    creator: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Creator(msgspec.Struct):
+    name: Any = None
 
 
 class _Har(msgspec.Struct):
@@ -49,6 +53,7 @@ class _EntryHead(msgspec.Struct):
 _HAR = msgspec.json.Decoder(_Har)
 _HEAD = msgspec.json.Decoder(_EntryHead)
 _ANY = msgspec.json.Decoder()
+_CREATOR = msgspec.json.Decoder(_Creator)
 
 
 def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor) -> Input:
@@ -61,7 +66,7 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
         try:
             head = _HEAD.decode(raw)
             method, url = head.request.method, head.request.url
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             skipped += 1
             continue
         kind = profile.kind_of(method, url)
@@ -71,8 +76,7 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
         if entry is None:
             skipped += 1
             continue
-        parts = entry_parts(entry, warnings, index)
-        exchanges.append(build_exchange(Ref(source, index), kind, parts, redactor))
+        exchanges.append(_build(entry, Ref(source, index), kind, warnings, redactor))
     if skipped:
         warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
     _note_sanitized(creator, exchanges, warnings)
@@ -83,11 +87,13 @@ def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
     """One matching entry as plain objects; bytes that are not UTF-8 are replaced, not fatal."""
     try:
         entry = _ANY.decode(raw)
+    except RecursionError:
+        return None
     except msgspec.DecodeError:
         try:
             text = bytes(raw).decode("utf-8", "replace")
             entry = _ANY.decode(text.encode("utf-8"))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return None
     return entry if isinstance(entry, Mapping) else None
 
@@ -98,15 +104,17 @@ def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tupl
         return list(har.log.entries), har.log.creator
     except msgspec.ValidationError as exc:
         raise InputError(f"not a HAR file ({_short(exc)})", source=source) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         salvaged = list(_salvage(bytes(data)))
         if not salvaged:
+            if isinstance(exc, RecursionError):
+                raise InputError("JSON nested too deeply to read", source=source) from None
             raise InputError(f"not valid JSON ({_short(exc)})", source=source) from None
         warnings.append(
             f"the file is damaged ({_short(exc)}); "
             f"read the {len(salvaged)} entries before the damage"
         )
-        return salvaged, None
+        return salvaged, msgspec.Raw(b"null")
 
 
 def _short(exc: Exception) -> str:
@@ -132,7 +140,7 @@ def _salvage(data: bytes) -> Iterator[bytes]:
             return
         try:
             entry, index = decoder.raw_decode(text, index)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         yield json.dumps(entry).encode()
 
@@ -230,11 +238,33 @@ def _content(
     return text
 
 
+def _build(
+    entry: Mapping[str, Any], ref: Ref, kind: Kind, warnings: list[str], redactor: Redactor
+) -> Exchange:
+    """`build_exchange`, minus the bodies when they are JSON nested too deeply to decode."""
+    try:
+        return build_exchange(ref, kind, entry_parts(entry, warnings, ref.index), redactor)
+    except RecursionError:
+        pass
+    warnings.append(f"entry {ref.index}: a body is JSON nested too deeply to read; ignored")
+    parts = entry_parts(entry, [], ref.index)
+    parts.response_body = "" if parts.response_body is not None else None
+    try:
+        return build_exchange(ref, kind, parts, redactor)
+    except RecursionError:
+        parts = entry_parts(entry, [], ref.index)
+        parts.request_body = parts.response_body = None
+        return build_exchange(ref, kind, parts, redactor)
+
+
 def _note_sanitized(creator: Any, exchanges: list[Exchange], warnings: list[str]) -> None:
     tokens = [e for e in exchanges if e.kind == "token"]
     blind = [e for e in tokens if "client-auth-missing" in e.gaps]
     if tokens and len(blind) == len(tokens):
-        name = creator.get("name") if isinstance(creator, Mapping) else None
+        try:
+            name = _CREATOR.decode(creator).name
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            name = None
         why = " (Chrome's sanitized export drops them)" if name == "WebInspector" else ""
         warnings.append(
             f"authorization headers are missing from all token requests{why}: client ids unknown"

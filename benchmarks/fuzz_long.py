@@ -1,0 +1,100 @@
+"""The fuzz properties of tests/test_fuzz.py for N minutes: prints how many examples ran.
+
+    python benchmarks/fuzz_long.py --minutes 10
+
+Runs batches of the in-process property (every reader outcome, the analysis and the json,
+text and csv renderings), the arbitrary-bytes property and, every few batches, the CLI
+property (exit status, --events parquet); each batch has a fresh random seed. Stops at the
+first broken property and prints Hypothesis's minimal example.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QBTRACE_TAG_KEY", "qbtrace-tests")
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from tests import test_fuzz
+from tests.strategies import Built, hars
+
+COUNTS: collections.Counter[str] = collections.Counter()
+
+
+def batch(examples: int, batch_seed: int) -> None:
+    @seed(batch_seed)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(hars(), test_fuzz.WRAPS)
+    def in_process(case: tuple[bytes, Built], how: str) -> None:
+        data, built = case
+        with tempfile.TemporaryDirectory() as folder:
+            outcome = test_fuzz.check_in_process(test_fuzz.wrap(data, how), built, Path(folder))
+        COUNTS["har"] += 1
+        COUNTS[f"har-{outcome}"] += 1
+        COUNTS["failed-token-requests-checked"] += len(built.failed) if outcome == "ok" else 0
+
+    @seed(batch_seed)
+    @settings(max_examples=examples // 4, deadline=None, database=None)
+    @given(st.binary(max_size=4000), st.sampled_from([b"", b"{", b'{"log":{"entries":[']))
+    def arbitrary(blob: bytes, prefix: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            test_fuzz.check_in_process(prefix + blob, Built(), Path(folder))
+        COUNTS["bytes"] += 1
+
+    in_process()
+    arbitrary()
+
+
+def cli_batch(examples: int, batch_seed: int) -> None:
+    inner = test_fuzz.test_cli_exit_status_and_outputs.hypothesis.inner_test
+
+    @seed(batch_seed)
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(hars(), test_fuzz.WRAPS)
+    def cli(case: tuple[bytes, Built], how: str) -> None:
+        inner(case, how)
+        COUNTS["cli"] += 1
+
+    cli()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=200, help="examples per batch")
+    parser.add_argument("--cli-every", type=int, default=5, help="a CLI batch every N batches")
+    args = parser.parse_args()
+    rng = random.Random()
+    start = time.monotonic()
+    deadline = start + args.minutes * 60
+    batches = 0
+    while time.monotonic() < deadline:
+        batch(args.batch, rng.getrandbits(64))
+        if batches % args.cli_every == 0:
+            cli_batch(10, rng.getrandbits(64))
+        batches += 1
+        elapsed = time.monotonic() - start
+        print(f"{elapsed:7.0f} s  {dict(sorted(COUNTS.items()))}", file=sys.stderr, flush=True)
+    total = COUNTS["har"] + COUNTS["bytes"] + COUNTS["cli"]
+    minutes = (time.monotonic() - start) / 60
+    print(f"fuzz_long: {total} examples in {minutes:.1f} min, no failure: {dict(COUNTS)}")
+
+
+if __name__ == "__main__":
+    main()
