@@ -155,3 +155,27 @@ def explain(cause: str) -> None:
 
 def make_redactor() -> Redactor:
     return Redactor(default_key())
+
+
+@main.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the sanitized HAR.",
+)
+@guarded
+def sanitize(source: Path, output: Path) -> None:
+    """Copy a HAR with every token, code, client secret and cookie replaced by a keyed stand-in.
+
+    Equal values stay equal and altered values stay altered, so the copy analyzes to the same
+    causes. Prints how many values of each kind were replaced.
+    """
+    from qbtrace.sanitize import sanitize_file
+
+    counts = sanitize_file(source, output, make_redactor())
+    for kind, count in counts.items():
+        click.echo(f"{kind:<16} {count}")
+    click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")

@@ -90,11 +90,10 @@ def planted_secrets(har: Path) -> set[str]:
         for h in req.get("headers", []):
             name, value = h["name"].lower(), h["value"]
             if name == "authorization":
-                found.add(value)
                 scheme, _, cred = value.partition(" ")
-                found.add(cred.strip())
-                if scheme.lower() == "basic":
-                    found.add(_basic_secret(cred.strip()))
+                secret = _basic_secret(cred.strip()) if scheme.lower() == "basic" else cred
+                if _meaningful(secret):  # a Basic header whose secret is `undefined` hides none
+                    found |= {value, cred.strip(), secret}
             if name == "cookie":
                 found.update(c.partition("=")[2] for c in value.split("; "))
         found.update(c.get("value", "") for c in req.get("cookies", []) + resp.get("cookies", []))
