@@ -249,6 +249,8 @@ class Watched:
 
 def test_report_in_chromium_is_self_contained_and_links_scroll(browser: Any) -> None:
     analysis, text = render(*HARS)
+    planted = set().union(*(planted_secrets(har) for har in HARS))
+    assert not [s for s in planted if s in text]
     path = write_artifact("report-all.html", text)
     watched = Watched(browser)
     try:
