@@ -88,14 +88,26 @@ class Profile:
             return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
-        query = urlsplit(url).query
+        parts = urlsplit(url)
+        query = parts.query
         if (
             method.upper() == "GET"
             and "code=" in query
             and ("state=" in query or "realmId=" in query)
         ):
             return Kind.CALLBACK
+        if "realmId=" in query and "disconnect" in parts.path.lower():
+            # an unconfigured Disconnect URL, recognised by its usual name and Intuit's realmId
+            return Kind.DISCONNECT
         return None
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Substrings one of which every URL `kind_of` accepts contains: the fast pre-filter."""
+        return self._needles
+
+    def is_configured_disconnect(self, url: str) -> bool:
+        return host_path(url) in self._disconnect
 
     def environment_of(self, client_id: str | None) -> str | None:
         return self.client_ids.get(client_id or "")

@@ -37,8 +37,15 @@ def run_cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def analyze_json(*paths: Path, extra: tuple[str, ...] = ()) -> dict[str, object]:
-    proc = run_cli("analyze", *paths, "--format", "json", *extra)
-    data: dict[str, object] = json.loads(proc.stdout)
+    """`qbtrace analyze --format json`, run in this process (the same click command)."""
+    from click.testing import CliRunner
+
+    from qbtrace.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", *map(str, paths), "--format", "json", *extra])
+    if result.exit_code not in (0, 1):
+        raise AssertionError(f"exit {result.exit_code}: {result.stderr} {result.exception!r}")
+    data: dict[str, object] = json.loads(result.stdout)
     return data
 
 

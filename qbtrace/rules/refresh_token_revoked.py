@@ -38,6 +38,14 @@ def check(ctx: Context) -> Match | None:
         if hit.started is None or hit.started >= started:
             continue
         hit_realm = hit.params.get("realmId")
+        if not ctx.profile.is_configured_disconnect(hit.url):
+            if realm is not None and hit_realm == realm:
+                note = (
+                    f"the user disconnected the app from company {realm} (a URL named like a "
+                    "Disconnect URL; list it as app.disconnect_url in qbtrace.toml to be sure)"
+                )
+                return match(CAUSE, Confidence.LIKELY, cite_exchange("disconnect", hit, note))
+            continue
         if realm is not None and hit_realm == realm:
             note = f"the user disconnected the app from company {realm}"
             return match(CAUSE, Confidence.CERTAIN, cite_exchange("disconnect", hit, note))

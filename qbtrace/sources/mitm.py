@@ -15,7 +15,6 @@ import mmap
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from mitmproxy import flow as mflow
 from mitmproxy import http, version
@@ -33,22 +32,19 @@ VERSION_KEY = b"7:version;"
 
 def needles(profile: Profile) -> tuple[str, ...]:
     """Substrings one of which every request path `profile.kind_of` accepts contains."""
-    urls = (
-        profile.token_endpoint,
-        profile.authorize_endpoint,
-        profile.revoke_endpoint,
-        *profile.disconnect_urls,
-    )
-    paths = (urlsplit(u).path.rstrip("/") for u in urls)
-    return (*(p for p in paths if p), "code=")
+    return profile.needles
 
 
-def needle_pattern(profile: Profile) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(n) for n in needles(profile)))
+def needle_pattern(profile: Profile) -> re.Pattern[bytes]:
+    """Matches the raw request path (`request.data.path`) of every flow the profile may want."""
+    return re.compile(b"|".join(re.escape(n.encode()) for n in needles(profile)))
 
 
-def flow_parts(flow: http.HTTPFlow) -> RawParts:
-    """The raw parts of a flow, as the addon sees it live or the reader rebuilds it."""
+def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
+    """The raw parts of a flow, as the addon sees it live or the reader rebuilds it.
+
+    `url` is the request's `pretty_url` when the caller has it already.
+    """
     req, resp, err = flow.request, flow.response, flow.error
     # A flow killed after its response was set (e.g. a dropped connection) never delivered
     # that response to the client: treat it as unanswered.
@@ -59,7 +55,7 @@ def flow_parts(flow: http.HTTPFlow) -> RawParts:
     gaps = ["response-not-delivered"] if resp is not None and err is not None else []
     return RawParts(
         method=req.method,
-        url=_clean(req.pretty_url),
+        url=_clean(req.pretty_url if url is None else url),
         started=req.timestamp_start,
         ended=ended,
         request_headers=_pairs(req.headers),
@@ -77,7 +73,10 @@ def _pairs(headers: http.Headers) -> list[tuple[str, str]]:
 
 
 def _text(message: http.Message) -> str | None:
-    return None if (text := message.get_text(strict=False)) is None else _clean(text)
+    # OAuth bodies are forms (ASCII) or JSON (UTF-8 by RFC 8259): decode as UTF-8 whatever
+    # the declared charset, which also skips mitmproxy's slower charset sniffing.
+    content = message.get_content(strict=False)
+    return None if content is None else content.decode("utf-8", "replace")
 
 
 def _clean(text: str) -> str:
@@ -96,7 +95,7 @@ def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> 
     """Read a flow file; readable flows plus a warning when some are damaged or cut short."""
     warnings: list[str] = []
     exchanges: list[Exchange] = []
-    pattern = re.compile(needle_pattern(profile).pattern.encode())
+    pattern = needle_pattern(profile)
     total = 0
     with path.open("rb") as handle:
         try:
