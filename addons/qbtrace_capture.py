@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from array import array
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
@@ -35,6 +37,7 @@ from qbtrace.sources.build import build_exchange
 from qbtrace.sources.mitm import flow_parts, needle_pattern
 
 logger = logging.getLogger("qbtrace")
+MAX_SAMPLES = 1_000_000
 
 
 class QbtraceCapture:
@@ -48,9 +51,11 @@ class QbtraceCapture:
         self.exchanges: list[Exchange] = []
         self.lost = 0
         self.failures: dict[str, int] = {}
-        # (count, nanoseconds) spent inside the hooks, for benchmarks/proxy_overhead.py
-        self.time_unrelated = [0, 0]
-        self.time_matching = [0, 0]
+        # nanoseconds spent inside the hooks per flow, for benchmarks/proxy_overhead.py
+        self.time_unrelated = array("q")
+        self.time_matching = array("q")
+        self.time_diagnosis = array("q")
+        self.diagnoser = ThreadPoolExecutor(1, thread_name_prefix="qbtrace-diagnosis")
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -110,9 +115,9 @@ class QbtraceCapture:
     def _hook(self, flow: http.HTTPFlow) -> None:
         start = time.perf_counter_ns()
         try:
-            if self.pattern.search(flow.request.path) is None:
-                self.time_unrelated[0] += 1
-                self.time_unrelated[1] += time.perf_counter_ns() - start
+            if self.pattern.search(flow.request.data.path) is None:
+                if len(self.time_unrelated) < MAX_SAMPLES:
+                    self.time_unrelated.append(time.perf_counter_ns() - start)
                 return
             self._record(flow, start)
         except Exception as exc:  # the proxy must go on whatever happens here
@@ -127,20 +132,22 @@ class QbtraceCapture:
             )
 
     def _record(self, flow: http.HTTPFlow, start: int) -> None:
-        kind = self.profile.kind_of(flow.request.method, flow.request.pretty_url)
+        url = flow.request.pretty_url
+        kind = self.profile.kind_of(flow.request.method, url)
         if kind is None:
             return
-        parts = flow_parts(flow)
+        parts = flow_parts(flow, url)
         index = self.writer.next_index if self.writer is not None else len(self.exchanges)
         exchange = build_exchange(Ref(self.source, index), kind, parts, self.redactor)
         if self.writer is not None:
             record = RawRecord(kind, parts, flow.id) if self.keep_raw else None
             self._write(encode_line(record or exchange_record(exchange, flow.id)))
         self.exchanges.append(exchange)
-        self.time_matching[0] += 1
-        self.time_matching[1] += time.perf_counter_ns() - start
+        if len(self.time_matching) < MAX_SAMPLES:
+            self.time_matching.append(time.perf_counter_ns() - start)
         if kind == Kind.TOKEN and not exchange.ok:
-            self._diagnose(exchange)
+            # off the event loop: the failed response reaches the client without waiting
+            self.diagnoser.submit(self._diagnose, exchange, list(self.exchanges))
 
     def _write(self, line: bytes) -> None:
         assert self.writer is not None
@@ -156,29 +163,47 @@ class QbtraceCapture:
                 self.lost,
             )
 
-    def _diagnose(self, failed: Exchange) -> None:
-        ordered = sorted(self.exchanges, key=lambda x: (x.started or 0.0, x.ref.index))
-        for finding in analyze_exchanges(ordered, self.profile):
-            if finding.ref == failed.ref:
-                self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
-                logger.warning("%s", live_line(finding, failed))
-                return
+    def _diagnose(self, failed: Exchange, seen: list[Exchange]) -> None:
+        start = time.perf_counter_ns()
+        try:
+            ordered = sorted(seen, key=lambda x: (x.started or 0.0, x.ref.index))
+            for finding in analyze_exchanges(ordered, self.profile):
+                if finding.ref == failed.ref:
+                    self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
+                    logger.warning("%s", live_line(finding, failed))
+                    break
+        except Exception as exc:
+            logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
+        if len(self.time_diagnosis) < MAX_SAMPLES:
+            self.time_diagnosis.append(time.perf_counter_ns() - start)
+
+    def settle(self) -> None:
+        """Wait until every live diagnosis submitted so far has been logged."""
+        self.diagnoser.submit(lambda: None).result()
 
     def done(self) -> None:
-        matching, unrelated = self.time_matching, self.time_unrelated
+        self.settle()
         logger.info(
-            "qbtrace: %d exchanges recorded, %d failed token requests; addon time per flow: "
-            "%.1f µs matching (%d), %.2f µs unrelated (%d)",
+            "qbtrace: %d exchanges recorded, %d failed token requests; addon time per flow "
+            "(mean/p50/p99 µs): matching %s, unrelated %s, live diagnosis %s",
             len(self.exchanges),
             sum(self.failures.values()),
-            matching[1] / max(matching[0], 1) / 1000,
-            matching[0],
-            unrelated[1] / max(unrelated[0], 1) / 1000,
-            unrelated[0],
+            _spread(self.time_matching),
+            _spread(self.time_unrelated),
+            _spread(self.time_diagnosis),
         )
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def _spread(samples: array[int]) -> str:
+    if not samples:
+        return "-"
+    ordered = sorted(samples)
+    mean = sum(ordered) / len(ordered)
+    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+    return f"{mean / 1000:.2f}/{p50 / 1000:.2f}/{p99 / 1000:.2f} (n={len(ordered)})"
 
 
 def _options_error(message: str) -> exceptions.OptionsError:

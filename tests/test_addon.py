@@ -192,6 +192,7 @@ def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(ok)
         addon.response(replay)
+        addon.settle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].startswith("qbtrace: invalid_grant: refresh_token_superseded (")
