@@ -297,6 +297,8 @@ def hars(draw: st.DrawFn) -> tuple[bytes, Built]:
         if how == "duplicate":  # a copy at the end: indices stay put, the copy fails too
             if index in built.failed:
                 built.failed.add(len(entries))
+            if index in touched:  # a copy of an already mutated entry
+                touched.add(len(entries))
             entries.append(json.loads(json.dumps(item)))
             continue
         touched.add(index)
