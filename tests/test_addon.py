@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import importlib
 import importlib.util
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -20,11 +22,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import brotli
 import pytest
 import requests
 from mitmproxy import exceptions, http
@@ -203,11 +206,16 @@ def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
 # --- end to end: a real mitmdump --------------------------------------------------------------
 
 TINY_EMULATOR = '''
-import asyncio, hashlib, json
+import asyncio, gzip, hashlib, json
+import brotli
 from mitmproxy import http
 
 class TinyIntuit:
-    """Answers Intuit's token endpoint: a refresh token works once, then is superseded."""
+    """Answers Intuit's token endpoint: a refresh token works once, then is superseded.
+
+    Suffixes of the refresh token ask for awkward answers: -SLOW (60 s), -GZ and -BR
+    (compressed invalid_grant), -CHUNKED (chunked invalid_grant), -HTML (a 502 page).
+    """
 
     def __init__(self):
         self.spent = set()
@@ -221,14 +229,29 @@ class TinyIntuit:
             await asyncio.sleep(60)
         headers = {"content-type": "application/json;charset=utf-8",
                    "intuit_tid": "1-6b49d200-0a1b2c3d4e5f60718293a4b5"}
-        if rt in self.spent:
-            flow.response = http.Response.make(400, b'{"error":"invalid_grant"}', headers)
-            return
-        self.spent.add(rt)
-        successor = "RT1-" + hashlib.sha256(rt.encode()).hexdigest()[:32]
-        body = {"access_token": "eyJ-AT-" + rt, "refresh_token": successor, "expires_in": 3600,
-                "x_refresh_token_expires_in": 8726400, "token_type": "bearer"}
-        flow.response = http.Response.make(200, json.dumps(body).encode(), headers)
+        refused = b'{"error":"invalid_grant"}'
+        if rt.endswith(("-GZ", "-BR")):
+            gz = rt.endswith("-GZ")
+            encoded = gzip.compress(refused) if gz else brotli.compress(refused)
+            flow.response = http.Response.make(400, b"", {**headers,
+                                               "content-encoding": "gzip" if gz else "br"})
+            flow.response.raw_content = encoded  # `make` would encode it once more
+            flow.response.headers["content-length"] = str(len(encoded))
+        elif rt.endswith("-CHUNKED"):
+            flow.response = http.Response.make(400, refused,
+                                               {**headers, "transfer-encoding": "chunked"})
+        elif rt.endswith("-HTML"):
+            flow.response = http.Response.make(502, b"<html>Bad Gateway</html>",
+                                               {"content-type": "text/html"})
+        elif rt in self.spent:
+            flow.response = http.Response.make(400, refused, headers)
+        else:
+            self.spent.add(rt)
+            successor = "RT1-" + hashlib.sha256(rt.encode()).hexdigest()[:32]
+            body = {"access_token": "eyJ-AT-" + rt, "refresh_token": successor,
+                    "expires_in": 3600, "x_refresh_token_expires_in": 8726400,
+                    "token_type": "bearer"}
+            flow.response = http.Response.make(200, json.dumps(body).encode(), headers)
 
 addons = [TinyIntuit()]
 '''
@@ -242,8 +265,9 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def running_mitmdump(
-    tmp: Path, capture: Path
+    tmp: Path, capture: Path, max_file_size: int | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    """mitmdump with the tiny emulator and the addon; `max_file_size` fakes a full disk."""
     emulator = tmp / "tiny_intuit.py"
     emulator.write_text(TINY_EMULATOR)
     port = _free_port()
@@ -266,7 +290,12 @@ def running_mitmdump(
         f"qbtrace_capture={capture}",
     ]
     with (tmp / "mitmdump.log").open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # RLIMIT_FSIZE makes writes past the size fail with EFBIG, as a full disk would
+        # (SIGXFSZ stays ignored: Python ignores it and exec keeps ignored signals)
+        limit = None if max_file_size is None else _limit_file_size(max_file_size)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=limit
+        )
     try:
         ca = tmp / "mitmproxy-ca-cert.pem"
         deadline = time.monotonic() + 20
@@ -279,6 +308,13 @@ def running_mitmdump(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def _limit_file_size(size: int) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
 
 
 def _ready(port: int, ca: Path) -> bool:
@@ -382,3 +418,108 @@ def test_capture_and_hardump_of_a_real_sdk_run_agree(
     assert findings(from_capture) == findings(from_har)
     answered = [c for c, _, status in findings(from_capture) if status is not None]
     assert answered == record.SCENARIOS[scenario].causes  # scenarios declare answered ones
+
+
+# --- faults and awkward traffic through a real mitmdump ----------------------------------------
+
+
+def _curl_refresh(proxy: str, ca: str, rt: str, http: str) -> tuple[str, bytes]:
+    """(HTTP version and status, body bytes as the client received them)."""
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            http,
+            "--proxy",
+            proxy,
+            "--cacert",
+            ca,
+            "-u",
+            f"{CLIENT_ID}:{SECRET}",
+            "-d",
+            f"grant_type=refresh_token&refresh_token={rt}",
+            "-w",
+            "\n%{http_version} %{http_code}",
+            TOKEN_URL,
+        ],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    body, _, status = proc.stdout.rpartition(b"\n")
+    return status.decode(), body
+
+
+@pytest.mark.realclients
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_compressed_chunked_html_and_http2_answers_are_recorded_and_pass_untouched(
+    tmp_path: Path,
+) -> None:
+    capture = tmp_path / "live.jsonl"
+    cases = [
+        ("-GZ", "--http2"),
+        ("-BR", "--http1.1"),
+        ("-CHUNKED", "--http1.1"),
+        ("-HTML", "--http2"),
+        ("", "--http2"),
+    ]
+    with running_mitmdump(tmp_path, capture) as (_, proxy, ca):
+        seen = {suffix: _curl_refresh(proxy, ca, RT + suffix, http) for suffix, http in cases}
+    refused = b'{"error":"invalid_grant"}'
+    assert seen["-GZ"][0] == "2 400"
+    assert gzip.decompress(seen["-GZ"][1]) == refused  # still compressed: passed untouched
+    assert brotli.decompress(seen["-BR"][1]) == refused
+    assert seen["-CHUNKED"] == ("1.1 400", refused)
+    assert seen[""][0] == "2 200"
+    got = read_input(capture, capture.name, Profile(), Redactor(KEY.encode()))
+    assert not got.warnings
+    answers = [(x.status, x.reply.get("error")) for x in got.exchanges]
+    invalid = (400, "invalid_grant")
+    assert answers == [invalid, invalid, invalid, (502, None), (200, None)]
+    assert "response-not-json" in got.exchanges[3].gaps
+
+
+@pytest.mark.realclients
+def test_full_disk_is_reported_loudly_and_proxying_goes_on(tmp_path: Path) -> None:
+    capture = tmp_path / "live.jsonl"
+    earlier = b'{"qbtrace_capture":1,"created":"x","qbtrace_version":"0","key_id":"k"}\n'
+    capture.write_bytes(earlier + b" " * 20_000 + b"\n")
+    with running_mitmdump(tmp_path, capture, max_file_size=capture.stat().st_size + 2_500) as (
+        _,
+        proxy,
+        ca,
+    ):
+        statuses = [_refresh(proxy, ca, f"{RT}-{n}").status_code for n in range(8)]
+    assert statuses == [200] * 8
+    log = (tmp_path / "mitmdump.log").read_text()
+    assert "CAPTURE WRITE FAILED" in log and "proxying continues" in log
+    got = read_input(capture, capture.name, Profile(), Redactor(KEY.encode()))
+    assert 1 <= len(got.exchanges) < 8  # what fitted, then nothing half-written is taken
+    assert all(x.status == 200 for x in got.exchanges)
+
+
+CLIENT_PROCESS = """
+import sys, requests
+proxy, ca, prefix = sys.argv[1:4]
+for n in range(25):
+    r = requests.post({url!r}, data={{"grant_type": "refresh_token",
+                      "refresh_token": f"{{prefix}}-{{n}}"}}, auth=("c", "s"),
+                      proxies={{"https": proxy}}, verify=ca, timeout=20)
+    assert r.status_code == 200, r.status_code
+"""
+
+
+@pytest.mark.realclients
+def test_concurrent_clients_in_several_processes_get_one_whole_line_each(tmp_path: Path) -> None:
+    capture = tmp_path / "live.jsonl"
+    script = CLIENT_PROCESS.format(url=TOKEN_URL)
+    with running_mitmdump(tmp_path, capture) as (_, proxy, ca):
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script, proxy, ca, f"RT1-p{n}"], env=env)
+            for n in range(4)
+        ]
+        assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
+    got = read_input(capture, capture.name, Profile(), Redactor(KEY.encode()))
+    assert not got.warnings and len(got.exchanges) == 100
+    assert len({x.params["refresh_token"] for x in got.exchanges}) == 100
