@@ -137,6 +137,8 @@ class QbtraceCapture:
         if kind is None:
             return
         parts = flow_parts(flow, url)
+        if self.writer is not None and self.writer.gone():
+            self._reopen()
         index = self.writer.next_index if self.writer is not None else len(self.exchanges)
         exchange = build_exchange(Ref(self.source, index), kind, parts, self.redactor)
         if self.writer is not None:
@@ -162,6 +164,22 @@ class QbtraceCapture:
                 exc.strerror or exc,
                 self.lost,
             )
+
+    def _reopen(self) -> None:
+        """The capture was deleted or moved away while we ran: start it again, loudly."""
+        assert self.writer is not None
+        path = self.writer.path
+        logger.error(
+            "qbtrace: CAPTURE FILE %s WAS REMOVED while recording; starting it again", path
+        )
+        try:
+            writer = CaptureWriter.open(path)
+            writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
+        except OSError as exc:
+            logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
+            return
+        self.writer.close()
+        self.writer = writer
 
     def _diagnose(self, failed: Exchange, seen: list[Exchange]) -> None:
         start = time.perf_counter_ns()

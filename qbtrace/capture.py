@@ -192,6 +192,13 @@ class CaptureWriter:
         self.next_index += 1
         return index
 
+    def gone(self) -> bool:
+        """True when the file was deleted (or replaced) under us: writes would vanish."""
+        try:
+            return os.fstat(self.fd).st_nlink == 0
+        except OSError:
+            return True
+
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:

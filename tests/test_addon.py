@@ -182,6 +182,20 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
     assert "2 exchanges not saved" in failed[-1].getMessage()
 
 
+def test_capture_deleted_while_recording_is_started_again_loudly(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(token_flow(200, b"{}"))
+        path.unlink()
+        addon.response(token_flow(200, b"{}"))
+    assert "WAS REMOVED" in caplog.text
+    got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
+    assert [x.ref.index for x in got.exchanges] == [1]
+
+
 def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
     addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
