@@ -8,6 +8,7 @@ own redirect), and refresh tokens form lineages rooted at the code exchange that
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,14 +57,23 @@ class Lineage:
     """token hex → successful revoke requests naming it."""
     revoked_roots: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     disconnects: list[Exchange] = field(default_factory=list)
-    secrets_by_client: dict[str, list[TokenRequest]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    """client id → successful requests (their secret tags), in time order."""
     authorizes: list[Exchange] = field(default_factory=list)
+    first_secret: dict[str, dict[str, TokenRequest]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    """client id → secret hex → first successful request with it (few secrets per client)."""
+    first_rotation: dict[str, TokenRequest] = field(default_factory=dict)
+    """refresh token hex → the first successful refresh that spent it and issued another."""
 
-    def lineage_of(self, token: Secret | None) -> str | None:
-        return self.root.get(token.hex) if token else None
+    def spends_before(self, token: Secret, seq: int) -> list[TokenRequest]:
+        """Refreshes with `token` sent before position `seq` (bisect: no scan of the rest)."""
+        spends = self.spends.get(token.hex, [])
+        return spends[: bisect.bisect_left(spends, seq, key=lambda r: r.seq)]
+
+    def last_issuer_before(self, token: Secret, seq: int) -> TokenRequest | None:
+        issuers = self.issuers.get(token.hex, [])
+        cut = bisect.bisect_left(issuers, seq, key=lambda r: r.seq)
+        return issuers[cut - 1] if cut else None
 
 
 def build(exchanges: list[Exchange]) -> Lineage:
@@ -123,8 +133,15 @@ def _add_token(state: Lineage, req: TokenRequest) -> None:
         state.spends[req.refresh.hex].append(req)
     if not req.ok:
         return
-    if req.client_id is not None:
-        state.secrets_by_client[req.client_id].append(req)
+    if req.client_id is not None and req.client_secret is not None:
+        state.first_secret[req.client_id].setdefault(req.client_secret.hex, req)
+    if (
+        req.grant == "refresh_token"
+        and req.refresh is not None
+        and req.issued_rt is not None
+        and req.issued_rt.hex != req.refresh.hex
+    ):
+        state.first_rotation.setdefault(req.refresh.hex, req)
     if presented is not None:
         lineage = _lineage_id(state, req, presented)
         state.root.setdefault(presented.hex, lineage)

@@ -23,9 +23,9 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if not client_error(f) or f.client_id is None or f.client_secret is None:
         return None
-    for earlier in ctx.lineage.secrets_by_client.get(f.client_id, ()):
+    for secret_hex, earlier in ctx.lineage.first_secret.get(f.client_id, {}).items():
         secret = earlier.client_secret
-        if before(earlier, f) and secret is not None and secret.hex != f.client_secret.hex:
+        if before(earlier, f) and secret is not None and secret_hex != f.client_secret.hex:
             note = (
                 f"the same client id succeeded with secret {secret.tag}; "
                 f"this request sent {f.client_secret.tag}"

@@ -32,8 +32,5 @@ def check(ctx: Context) -> Match | None:
         return None
     envs = [ctx.profile.environment_of(c) for c in (asked, f.client_id)]
     where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
-    note = (
-        f"authorized by client {{client:{asked}}}; "
-        f"exchanged by client {{client:{f.client_id}}}{where}"
-    )
+    note = f"authorized by {{client:{asked}}}; exchanged by {{client:{f.client_id}}}{where}"
     return match(CAUSE, Confidence.CERTAIN, cite_exchange("authorize", grant.authorize, note))

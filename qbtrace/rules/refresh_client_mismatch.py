@@ -23,13 +23,14 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if token is None or f.client_id is None:
         return None
-    for issuer in ctx.lineage.issuers.get(token.hex, ()):
-        if before(issuer, f) and issuer.client_id is not None and issuer.client_id != f.client_id:
-            envs = [ctx.profile.environment_of(c) for c in (issuer.client_id, f.client_id)]
-            where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
-            note = (
-                f"issued {token.tag} to client {{client:{issuer.client_id}}}; presented by "
-                f"client {{client:{f.client_id}}}{where}"
-            )
-            return match(CAUSE, Confidence.CERTAIN, cite("issuing_request", issuer, note))
+    issuers = ctx.lineage.issuers.get(token.hex, [])
+    issuer = issuers[0] if issuers else None  # one token, one client: its first issuer says which
+    if issuer is not None and before(issuer, f) and issuer.client_id not in (None, f.client_id):
+        envs = [ctx.profile.environment_of(c) for c in (issuer.client_id, f.client_id)]
+        where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+        note = (
+            f"issued {token.tag} to {{client:{issuer.client_id}}}; presented by "
+            f"{{client:{f.client_id}}}{where}"
+        )
+        return match(CAUSE, Confidence.CERTAIN, cite("issuing_request", issuer, note))
     return None

@@ -14,10 +14,16 @@ taking the lock re-read the stored token: another worker may have refreshed it a
 
 from __future__ import annotations
 
+import bisect
+
+from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
 from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
 
 CAUSE = "refresh_race"
+MAX_FLIGHT = 600.0
+"""No token request stays in flight longer; bounds the look-back."""
+SHOWN = 20
 
 
 def check(ctx: Context) -> Match | None:
@@ -26,11 +32,15 @@ def check(ctx: Context) -> Match | None:
         return None
     f = ctx.failure
     slack = ctx.profile.race_window
-    overlapping = [
-        r
-        for r in ctx.lineage.spends.get(token.hex, ())
-        if r is not f and r.start <= f.end + slack and f.start <= r.end + slack
-    ]
+    spends = ctx.lineage.spends.get(token.hex, [])
+    # spends are in start order: look only at those that started before this one ended
+    hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)
+    overlapping: list[TokenRequest] = []
+    for r in reversed(spends[:hi]):
+        if r.start < f.start - MAX_FLIGHT or len(overlapping) == SHOWN:
+            break
+        if r is not f and f.start <= r.end + slack:
+            overlapping.insert(0, r)
     if not overlapping:
         return None
     winners = [r for r in overlapping if r.ok]

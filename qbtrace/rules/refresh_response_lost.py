@@ -15,10 +15,12 @@ retrying the old token.
 
 from __future__ import annotations
 
+from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, before, cite, match, outcome, refresh_failure
+from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
 
 CAUSE = "refresh_response_lost"
+SHOWN = 5
 
 
 def check(ctx: Context) -> Match | None:
@@ -26,14 +28,14 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f = ctx.failure
-    spends = [r for r in ctx.lineage.spends.get(token.hex, ()) if before(r, f)]
-    # a later success with the same token shows the token outlived the lost answer
-    last_ok = max((r.seq for r in spends if r.ok), default=-1)
-    lost = [
-        r
-        for r in spends
-        if r.seq > last_ok and (r.x.status is None or r.x.status >= 500 or r.x.status == 408)
-    ]
+    spends = ctx.lineage.spends_before(token, f.seq)
+    lost: list[TokenRequest] = []
+    # newest first; a success with the same token shows the token outlived earlier lost answers
+    for r in reversed(spends):
+        if r.ok or len(lost) == SHOWN:
+            break
+        if r.x.status is None or r.x.status >= 500 or r.x.status == 408:
+            lost.insert(0, r)
     if not lost:
         return None
     evidence = [cite("lost_response", r, f"same token, {outcome(r)}") for r in lost]

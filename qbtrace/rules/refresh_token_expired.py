@@ -14,7 +14,7 @@ company is not used; a lapsed grant needs the user to connect again.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span
+from qbtrace.rules.common import Context, cite, match, refresh_failure, span
 
 CAUSE = "refresh_token_expired"
 
@@ -24,10 +24,9 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f = ctx.failure
-    issued = [i for i in ctx.lineage.issuers.get(token.hex, ()) if before(i, f)]
-    if not issued:
+    last = ctx.lineage.last_issuer_before(token, f.seq)
+    if last is None:
         return None
-    last = issued[-1]
     lifetime = last.rt_expires_in
     announced = lifetime is not None
     if lifetime is None:

@@ -14,7 +14,7 @@ ask for `x-include-refresh-token-hard-expires-in: true` and warn users ahead of 
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span, when
+from qbtrace.rules.common import Context, cite, match, refresh_failure, span, when
 
 CAUSE = "refresh_token_hard_expired"
 
@@ -24,15 +24,9 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f = ctx.failure
-    capped = [
-        i
-        for i in ctx.lineage.issuers.get(token.hex, ())
-        if before(i, f) and i.rt_hard_expires_in is not None
-    ]
-    if not capped:
+    issuer = ctx.lineage.last_issuer_before(token, f.seq)
+    if issuer is None or issuer.rt_hard_expires_in is None:
         return None
-    issuer = capped[-1]
-    assert issuer.rt_hard_expires_in is not None
     deadline = issuer.end + issuer.rt_hard_expires_in
     if f.start <= deadline:
         return None

@@ -26,12 +26,8 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f, profile = ctx.failure, ctx.profile
-    spends = [r for r in ctx.lineage.spends.get(token.hex, ()) if before(r, f)]
-    rotation = next(
-        (r for r in spends if r.ok and r.issued_rt is not None and r.issued_rt.hex != token.hex),
-        None,
-    )
-    if rotation is None or rotation.issued_rt is None:
+    rotation = ctx.lineage.first_rotation.get(token.hex)
+    if rotation is None or rotation.issued_rt is None or not before(rotation, f):
         return None
     gap = f.start - rotation.end
     if gap < profile.rotation_grace:
@@ -46,7 +42,7 @@ def check(ctx: Context) -> Match | None:
         f"{span(gap)} before this request"
     )
     evidence = [cite("issued_successor", rotation, note)]
-    first = spends[0]
+    first = ctx.lineage.spends[token.hex][0]
     if first is not rotation:
         evidence.append(cite("first_spent", first, f"first refresh with {token.tag}"))
     return match(CAUSE, confidence, *evidence)
