@@ -260,7 +260,11 @@ def scenario(seed: int, noise: int = 3) -> Built:
 # ---------------------------------------------------------------- Hypothesis strategies
 
 JSON_LEAF = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 
 

@@ -320,3 +320,13 @@ def test_deeply_nested_token_response_body(tmp_path: Path) -> None:
     proc = run_cli("analyze", path, "--format", "json", check=False)
     assert {f["request"]["index"] for f in _findings(proc)} == {0, 1}  # type: ignore[index]
     assert "nested too deeply" in proc.stderr
+
+
+def test_non_json_value_among_entries(tmp_path: Path) -> None:
+    """`Infinity` (Python's json.dumps writes it) is not JSON: the entries around it still count."""
+    data = _har([_token_entry('{"error":"invalid_grant"}')] * 3).replace(b"}}, {", b"}}, NaN, {", 1)
+    path = tmp_path / "nan.har"
+    path.write_bytes(data)
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert {f["request"]["index"] for f in _findings(proc)} == {0, 2, 3}  # type: ignore[index]
+    assert "nan.har" in proc.stderr and "damaged" in proc.stderr

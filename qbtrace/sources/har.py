@@ -112,7 +112,7 @@ def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tupl
             raise InputError(f"not valid JSON ({_short(exc)})", source=source) from None
         warnings.append(
             f"the file is damaged ({_short(exc)}); "
-            f"read the {len(salvaged)} entries before the damage"
+            f"read the {sum(raw != b'null' for raw in salvaged)} entries that still parse"
         )
         return salvaged, msgspec.Raw(b"null")
 
@@ -136,13 +136,14 @@ def _salvage(data: bytes) -> Iterator[bytes]:
     while True:
         while index < len(text) and text[index] in " \t\r\n,":
             index += 1
-        if index >= len(text) or text[index] != "{":
+        if index >= len(text) or text[index] == "]":
             return
         try:
             entry, index = decoder.raw_decode(text, index)
         except (ValueError, RecursionError):
             return
-        yield json.dumps(entry).encode()
+        # a value that is not an entry (or not strict JSON, like Infinity) keeps its index
+        yield json.dumps(entry).encode() if isinstance(entry, dict) else b"null"
 
 
 def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> RawParts:
