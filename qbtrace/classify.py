@@ -36,9 +36,21 @@ GUESSES = {
 
 
 def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
+    """Two passes: per-token causes first; then only the failures they leave unexplained (and
+    server errors) can form an outage cluster, as causes.md defines it."""
     failures = [r for r in lineage.requests if not r.ok]
-    clusters = outage_clusters(failures, lineage, profile)
-    return [explain(Context(lineage, profile, f, clusters.get(f.seq, ()))) for f in failures]
+    first = [explain(Context(lineage, profile, f)) for f in failures]
+    open_ = [f for f, found in zip(failures, first, strict=True) if _unexplained(f, found)]
+    clusters = outage_clusters(open_, lineage, profile)
+    return [
+        explain(Context(lineage, profile, f, clusters[f.seq])) if f.seq in clusters else found
+        for f, found in zip(failures, first, strict=True)
+    ]
+
+
+def _unexplained(f: TokenRequest, found: Finding) -> bool:
+    server_side = f.x.status is None or f.x.status >= 500
+    return server_side or found.confidence == Confidence.POSSIBLE or found.cause == "unexplained"
 
 
 def explain(ctx: Context) -> Finding:
