@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from array import array
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class QbtraceCapture:
         self.time_matching = array("q")
         self.time_diagnosis = array("q")
         self.diagnoser = ThreadPoolExecutor(1, thread_name_prefix="qbtrace-diagnosis")
+        self.pending: deque[Exchange] = deque()
+        """Failed token requests waiting for the diagnosis thread."""
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -149,7 +152,8 @@ class QbtraceCapture:
             self.time_matching.append(time.perf_counter_ns() - start)
         if kind == Kind.TOKEN and not exchange.ok:
             # off the event loop: the failed response reaches the client without waiting
-            self.diagnoser.submit(self._diagnose, exchange, list(self.exchanges))
+            self.pending.append(exchange)
+            self.diagnoser.submit(self._diagnose)
 
     def _write(self, line: bytes) -> None:
         assert self.writer is not None
@@ -181,15 +185,22 @@ class QbtraceCapture:
         self.writer.close()
         self.writer = writer
 
-    def _diagnose(self, failed: Exchange, seen: list[Exchange]) -> None:
+    def _diagnose(self) -> None:
+        """Explain every failure queued so far with one analysis of the state seen so far."""
+        failed = []
+        while self.pending:  # deque appends and pops are thread-safe
+            failed.append(self.pending.popleft())
+        if not failed:
+            return  # an earlier run took these
         start = time.perf_counter_ns()
         try:
-            ordered = sorted(seen, key=lambda x: (x.started or 0.0, x.ref.index))
-            for finding in analyze_exchanges(ordered, self.profile):
-                if finding.ref == failed.ref:
+            seen = sorted(self.exchanges, key=lambda x: (x.started or 0.0, x.ref.index))
+            by_ref = {f.ref: f for f in analyze_exchanges(seen, self.profile)}
+            for exchange in failed:
+                finding = by_ref.get(exchange.ref)
+                if finding is not None:
                     self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
-                    logger.warning("%s", live_line(finding, failed))
-                    break
+                    logger.warning("%s", live_line(finding, exchange))
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
         if len(self.time_diagnosis) < MAX_SAMPLES:
