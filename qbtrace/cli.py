@@ -179,3 +179,24 @@ def sanitize(source: Path, output: Path) -> None:
     for kind, count in counts.items():
         click.echo(f"{kind:<16} {count}")
     click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("qbtrace-capture.jsonl"), show_default=True,
+              help="Capture file (JSON Lines); appended to, never truncated.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.")
+@click.argument("mitmdump_args", nargs=-1, type=click.UNPROCESSED)
+@guarded
+def proxy(port: int, out: Path, config: Path | None, mitmdump_args: tuple[str, ...]) -> None:
+    """Run mitmproxy with qbtrace's capture addon and explain failures as they happen.
+
+    Point your app at the printed proxy URL; arguments after `--` go to mitmdump. Ctrl-C stops
+    it and prints a summary; the capture file analyzes like any HAR:
+    `qbtrace analyze qbtrace-capture.jsonl`.
+    """
+    from qbtrace.proxy import run_proxy
+
+    sys.exit(run_proxy(port, out, config, list(mitmdump_args)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ PLACEHOLDERS = frozenset(
     {"undefined", "null", "none", "nil", "nan", "false", "true", "[object object]", "<nil>"}
 )
 QUOTES = "\"'`"
+SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,9 @@ def canonical(value: str) -> tuple[str, tuple[str, ...]]:
             break
         defects.append("percent-encoded")
         text = decoded
-    if any(ch.isspace() for ch in text):
+    if SPACE.search(text):
         defects.append("inner-whitespace")
-        text = "".join(text.split())
+        text = SPACE.sub("", text)
     if not text:
         defects.append("empty")
     elif text.lower() in PLACEHOLDERS:
