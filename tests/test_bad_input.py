@@ -330,3 +330,37 @@ def test_non_json_value_among_entries(tmp_path: Path) -> None:
     proc = run_cli("analyze", path, "--format", "json", check=False)
     assert {f["request"]["index"] for f in _findings(proc)} == {0, 2, 3}  # type: ignore[index]
     assert "nan.har" in proc.stderr and "damaged" in proc.stderr
+
+
+def test_gzip_variants(tmp_path: Path) -> None:
+    """Several gzip members, trailing bytes, corruption in the middle."""
+    cut = len(HAR_BYTES) // 2
+    cases = {
+        "members.har.gz": gzip.compress(HAR_BYTES[:cut]) + gzip.compress(HAR_BYTES[cut:]),
+        "trailing.har.gz": gzip.compress(HAR_BYTES) + b"\x00\x00junk",
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        proc = run_cli("analyze", path, "--format", "json", check=False)
+        assert len(_findings(proc)) == _reference(), name
+    packed = gzip.compress(HAR_BYTES)
+    broken = tmp_path / "corrupt.har.gz"
+    broken.write_bytes(packed[:40] + b"\xff" * 64 + packed[104:])
+    assert "gzip" in _one_line_error(run_cli("analyze", broken, check=False), "corrupt.har.gz")
+
+
+def test_har_on_a_pipe(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for name, data in (("plain", HAR_BYTES), ("gzip", gzip.compress(HAR_BYTES))):
+        proc = subprocess.run(
+            [sys.executable, "-m", "qbtrace", "analyze", "/dev/stdin", "--format", "json"],
+            input=data,
+            capture_output=True,
+            env={**os.environ, "QBTRACE_TAG_KEY": "qbtrace-tests"},
+            check=False,
+        )
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert len(json.loads(proc.stdout)["findings"]) == _reference(), name

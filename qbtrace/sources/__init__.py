@@ -6,9 +6,10 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 
 from __future__ import annotations
 
-import gzip
 import mmap
+import tempfile
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from qbtrace.errors import InputError
@@ -19,6 +20,7 @@ from qbtrace.redact import Redactor
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 CAPTURE_MARK = b'"qbtrace_capture"'
+CHUNK = 4 << 20
 
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
@@ -75,7 +77,8 @@ def _load(path: Path, source: str) -> memoryview | bytes:
             try:
                 return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
             except (ValueError, OSError):
-                return handle.read()  # empty files and pipes cannot be mapped
+                pass  # empty files and pipes cannot be mapped
+            return _spill(iter(lambda: handle.read(CHUNK), b""))
     except FileNotFoundError:
         raise InputError("no such file", source=source) from None
     except PermissionError:
@@ -84,11 +87,46 @@ def _load(path: Path, source: str) -> memoryview | bytes:
         raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
 
 
-def _gunzip(data: memoryview | bytes, source: str) -> bytes:
+def _spill(chunks: Iterable[bytes]) -> memoryview | bytes:
+    """Stream chunks (a pipe, inflated gzip) into an unlinked temporary file and map it, so
+    the reader sees one buffer while the heap holds one chunk at a time."""
+    with tempfile.TemporaryFile() as spill:
+        for chunk in chunks:
+            spill.write(chunk)
+        spill.flush()
+        if spill.tell() == 0:
+            return b""
+        return memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def _gunzip(data: memoryview | bytes, source: str) -> memoryview | bytes:
+    view = memoryview(data)
+    problem: list[str] = []
+
+    def inflate() -> Iterator[bytes]:
+        pos, end = 0, len(view)
+        while pos < end:
+            unzip = zlib.decompressobj(wbits=31)
+            while not unzip.eof and pos < end:
+                chunk = view[pos : pos + CHUNK]
+                pos += len(chunk)
+                yield unzip.decompress(chunk, CHUNK)  # bounded output: no zip bomb in memory
+                while unzip.unconsumed_tail and not unzip.eof:
+                    yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
+            if not unzip.eof:
+                problem.append("the compressed data ends early")
+                return
+            pos -= len(unzip.unused_data)
+            if bytes(view[pos : pos + 2]) != b"\x1f\x8b":
+                return  # trailing bytes after the last gzip member are ignored
+
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        out = _spill(inflate())
+    except zlib.error as exc:
         raise InputError(f"damaged gzip data ({exc})", source=source) from None
+    if problem:
+        raise InputError(f"damaged gzip data ({problem[0]})", source=source)
+    return out
 
 
 def _utf16(data: memoryview | bytes, source: str) -> bytes:
