@@ -356,7 +356,8 @@ def _mutate(draw: st.DrawFn, entries: list[Any], index: int, how: str) -> None:
         content["text"] += "caf\xe9 \udcff".encode("utf-8", "surrogateescape").decode("latin-1")
     elif how == "many_headers":
         count = draw(st.integers(100, 3000))
-        request["headers"] = list(request.get("headers") or []) + [
+        old = request.get("headers")
+        request["headers"] = (old if isinstance(old, list) else []) + [
             {"name": f"x-h{n}", "value": "v" * (n % 50)} for n in range(count)
         ]
     elif how == "deep_json_body":
@@ -378,7 +379,9 @@ def _mutate(draw: st.DrawFn, entries: list[Any], index: int, how: str) -> None:
         from urllib.parse import parse_qsl
 
         post = request["postData"]
-        post["params"] = [{"name": n, "value": v} for n, v in parse_qsl(post.pop("text", ""))]
+        text = post.pop("text", "")
+        pairs = parse_qsl(text) if isinstance(text, str) else []
+        post["params"] = [{"name": n, "value": v} for n, v in pairs]
     elif how == "response_null":
         item["response"] = None
     elif how == "started_naive":
