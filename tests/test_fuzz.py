@@ -28,7 +28,7 @@ from tests.strategies import PLANT, Built, hars
 
 PROFILE = load_profile(None)
 FAST = settings(
-    max_examples=int(os.environ.get("QBTRACE_FUZZ_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("QBTRACE_FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -93,7 +93,7 @@ def test_arbitrary_bytes_only_input_error(blob: bytes, prefix: bytes) -> None:
 
 
 @settings(
-    max_examples=int(os.environ.get("QBTRACE_FUZZ_CLI_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("QBTRACE_FUZZ_CLI_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
