@@ -364,3 +364,15 @@ def test_har_on_a_pipe(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, (name, proc.stderr)
         assert len(json.loads(proc.stdout)["findings"]) == _reference(), name
+
+
+def test_latin1_bytes_in_token_request_url_and_headers(tmp_path: Path) -> None:
+    entry = _token_entry('{"error":"invalid_grant"}')
+    entry["request"]["url"] += "?note=MARK-URL"  # type: ignore[index]
+    entry["request"]["headers"].append({"name": "User-Agent", "value": "MARK-UA"})  # type: ignore[index]
+    data = _har([entry, _token_entry('{"error":"invalid_grant"}')])
+    data = data.replace(b"MARK-URL", b"caf\xe9").replace(b"MARK-UA", b"Agent \xe9\xff")
+    path = tmp_path / "latin-url.har"
+    path.write_bytes(data)
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert {f["request"]["index"] for f in _findings(proc)} == {0, 1}  # type: ignore[index]

@@ -63,13 +63,11 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
     exchanges: list[Exchange] = []
     skipped = 0
     for index, raw in enumerate(entries):
-        try:
-            head = _HEAD.decode(raw)
-            method, url = head.request.method, head.request.url
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        head = _head(raw)
+        if head is None:
             skipped += 1
             continue
-        kind = profile.kind_of(method, url)
+        kind = profile.kind_of(head.method, head.url)
         if kind is None:
             continue
         entry = _decode_entry(raw)
@@ -81,6 +79,20 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
         warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
     _note_sanitized(creator, exchanges, warnings)
     return Input(source, "har", len(entries), tuple(exchanges), tuple(warnings))
+
+
+def _head(raw: Any) -> _RequestHead | None:
+    """The entry's request method and URL; bytes that are not UTF-8 are replaced."""
+    try:
+        return _HEAD.decode(raw).request
+    except (msgspec.ValidationError, RecursionError):
+        return None
+    except msgspec.DecodeError:
+        pass
+    try:
+        return _HEAD.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8")).request
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
 
 
 def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
