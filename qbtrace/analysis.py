@@ -7,11 +7,12 @@ through here, so they can never disagree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import classify
+from qbtrace.clocks import on_intuit_clock
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage
 from qbtrace.model import Exchange, Finding, Input
@@ -59,12 +60,23 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs = tuple(inputs)
+    inputs = tuple(on_intuit_clock(item) for item in inputs)
     order = {item.source: n for n, item in enumerate(inputs)}
     state = lineage_mod.build(timeline(inputs))
-    findings = classify(state, profile)
+    findings = [_clock_said(f, inputs) for f in classify(state, profile)]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)
+
+
+def _clock_said(finding: Finding, inputs: tuple[Input, ...]) -> Finding:
+    """A finding whose times came from a corrected clock says so."""
+    sources = {finding.ref.source} | {e.ref.source for e in finding.evidence if e.ref}
+    notes = [
+        f"times from {item.source} were put on Intuit's clock"
+        for item in inputs
+        if item.source in sources and any("were corrected" in w for w in item.warnings)
+    ]
+    return replace(finding, warnings=(*finding.warnings, *notes)) if notes else finding
 
 
 def analyze_exchanges(exchanges: list[Exchange], profile: Profile) -> list[Finding]:
