@@ -30,7 +30,6 @@ def test_a_browser_clock_half_an_hour_slow_is_corrected(tmp_path: Path) -> None:
     warnings = doc["inputs"][0]["warnings"]  # type: ignore[index]
     # intuit_tid counts whole seconds: the offset found is within a second of the truth
     assert any(re.search(r"(29m59s|30m00s) behind Intuit's", w) for w in warnings), warnings
-    assert any("put on Intuit's clock" in w for w in finding["warnings"])
 
 
 def test_without_intuit_answers_nothing_is_shifted(tmp_path: Path) -> None:
