@@ -116,15 +116,20 @@ def summary(analysis: Analysis) -> dict[str, object]:
     }
 
 
-def breakdowns(findings: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Failures by cause, by client, and per hour, for the text and HTML summaries."""
+def breakdowns(analysis: Analysis, presenter: Presenter) -> dict[str, pl.DataFrame]:
+    """Failures by cause, by client and realm, and per hour (empty when nothing failed)."""
+    findings = findings_frame(analysis, presenter)
     if findings.is_empty():
         return {}
+    realms = events_frame(analysis, presenter).select("source", "index", "realm")
+    joined = findings.join(realms, on=["source", "index"], how="left")
     return {
-        "by_cause": findings.group_by("cause").len().sort("len", descending=True),
-        "by_client": findings.group_by("client", "cause").len().sort("len", descending=True),
-        "per_hour": findings.filter(pl.col("time").is_not_null())
+        "by_cause": joined.group_by("cause").len().sort(["len", "cause"], descending=[True, False]),
+        "by_client": joined.group_by("client", "realm", "cause")
+        .len()
+        .sort(["len", "client", "cause"], descending=[True, False, False], nulls_last=True),
+        "per_hour": joined.filter(pl.col("time").is_not_null())
         .group_by(pl.col("time").dt.truncate("1h").alias("hour"), "cause")
         .len()
-        .sort("hour"),
+        .sort(["hour", "cause"]),
     }

@@ -7,11 +7,11 @@ from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
 from qbtrace.render.view import Presenter, iso
 from qbtrace.rules import BY_CAUSE
-from qbtrace.table import summary
+from qbtrace.table import breakdowns, summary
 
 
 def render(analysis: Analysis, presenter: Presenter) -> str:
-    lines = _header(analysis)
+    lines = _header(analysis) + _tables(analysis, presenter)
     for number, finding in enumerate(analysis.findings, 1):
         lines += ["", *_finding(number, finding, presenter)]
     return "\n".join(lines) + "\n"
@@ -31,8 +31,28 @@ def _header(analysis: Analysis) -> list[str]:
         )
         lines += [f"    warning: {w}" for w in item.warnings]
     if by_cause:
-        top = next(iter(by_cause))
+        top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
         lines.append(f"  most common: {top}. Fix: {BY_CAUSE[top].fix}")
+    return lines
+
+
+def _tables(analysis: Analysis, presenter: Presenter) -> list[str]:
+    """Who failed and when, once there is more than one client or more than one hour."""
+    tables = breakdowns(analysis, presenter)
+    lines: list[str] = []
+    clients = tables.get("by_client")
+    if clients is not None and clients["client"].n_unique() > 1:
+        lines.append("  failures by client and company:")
+        for row in clients.head(10).iter_rows(named=True):
+            realm = f" company {row['realm']}" if row["realm"] else ""
+            lines.append(
+                f"    {row['client'] or 'client unknown'}{realm}: {row['cause']} {row['len']}"
+            )
+    hours = tables.get("per_hour")
+    if hours is not None and hours["hour"].n_unique() > 1:
+        lines.append("  failures per hour (UTC):")
+        for row in hours.head(48).iter_rows(named=True):
+            lines.append(f"    {row['hour']:%Y-%m-%d %H:00}  {row['cause']} {row['len']}")
     return lines
 
 

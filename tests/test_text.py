@@ -1,0 +1,42 @@
+"""The terminal format: summary first, the most common cause's fix, who failed, each failure."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from qbtrace.cli import main
+from tests.conftest import GOLDEN
+
+
+def text_of(*names: str) -> str:
+    paths = [str(GOLDEN / f"{name}.har") for name in names]
+    result = CliRunner().invoke(main, ["analyze", *paths])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_summary_names_the_most_common_cause_and_its_fix() -> None:
+    out = text_of("provider_outage", "refresh_token_superseded", "code_reused")
+    first = out.splitlines()[0]
+    assert first.startswith("qbtrace: ") and "failed" in first
+    assert "most common: provider_outage. Fix: retry later" in out
+
+
+def test_failures_are_broken_down_by_client_and_hour_when_there_are_several() -> None:
+    out = text_of("provider_outage")
+    assert "failures by client and company:" in out
+    assert out.count("client:") >= 3
+
+
+def test_each_failure_shows_cause_evidence_and_fix() -> None:
+    out = text_of("refresh_token_superseded")
+    # replayed 2 h after the rotation: older Intuit docs allowed 24 h, so only likely
+    assert "cause: refresh_token_superseded (likely)" in out
+    assert "evidence: refresh_token_superseded.har #" in out and "issued_successor" in out
+    assert "fix: after every refresh, persist the refresh_token" in out
+
+
+def test_healthy_capture_says_nothing_failed() -> None:
+    out = text_of("healthy_python")
+    assert ", 0 failed" in out.splitlines()[0]
+    assert "cause:" not in out
