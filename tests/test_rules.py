@@ -1,0 +1,236 @@
+"""Each rule on the traffic that defines it, and on the near misses that must not trigger it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from qbtrace.analysis import analyze_exchanges
+from qbtrace.model import Finding
+from qbtrace.profile import Profile
+from qbtrace.rules import BY_CAUSE, PRECEDENCE, RULES
+from tests.conftest import ROOT
+from tests.factories import Capture
+
+DAY = 86_400.0
+RT_A = "RT1-39-H0-1790000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+RT_B = "RT1-39-H0-1790086400bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+CODE = "AB11790000000codecodecodecodecodecodecodecode"
+REDIRECT = "https://app.example.com/callback"
+
+
+def findings(capture: Capture, profile: Profile | None = None) -> list[Finding]:
+    return analyze_exchanges(capture.exchanges, profile or Profile())
+
+
+def only(capture: Capture, profile: Profile | None = None) -> Finding:
+    (finding,) = findings(capture, profile)
+    return finding
+
+
+def granted(capture: Capture) -> None:
+    capture.authorize(0, REDIRECT, CODE)
+    capture.exchange_code(1, CODE, REDIRECT, issued=RT_A)
+
+
+def test_superseded_is_certain_after_a_day_and_likely_sooner() -> None:
+    for replay, confidence in ((2 * DAY, "certain"), (3600.0, "likely")):
+        c = Capture()
+        granted(c)
+        c.refresh(DAY + 10, RT_A, issued=RT_B)
+        c.refresh(DAY + 10 + replay, RT_A)
+        f = only(c)
+        assert (f.cause, f.confidence) == ("refresh_token_superseded", confidence)
+        assert f.evidence[0].ref == c.exchanges[2].ref
+
+
+def test_a_configured_grace_accepts_an_early_replay_as_something_else() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B)
+    c.refresh(DAY + 60, RT_A)
+    profile = replace(Profile(), rotation_grace=DAY)
+    assert only(c, profile).cause != "refresh_token_superseded"
+
+
+def test_same_token_returned_within_a_day_is_no_rotation() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(3600, RT_A, issued=RT_A)
+    c.refresh(7200, RT_A, issued=RT_A)
+    assert findings(c) == []
+
+
+def test_race_names_every_overlapping_request_and_the_winner() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B, took=2.0)
+    c.refresh(DAY + 0.5, RT_A, took=0.3)
+    f = only(c)
+    assert (f.cause, f.confidence) == ("refresh_race", "certain")
+    assert [e.role for e in f.evidence] == ["winner"]
+    assert "refresh_token_superseded" not in f.alternatives or f.cause == "refresh_race"
+
+
+def test_sequential_replay_is_not_a_race() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B, took=0.2)
+    c.refresh(DAY + 5, RT_A)
+    assert only(c).cause == "refresh_token_superseded"
+
+
+def test_lost_response_then_retry() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, status=None)
+    c.refresh(DAY + 1, RT_A)
+    lost, retry = findings(c)
+    assert lost.status is None and lost.cause == "unexplained"
+    assert (retry.cause, retry.confidence) == ("refresh_response_lost", "likely")
+
+
+def test_a_success_after_a_lost_answer_clears_it() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, status=None)
+    c.refresh(DAY + 1, RT_A, issued=RT_A)
+    c.refresh(DAY + 50 * DAY, RT_A)
+    assert findings(c)[-1].cause != "refresh_response_lost"
+
+
+def test_expired_after_its_announced_lifetime_only() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(100 * DAY, RT_A, issued=RT_A)
+    assert findings(c) == []
+    c.refresh(100 * DAY + 102 * DAY, RT_A)
+    assert only(c).cause == "refresh_token_expired"
+
+
+@pytest.mark.parametrize(
+    ("sent", "how"),
+    [
+        (f" {RT_A}\n", "whitespace"),
+        (f'"{RT_A}"', "quotes"),
+        (RT_A[:40], "first 40 characters"),
+        ("eyJat-" + RT_A, "access token"),
+        ("undefined", "placeholder"),
+    ],
+)
+def test_altered_refresh_token(sent: str, how: str) -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, sent)
+    f = only(c)
+    assert f.cause == "refresh_token_altered", f
+    text = " ".join(e.note for e in f.evidence)
+    assert re.search(how.split()[0], text), text
+
+
+def test_unrelated_token_sharing_a_short_prefix_is_not_a_truncation() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A[:20])  # only the shared "RT1-39-H0-1790..." timestamp prefix
+    assert only(c).cause == "refresh_token_unknown"
+
+
+def test_redirect_uri_difference_is_named() -> None:
+    c = Capture()
+    c.authorize(0, REDIRECT, CODE)
+    c.exchange_code(1, CODE, REDIRECT + "/")
+    f = only(c)
+    assert (f.cause, f.confidence) == ("redirect_uri_mismatch", "certain")
+    assert "trailing slash" in f.evidence[0].note
+
+
+def test_registered_redirect_uris_judge_a_code_from_elsewhere() -> None:
+    c = Capture()
+    c.exchange_code(1, CODE, "http://localhost:3000/cb")
+    profile = replace(Profile(), redirect_uris=(REDIRECT,))
+    f = only(c, profile)
+    assert (f.cause, f.confidence) == ("redirect_uri_mismatch", "likely")
+
+
+def test_code_reuse_poisons_the_first_grant() -> None:
+    c = Capture()
+    granted(c)
+    c.exchange_code(2, CODE, REDIRECT)
+    c.refresh(3600, RT_A)
+    reused, poisoned = findings(c)
+    assert reused.cause == "code_reused"
+    assert poisoned.cause == "grant_poisoned_by_code_reuse"
+    assert len(poisoned.evidence) == 2
+
+
+def test_code_expired_is_never_certain() -> None:
+    c = Capture()
+    c.authorize(0, REDIRECT, CODE)
+    c.exchange_code(3600, CODE, REDIRECT)
+    f = only(c)
+    assert (f.cause, f.confidence) == ("code_expired", "likely")
+
+
+def test_revoke_of_the_sibling_access_token_revokes_the_grant() -> None:
+    c = Capture()
+    granted(c)
+    c.revoke(10, "eyJat-" + RT_A)
+    c.refresh(20, RT_A)
+    assert only(c).cause == "refresh_token_revoked"
+
+
+def test_invalid_client_causes() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(10, RT_A, secret="rotated-secret", status=401, reply={"error": "invalid_client"})
+    assert only(c).cause == "client_secret_wrong"
+    d = Capture()
+    d.refresh(10, RT_A, secret=" s3cr3t-value ", status=401, reply={"error": "invalid_client"})
+    f = only(d)
+    assert f.cause == "client_credentials_malformed"
+    assert "whitespace" in f.evidence[0].note and "s3cr3t" not in f.evidence[0].note
+
+
+def test_outage_needs_unrelated_lineages_without_their_own_cause() -> None:
+    c = Capture()
+    for n in range(3):
+        c.refresh(60 * n, f"RT1-unknown-{n}-" + "x" * 40, status=503, reply={})
+    assert {f.cause for f in findings(c)} == {"provider_outage"}
+    d = Capture()
+    granted(d)
+    d.refresh(DAY, RT_A, issued=RT_B)
+    for n in range(3):
+        d.refresh(DAY + 10 + n, RT_A)  # one lineage replaying: superseded, not an outage
+    assert {f.cause for f in findings(d)} == {"refresh_token_superseded"}
+    assert all("provider_outage" not in f.alternatives for f in findings(d))
+
+
+def test_every_cause_is_complete() -> None:
+    """Rule module, explain text, and the precedence of causes.md, for every cause id."""
+    assert [r.cause for r in RULES] == list(PRECEDENCE)
+    for rule in RULES:
+        assert rule.title and rule.happened and rule.confirm and rule.fix, rule.cause
+        assert BY_CAUSE[rule.cause] is rule
+    spec = ROOT.parent / "shared" / "spec" / "causes.md"
+    if not spec.exists():
+        pytest.skip("shared/spec/causes.md is not beside this checkout")
+    text = spec.read_text()
+    order = re.search(r"first in this order and.*?:(.*?)\n\n", text, re.S)
+    assert order is not None
+    assert re.findall(r"`([a-z_]+)`", order.group(1)) == list(PRECEDENCE)
+
+
+def test_explain_prints_the_rule_docs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qbtrace.cli import main
+
+    for cause in PRECEDENCE:
+        result = CliRunner().invoke(main, ["explain", cause])
+        assert result.exit_code == 0
+        assert BY_CAUSE[cause].fix in result.stdout.replace("\n", " ").replace("  ", " ")
+    bad = CliRunner().invoke(main, ["explain", "nope"])
+    assert bad.exit_code == 2 and "unknown cause" in bad.stderr
