@@ -1,0 +1,104 @@
+"""The command line as a user and a CI job drive it: exit codes, formats, config, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+
+from tests.conftest import GOLDEN, analyze_json, run_cli
+
+SUPERSEDED = GOLDEN / "refresh_token_superseded.har"
+
+
+def test_fail_on_sets_exit_status_for_ci_gates() -> None:
+    assert run_cli("analyze", SUPERSEDED, "--fail-on", "refresh_token_superseded").returncode == 1
+    assert run_cli("analyze", SUPERSEDED, "--fail-on", "code_reused").returncode == 0
+    assert run_cli("analyze", GOLDEN / "healthy_python.har", "--fail-on", "any").returncode == 0
+    assert run_cli("analyze", SUPERSEDED, "--fail-on", "any").returncode == 1
+
+
+def test_unknown_cause_in_fail_on_is_a_usage_error() -> None:
+    proc = run_cli("analyze", SUPERSEDED, "--fail-on", "made_up", check=False)
+    assert proc.returncode == 2
+    assert "unknown cause 'made_up'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_json_follows_the_contract() -> None:
+    doc = analyze_json(SUPERSEDED)
+    assert doc["format"] == "qbtrace.findings/1"
+    (finding,) = doc["findings"]  # type: ignore[misc]
+    assert set(finding) >= {
+        "cause",
+        "confidence",
+        "error",
+        "status",
+        "grant_type",
+        "request",
+        "evidence",
+        "alternatives",
+        "token",
+        "client",
+        "explanation",
+        "fix",
+    }
+    assert finding["request"]["time"].endswith("Z")
+    assert finding["token"].startswith("rt:") and finding["client"].startswith("client:")
+    assert doc["summary"] == {
+        "token_requests": 3,
+        "failures": 1,
+        "by_cause": {"refresh_token_superseded": 1},
+    }
+    evidence = finding["evidence"][0]
+    assert {"role", "source", "index", "time", "note"} <= set(evidence)
+
+
+def test_show_client_ids_prints_them_raw() -> None:
+    doc = analyze_json(SUPERSEDED, extra=("--show-client-ids",))
+    client = doc["findings"][0]["client"]  # type: ignore[index]
+    assert not client.startswith("client:") and len(client) > 20
+
+
+def test_csv_and_parquet_exports(tmp_path: Path) -> None:
+    events = tmp_path / "events.parquet"
+    proc = run_cli("analyze", GOLDEN / "mixed.har", "--format", "csv", "--events", events)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [r["cause"] for r in rows] == [
+        "refresh_token_superseded",
+        "refresh_client_mismatch",
+        "refresh_token_revoked",
+        "client_secret_wrong",
+    ]
+    frame = pl.read_parquet(events)
+    assert frame.height == 12 and frame.schema["time"] == pl.Datetime("ms", "UTC")
+    assert set(frame["grant_type"].drop_nulls()) == {"authorization_code", "refresh_token"}
+
+
+def test_config_supplies_the_disconnect_url_and_a_bad_config_is_one_line(tmp_path: Path) -> None:
+    name = "refresh_token_revoked_by_user"
+    plain = analyze_json(GOLDEN / f"{name}.har")["findings"][0]  # type: ignore[index]
+    config = tmp_path / "qbtrace.toml"
+    config.write_text('[app]\ndisconnect_url = "https://app.example.test/disconnect"\n')
+    told = analyze_json(GOLDEN / f"{name}.har", extra=("--config", str(config)))
+    assert plain["confidence"] == "likely"
+    assert told["findings"][0]["confidence"] == "certain"  # type: ignore[index]
+    config.write_text("[provider]\ncode_lifetime = 'ten minutes'\n")
+    proc = run_cli("analyze", SUPERSEDED, "--config", config, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "code_lifetime must be a non-negative number" in proc.stderr
+
+
+def test_causes_lists_the_whole_vocabulary() -> None:
+    out = run_cli("causes").stdout
+    assert out.splitlines()[0].startswith("client_credentials_malformed")
+    assert len(out.splitlines()) == 21
+
+
+def test_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "findings.json"
+    proc = run_cli("analyze", SUPERSEDED, "--format", "json", "-o", out)
+    assert proc.stdout == ""
+    assert json.loads(out.read_text())["summary"]["failures"] == 1
