@@ -55,3 +55,14 @@ def test_healthy_captures_give_no_findings() -> None:
         doc = analyze_json(GOLDEN / f"{name}.har")
         assert causes(doc) == []
         assert doc["summary"]["token_requests"] > 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()]
+)
+def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) -> None:
+    """Chromium's own HAR (authorize, callback) overlaps the proxy's: each exchange counts once."""
+    alone = analyze_json(GOLDEN / f"{name}.har")
+    merged = analyze_json(GOLDEN / f"{name}.playwright.har", GOLDEN / f"{name}.har")
+    assert causes(merged) == causes(alone) == expected(name)["causes"]
+    assert merged["summary"] == alone["summary"]
