@@ -19,20 +19,6 @@ from qbtrace.rules.common import Context, cap, client_error, grant_error
 
 SCAN_LIMIT = 200
 CLIENT_RANK = BY_CAUSE["refresh_client_mismatch"].rank
-GUESSES = {
-    "code_unknown": (
-        "code_reused",
-        "code_expired",
-        "redirect_uri_mismatch",
-        "code_client_mismatch",
-    ),
-    "refresh_token_unknown": (
-        "refresh_token_superseded",
-        "refresh_token_expired",
-        "refresh_token_revoked",
-    ),
-    "client_credentials_rejected": ("client_secret_wrong", "client_credentials_malformed"),
-}
 
 
 def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
@@ -62,7 +48,7 @@ def explain(ctx: Context) -> Finding:
     rule, chosen = _guess_without_credentials(ctx, rule, chosen, warnings)
     confidence = _weakened(ctx, rule, chosen.confidence, warnings)
     alternatives = [r.cause for r, _ in matches if r is not rule and r.cause != "unexplained"]
-    alternatives += [c for c in GUESSES.get(rule.cause, ()) if c not in alternatives]
+    alternatives += [c for c in rule.guesses if c not in alternatives]
     return Finding(
         ref=f.x.ref,
         time=f.x.started,

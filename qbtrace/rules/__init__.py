@@ -51,6 +51,8 @@ class Rule:
     happened: str
     confirm: str
     fix: str
+    guesses: tuple[str, ...] = ()
+    """Causes to list as alternatives when this one is a guess (`LIKELY_CAUSES` of the module)."""
 
     @property
     def doc(self) -> str:
@@ -84,6 +86,7 @@ def _load(cause: str, rank: int) -> Rule:
         s["What happened"],
         s["How to confirm"],
         s["How to fix"],
+        tuple(getattr(module, "LIKELY_CAUSES", ())),
     )
 
 

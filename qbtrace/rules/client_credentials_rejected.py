@@ -17,6 +17,7 @@ from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.rules.common import Context, client_error, match
 
 CAUSE = "client_credentials_rejected"
+LIKELY_CAUSES = ("client_secret_wrong", "client_credentials_malformed")
 
 
 def check(ctx: Context) -> Match | None:

@@ -14,7 +14,7 @@ one whose id and secret authenticate the token request.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, cite_exchange, code_failure, match
+from qbtrace.rules.common import Context, cite_exchange, code_failure, environments, match
 
 CAUSE = "code_client_mismatch"
 
@@ -30,7 +30,6 @@ def check(ctx: Context) -> Match | None:
     asked = grant.authorize.params.get("client_id")
     if not isinstance(asked, str) or asked == f.client_id:
         return None
-    envs = [ctx.profile.environment_of(c) for c in (asked, f.client_id)]
-    where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+    where = environments(ctx.profile, asked, f.client_id)
     note = f"authorized by {{client:{asked}}}; exchanged by {{client:{f.client_id}}}{where}"
     return match(CAUSE, Confidence.CERTAIN, cite_exchange("authorize", grant.authorize, note))

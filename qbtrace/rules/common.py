@@ -92,3 +92,9 @@ def match(cause: str, confidence: Confidence, *evidence: Evidence) -> Match:
 def cap(confidence: Confidence, limit: Confidence) -> Confidence:
     order = (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CERTAIN)
     return order[min(order.index(confidence), order.index(limit))]
+
+
+def environments(profile: Profile, first: str | None, second: str | None) -> str:
+    """` (development vs production keys)` when the config knows both ids apart, else ``."""
+    envs = [profile.environment_of(c) for c in (first, second)]
+    return f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""

@@ -13,7 +13,7 @@ credentials; keep sandbox and production tokens apart.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, before, cite, match, refresh_failure
+from qbtrace.rules.common import Context, before, cite, environments, match, refresh_failure
 
 CAUSE = "refresh_client_mismatch"
 
@@ -26,8 +26,7 @@ def check(ctx: Context) -> Match | None:
     issuers = ctx.lineage.issuers.get(token.hex, [])
     issuer = issuers[0] if issuers else None  # one token, one client: its first issuer says which
     if issuer is not None and before(issuer, f) and issuer.client_id not in (None, f.client_id):
-        envs = [ctx.profile.environment_of(c) for c in (issuer.client_id, f.client_id)]
-        where = f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+        where = environments(ctx.profile, issuer.client_id, f.client_id)
         note = (
             f"issued {token.tag} to {{client:{issuer.client_id}}}; presented by "
             f"{{client:{f.client_id}}}{where}"
