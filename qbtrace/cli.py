@@ -168,14 +168,19 @@ def make_redactor() -> Redactor:
 )
 @guarded
 def sanitize(source: Path, output: Path) -> None:
-    """Copy a HAR with every token, code, client secret and cookie replaced by a keyed stand-in.
+    """Copy an input as a HAR with every token, code, client secret and cookie replaced.
 
-    Equal values stay equal and altered values stay altered, so the copy analyzes to the same
-    causes. Prints how many values of each kind were replaced.
+    SOURCE is anything `qbtrace analyze` reads: a HAR, a mitmproxy flow file (every flow is
+    converted, through mitmproxy's HAR export) or a qbtrace capture. Each secret becomes a
+    keyed stand-in: equal values stay equal and altered values stay altered, so the copy
+    analyzes to the same causes. Prints how many values of each kind were replaced.
     """
     from qbtrace.sanitize import sanitize_file
 
-    counts = sanitize_file(source, output, make_redactor())
+    warnings: list[str] = []
+    counts = sanitize_file(source, output, make_redactor(), warnings)
+    for warning in warnings:
+        click.echo(f"qbtrace: warning: {source.name}: {warning}", err=True)
     for kind, count in counts.items():
         click.echo(f"{kind:<16} {count}")
     click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")

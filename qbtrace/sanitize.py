@@ -1,5 +1,8 @@
 """`qbtrace sanitize`: a HAR with every secret replaced by a keyed stand-in of the same shape.
 
+The input is anything `qbtrace analyze` reads: a HAR is sanitized as it is; a mitmproxy flow
+file or a qbtrace capture is first converted to a HAR (`qbtrace.export`).
+
 The stand-in of a value is built from keyed digests of its canonical form (`redact.canonical`)
 eight characters at a time, each block from the digest of the canonical prefix up to that
 block's end. So equal values stay equal, a truncated value stays a prefix of its original's
@@ -206,16 +209,52 @@ def sanitize_entry(entry: dict[str, Any], s: Sanitizer) -> None:
     _content(resp.get("content") or {}, s)
 
 
-def sanitize_file(src: Path, dst: Path, redactor: Redactor) -> dict[str, int]:
-    """Write a sanitized copy of the HAR `src` to `dst`; counts of replaced values per kind."""
-    try:
-        har = json.loads(src.read_bytes().decode("utf-8-sig"))
-        entries = har["log"]["entries"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not a HAR file ({exc.__class__.__name__})", source=src.name) from None
+def sanitize_har(har: Any, redactor: Redactor) -> dict[str, int]:
+    """Sanitize a HAR document in place; counts of replaced values per kind."""
     s = Sanitizer(redactor)
-    for entry in entries:
+    for entry in har["log"]["entries"]:
         if isinstance(entry, dict):
             sanitize_entry(entry, s)
-    dst.write_text(json.dumps(har, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return dict(sorted(s.counts.items()))
+
+
+def load_har(src: Path, warnings: list[str]) -> Any:
+    """Any input `qbtrace analyze` reads, as a HAR document with its raw values.
+
+    The format is sniffed as `qbtrace analyze` does; flow files and captures are converted
+    by `qbtrace.export`.
+    """
+    from qbtrace.sources import sniff
+
+    kind, data = sniff(src, src.name)
+    if kind == "mitm":
+        from qbtrace.export import flows_to_har
+
+        return flows_to_har(src, src.name, warnings)
+    if kind == "capture":
+        from qbtrace.export import capture_to_har
+
+        return capture_to_har(bytes(data), src.name, warnings)
+    try:
+        har = json.loads(bytes(data).decode("utf-8"))
+        if not isinstance(har["log"]["entries"], list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a HAR file ({exc.__class__.__name__})", source=src.name) from None
+    return har
+
+
+def sanitize_file(
+    src: Path, dst: Path, redactor: Redactor, warnings: list[str] | None = None
+) -> dict[str, int]:
+    """Write a sanitized HAR of `src` (a HAR, flow file or capture) to `dst`.
+
+    Returns the counts of replaced values per kind; what could not be converted is appended
+    to `warnings`.
+    """
+    har = load_har(src, [] if warnings is None else warnings)
+    counts = sanitize_har(har, redactor)
+    text = json.dumps(har, indent=1, ensure_ascii=False) + "\n"
+    # a lone surrogate (a `\udXXX` escape in the input) stays that escape, not invalid UTF-8
+    dst.write_bytes(text.encode("utf-8", "backslashreplace"))
+    return counts

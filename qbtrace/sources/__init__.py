@@ -25,6 +25,24 @@ CHUNK = 4 << 20
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
     """Read one input file of any supported format; InputError when it cannot be read at all."""
+    kind, data = sniff(path, source)
+    if kind == "capture":
+        from qbtrace.sources.capture import read_capture
+
+        return read_capture(bytes(data), source, profile, redactor)
+    if kind == "har":
+        from qbtrace.sources.har import read_har
+
+        return read_har(data, source, profile, redactor)
+    from qbtrace.sources.mitm import read_mitm
+
+    return read_mitm(path, source, profile, redactor)
+
+
+def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
+    """The format of an input file (`har`, `capture` or `mitm`) and its bytes, decompressed
+    and decoded to UTF-8 without a BOM (a flow file's bytes as they are); InputError when the
+    file cannot be read or is none of them."""
     data = _load(path, source)
     if len(data) <= 65536 and not bytes(data).strip():
         raise InputError("the file is empty", source=source)
@@ -40,21 +58,19 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
     if first == b"{":
         head = bytes(data[:4096])
         if CAPTURE_MARK in head.split(b"\n", 1)[0]:
-            from qbtrace.sources.capture import read_capture
-
-            return read_capture(bytes(data), source, profile, redactor)
-        from qbtrace.sources.har import read_har
-
-        return read_har(data, source, profile, redactor)
+            return "capture", data
+        return "har", data
     if first.isdigit():
-        from qbtrace.sources.mitm import read_mitm
-
-        return read_mitm(path, source, profile, redactor)
+        return "mitm", data
     if data[:1] == b"x":
         try:
-            return read_input_bytes(zlib.decompress(bytes(data)), path, source, profile, redactor)
+            inflated = zlib.decompress(bytes(data))
         except zlib.error:
             pass
+        else:
+            if not inflated.lstrip()[:1] == b"{":
+                raise InputError("compressed data is not a HAR", source=source)
+            return "har", inflated
     raise InputError("not a HAR, mitmproxy flow file or qbtrace capture", source=source)
 
 
