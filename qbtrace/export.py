@@ -9,7 +9,9 @@ raw value, so its HAR is spelled from the tags (see `TagSpeller`).
   flow: `time` is the flow's own span (request start to response end or error, as
   `sources.mitm.flow_parts` takes it; SaveHar also counts connection setup), and a flow that
   has a response and an error (the response never reached the client) is written unanswered:
-  status 0 with the error in `_error`. Damaged flows are skipped with a warning.
+  status 0 with the error in `_error` (as every unanswered flow, with the `content` fields
+  HAR 1.2 requires, which SaveHar leaves out there). Damaged flows are skipped with a
+  warning, as are flows that are not HTTP (SaveHar has no form for them).
 - **Captures**: one entry per record, in file order (header lines give none). Each entry's
   `_qbtrace` field holds the record's `line` (the index `qbtrace analyze` gives the capture's
   exchanges) and `flow_id`. A raw record becomes an entry from its raw parts. A tags-only
@@ -100,8 +102,9 @@ def _as_qbtrace_reads_it(entry: Har, flow: Any) -> None:
     ended = err.timestamp if err is not None else resp.timestamp_end if resp is not None else None
     if ended is not None and req.timestamp_start is not None:
         entry["time"] = max(0.0, 1000 * (ended - req.timestamp_start))
-    if resp is not None and err is not None:
-        entry["response"] = _unanswered(err.msg)
+    if resp is None or err is not None:
+        # SaveHar's response of an unanswered flow lacks `content.size`/`mimeType` (HAR 1.2)
+        entry["response"] = _unanswered(err.msg if err is not None else None)
 
 
 def _unanswered(failure: str | None) -> Har:
@@ -296,12 +299,11 @@ def record_entry(record: ExchangeRecord, speller: TagSpeller) -> Har:
     body: str | None = None
     url = r.url
     if r.kind in (Kind.TOKEN, Kind.REVOKE):
+        # no content-type is made up: it is one of the headers the rules see
         mime = dict(req_headers).get("content-type", "")
-        if "content-type" not in dict(req_headers):
-            mime = FORM
-            req_headers.append(("content-type", mime))
         if "request-body-missing" not in r.gaps:
             body = json.dumps(fields) if "json" in mime else _form(fields)
+        mime = mime or FORM
         auth = _authorization(r.client, speller)
         if auth is not None:
             req_headers.insert(0, ("authorization", auth))

@@ -76,3 +76,26 @@ def test_cli_refuses_what_is_not_a_har(tmp_path: Path) -> None:
     bad.write_text("not json")
     proc = run_cli("sanitize", bad, "-o", tmp_path / "y.har", check=False)
     assert proc.returncode == 2 and "not a HAR" in proc.stderr
+
+
+@pytest.mark.parametrize("packing", ["gzip", "zhar", "bom"])
+def test_compressed_and_bom_hars_are_sniffed_as_analyze_does(packing: str, tmp_path: Path) -> None:
+    import gzip
+    import zlib
+
+    har = GOLDEN / "mixed.har"
+    data = har.read_bytes()
+    packed = {
+        "gzip": gzip.compress(data),
+        "zhar": zlib.compress(data),
+        "bom": b"\xef\xbb\xbf" + data,
+    }[packing]
+    src = tmp_path / "in.bin"
+    src.write_bytes(packed)
+    out = tmp_path / har.name
+    sanitize_file(src, out, Redactor(b"sanitize-key"))
+    before, _ = analyze(har)
+    after, _ = analyze(out)
+    assert [essence(f) for f in after.findings] == [essence(f) for f in before.findings]
+    text = out.read_text()
+    assert not [s for s in planted_secrets(har) if s in text]
