@@ -22,8 +22,17 @@ HEAD_LENGTHS = (16, 32, 64)
 PLACEHOLDERS = frozenset(
     {"undefined", "null", "none", "nil", "nan", "false", "true", "[object object]", "<nil>"}
 )
+PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 QUOTES = "\"'`"
 SPACE = re.compile(r"\s")
+ASCII_ALTERABLE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\"'`%"
+"""Every ASCII character `canonical` may undo: whitespace (as `str.strip` and `\\s` see it),
+quotes and `%`. An ASCII value without any of them is its own canonical form."""
+CACHE_LIMIT = 1_000_000
+CACHED_LENGTH = 256
+"""Values up to this length are memoised (client secrets, codes, refresh tokens come back);
+a 1 KB access token is rarely seen twice, and hashing it as a dict key costs as much as the
+digest it would save."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,11 @@ class Secret:
 
 def canonical(value: str) -> tuple[str, tuple[str, ...]]:
     """The value as it was most likely issued, and the alterations that were undone."""
+    if value and _plain(value):
+        # `lower()` never shortens a string, so only short values can be placeholders
+        if len(value) <= PLACEHOLDER_MAX and value.lower() in PLACEHOLDERS:
+            return value, ("placeholder",)
+        return value, ()
     defects: list[str] = []
     text = value
     if text != text.strip():
@@ -81,6 +95,20 @@ def canonical(value: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(dict.fromkeys(defects))
 
 
+def _plain(value: str) -> bool:
+    """True for the common case, a token as issued: ASCII with nothing `canonical` would undo.
+
+    A few substring searches (memchr) instead of a regex scan: about 0.5 µs on a 1 KB token
+    instead of 3.5.
+    """
+    if not value.isascii():
+        return False
+    for char in ASCII_ALTERABLE:  # noqa: SIM110 (a generator in all() costs a third more)
+        if char in value:
+            return False
+    return True
+
+
 class Redactor:
     """Turns raw values into tags with one key."""
 
@@ -88,27 +116,54 @@ class Redactor:
         if not key:
             raise ValueError("the tag key must not be empty")
         self._key = hashlib.blake2b(key, digest_size=32).digest()
+        # keyed state after the key block: `copy()` of it is cheaper than keying anew each time
+        self._keyed = hashlib.blake2b(key=self._key, digest_size=8)
         self._cache: dict[tuple[str, str], Secret] = {}
 
     def hexdigest(self, value: str) -> str:
-        data = value.encode("utf-8", "surrogatepass")
-        return hashlib.blake2b(data, key=self._key, digest_size=8).hexdigest()[:TAG_HEX]
+        hasher = self._keyed.copy()
+        hasher.update(value.encode("utf-8", "surrogatepass"))
+        return hasher.hexdigest()[:TAG_HEX]
 
     def tag(self, kind: str, value: str) -> str:
         return f"{kind}:{self.hexdigest(value)}"
 
     def secret(self, kind: str, value: str) -> Secret:
+        if len(value) > CACHED_LENGTH:
+            return self._secret(kind, value)
         cached = self._cache.get((kind, value))
         if cached is not None:
             return cached
+        made = self._secret(kind, value)
+        if len(self._cache) < CACHE_LIMIT:
+            self._cache[(kind, value)] = made
+        return made
+
+    def _secret(self, kind: str, value: str) -> Secret:
         canon, defects = canonical(value)
         if kind == "rt" and canon.startswith("eyJ"):
             defects = (*defects, "access-token-shape")
-        heads = tuple((n, self.hexdigest(canon[:n])) for n in HEAD_LENGTHS if n <= len(canon))
-        made = Secret(self.tag(kind, value), self.hexdigest(canon), heads, len(canon), defects)
-        if len(self._cache) < 1_000_000:
-            self._cache[(kind, value)] = made
-        return made
+        heads, canon_hex = self._heads_and_digest(canon)
+        exact = canon_hex if canon == value else self.hexdigest(value)
+        return Secret(f"{kind}:{exact}", canon_hex, heads, len(canon), defects)
+
+    def _heads_and_digest(self, text: str) -> tuple[tuple[tuple[int, str], ...], str]:
+        """Digests of the HEAD_LENGTHS prefixes and of the whole text, in one hashing pass.
+
+        The same as `hexdigest` of each prefix: the hash state after a prefix is copied before
+        the next piece goes in (UTF-8 encodes piece by piece to the same bytes as the whole).
+        """
+        hasher = self._keyed.copy()
+        heads: list[tuple[int, str]] = []
+        done = 0
+        for n in HEAD_LENGTHS:
+            if n > len(text):
+                break
+            hasher.update(text[done:n].encode("utf-8", "surrogatepass"))
+            heads.append((n, hasher.copy().hexdigest()[:TAG_HEX]))
+            done = n
+        hasher.update(text[done:].encode("utf-8", "surrogatepass"))
+        return tuple(heads), hasher.hexdigest()[:TAG_HEX]
 
 
 def default_key() -> bytes:

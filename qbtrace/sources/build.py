@@ -48,6 +48,8 @@ KEPT_HEADERS = (
     "content-type",
     "x-amzn-trace-id",
 )
+WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
+"""The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 """Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
@@ -112,11 +114,12 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Lowercase names; HTTP/2 pseudo-headers (Chrome) are dropped; the first value wins."""
+    """The wanted headers by lowercase name, the first value winning (HTTP/2 pseudo-headers
+    such as Chrome's `:authority` are never wanted)."""
     out: dict[str, str] = {}
     for name, value in headers:
         key = name.lower()
-        if not key.startswith(":") and key not in out:
+        if key in WANTED_HEADERS and key not in out:
             out[key] = value
     return out
 

@@ -1,0 +1,98 @@
+"""Keyed tags (qbtrace/redact.py): the fast paths give exactly what the plain definitions give."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import unquote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qbtrace.redact import HEAD_LENGTHS, PLACEHOLDERS, QUOTES, TAG_HEX, Redactor, canonical
+
+KEY = b"test-redact-key"
+SPACE = re.compile(r"\s")
+
+
+def plain_canonical(value: str) -> tuple[str, tuple[str, ...]]:
+    """`canonical` as first written: every step on every value."""
+    defects: list[str] = []
+    text = value
+    if text != text.strip():
+        defects.append("whitespace")
+        text = text.strip()
+    while len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0]:
+        defects.append("quoted")
+        text = text[1:-1].strip()
+    for _ in range(3):
+        decoded = unquote(text) if "%" in text else text
+        if decoded == text:
+            break
+        defects.append("percent-encoded")
+        text = decoded
+    if SPACE.search(text):
+        defects.append("inner-whitespace")
+        text = SPACE.sub("", text)
+    if not text:
+        defects.append("empty")
+    elif text.lower() in PLACEHOLDERS:
+        defects.append("placeholder")
+    return text, tuple(dict.fromkeys(defects))
+
+
+def plain_digest(value: str) -> str:
+    key = hashlib.blake2b(KEY, digest_size=32).digest()
+    data = value.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, key=key, digest_size=8).hexdigest()[:TAG_HEX]
+
+
+# tokens as issued, and the ways apps damage them (quotes, spaces, %, placeholders, non-ASCII)
+pieces = st.sampled_from(
+    ["eyJ", "RT1-", "AB11", "x" * 40, " ", "\t", "\n", "\u00a0", '"', "'", "`", "%", "%20",
+     "%2520", "+", "é", "\ud800", "null", "Undefined", "[object Object]", "=", "."]
+)  # fmt: skip
+values = st.one_of(
+    st.text(max_size=80),
+    st.lists(pieces, max_size=12).map("".join),
+    st.sampled_from([*PLACEHOLDERS, "NULL", " none ", "'undefined'", "İ" * 8, ""]),
+)
+
+
+@given(values)
+def test_canonical_matches_the_plain_definition(value: str) -> None:
+    assert canonical(value) == plain_canonical(value)
+
+
+@given(values, st.sampled_from(["rt", "at", "code", "secret", "id"]))
+def test_secret_digests_match_one_hash_per_value(value: str, kind: str) -> None:
+    made = Redactor(KEY).secret(kind, value)
+    canon, _ = plain_canonical(value)
+    assert made.tag == f"{kind}:{plain_digest(value)}"
+    assert made.canon == plain_digest(canon)
+    assert made.heads == tuple(
+        (n, plain_digest(canon[:n])) for n in HEAD_LENGTHS if n <= len(canon)
+    )
+    assert made.length == len(canon)
+
+
+def test_long_token_gets_every_head_and_equal_tags_for_equal_values() -> None:
+    redactor = Redactor(KEY)
+    token = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.." + "a" * 900
+    made = redactor.secret("at", token)
+    assert [n for n, _ in made.heads] == list(HEAD_LENGTHS)
+    assert made.hex == made.canon and not made.defects
+    assert Redactor(KEY).secret("at", token) == made
+    quoted = redactor.secret("at", f'"{token}"')
+    assert quoted.canon == made.canon and quoted.hex != made.hex and quoted.defects == ("quoted",)
+
+
+def test_the_ascii_alterable_characters_are_exactly_what_canonical_may_undo() -> None:
+    from qbtrace.redact import ASCII_ALTERABLE
+
+    undone = {
+        chr(c)
+        for c in range(128)
+        if chr(c).isspace() or SPACE.match(chr(c)) or chr(c) in QUOTES or chr(c) == "%"
+    }
+    assert set(ASCII_ALTERABLE) == undone
