@@ -30,7 +30,7 @@ import json
 import mmap
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,12 @@ REQUEST_HEADERS = ("user-agent", "x-include-refresh-token-hard-expires-in")
 FORM = "application/x-www-form-urlencoded"
 
 
-def har_document(entries: list[Har], creator: str = "qbtrace") -> Har:
-    """A HAR 1.2 log around `entries`."""
+def har_document(entries: list[Har], comment: str) -> Har:
+    """A HAR 1.2 log around `entries`; `comment` says what it was converted from."""
     return {
         "log": {
             "version": "1.2",
-            "creator": {"name": creator, "version": __version__},
+            "creator": {"name": "qbtrace", "version": __version__, "comment": comment},
             "pages": [],
             "entries": entries,
         }
@@ -94,7 +94,7 @@ def flows_to_har(path: Path, source: str, warnings: list[str]) -> Har:
                 entries.append(_clean(entry))
     if skipped:
         warnings.append(f"{skipped} flows that are not HTTP (tcp, udp, dns) have no HAR form")
-    return har_document(entries, "mitmproxy")
+    return har_document(entries, "a mitmproxy flow file, by mitmproxy's HAR export")
 
 
 def _as_qbtrace_reads_it(entry: Har, flow: Any) -> None:
@@ -192,7 +192,7 @@ def capture_to_har(data: bytes, source: str, warnings: list[str]) -> Har:
             entry = record_entry(record, speller)
         entry["_qbtrace"] = {"line": index, "flow_id": record.flow_id}
         entries.append(entry)
-    return har_document(entries)
+    return har_document(entries, "a qbtrace capture")
 
 
 def record_secrets(record: ExchangeRecord) -> Iterator[Secret]:
@@ -358,7 +358,7 @@ class TagSpeller:
     empty or placeholder value is spelled as one (`undefined`, `null`...) of its length.
     """
 
-    def __init__(self, secrets: Iterator[Secret] | Any) -> None:
+    def __init__(self, secrets: Iterable[Secret]) -> None:
         self.jwt = {self._family(s) for s in secrets if "access-token-shape" in s.defects}
         self.by_hex: dict[str, str] = {}
         self.variants: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
