@@ -60,8 +60,11 @@ def _from_headers(headers: Any) -> Iterator[str]:
                     decoded = base64.b64decode(credential.strip()).decode("utf-8", "replace")
                 except (binascii.Error, ValueError):
                     continue
-                yield decoded
-                yield decoded.partition(":")[2]
+                secret = decoded.partition(":")[2].strip()
+                # no secret (no colon, empty, a placeholder): only a client id, which is no secret
+                if len(secret) >= MIN_LENGTH and secret.lower() not in PLACEHOLDERS:
+                    yield decoded
+                    yield secret
         elif name in ("cookie", "set-cookie"):
             yield value
             for part in value.split(";"):
