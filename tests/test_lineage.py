@@ -1,0 +1,98 @@
+"""Lineage folded one exchange at a time (`Lineage.add`) equals `build` over the sorted timeline."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from qbtrace import lineage as lineage_mod
+from qbtrace.classify import classify
+from qbtrace.events import timeline
+from qbtrace.lineage import Lineage, build
+from qbtrace.model import Exchange, Finding
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources import read_input
+from tests.conftest import GOLDEN
+
+HARS = sorted(GOLDEN.glob("*.har"))
+
+
+def exchanges_of(path: Path) -> list[Exchange]:
+    """The golden HAR's exchanges in timeline order, as `analyze` folds them."""
+    item = read_input(path, path.name, Profile(), Redactor(b"test-lineage-key"))
+    return timeline([item])
+
+
+def completion_order(exchanges: list[Exchange]) -> list[Exchange]:
+    """The order a proxy sees them in: when each response (or failure) ended."""
+    return sorted(exchanges, key=lambda x: (x.ended or x.started or 0.0, x.ref.index))
+
+
+def indexes(state: Lineage) -> dict[str, object]:
+    return {f.name: getattr(state, f.name) for f in fields(state) if not f.name.startswith("_")}
+
+
+def added(exchanges: list[Exchange]) -> Lineage:
+    state = Lineage()
+    for x in exchanges:
+        state.add(x)
+    return state
+
+
+def findings(state: Lineage) -> list[Finding]:
+    return classify(state, Profile())
+
+
+@pytest.mark.parametrize("har", HARS, ids=[p.stem for p in HARS])
+def test_added_in_completion_order_gives_the_findings_of_build(har: Path) -> None:
+    ordered = exchanges_of(har)
+    built = build(ordered)
+    live = added(completion_order(ordered))
+    assert findings(live) == findings(built)
+    assert indexes(live) == indexes(built)
+    assert [r.seq for r in live.requests] == list(range(len(built.requests)))
+
+
+def test_some_golden_capture_really_completes_out_of_start_order() -> None:
+    shuffled = [h.stem for h in HARS if completion_order(exchanges_of(h)) != exchanges_of(h)]
+    assert "refresh_race" in shuffled
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_arrival_order_gives_the_indexes_of_build(seed: int) -> None:
+    everything = [x for har in HARS for x in exchanges_of(har)]
+    ordered = sorted(everything, key=lambda x: (x.started or 0.0, x.ref))
+    arrival = ordered[:]
+    random.Random(seed).shuffle(arrival)
+    live = added(arrival)
+    built = build(ordered)
+    assert indexes(live) == indexes(built)
+    assert findings(live) == findings(built)
+
+
+def test_a_straggler_older_than_the_undo_logs_is_placed_by_folding_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lineage_mod, "REWIND_LIMIT", 2)
+    ordered = exchanges_of(GOLDEN / "refresh_token_superseded.har")
+    arrival = [*ordered[1:], ordered[0]]  # the first exchange arrives last
+    live = added(arrival)
+    assert indexes(live) == indexes(build(ordered))
+
+
+def test_request_of_follows_a_token_request_whose_seq_moved() -> None:
+    ordered = [x for x in exchanges_of(GOLDEN / "refresh_race.har") if x.kind == "token"]
+    live = added(completion_order(ordered))
+    for seq, x in enumerate(ordered):
+        found = live.request_of(x)
+        assert found is not None and found.seq == seq and found.x is x
+
+
+def test_add_refuses_a_lineage_that_build_made() -> None:
+    ordered = exchanges_of(GOLDEN / "refresh_token_superseded.har")
+    with pytest.raises(ValueError, match="add"):
+        build(ordered).add(ordered[0])
