@@ -6,12 +6,13 @@ through here, so they can never disagree.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
-from qbtrace.classify import classify
+from qbtrace.classify import SCAN_LIMIT, classify, explain_new
 from qbtrace.clocks import on_intuit_clock
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage
@@ -19,6 +20,8 @@ from qbtrace.model import Exchange, Finding, Input
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
+
+OPEN_LIMIT = 4 * SCAN_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,5 +83,53 @@ def _clock_said(finding: Finding, inputs: tuple[Input, ...]) -> Finding:
 
 
 def analyze_exchanges(exchanges: list[Exchange], profile: Profile) -> list[Finding]:
-    """Findings for exchanges already in time order (the capture addon's live state)."""
+    """Findings for exchanges already in time order, all at once."""
     return classify(lineage_mod.build(exchanges), profile)
+
+
+@dataclass
+class LiveAnalysis:
+    """The analysis as exchanges arrive (the capture addon's live diagnosis): one `Lineage`
+    for the session, and each new failure explained once, on the state seen so far.
+
+    `add` folds an exchange in its place by start time, even when it finishes late
+    (`Lineage.add`). `explain` runs the rules for one failed token request; when they leave
+    it unexplained, its outage cluster is formed from the unexplained failures that started
+    at most two outage windows before the newest one, all that is kept of them. So the work
+    per failure does not grow with the session. A failure is explained before later
+    exchanges are seen (a cluster that forms after it, a revoke recorded late): `qbtrace
+    analyze` on the capture accounts for those.
+    """
+
+    profile: Profile
+    lineage: Lineage = field(default_factory=Lineage)
+    _open: list[Exchange] = field(default_factory=list)
+    """Recent failures left unexplained (the candidates for an outage cluster), by start."""
+    _newest: float = float("-inf")
+
+    def add(self, exchange: Exchange) -> None:
+        self.lineage.add(exchange)
+
+    def explain(self, exchange: Exchange) -> Finding | None:
+        """The finding for a failed token request already added; None for anything else."""
+        failure = self.lineage.request_of(exchange)
+        if failure is None or failure.ok:
+            return None
+        # a cluster scan reaches at most SCAN_LIMIT failures either side in start order
+        at = bisect.bisect_left(self._open, failure.start, key=lambda x: x.started or 0.0)
+        near = self._open[max(at - SCAN_LIMIT - 1, 0) : at + SCAN_LIMIT + 1]
+        recent = [r for x in near if (r := self.lineage.request_of(x)) is not None]
+        finding, unexplained = explain_new(self.lineage, self.profile, failure, recent)
+        if unexplained and exchange.started is not None:
+            self._keep_open(exchange, exchange.started)
+        return finding
+
+    def _keep_open(self, exchange: Exchange, started: float) -> None:
+        if any(x is exchange for x in self._open):
+            return  # explained again after a wait (the capture addon holds guesses)
+        bisect.insort(self._open, exchange, key=lambda x: x.started or 0.0)
+        self._newest = max(self._newest, started)
+        oldest = self._newest - 2 * self.profile.outage_window
+        drop = bisect.bisect_left(self._open, oldest, key=lambda x: x.started or 0.0)
+        drop = max(drop, len(self._open) - OPEN_LIMIT)
+        del self._open[:drop]

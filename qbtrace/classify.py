@@ -118,23 +118,61 @@ def outage_clusters(
     failures: Iterable[TokenRequest], lineage: Lineage, profile: Profile
 ) -> dict[int, tuple[TokenRequest, ...]]:
     """For each failure, failures of other lineages within the outage window (a capped scan)."""
-    timed = sorted((f for f in failures if f.start != float("-inf")), key=lambda f: f.start)
-    starts = [f.start for f in timed]
-    keys = [_lineage_key(lineage, f) for f in timed]
-    need = max(profile.outage_min_lineages - 1, 1)
+    timed, starts, keys = _by_start(failures, lineage)
     out: dict[int, tuple[TokenRequest, ...]] = {}
     for i, f in enumerate(timed):
-        lo = bisect.bisect_left(starts, f.start - profile.outage_window)
-        hi = bisect.bisect_right(starts, f.start + profile.outage_window)
-        seen: dict[str, TokenRequest] = {}
-        for j in _nearest_first(i, lo, hi):
-            if keys[j] != keys[i] and keys[j] not in seen:
-                seen[keys[j]] = timed[j]
-                if len(seen) >= max(need, 10):
-                    break
-        if len(seen) >= need:
-            out[f.seq] = tuple(sorted(seen.values(), key=lambda r: r.seq))
+        cluster = _cluster(i, timed, starts, keys, profile)
+        if cluster:
+            out[f.seq] = cluster
     return out
+
+
+def _by_start(
+    failures: Iterable[TokenRequest], lineage: Lineage
+) -> tuple[list[TokenRequest], list[float], list[str]]:
+    """Failures with a start time sorted by it (stable), their starts and lineage keys."""
+    timed = sorted((f for f in failures if f.start != float("-inf")), key=lambda f: f.start)
+    return timed, [f.start for f in timed], [_lineage_key(lineage, f) for f in timed]
+
+
+def _cluster(
+    i: int, timed: list[TokenRequest], starts: list[float], keys: list[str], profile: Profile
+) -> tuple[TokenRequest, ...]:
+    """The cluster of `timed[i]`, or () when too few other lineages failed near it."""
+    f = timed[i]
+    need = max(profile.outage_min_lineages - 1, 1)
+    lo = bisect.bisect_left(starts, f.start - profile.outage_window)
+    hi = bisect.bisect_right(starts, f.start + profile.outage_window)
+    seen: dict[str, TokenRequest] = {}
+    for j in _nearest_first(i, lo, hi):
+        if keys[j] != keys[i] and keys[j] not in seen:
+            seen[keys[j]] = timed[j]
+            if len(seen) >= max(need, 10):
+                break
+    return tuple(sorted(seen.values(), key=lambda r: r.seq)) if len(seen) >= need else ()
+
+
+def explain_new(
+    lineage: Lineage, profile: Profile, failure: TokenRequest, recent: Iterable[TokenRequest]
+) -> tuple[Finding, bool]:
+    """`classify` for one failure as it arrives, on the state seen so far.
+
+    `recent` holds the earlier failures left unexplained within the outage window (the caller
+    keeps them: nothing older can join a cluster with this one). Returns the finding and
+    whether this failure is itself unexplained, so the caller keeps it for later ones.
+    """
+    found = explain(Context(lineage, profile, failure))
+    if not _unexplained(failure, found):
+        return found, False
+    if failure.start == float("-inf"):
+        return found, True
+    candidates = sorted([*(r for r in recent if r is not failure), failure], key=lambda r: r.seq)
+    timed, starts, keys = _by_start(candidates, lineage)
+    at = next(i for i, f in enumerate(timed) if f is failure)
+    cluster = _cluster(at, timed, starts, keys, profile)
+    if cluster:
+        found = explain(Context(lineage, profile, failure, cluster))
+    return found, True
 
 
 def _nearest_first(i: int, lo: int, hi: int) -> Iterable[int]:

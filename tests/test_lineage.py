@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from qbtrace import lineage as lineage_mod
+from qbtrace.analysis import LiveAnalysis
 from qbtrace.classify import classify
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage, build
-from qbtrace.model import Exchange, Finding
+from qbtrace.model import Exchange, Finding, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
@@ -96,3 +97,43 @@ def test_add_refuses_a_lineage_that_build_made() -> None:
     ordered = exchanges_of(GOLDEN / "refresh_token_superseded.har")
     with pytest.raises(ValueError, match="add"):
         build(ordered).add(ordered[0])
+
+
+@pytest.mark.parametrize("har", HARS, ids=[p.stem for p in HARS])
+def test_live_analysis_explains_each_failure_as_analyze_does(har: Path) -> None:
+    """Failures explained as they complete; guesses explained again once all has landed (the
+    capture addon holds them a moment: a race's winner may answer after its loser)."""
+    ordered = exchanges_of(har)
+    live = LiveAnalysis(Profile())
+    said: dict[Ref, Finding] = {}
+    guesses = []
+    for x in completion_order(ordered):
+        live.add(x)
+        found = live.explain(x)
+        if found is not None:
+            said[found.ref] = found
+            if found.confidence == "possible" or found.cause == "unexplained":
+                guesses.append(x)
+    for x in guesses:
+        found = live.explain(x)
+        assert found is not None
+        said[found.ref] = found
+    batch = findings(build(ordered))
+    assert len(said) == len(batch)
+    for f in batch:
+        if f.cause == "provider_outage":  # a live cluster holds the earlier failures only
+            assert (said[f.ref].cause, said[f.ref].confidence) == (f.cause, f.confidence)
+        else:
+            assert said[f.ref] == f
+
+
+def test_live_outage_cluster_looks_only_at_recent_failures() -> None:
+    ordered = exchanges_of(GOLDEN / "provider_outage.har")
+    live = LiveAnalysis(Profile())
+    for x in ordered:
+        live.add(x)
+        live.explain(x)
+    window = 2 * Profile().outage_window
+    assert live._open and all(x.started is not None for x in live._open)
+    newest = max(x.started or 0.0 for x in live._open)
+    assert all((x.started or 0.0) >= newest - window for x in live._open)
