@@ -5,24 +5,27 @@
 Only the exchanges the provider profile recognises (token, authorize, callback, revoke,
 disconnect) are recorded, each as one JSON line written and flushed when its flow ends in
 `response` or `error`. After every failed token request one warning line gives the cause,
-as `qbtrace analyze` would on what was seen so far. The addon never breaks proxying: any
-exception inside it is logged (without values from the flow) and the flow passes untouched.
+as `qbtrace analyze` would on what was seen so far (a diagnosis thread folds each exchange
+into one live state and explains only the new failures). The addon never breaks proxying:
+any exception inside it is logged (without values from the flow) and the flow passes
+untouched. `--set qbtrace_timing=true` logs the addon's own time per flow at exit.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from array import array
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
-from qbtrace.analysis import analyze_exchanges
+from qbtrace.analysis import LiveAnalysis
 from qbtrace.capture import (
     CaptureWriter,
     RawRecord,
@@ -31,7 +34,7 @@ from qbtrace.capture import (
     make_header,
 )
 from qbtrace.errors import QbtraceError
-from qbtrace.model import Exchange, Finding, Kind, Ref
+from qbtrace.model import Confidence, Exchange, Finding, Kind, Ref
 from qbtrace.profile import Profile, load_profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.sources.build import build_exchange
@@ -39,26 +42,39 @@ from qbtrace.sources.mitm import flow_parts, needle_pattern
 
 logger = logging.getLogger("qbtrace")
 MAX_SAMPLES = 1_000_000
+POLL = 0.1
+"""Seconds between the diagnosis thread's looks at what arrived. The hooks never wake it:
+waking a thread costs the event loop tens of µs on a VM (a futex wake, an IPI)."""
+SETTLE = 2.0
+"""Seconds a failure the rules can only guess about waits for exchanges still in flight (a
+refresh race's winner may answer after its loser) before its line is logged anyway."""
 
 
 class QbtraceCapture:
     def __init__(self) -> None:
         self.profile = Profile()
-        self.pattern = needle_pattern(self.profile)
+        self.search = needle_pattern(self.profile).search
         self.redactor = Redactor(default_key())
         self.writer: CaptureWriter | None = None
         self.source = "live"
         self.keep_raw = False
-        self.exchanges: list[Exchange] = []
+        self.timing = False
+        self.recorded = 0
         self.lost = 0
         self.failures: dict[str, int] = {}
-        # nanoseconds spent inside the hooks per flow, for benchmarks/proxy_overhead.py
+        # nanoseconds spent inside the hooks per flow, kept when `qbtrace_timing` is set
         self.time_unrelated = array("q")
         self.time_matching = array("q")
         self.time_diagnosis = array("q")
-        self.diagnoser = ThreadPoolExecutor(1, thread_name_prefix="qbtrace-diagnosis")
-        self.pending: deque[Exchange] = deque()
-        """Failed token requests waiting for the diagnosis thread."""
+        self.live = LiveAnalysis(self.profile)
+        """The session so far, touched only by the diagnosis thread."""
+        self.arrived: deque[Exchange] = deque()
+        """Recorded exchanges the diagnosis thread has not folded yet (deques are thread-safe)."""
+        self.held: list[tuple[Exchange, float]] = []
+        """Failures whose finding is a guess, waiting SETTLE seconds (diagnosis thread only)."""
+        self.requests: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
+        """`settle` asks the diagnosis thread for a forced round; None stops the thread."""
+        self.diagnoser: threading.Thread | None = None
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -79,6 +95,12 @@ class QbtraceCapture:
             False,
             "Keep raw tokens, codes and secrets in the capture (local debugging only).",
         )
+        loader.add_option(
+            "qbtrace_timing",
+            bool,
+            False,
+            "Measure the addon's own time per flow and log it at exit (benchmarks).",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "qbtrace_config" in updated:
@@ -87,7 +109,10 @@ class QbtraceCapture:
                 self.profile = load_profile(Path(path) if path else None)
             except QbtraceError as exc:
                 raise _options_error(f"qbtrace_config: {exc}") from None
-            self.pattern = needle_pattern(self.profile)
+            self.search = needle_pattern(self.profile).search
+            self.live.profile = self.profile
+        if "qbtrace_timing" in updated:
+            self.timing = bool(ctx.options.qbtrace_timing)
         if updated & {"qbtrace_capture", "qbtrace_keep_raw"}:
             self.keep_raw = bool(ctx.options.qbtrace_keep_raw)
             self._open(ctx.options.qbtrace_capture)
@@ -110,19 +135,29 @@ class QbtraceCapture:
             logger.warning("qbtrace: %s will hold RAW tokens and secrets", target)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._hook(flow)
+        # Almost every flow is unrelated: one regex search of the raw path bytes, no timing
+        # unless asked for, no further call.
+        if self.timing:
+            self._timed(flow)
+        elif self.search(flow.request.data.path) is not None:
+            self._record_safely(flow)
 
-    def error(self, flow: http.HTTPFlow) -> None:
-        self._hook(flow)
+    error = response
 
-    def _hook(self, flow: http.HTTPFlow) -> None:
+    def _timed(self, flow: http.HTTPFlow) -> None:
         start = time.perf_counter_ns()
+        if self.search(flow.request.data.path) is None:
+            took, samples = time.perf_counter_ns() - start, self.time_unrelated
+        elif self._record_safely(flow):
+            took, samples = time.perf_counter_ns() - start, self.time_matching
+        else:
+            return
+        if len(samples) < MAX_SAMPLES:
+            samples.append(took)
+
+    def _record_safely(self, flow: http.HTTPFlow) -> bool:
         try:
-            if self.pattern.search(flow.request.data.path) is None:
-                if len(self.time_unrelated) < MAX_SAMPLES:
-                    self.time_unrelated.append(time.perf_counter_ns() - start)
-                return
-            self._record(flow, start)
+            return self._record(flow)
         except Exception as exc:  # the proxy must go on whatever happens here
             where = exc.__traceback__
             while where is not None and where.tb_next is not None:
@@ -133,27 +168,31 @@ class QbtraceCapture:
                 exc.__class__.__name__,
                 line,
             )
+            return False
 
-    def _record(self, flow: http.HTTPFlow, start: int) -> None:
+    def _record(self, flow: http.HTTPFlow) -> bool:
         url = flow.request.pretty_url
         kind = self.profile.kind_of(flow.request.method, url)
         if kind is None:
-            return
+            return False
         parts = flow_parts(flow, url)
         if self.writer is not None and self.writer.gone():
             self._reopen()
-        index = self.writer.next_index if self.writer is not None else len(self.exchanges)
+        writer = self.writer
+        index = writer.next_index if writer is not None else self.recorded
         exchange = build_exchange(Ref(self.source, index), kind, parts, self.redactor)
-        if self.writer is not None:
+        if writer is not None:
             record = RawRecord(kind, parts, flow.id) if self.keep_raw else None
             self._write(encode_line(record or exchange_record(exchange, flow.id)))
-        self.exchanges.append(exchange)
-        if len(self.time_matching) < MAX_SAMPLES:
-            self.time_matching.append(time.perf_counter_ns() - start)
-        if kind == Kind.TOKEN and not exchange.ok:
-            # off the event loop: the failed response reaches the client without waiting
-            self.pending.append(exchange)
-            self.diagnoser.submit(self._diagnose)
+        self.recorded += 1
+        # explained off the event loop: the failed response reaches the client without waiting
+        self.arrived.append(exchange)
+        if self.diagnoser is None:
+            self.diagnoser = threading.Thread(
+                target=self._diagnosis_loop, name="qbtrace-diagnosis", daemon=True
+            )
+            self.diagnoser.start()
+        return True
 
     def _write(self, line: bytes) -> None:
         assert self.writer is not None
@@ -185,45 +224,86 @@ class QbtraceCapture:
         self.writer.close()
         self.writer = writer
 
-    def _diagnose(self) -> None:
-        """Explain every failure queued so far with one analysis of the state seen so far."""
-        failed = []
-        while self.pending:  # deque appends and pops are thread-safe
-            failed.append(self.pending.popleft())
-        if not failed:
-            return  # an earlier run took these
+    def _diagnosis_loop(self) -> None:
+        while True:
+            try:
+                request = self.requests.get(timeout=POLL)
+            except queue.Empty:
+                if self.arrived or self.held:
+                    self._diagnose(force=False)
+                continue
+            if request is None:
+                return
+            self._diagnose(force=True)
+            request.set()
+
+    def _diagnose(self, force: bool) -> None:
+        """Fold what arrived into the live state and explain the new failures (only those).
+
+        A failure the rules can only guess about is held up to SETTLE seconds, and explained
+        again when more exchanges arrive, unless `force`: one it depends on may be in flight.
+        """
         start = time.perf_counter_ns()
         try:
-            seen = sorted(self.exchanges, key=lambda x: (x.started or 0.0, x.ref.index))
-            by_ref = {f.ref: f for f in analyze_exchanges(seen, self.profile)}
-            for exchange in failed:
-                finding = by_ref.get(exchange.ref)
-                if finding is not None:
-                    self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
-                    logger.warning("%s", live_line(finding, exchange))
+            now = time.monotonic()
+            new: list[tuple[Exchange, float]] = []
+            while self.arrived:
+                exchange = self.arrived.popleft()
+                self.live.add(exchange)
+                if exchange.kind == Kind.TOKEN and not exchange.ok:
+                    new.append((exchange, now))
+            if not new and not force and all(now < seen + SETTLE for _, seen in self.held):
+                return
+            held, self.held = self.held, []
+            for exchange, seen in [*held, *new]:
+                self._explain(exchange, seen, force or seen + SETTLE <= now)
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
-        if len(self.time_diagnosis) < MAX_SAMPLES:
+        if self.timing and len(self.time_diagnosis) < MAX_SAMPLES:
             self.time_diagnosis.append(time.perf_counter_ns() - start)
 
+    def _explain(self, exchange: Exchange, seen: float, final: bool) -> None:
+        finding = self.live.explain(exchange)
+        if finding is None:
+            return
+        guess = finding.confidence == Confidence.POSSIBLE or finding.cause == "unexplained"
+        if guess and not final:
+            self.held.append((exchange, seen))
+            return
+        self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
+        logger.warning("%s", live_line(finding, exchange))
+
     def settle(self) -> None:
-        """Wait until every live diagnosis submitted so far has been logged."""
-        self.diagnoser.submit(lambda: None).result()
+        """Wait until every failure recorded so far has its line logged (held ones too)."""
+        thread = self.diagnoser
+        if thread is None:
+            return  # nothing was recorded
+        finished = threading.Event()
+        self.requests.put(finished)
+        while not finished.wait(1.0) and thread.is_alive():
+            pass
 
     def done(self) -> None:
         self.settle()
+        if self.diagnoser is not None:
+            self.requests.put(None)
+            self.diagnoser = None
         logger.info(
-            "qbtrace: %d exchanges recorded, %d failed token requests; addon time per flow "
-            "(mean/p50/p99 µs): matching %s, unrelated %s, live diagnosis %s",
-            len(self.exchanges),
+            "qbtrace: %d exchanges recorded, %d failed token requests%s",
+            self.recorded,
             sum(self.failures.values()),
-            _spread(self.time_matching),
-            _spread(self.time_unrelated),
-            _spread(self.time_diagnosis),
+            self._times() if self.timing else "",
         )
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+    def _times(self) -> str:
+        return (
+            "; addon time per flow (mean/p50/p99 µs): "
+            f"matching {_spread(self.time_matching)}, unrelated {_spread(self.time_unrelated)}, "
+            f"live diagnosis {_spread(self.time_diagnosis)}"
+        )
 
 
 def _spread(samples: array[int]) -> str:

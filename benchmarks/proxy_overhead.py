@@ -97,6 +97,7 @@ def start(tmp: Path, with_addon: bool) -> tuple[subprocess.Popen[str], int]:
     ]
     if with_addon:
         argv += ["-s", str(ADDON), "--set", f"qbtrace_capture={tmp / 'bench.jsonl'}"]
+        argv += ["--set", "qbtrace_timing=true"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QBTRACE_TAG_KEY": "bench"}
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -211,7 +212,7 @@ def in_process(flows: int = 20_000) -> list[str]:
         )
         matching.append(f)
     with tempfile.TemporaryDirectory() as tmp, taddons.context(addon) as tctx:
-        tctx.configure(addon, qbtrace_capture=str(Path(tmp) / "bench.jsonl"))
+        tctx.configure(addon, qbtrace_capture=str(Path(tmp) / "bench.jsonl"), qbtrace_timing=True)
         for n in range(flows):
             addon.response(unrelated[n % 1000])
         for f in matching:

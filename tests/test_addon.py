@@ -217,6 +217,56 @@ def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
         assert planted not in caplog.text and planted not in path.read_text()
 
 
+def test_refresh_race_loser_answered_first_is_explained_once_the_winner_lands(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    winner = token_flow(200, b'{"refresh_token":"RT1-successor-88","access_token":"eyJw"}')
+    loser = token_flow()
+    assert winner.response is not None and loser.response is not None
+    winner.request.timestamp_start, winner.response.timestamp_end = 1_800_000_000.0, 1_800_000_000.9
+    loser.request.timestamp_start, loser.response.timestamp_end = 1_800_000_000.1, 1_800_000_000.3
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        addon.response(loser)  # the loser's answer comes first
+        addon.response(winner)
+        addon.settle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and ": refresh_race (certain)" in warnings[0]
+
+
+def test_live_line_is_logged_without_waiting_for_exit(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = token_flow(200, b'{"refresh_token":"RT1-successor-99","access_token":"eyJx"}')
+    replay = token_flow()
+    assert ok.response is not None and replay.response is not None
+    replay.request.timestamp_start = ok.response.timestamp_end + 60
+    replay.response.timestamp_end = replay.request.timestamp_start + 0.2
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        addon.response(ok)
+        addon.response(replay)
+        deadline = time.monotonic() + 10
+        while "refresh_token_superseded" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "refresh_token_superseded" in caplog.text
+        addon.done()
+
+
+def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        addon.response(token_flow())
+        addon.response(tflow.tflow(resp=True))
+        assert not addon.time_matching and not addon.time_unrelated
+        tctx.configure(addon, qbtrace_timing=True)
+        addon.response(token_flow())
+        addon.response(tflow.tflow(resp=True))
+        addon.settle()
+    assert len(addon.time_matching) == 1 and len(addon.time_unrelated) == 1
+    assert addon.recorded == 2 and len(addon.time_diagnosis) >= 1
+
+
 # --- end to end: a real mitmdump --------------------------------------------------------------
 
 TINY_EMULATOR = '''
