@@ -181,7 +181,7 @@ def _flow_if_related(
             raise InputError(_newer(None, index), source=source) from None
         warnings.append(f"flow {index} is damaged and was skipped ({_first(exc)})")
         return None
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # mitmproxy's decoder asserts on damaged state
         warnings.append(f"flow {index} is damaged and was skipped ({exc.__class__.__name__})")
         return None
     return loaded if isinstance(loaded, http.HTTPFlow) else None
