@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -70,6 +71,7 @@ class RawRecord(msgspec.Struct, omit_defaults=True):
 
 
 Record = ExchangeRecord | RawRecord
+V = TypeVar("V")
 _ENCODER = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
 
@@ -92,15 +94,21 @@ def exchange_record(exchange: Exchange, flow_id: str | None = None) -> ExchangeR
         ended=e.ended,
         method=e.method,
         url=e.url,
-        params=dict(e.params),
+        params=_as_dict(e.params),
         status=e.status,
         failure=e.failure,
-        reply=dict(e.reply),
-        headers=dict(e.headers),
+        reply=_as_dict(e.reply),
+        headers=_as_dict(e.headers),
         client=e.client,
         gaps=e.gaps,
         flow_id=flow_id,
     )
+
+
+def _as_dict(mapping: Mapping[str, V]) -> dict[str, V]:
+    """The mapping itself when it is a dict already (build_exchange makes dicts): the record
+    is only encoded, so it need not own a copy."""
+    return mapping if isinstance(mapping, dict) else dict(mapping)
 
 
 def record_exchange(record: ExchangeRecord, ref: Ref) -> Exchange:

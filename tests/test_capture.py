@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qbtrace.capture import (
     CaptureWriter,
@@ -149,3 +153,34 @@ def test_header_only_capture_has_no_exchanges(tmp_path: Path) -> None:
     path.write_bytes(encode_line(make_header(Redactor(b"k"), False)))
     got = read_input(path, "cap.jsonl", Profile(), Redactor(b"k"))
     assert got.exchanges == () and got.entries == 1
+
+
+# --- the fast paths of build_exchange give what the stdlib calls they skip give -----------------
+
+
+@given(
+    st.lists(st.sampled_from(["a", "=", "&", "%", "%2F", "+", " ", "é", "code", ";"]), max_size=20)
+)
+def test_form_fields_are_parse_qsl_with_blank_values(pieces: list[str]) -> None:
+    from urllib.parse import parse_qsl
+
+    from qbtrace.sources.build import _form
+
+    text = "".join(pieces)
+    assert _form(text) == parse_qsl(text, keep_blank_values=True)
+
+
+@given(st.text(max_size=40) | st.binary(max_size=30).map(lambda b: base64.b64encode(b).decode()))
+def test_basic_credentials_decode_as_b64decode_validate(token: str) -> None:
+    from qbtrace.sources.build import _basic
+
+    redactor = Redactor(b"test-capture-key")
+    try:
+        expected = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        expected = None
+    got = _basic(token, redactor)
+    if expected is None:
+        assert got.defects == ("not-base64",)
+    else:
+        assert "not-base64" not in got.defects

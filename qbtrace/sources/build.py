@@ -6,7 +6,6 @@ of a matching exchange to `build_exchange`, so all formats redact and parse alik
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping
@@ -82,13 +81,13 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         if raw.request_body is None:
             raw.gaps.append("request-body-missing")
     else:
-        fields = parse_qsl(parts.query, keep_blank_values=True)
+        fields = _form(parts.query)
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
         target = urlsplit(location)
-        reply = _tagged(parse_qsl(target.query, keep_blank_values=True), redactor)
+        reply = _tagged(_form(target.query), redactor)
         reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
     elif kind in (Kind.TOKEN, Kind.REVOKE) and raw.status is not None:
         reply = _reply_fields(raw.response_body, redactor, raw.gaps)
@@ -136,7 +135,20 @@ def _body_fields(body: str | None, content_type: str) -> list[tuple[str, str]]:
         if isinstance(data, dict):
             return [(str(k), v if isinstance(v, str) else str(v)) for k, v in data.items()]
         return []
-    return parse_qsl(body, keep_blank_values=True)
+    return _form(body)
+
+
+def _form(text: str) -> list[tuple[str, str]]:
+    """`parse_qsl(text, keep_blank_values=True)`; without `%` or `+` nothing is to be decoded,
+    so the common token request skips its per-field unquoting."""
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    out = []
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            out.append((name, value))
+    return out
 
 
 def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, Value]:
@@ -190,7 +202,8 @@ def _client_auth(
 
 def _basic(token: str, redactor: Redactor) -> ClientAuth:
     try:
-        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        # what base64.b64decode(token, validate=True) does, without its Python wrapper
+        decoded = binascii.a2b_base64(token.encode("ascii"), strict_mode=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return ClientAuth(None, None, "basic", ("not-base64",))
     if ":" not in decoded:
@@ -204,6 +217,8 @@ def _cred_defects(part: str, value: str | None) -> tuple[str, ...]:
     if value is None:
         return (f"missing-{part}",)
     _, defects = canonical(value)
+    if not defects:
+        return ()
     return tuple(f"{d}-{part}" for d in defects if d in CRED_DEFECTS)
 
 
