@@ -267,6 +267,33 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
     assert addon.recorded == 2 and len(addon.time_diagnosis) >= 1
 
 
+@pytest.mark.parametrize(
+    "disconnect",
+    [(), ("https://app.example/qbo/disconnect",)],
+)
+def test_path_anchors_let_every_wanted_path_through(disconnect: tuple[str, ...]) -> None:
+    needles = Profile(disconnect_urls=disconnect).needles
+    anchors = load_addon().path_anchors(needles)
+    assert anchors is not None
+    assert all(any(a in n.encode() for a in anchors) for n in needles)
+    if not disconnect:
+        assert set(anchors) == {b"/oauth2", b"code=", b"realmId="}
+
+
+def test_more_than_four_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
+    urls = [f"https://{c}.example/{c * 6}" for c in "vwxyz"]
+    config = tmp_path / "qbtrace.toml"
+    config.write_text(f"[app]\ndisconnect_urls = {urls!r}\n".replace("'", '"'))
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_config=str(config))
+        assert addon.anchors is None
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        addon.response(tflow.tflow(resp=True))
+        addon.response(token_flow())
+        addon.settle()
+    assert addon.recorded == 1
+
+
 # --- end to end: a real mitmdump --------------------------------------------------------------
 
 TINY_EMULATOR = '''
