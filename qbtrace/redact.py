@@ -13,10 +13,13 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 from urllib.parse import unquote
 
+T = TypeVar("T")
 TAG_HEX = 12
 HEAD_LENGTHS = (16, 32, 64)
 PLACEHOLDERS = frozenset(
@@ -29,6 +32,7 @@ ASCII_ALTERABLE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\"'`%"
 """Every ASCII character `canonical` may undo: whitespace (as `str.strip` and `\\s` see it),
 quotes and `%`. An ASCII value without any of them is its own canonical form."""
 CACHE_LIMIT = 1_000_000
+MEMO_LIMIT = 10_000
 CACHED_LENGTH = 256
 """Values up to this length are memoised (client secrets, codes, refresh tokens come back);
 a 1 KB access token is rarely seen twice, and hashing it as a dict key costs as much as the
@@ -119,6 +123,7 @@ class Redactor:
         # keyed state after the key block: `copy()` of it is cheaper than keying anew each time
         self._keyed = hashlib.blake2b(key=self._key, digest_size=8)
         self._cache: dict[tuple[str, str], Secret] = {}
+        self._memo: dict[tuple[str, str], object] = {}
 
     def hexdigest(self, value: str) -> str:
         hasher = self._keyed.copy()
@@ -137,6 +142,16 @@ class Redactor:
         made = self._secret(kind, value)
         if len(self._cache) < CACHE_LIMIT:
             self._cache[(kind, value)] = made
+        return made
+
+    def remember(self, kind: str, value: str, make: Callable[[], T]) -> T:
+        """`make()`, memoised under a raw value like the tags (kept here with them, bounded)."""
+        key = (kind, value)
+        if key in self._memo:
+            return cast(T, self._memo[key])
+        made = make()
+        if len(self._memo) < MEMO_LIMIT:
+            self._memo[key] = made
         return made
 
     def _secret(self, kind: str, value: str) -> Secret:

@@ -96,3 +96,17 @@ def test_the_ascii_alterable_characters_are_exactly_what_canonical_may_undo() ->
         if chr(c).isspace() or SPACE.match(chr(c)) or chr(c) in QUOTES or chr(c) == "%"
     }
     assert set(ASCII_ALTERABLE) == undone
+
+
+def test_remember_makes_a_value_once_per_raw_input() -> None:
+    redactor = Redactor(KEY)
+    made: list[str] = []
+
+    def make(value: str) -> str:
+        made.append(value)
+        return value.upper()
+
+    assert redactor.remember("basic", "abc", lambda: make("abc")) == "ABC"
+    assert redactor.remember("basic", "abc", lambda: make("abc")) == "ABC"
+    assert redactor.remember("other", "abc", lambda: make("abc")) == "ABC"
+    assert made == ["abc", "abc"]

@@ -189,7 +189,9 @@ def _client_auth(
 ) -> ClientAuth:
     """Client credentials from `Authorization: Basic`, else from the form body (Airbyte, Nango)."""
     if authorization is not None and authorization[:6].lower() == "basic ":
-        return _basic(authorization[6:].strip(), redactor)
+        # an app sends the same header on every request: decode and tag it once
+        token = authorization[6:].strip()
+        return redactor.remember("basic", token, lambda: _basic(token, redactor))
     body = dict(fields)
     if "client_id" in body or "client_secret" in body:
         client_id = body.get("client_id")
