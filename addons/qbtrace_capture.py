@@ -137,16 +137,18 @@ class QbtraceCapture:
             logger.warning("qbtrace: %s will hold RAW tokens and secrets", target)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        # Almost every flow is unrelated: a few substring searches of the raw path bytes
-        # (memmem; a cold regex engine costs the live proxy twice as much), no timing unless
-        # asked for, no further call.
+        # Almost every flow is unrelated: a few substring searches of the raw path (a cold
+        # regex engine cost the live proxy twice as much), no timing unless asked for, no
+        # further call.
         if self.timing:
             self._timed(flow)
             return
         path = flow.request.data.path
         if self.anchors is not None:
+            # str `in` on the latin-1 view: bytes `in` goes through the buffer protocol
+            text = path.decode("latin-1")
             a, b, c, d = self.anchors
-            if a in path or b in path or c in path or d in path:
+            if a in text or b in text or c in text or d in text:
                 self._record_safely(flow)
         elif self.pattern.search(path) is not None:
             self._record_safely(flow)
@@ -157,8 +159,9 @@ class QbtraceCapture:
         start = time.perf_counter_ns()
         path = flow.request.data.path
         if self.anchors is not None:
+            text = path.decode("latin-1")
             a, b, c, d = self.anchors
-            related = a in path or b in path or c in path or d in path
+            related = a in text or b in text or c in text or d in text
         else:
             related = self.pattern.search(path) is not None
         if related and self._record_safely(flow):
@@ -319,12 +322,13 @@ class QbtraceCapture:
         )
 
 
-def path_anchors(needles: tuple[str, ...]) -> tuple[bytes, bytes, bytes, bytes] | None:
+def path_anchors(needles: tuple[str, ...]) -> tuple[str, str, str, str] | None:
     """Four substrings such that the raw path of every flow the profile may want holds one
-    (`/oauth2` covers the token, authorize and revoke paths); None when four do not do (many
-    disconnect URLs configured: the needle regex is used). A prefilter: `kind_of` decides."""
-    left = sorted({n.encode() for n in needles}, key=len)
-    anchors: list[bytes] = []
+    (`/oauth2` covers the token, authorize and revoke paths), as latin-1 text of the path's
+    bytes; None when four do not do (many disconnect URLs configured: the needle regex is
+    used). A prefilter only: `Profile.kind_of` decides."""
+    left = sorted({n.encode().decode("latin-1") for n in needles}, key=len)
+    anchors: list[str] = []
     while left:
         anchor = max(_substrings(left[0]), key=lambda s: (sum(s in n for n in left), len(s)))
         anchors.append(anchor)
@@ -335,8 +339,8 @@ def path_anchors(needles: tuple[str, ...]) -> tuple[bytes, bytes, bytes, bytes] 
     return a, b, c, d
 
 
-def _substrings(needle: bytes) -> list[bytes]:
-    """Its substrings of at least 5 bytes (the whole needle when shorter)."""
+def _substrings(needle: str) -> list[str]:
+    """Its substrings of at least 5 characters (the whole needle when shorter)."""
     size = min(5, len(needle))
     return [needle[i:j] for i in range(len(needle)) for j in range(i + size, len(needle) + 1)]
 
