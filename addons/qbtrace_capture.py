@@ -34,7 +34,7 @@ from qbtrace.capture import (
     make_header,
 )
 from qbtrace.errors import QbtraceError
-from qbtrace.model import Confidence, Exchange, Finding, Kind, Ref
+from qbtrace.model import Exchange, Finding, Ref
 from qbtrace.profile import Profile, load_profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.sources.build import build_exchange
@@ -45,9 +45,6 @@ MAX_SAMPLES = 1_000_000
 POLL = 0.1
 """Seconds between the diagnosis thread's looks at what arrived. The hooks never wake it:
 waking a thread costs the event loop tens of µs on a VM (a futex wake, an IPI)."""
-SETTLE = 2.0
-"""Seconds a failure the rules can only guess about waits for exchanges still in flight (a
-refresh race's winner may answer after its loser) before its line is logged anyway."""
 
 
 class QbtraceCapture:
@@ -71,8 +68,6 @@ class QbtraceCapture:
         """The session so far, touched only by the diagnosis thread."""
         self.arrived: deque[Exchange] = deque()
         """Recorded exchanges the diagnosis thread has not folded yet (deques are thread-safe)."""
-        self.held: list[tuple[Exchange, float]] = []
-        """Failures whose finding is a guess, waiting SETTLE seconds (diagnosis thread only)."""
         self.requests: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
         """`settle` asks the diagnosis thread for a forced round; None stops the thread."""
         self.diagnoser: threading.Thread | None = None
@@ -245,7 +240,7 @@ class QbtraceCapture:
             try:
                 request = self.requests.get(timeout=POLL)
             except queue.Empty:
-                if self.arrived or self.held:
+                if self.arrived or self.live.held:
                     self._diagnose(force=False)
                 continue
             if request is None:
@@ -254,40 +249,17 @@ class QbtraceCapture:
             request.set()
 
     def _diagnose(self, force: bool) -> None:
-        """Fold what arrived into the live state and explain the new failures (only those).
-
-        A failure the rules can only guess about is held up to SETTLE seconds, and explained
-        again when more exchanges arrive, unless `force`: one it depends on may be in flight.
-        """
+        """Fold what arrived into the live state; log the findings ready to tell."""
         start = time.perf_counter_ns()
         try:
-            now = time.monotonic()
-            new: list[tuple[Exchange, float]] = []
-            while self.arrived:
-                exchange = self.arrived.popleft()
-                self.live.add(exchange)
-                if exchange.kind == Kind.TOKEN and not exchange.ok:
-                    new.append((exchange, now))
-            if not new and not force and all(now < seen + SETTLE for _, seen in self.held):
-                return
-            held, self.held = self.held, []
-            for exchange, seen in [*held, *new]:
-                self._explain(exchange, seen, force or seen + SETTLE <= now)
+            arrived = [self.arrived.popleft() for _ in range(len(self.arrived))]
+            for exchange, finding in self.live.tell(arrived, time.monotonic(), force):
+                self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
+                logger.warning("%s", live_line(finding, exchange))
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
         if self.timing and len(self.time_diagnosis) < MAX_SAMPLES:
             self.time_diagnosis.append(time.perf_counter_ns() - start)
-
-    def _explain(self, exchange: Exchange, seen: float, final: bool) -> None:
-        finding = self.live.explain(exchange)
-        if finding is None:
-            return
-        guess = finding.confidence == Confidence.POSSIBLE or finding.cause == "unexplained"
-        if guess and not final:
-            self.held.append((exchange, seen))
-            return
-        self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
-        logger.warning("%s", live_line(finding, exchange))
 
     def settle(self) -> None:
         """Wait until every failure recorded so far has its line logged (held ones too)."""

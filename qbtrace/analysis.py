@@ -16,12 +16,15 @@ from qbtrace.classify import SCAN_LIMIT, classify, explain_new
 from qbtrace.clocks import on_intuit_clock
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage
-from qbtrace.model import Exchange, Finding, Input
+from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
 
 OPEN_LIMIT = 4 * SCAN_LIMIT
+SETTLE = 2.0
+"""Seconds a failure the rules can only guess about waits for exchanges still in flight (a
+refresh race's winner may answer after its loser) before it is told anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +106,40 @@ class LiveAnalysis:
 
     profile: Profile
     lineage: Lineage = field(default_factory=Lineage)
+    held: list[tuple[Exchange, float]] = field(default_factory=list)
+    """Failures whose finding is still a guess, with when they arrived (see `tell`)."""
     _open: list[Exchange] = field(default_factory=list)
     """Recent failures left unexplained (the candidates for an outage cluster), by start."""
     _newest: float = float("-inf")
 
     def add(self, exchange: Exchange) -> None:
         self.lineage.add(exchange)
+
+    def tell(
+        self, arrived: Sequence[Exchange], now: float, force: bool = False
+    ) -> list[tuple[Exchange, Finding]]:
+        """Add `arrived` and return the findings ready to tell: each new failure's, and those
+        of failures held back. A finding that is only a guess (`possible`, `unexplained`) is
+        held up to SETTLE seconds after `now` of its arrival and explained again whenever
+        more exchanges arrive, unless `force`: an exchange it depends on may be in flight."""
+        for exchange in arrived:
+            self.add(exchange)
+        waiting = all(now < seen + SETTLE for _, seen in self.held)
+        if not arrived and not force and waiting:
+            return []  # nothing new, and no held failure is due
+        ready: list[tuple[Exchange, Finding]] = []
+        new = [(x, now) for x in arrived if x.kind == Kind.TOKEN and not x.ok]
+        held, self.held = self.held, []
+        for exchange, seen in [*held, *new]:
+            finding = self.explain(exchange)
+            if finding is None:
+                continue
+            guess = finding.confidence == Confidence.POSSIBLE or finding.cause == "unexplained"
+            if guess and not force and now < seen + SETTLE:
+                self.held.append((exchange, seen))
+            else:
+                ready.append((exchange, finding))
+        return ready
 
     def explain(self, exchange: Exchange) -> Finding | None:
         """The finding for a failed token request already added; None for anything else."""

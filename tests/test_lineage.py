@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qbtrace import lineage as lineage_mod
-from qbtrace.analysis import LiveAnalysis
+from qbtrace.analysis import SETTLE, LiveAnalysis
 from qbtrace.classify import classify
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage, build
@@ -100,31 +100,34 @@ def test_add_refuses_a_lineage_that_build_made() -> None:
 
 
 @pytest.mark.parametrize("har", HARS, ids=[p.stem for p in HARS])
-def test_live_analysis_explains_each_failure_as_analyze_does(har: Path) -> None:
-    """Failures explained as they complete; guesses explained again once all has landed (the
-    capture addon holds them a moment: a race's winner may answer after its loser)."""
+def test_live_analysis_tells_each_failure_as_analyze_does(har: Path) -> None:
+    """Exchanges told as they complete, on the capture's own clock; a guess is held until an
+    exchange in flight lands (a race's winner may answer after its loser) or SETTLE passes."""
     ordered = exchanges_of(har)
     live = LiveAnalysis(Profile())
     said: dict[Ref, Finding] = {}
-    guesses = []
     for x in completion_order(ordered):
-        live.add(x)
-        found = live.explain(x)
-        if found is not None:
+        for _, found in live.tell([x], x.ended or x.started or 0.0):
             said[found.ref] = found
-            if found.confidence == "possible" or found.cause == "unexplained":
-                guesses.append(x)
-    for x in guesses:
-        found = live.explain(x)
-        assert found is not None
+    for _, found in live.tell([], float("inf"), force=True):
         said[found.ref] = found
     batch = findings(build(ordered))
-    assert len(said) == len(batch)
+    assert sorted(said) == sorted(f.ref for f in batch)  # each failure told once
     for f in batch:
         if f.cause == "provider_outage":  # a live cluster holds the earlier failures only
             assert (said[f.ref].cause, said[f.ref].confidence) == (f.cause, f.confidence)
         else:
             assert said[f.ref] == f
+
+
+def test_a_guess_is_told_when_settle_has_passed_without_news() -> None:
+    ordered = exchanges_of(GOLDEN / "refresh_token_unknown.har")
+    live = LiveAnalysis(Profile())
+    failure = next(x for x in ordered if x.kind == "token" and not x.ok)
+    assert live.tell(ordered, now=100.0) == [] and live.held
+    assert live.tell([], now=100.0 + SETTLE - 0.1) == []
+    ((told, found),) = live.tell([], now=100.0 + SETTLE)
+    assert told is failure and found.cause == "refresh_token_unknown" and not live.held
 
 
 def test_live_outage_cluster_looks_only_at_recent_failures() -> None:
