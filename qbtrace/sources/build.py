@@ -178,7 +178,9 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
     for name in REPLY_FIELDS:
         value = data.get(name)
         if isinstance(value, str):
-            out[name] = TOKEN_LIKE.sub("[redacted]", value[:500])
+            text = value[:500]
+            # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
+            out[name] = TOKEN_LIKE.sub("[redacted]", text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = value
     return out
