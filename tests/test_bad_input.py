@@ -376,3 +376,11 @@ def test_latin1_bytes_in_token_request_url_and_headers(tmp_path: Path) -> None:
     path.write_bytes(data)
     proc = run_cli("analyze", path, "--format", "json", check=False)
     assert {f["request"]["index"] for f in _findings(proc)} == {0, 1}  # type: ignore[index]
+
+
+def test_a_file_that_fails_to_read_is_one_line() -> None:
+    """Root reads mode-000 files, but no one can read /proc/self/mem from offset 0 (EIO)."""
+    proc = run_cli("analyze", "/proc/self/mem", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "mem: cannot read" in proc.stderr
