@@ -145,7 +145,7 @@ class Lineage:
         placed by folding the whole timeline again: correct, only slower.
         """
         if self._replay is None:
-            if self.requests or self.authorizes or self.grants or self.revokes:
+            if self.requests or self.authorizes or self.grants or self.revokes or self.disconnects:
                 raise ValueError("add() needs a Lineage that only add() has folded into")
             self._replay = _Replay()
         replay = self._replay
