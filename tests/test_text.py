@@ -19,7 +19,7 @@ def test_summary_names_the_most_common_cause_and_its_fix() -> None:
     out = text_of("provider_outage", "refresh_token_superseded", "code_reused")
     first = out.splitlines()[0]
     assert first.startswith("qbtrace: ") and "failed" in first
-    assert "most common: provider_outage. Fix: retry later" in out
+    assert "most common: provider_outage. Fix: Retry later" in out
 
 
 def test_failures_are_broken_down_by_client_and_hour_when_there_are_several() -> None:
@@ -33,7 +33,7 @@ def test_each_failure_shows_cause_evidence_and_fix() -> None:
     # replayed 2 h after the rotation: older Intuit docs allowed 24 h, so only likely
     assert "cause: refresh_token_superseded (likely)" in out
     assert "evidence: refresh_token_superseded.har #" in out and "issued_successor" in out
-    assert "fix: after every refresh, persist the refresh_token" in out
+    assert "fix: After every refresh, persist the refresh_token" in out
 
 
 def test_healthy_capture_says_nothing_failed() -> None:

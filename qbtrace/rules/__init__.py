@@ -69,7 +69,8 @@ def _sections(module: ModuleType) -> dict[str, str]:
     for name in SECTIONS:
         pattern = rf"{name}:(.*?)(?=\n\s*\n(?:{'|'.join(SECTIONS)}):|\Z)"
         hit = re.search(pattern, body, re.S)
-        found[name] = " ".join(hit.group(1).split()) if hit else ""
+        text = " ".join(hit.group(1).split()) if hit else ""
+        found[name] = text[:1].upper() + text[1:]
     return found
 
 
