@@ -35,6 +35,10 @@ _MISSING = object()
 Undo = list[tuple[int, Any, Any, Any]]
 
 
+TRUNCATION_PREFIX = 32
+"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CodeGrant:
     """A code as Intuit handed it out: the callback that carried it and its authorize request."""
@@ -73,10 +77,9 @@ class Lineage:
     at_issuers: dict[str, TokenRequest] = field(default_factory=dict)
     """access token hex → the response that issued it."""
     issued_canon: dict[str, tuple[str, TokenRequest]] = field(default_factory=dict)
-    """canonical hex of any issued token → (its kind, the issuing response)."""
-    issued_heads: dict[tuple[int, str], list[tuple[Secret, TokenRequest]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    """canonical hex → (kind, issuer), for issued values that are not their own canonical form."""
+    issued_heads: dict[tuple[int, str], tuple[Secret, TokenRequest]] = field(default_factory=dict)
+    """(n, prefix hex) of issued refresh tokens (n >= TRUNCATION_PREFIX) → first (token, issuer)."""
     spends: dict[str, list[TokenRequest]] = field(default_factory=lambda: defaultdict(list))
     """refresh token hex → refresh requests that presented it, in time order."""
     root: dict[str, str] = field(default_factory=dict)
@@ -104,6 +107,16 @@ class Lineage:
         """Refreshes with `token` sent before position `seq` (bisect: no scan of the rest)."""
         spends = self.spends.get(token.hex, [])
         return spends[: bisect.bisect_left(spends, seq, key=lambda r: r.seq)]
+
+    def issued_as(self, canon: str) -> tuple[str, TokenRequest] | None:
+        """The issued token whose canonical form is `canon`: (`rt` or `at`, its issuer)."""
+        issuers = self.issuers.get(canon)
+        if issuers:
+            return "rt", issuers[0]
+        issuer = self.at_issuers.get(canon)
+        if issuer is not None:
+            return "at", issuer
+        return self.issued_canon.get(canon)
 
     def last_issuer_before(self, token: Secret, seq: int) -> TokenRequest | None:
         issuers = self.issuers.get(token.hex, [])
@@ -256,17 +269,26 @@ class Lineage:
         if presented is not None:
             lineage = self._lineage_id(req, presented)
             self._first(self.root, presented.hex, lineage)
-        for issued, kind in ((req.issued_rt, "rt"), (req.issued_at, "at")):
-            if issued is None:
-                continue
-            if kind == "rt":
-                self._push(self.issuers, issued.hex, req)
-            else:
-                self._first(self.at_issuers, issued.hex, req)
-            self._first(self.issued_canon, issued.canon, (kind, req))
-            for head in issued.heads:
-                self._push(self.issued_heads, head, (issued, req))
-            self._first(self.root, issued.hex, lineage or issued.hex)
+        rt, at = req.issued_rt, req.issued_at
+        if rt is not None:
+            key = rt.hex
+            seen = key in self.issuers
+            self._push(self.issuers, key, req)
+            if not seen:  # a token returned again within its day was indexed when first issued
+                self._issued(rt, "rt", req, lineage)
+                for head in rt.heads:
+                    if head[0] >= TRUNCATION_PREFIX:
+                        self._first(self.issued_heads, head, (rt, req))
+        if at is not None:
+            self._first(self.at_issuers, at.hex, req)
+            self._issued(at, "at", req, lineage)
+
+    def _issued(self, token: Secret, kind: str, req: TokenRequest, lineage: str | None) -> None:
+        # a value Intuit issued is normally its own canonical form (exact tag == canonical tag),
+        # found through `issuers`/`at_issuers`; only the rare other kind needs its own entry
+        if token.canon != token.hex:
+            self._first(self.issued_canon, token.canon, (kind, req))
+        self._first(self.root, token.hex, lineage or token.hex)
 
     def _lineage_id(self, req: TokenRequest, presented: Secret) -> str:
         if req.grant == "authorization_code":

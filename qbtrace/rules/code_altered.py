@@ -13,12 +13,10 @@ framework decoded it, once; don't re-encode it or read it from a logged URL.
 
 from __future__ import annotations
 
+from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
 from qbtrace.rules.near_match import alteration
-
-MIN_PREFIX = 32
-"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
 
 CAUSE = "code_altered"
 
@@ -39,7 +37,7 @@ def check(ctx: Context) -> Match | None:
         note = f"carried {grant.code.tag}; the token request sent it {alteration(code)}"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("callback", grant.callback, note))
     for n, digest in reversed(code.heads):
-        if n < MIN_PREFIX:
+        if n < TRUNCATION_PREFIX:
             continue
         grant = lin.grant_heads.get((n, digest))
         if grant is not None and grant.code.length > code.length:

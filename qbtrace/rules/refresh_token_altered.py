@@ -14,13 +14,11 @@ characters), read it back unchanged, and never swap it with the access_token.
 
 from __future__ import annotations
 
+from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.redact import Secret
 from qbtrace.rules.common import Context, cite, match, refresh_failure
 from qbtrace.rules.near_match import alteration
-
-MIN_PREFIX = 32
-"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
 
 CAUSE = "refresh_token_altered"
 
@@ -41,7 +39,7 @@ def check(ctx: Context) -> Match | None:
     if swapped is not None:
         note = f"{token.tag} is the access token this response issued, sent as a refresh token"
         return match(CAUSE, Confidence.CERTAIN, cite("issued_access_token", swapped, note))
-    hit = lin.issued_canon.get(token.canon)
+    hit = lin.issued_as(token.canon)
     if hit is not None:
         kind, issuer = hit
         what = "access token" if kind == "at" else "refresh token"
@@ -52,15 +50,18 @@ def check(ctx: Context) -> Match | None:
 
 def _truncated(ctx: Context, token: Secret) -> Match | None:
     for n, digest in reversed(token.heads):
-        if n < MIN_PREFIX:
+        if n < TRUNCATION_PREFIX:
             continue
-        for issued, issuer in ctx.lineage.issued_heads.get((n, digest), ()):
-            if issued.length > token.length and issued.hex != token.hex:
-                note = (
-                    f"issued {issued.tag} ({issued.length} characters); the request sent its "
-                    f"first {token.length} characters"
-                )
-                return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
+        hit = ctx.lineage.issued_heads.get((n, digest))
+        if hit is None:
+            continue
+        issued, issuer = hit
+        if issued.length > token.length and issued.hex != token.hex:
+            note = (
+                f"issued {issued.tag} ({issued.length} characters); the request sent its "
+                f"first {token.length} characters"
+            )
+            return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
     if "access-token-shape" in token.defects:
         note = "the refresh token has the shape of an access token (a JWE starting 'eyJ')"
         return match(CAUSE, Confidence.LIKELY, Evidence("malformed", note))
