@@ -8,6 +8,7 @@ warnings, so a sanitized export never yields a wrong `certain`.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 
 from qbtrace.events import TokenRequest
@@ -17,6 +18,8 @@ from qbtrace.profile import Profile
 from qbtrace.rules import BY_CAUSE, RULES, Rule
 from qbtrace.rules.common import Context, cap, client_error, grant_error
 
+BURST = 3
+BACKGROUND_SPAN = 86_400.0
 SCAN_LIMIT = 200
 CLIENT_RANK = BY_CAUSE["refresh_client_mismatch"].rank
 
@@ -119,9 +122,10 @@ def outage_clusters(
 ) -> dict[int, tuple[TokenRequest, ...]]:
     """For each failure, failures of other lineages within the outage window (a capped scan)."""
     timed, starts, keys = _by_start(failures, lineage)
+    need = _burst_size(starts, profile)
     out: dict[int, tuple[TokenRequest, ...]] = {}
     for i, f in enumerate(timed):
-        cluster = _cluster(i, timed, starts, keys, profile)
+        cluster = _cluster(i, timed, starts, keys, profile, need)
         if cluster:
             out[f.seq] = cluster
     return out
@@ -135,12 +139,32 @@ def _by_start(
     return timed, [f.start for f in timed], [_lineage_key(lineage, f) for f in timed]
 
 
+def _burst_size(starts: list[float], profile: Profile) -> int:
+    """How many other lineages must fail near a failure for an outage: the configured minimum,
+    or BURST times what the capture's own background rate of unexplained failures puts in one
+    window, whichever is more. A big app has a few stray failures every few minutes; an
+    outage stands out from them. The rate is taken over a day at least, so a short capture of
+    an outage alone does not count as its own background."""
+    need = max(profile.outage_min_lineages - 1, 1)
+    if len(starts) < 2:
+        return need
+    span = max(starts[-1] - starts[0], BACKGROUND_SPAN)
+    expected = len(starts) * 2 * profile.outage_window / span
+    return max(need, math.ceil(BURST * expected))
+
+
 def _cluster(
-    i: int, timed: list[TokenRequest], starts: list[float], keys: list[str], profile: Profile
+    i: int,
+    timed: list[TokenRequest],
+    starts: list[float],
+    keys: list[str],
+    profile: Profile,
+    need: int | None = None,
 ) -> tuple[TokenRequest, ...]:
     """The cluster of `timed[i]`, or () when too few other lineages failed near it."""
     f = timed[i]
-    need = max(profile.outage_min_lineages - 1, 1)
+    if need is None:
+        need = max(profile.outage_min_lineages - 1, 1)
     lo = bisect.bisect_left(starts, f.start - profile.outage_window)
     hi = bisect.bisect_right(starts, f.start + profile.outage_window)
     seen: dict[str, TokenRequest] = {}

@@ -234,3 +234,15 @@ def test_explain_prints_the_rule_docs(tmp_path: Path) -> None:
         assert BY_CAUSE[cause].fix in result.stdout.replace("\n", " ").replace("  ", " ")
     bad = CliRunner().invoke(main, ["explain", "nope"])
     assert bad.exit_code == 2 and "unknown cause" in bad.stderr
+
+
+def test_a_steady_trickle_of_stray_failures_is_no_outage_but_a_burst_is() -> None:
+    c = Capture()
+    for n in range(1440):  # two days of one unexplained failure every two minutes
+        c.refresh(120.0 * n, f"RT1-stray-{n:05d}-" + "x" * 40)
+    assert not any(f.cause == "provider_outage" for f in findings(c))
+    for n in range(15):  # then fifteen unrelated connections fail within a minute
+        c.refresh(2 * DAY + 4 * n, f"RT1-burst-{n:05d}-" + "y" * 40)
+    found = findings(c)
+    assert [f.cause for f in found[-15:]] == ["provider_outage"] * 15
+    assert sum(f.cause == "provider_outage" for f in found) <= 15 + 2
