@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import mmap
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -71,27 +70,21 @@ def flows_to_har(path: Path, source: str, warnings: list[str]) -> Har:
     from mitmproxy import http
     from mitmproxy.addons.savehar import SaveHar
 
-    from qbtrace.sources.mitm import _flow_if_related, _spans
+    from qbtrace.sources.mitm import flows
 
     saver = SaveHar()
     servers_seen: set[Any] = set()
     entries: list[Har] = []
     skipped = 0
-    with path.open("rb") as handle:
-        try:
-            buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"cannot map the file ({exc})", source=source) from None
-        with buf:
-            for index, span in enumerate(_spans(buf, source, warnings)):
-                warned = len(warnings)
-                flow = _flow_if_related(buf, span, ALL, source, index, warnings)
-                if not isinstance(flow, http.HTTPFlow):
-                    skipped += len(warnings) == warned  # else damaged, and warned of
-                    continue
-                entry = saver.flow_entry(flow, servers_seen)
-                _as_qbtrace_reads_it(entry, flow)
-                entries.append(_clean(entry))
+    warned = len(warnings)
+    for _, flow in flows(path, source, ALL, warnings):
+        if not isinstance(flow, http.HTTPFlow):
+            skipped += len(warnings) == warned  # else damaged, and warned of
+            warned = len(warnings)
+            continue
+        entry = saver.flow_entry(flow, servers_seen)
+        _as_qbtrace_reads_it(entry, flow)
+        entries.append(_clean(entry))
     if skipped:
         warnings.append(f"{skipped} flows that are not HTTP (tcp, udp, dns) have no HAR form")
     return har_document(entries, "a mitmproxy flow file, by mitmproxy's HAR export")

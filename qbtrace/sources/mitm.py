@@ -95,8 +95,27 @@ def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> 
     """Read a flow file; readable flows plus a warning when some are damaged or cut short."""
     warnings: list[str] = []
     exchanges: list[Exchange] = []
-    pattern = needle_pattern(profile)
     total = 0
+    for index, found in flows(path, source, needle_pattern(profile), warnings):
+        total += 1
+        if found is None:
+            continue
+        kind = profile.kind_of(found.request.method, found.request.pretty_url)
+        if kind is not None:
+            ref = Ref(source, index)
+            exchanges.append(build_exchange(ref, kind, flow_parts(found), redactor))
+    return Input(source, "mitm", total, tuple(exchanges), tuple(warnings))
+
+
+Span = tuple[int, int, int]
+"""(offset of the length prefix, payload start, payload end = offset of the type byte)."""
+
+
+def flows(
+    path: Path, source: str, pattern: re.Pattern[bytes], warnings: list[str]
+) -> Iterator[tuple[int, http.HTTPFlow | None]]:
+    """(index, flow) for every flow of the file; None for a flow whose request path does not
+    match `pattern`, is not HTTP, or is damaged (then with a warning)."""
     with path.open("rb") as handle:
         try:
             buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
@@ -104,19 +123,7 @@ def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> 
             raise InputError(f"cannot map the file ({exc})", source=source) from None
         with buf:
             for index, span in enumerate(_spans(buf, source, warnings)):
-                total += 1
-                found = _flow_if_related(buf, span, pattern, source, index, warnings)
-                if found is None:
-                    continue
-                kind = profile.kind_of(found.request.method, found.request.pretty_url)
-                if kind is not None:
-                    ref = Ref(source, index)
-                    exchanges.append(build_exchange(ref, kind, flow_parts(found), redactor))
-    return Input(source, "mitm", total, tuple(exchanges), tuple(warnings))
-
-
-Span = tuple[int, int, int]
-"""(offset of the length prefix, payload start, payload end = offset of the type byte)."""
+                yield index, _flow_if_related(buf, span, pattern, source, index, warnings)
 
 
 def _spans(buf: mmap.mmap, source: str, warnings: list[str]) -> Iterator[Span]:
