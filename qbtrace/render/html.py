@@ -23,6 +23,7 @@ from qbtrace.events import TokenRequest
 from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
 from qbtrace.render.view import Presenter, iso
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
+from qbtrace.rules.common import span as span_text
 
 FORMAT_VERSION = 1
 PER_GROUP = 200
@@ -168,7 +169,7 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Strip:
-    """One lineage (client + realm) on the shared time axis: tokens issued, spent, failures."""
+    """One lineage (client + realm) on its own time axis: tokens issued, spent, failures."""
 
     label: str
     width: int
@@ -222,18 +223,20 @@ def _mark(r: TokenRequest) -> tuple[str, str]:
 
 
 def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
+    """One strip per lineage, each on its own time axis (its first to its last event): a
+    capture spanning months would squeeze a day's rotation and replay into one dot."""
     lin = analysis.lineage
-    times = [r.x.started for r in lin.requests if r.x.started is not None]
-    if not times:
-        return []
-    t0, span = min(times), (max(times) - min(times)) or 1.0
     groups: dict[str, list[TokenRequest]] = defaultdict(list)
     for r in lin.requests:
         groups[_lineage_key(analysis, r)].append(r)
     strips = []
     for key, reqs in groups.items():
+        revokes = lin.revoked_roots.get(key, [])
+        times = [m for m in (*(r.x.started for r in reqs), *(x.started for x in revokes)) if m]
+        t0 = min(times, default=0.0)
+        span = (max(times, default=0.0) - t0) or 1.0
 
-        def at(moment: float | None) -> float:
+        def at(moment: float | None, t0: float = t0, span: float = span) -> float:
             return round(((moment or t0) - t0) / span * (STRIP_W - 8) + 4, 1)
 
         marks = []
@@ -241,11 +244,13 @@ def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
             css, what = _mark(r)
             where = f"{r.x.ref.source} #{r.x.ref.index}"
             marks.append(Mark(at(r.x.started), css, f"{iso(r.x.started)} {where}: {what}"))
-        for x in lin.revoked_roots.get(key, []):
+        for x in revokes:
             marks.append(Mark(at(x.started), "revoked", f"{iso(x.started)}: revoked"))
         client = presenter.client(reqs[0].client_id) or "client unknown"
         realm = lin.realm.get(key)
         label = f"{client}, realm {realm}" if realm else client
+        if len(times) > 1:
+            label += f", {span_text(span)} from {iso(t0)}"
         failed = sum(1 for m in marks if m.css == "failed")
         strips.append(Strip(f"{label} ({key[:17]})", STRIP_W, tuple(marks), failed, len(marks)))
     strips.sort(key=lambda s: (-s.failures, s.label))
