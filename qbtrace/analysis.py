@@ -39,6 +39,22 @@ class Analysis:
     def token_requests(self) -> int:
         return len(self.lineage.requests)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the user should know about the inputs as a whole, beyond the findings."""
+        if self.lineage.requests:
+            return ()
+        browser = self.lineage.authorizes or self.lineage.grants
+        where = (
+            "the input shows the browser's authorize and callback, but the token requests "
+            "are made by the app's server: capture them too (`qbtrace proxy`, or a HAR of "
+            "the server's traffic) and analyze both files together"
+            if browser
+            else "no QuickBooks token, authorize or callback traffic either: is this the "
+            "right capture, or does the app use other endpoints (see qbtrace.toml)?"
+        )
+        return (f"no token-endpoint requests in the input; {where}",)
+
 
 def source_names(paths: Sequence[Path]) -> list[str]:
     """Base names when they are unambiguous, else the paths as given."""

@@ -34,6 +34,9 @@ def run_analysis(
     for item in inputs:
         for warning in item.warnings:
             print(f"qbtrace: warning: {item.source}: {warning}", file=sys.stderr)
+    if fmt != "text" or output is not None:  # the terminal text says them itself
+        for note in analysis.notes:
+            print(f"qbtrace: note: {note}", file=sys.stderr)
     if events is not None:
         from qbtrace.table import events_frame
 

@@ -40,3 +40,10 @@ def test_healthy_capture_says_nothing_failed() -> None:
     out = text_of("healthy_python")
     assert ", 0 failed" in out.splitlines()[0]
     assert "cause:" not in out
+
+
+def test_a_browser_only_capture_says_where_the_token_requests_are() -> None:
+    out = text_of("code_reused.playwright")
+    assert "0 token requests" in out.splitlines()[0]
+    assert "note: no token-endpoint requests in the input" in out
+    assert "qbtrace proxy" in out

@@ -402,7 +402,7 @@ def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
             "(it starts mid-lineage): their history is not in the input"
         )
     out += [f"{item.source}: {w}" for item in analysis.inputs for w in item.warnings]
-    return tuple(out)
+    return (*analysis.notes, *out)
 
 
 def _inputs(analysis: Analysis) -> tuple[InputRow, ...]:

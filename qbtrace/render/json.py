@@ -29,6 +29,7 @@ def document(analysis: Analysis, presenter: Presenter) -> dict[str, object]:
         ],
         "findings": [presenter.finding(f) for f in analysis.findings],
         "summary": summary(analysis),
+        "notes": list(analysis.notes),
     }
 
 

@@ -30,6 +30,7 @@ def _header(analysis: Analysis) -> list[str]:
             f"  input {item.source}: {item.kind}, {item.entries} entries, {tokens} token requests"
         )
         lines += [f"    warning: {w}" for w in item.warnings]
+    lines += [f"  note: {note}" for note in analysis.notes]
     if by_cause:
         top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
         lines.append(f"  most common: {top}. Fix: {BY_CAUSE[top].fix}")
