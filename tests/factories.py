@@ -46,6 +46,7 @@ class Capture:
         took: float = 0.2,
         basic: str | None = None,
     ) -> Exchange:
+        """A token POST; `basic=""` sends no Authorization header (credentials in the body)."""
         auth = basic if basic is not None else base64.b64encode(f"{client}:{secret}".encode())
         header = auth if isinstance(auth, str) else auth.decode()
         parts = RawParts(
@@ -54,7 +55,7 @@ class Capture:
             started=T0 + at,
             ended=T0 + at + took,
             request_headers=[
-                ("Authorization", f"Basic {header}"),
+                *([("Authorization", f"Basic {header}")] if basic != "" else []),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
             request_body=urlencode(form),

@@ -246,3 +246,32 @@ def test_a_steady_trickle_of_stray_failures_is_no_outage_but_a_burst_is() -> Non
     found = findings(c)
     assert [f.cause for f in found[-15:]] == ["provider_outage"] * 15
     assert sum(f.cause == "provider_outage" for f in found) <= 15 + 2
+
+
+def test_credentials_in_the_form_body_count_like_basic_ones() -> None:
+    """Airbyte and Nango send client_id/client_secret in the form, with no Basic header."""
+    c = Capture()
+    granted(c)
+    body = {"grant_type": "refresh_token", "refresh_token": RT_A, "client_id": "ABother"}
+    c.token(
+        DAY,
+        {**body, "client_secret": "s-other"},
+        status=400,
+        reply={"error": "invalid_grant"},
+        basic="",
+    )
+    f = only(c)
+    assert f.cause == "refresh_client_mismatch" and f.client_id == "ABother"
+    d = Capture()
+    form = {"grant_type": "refresh_token", "refresh_token": RT_A, "client_id": "ABother"}
+    d.token(
+        10, {**form, "client_secret": "right-secret-value"}, reply={"refresh_token": RT_A}, basic=""
+    )
+    d.token(
+        20,
+        {**form, "client_secret": "wrong-secret-value"},
+        status=401,
+        reply={"error": "invalid_client"},
+        basic="",
+    )
+    assert only(d).cause == "client_secret_wrong"
