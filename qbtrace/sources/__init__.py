@@ -74,17 +74,6 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
     raise InputError("not a HAR, mitmproxy flow file or qbtrace capture", source=source)
 
 
-def read_input_bytes(
-    data: bytes, path: Path, source: str, profile: Profile, redactor: Redactor
-) -> Input:
-    """A `.zhar` (mitmproxy's zlib-compressed HAR) once inflated."""
-    from qbtrace.sources.har import read_har
-
-    if not data.lstrip()[:1] == b"{":
-        raise InputError("compressed data is not a HAR", source=source)
-    return read_har(data, source, profile, redactor)
-
-
 def _load(path: Path, source: str) -> memoryview | bytes:
     if path.is_dir():
         raise InputError("is a directory, not a file", source=source)
