@@ -42,8 +42,6 @@ class Profile:
     """How long a superseded refresh token is still accepted (Intuit today: 0)."""
     legacy_rotation_grace: float = 86_400
     """The 24 h grace of older Intuit documents: replays sooner than this are only `likely`."""
-    rotation_period: float = 86_400
-    """Age after which Intuit mints a new refresh token on refresh (24–26 h)."""
     code_lifetime: float = 600
     outage_window: float = 300
     outage_min_lineages: int = 3
