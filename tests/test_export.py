@@ -19,7 +19,7 @@ from mitmproxy.test import taddons, tflow
 
 from qbtrace.analysis import Analysis
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
-from qbtrace.export import TagSpeller
+from qbtrace.spelling import TagSpeller
 from qbtrace.model import Exchange, Finding, Kind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, Secret
