@@ -84,7 +84,7 @@ def test_analyze_exchanges_gives_the_findings_of_analyze_inputs() -> None:
 
 
 def test_source_names_are_base_names_unless_two_share_one() -> None:
-    assert source_names([Path("/tmp/a/server.har"), Path("b/browser.har")]) == [
+    assert source_names([Path("captures/a/server.har"), Path("b/browser.har")]) == [
         "server.har",
         "browser.har",
     ]

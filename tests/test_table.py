@@ -174,3 +174,16 @@ def test_breakdowns_by_cause_client_realm_and_hour() -> None:
         (start, "refresh_token_superseded", 2),
         (later, "refresh_token_unknown", 1),
     ]
+
+
+def test_summary_order_is_precedence_not_time_nor_name() -> None:
+    c = Capture()
+    c.authorize(0, REDIRECT, CODE)
+    c.exchange_code(3600, CODE, REDIRECT)  # expired, failing first
+    c.refresh(DAY, RT_OLD, issued=RT_A)
+    c.refresh(2 * DAY, RT_A, issued=RT_B)
+    c.refresh(4 * DAY, RT_A)  # superseded, failing later
+    by_cause = summary(analysis_of(c))["by_cause"]
+    assert by_cause == {"refresh_token_superseded": 1, "code_expired": 1}
+    assert isinstance(by_cause, dict)
+    assert list(by_cause) == ["refresh_token_superseded", "code_expired"]
