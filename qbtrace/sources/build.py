@@ -89,7 +89,10 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         target = urlsplit(location)
         reply = _tagged(_form(target.query), redactor)
         reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
-    elif kind in (Kind.TOKEN, Kind.REVOKE) and raw.status is not None:
+    elif raw.status is not None and (
+        kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
+    ):
+        # Intuit answers a successful revoke with an empty body: nothing is missing there
         reply = _reply_fields(raw.response_body, redactor, raw.gaps)
     headers = {k: v for k in KEPT_HEADERS if (v := resp_headers.get(k) or req_headers.get(k))}
     client = _client_auth(req_headers.get("authorization"), fields, redactor)
@@ -159,6 +162,14 @@ def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, 
     return out
 
 
+def _opaque(run: re.Match[str]) -> str:
+    """A long run of token characters is redacted when it mixes letters and digits, as tokens
+    do; a URL or a long word in the provider's text is not a secret and stays readable."""
+    text = run.group(0)
+    mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+    return "[redacted]" if mixed else text
+
+
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -180,7 +191,7 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
         if isinstance(value, str):
             text = value[:500]
             # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
-            out[name] = TOKEN_LIKE.sub("[redacted]", text) if len(text) >= 24 else text
+            out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = value
     return out
