@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from qbtrace.errors import ConfigError
 from qbtrace.model import Kind
@@ -22,10 +22,25 @@ QUICKBOOKS_AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
 QUICKBOOKS_REVOKE = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def host_path(url: str) -> str:
-    """`host/path` lowercased on the host, no trailing slash: how endpoints are compared."""
+    """`host[:port]/path`, host lowercased, default port and trailing slash dropped: how
+    endpoints are compared (a mock on localhost:8080 is not the one on :9090)."""
     parts = urlsplit(url.strip())
-    return f"{(parts.hostname or '').lower()}{parts.path.rstrip('/')}"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    where = (parts.hostname or "").lower()
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
+        where += f":{port}"
+    return f"{where}{parts.path.rstrip('/')}"
+
+
+def query_names(query: str) -> set[str]:
+    return {name for name, _ in parse_qsl(query, keep_blank_values=True)}
 
 
 @dataclass(frozen=True)
@@ -62,8 +77,10 @@ class Profile:
         object.__setattr__(self, "_authorize", host_path(self.authorize_endpoint))
         object.__setattr__(self, "_revoke", host_path(self.revoke_endpoint))
         object.__setattr__(self, "_disconnect", tuple(host_path(u) for u in self.disconnect_urls))
+        # a URL's path; "/" (every request: slower, still right) for one at the root of its
+        # host, since the flow-file reader and the addon pre-filter on the path alone
         needles = [
-            urlsplit(u).path.rstrip("/")
+            urlsplit(u).path.rstrip("/") or "/"
             for u in (
                 self.token_endpoint,
                 self.authorize_endpoint,
@@ -87,14 +104,10 @@ class Profile:
         if where in self._disconnect:
             return Kind.DISCONNECT
         parts = urlsplit(url)
-        query = parts.query
-        if (
-            method.upper() == "GET"
-            and "code=" in query
-            and ("state=" in query or "realmId=" in query)
-        ):
+        names = query_names(parts.query)
+        if method.upper() == "GET" and "code" in names and ("state" in names or "realmId" in names):
             return Kind.CALLBACK
-        if "realmId=" in query and "disconnect" in parts.path.lower():
+        if "realmId" in names and "disconnect" in parts.path.lower():
             # an unconfigured Disconnect URL, recognised by its usual name and Intuit's realmId
             return Kind.DISCONNECT
         return None
@@ -135,6 +148,11 @@ def load_profile(path: Path | None) -> Profile:
 def profile_from_dict(data: Mapping[str, Any], source: str = "config") -> Profile:
     """Apply `[provider]` and `[app]` tables to the QuickBooks defaults."""
     changes: dict[str, Any] = {}
+    unknown = set(data) - {"provider", "app"}
+    if unknown:
+        raise ConfigError(
+            f"unknown table [{sorted(unknown)[0]}]; use [provider] or [app]", source=source
+        )
     provider = data.get("provider", {})
     app = data.get("app", {})
     if not isinstance(provider, dict) or not isinstance(app, dict):
@@ -163,16 +181,19 @@ def _app_settings(app: Mapping[str, Any], source: str) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"app.{key} must be a list of URLs", source=source)
         out[key] = tuple(value)
-    if isinstance(app.get("disconnect_url"), str):
+    if "disconnect_url" in app:
+        if not isinstance(app["disconnect_url"], str):
+            raise ConfigError("app.disconnect_url must be a URL", source=source)
         out["disconnect_urls"] = (*out["disconnect_urls"], app["disconnect_url"])
     ids = app.get("client_ids", {})
     if not isinstance(ids, dict):
         raise ConfigError("app.client_ids must be a table: environment = [ids]", source=source)
     known: dict[str, str] = {}
     for env, values in ids.items():
-        for value in [values] if isinstance(values, str) else values:
-            if not isinstance(value, str):
-                raise ConfigError(f"app.client_ids.{env} must list strings", source=source)
+        listed = [values] if isinstance(values, str) else values
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise ConfigError(f"app.client_ids.{env} must list strings", source=source)
+        for value in listed:
             known[value] = env
     out["client_ids"] = MappingProxyType(known)
     unknown = set(app) - {"redirect_uris", "disconnect_urls", "disconnect_url", "client_ids"}

@@ -1,0 +1,47 @@
+"""Every module has a test file named after it (tests mirror modules), or says where it is
+tested; a new module without tests fails here."""
+
+from __future__ import annotations
+
+from tests.conftest import ROOT
+
+TESTED_ELSEWHERE = {
+    "model": "types only: exercised by every test",
+    "errors": "tests/test_bad_input.py (messages, exit status 2)",
+    "run": "tests/test_cli.py",
+    "json": "tests/test_cli.py (the findings-json contract)",
+    "view": "tests/test_cli.py and tests/test_report.py",
+    "html": "tests/test_report.py (in Chromium)",
+    "spelling": "tests/test_export.py",
+    "qbtrace_capture": "tests/test_addon.py",
+    "common": "tests/test_rules.py",
+    "near_match": "tests/test_rules.py",
+}
+
+
+def test_every_module_has_tests() -> None:
+    modules = [
+        p
+        for p in [*ROOT.glob("qbtrace/**/*.py"), *ROOT.glob("addons/*.py")]
+        if not p.name.startswith("__")
+    ]
+    rules = ROOT / "qbtrace" / "rules"
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in modules
+        if p.parent != rules
+        and p.stem not in TESTED_ELSEWHERE
+        and not (ROOT / "tests" / f"test_{p.stem}.py").exists()
+    ]
+    assert not missing, f"modules without tests/test_<name>.py: {missing}"
+
+
+def test_every_rule_module_is_a_cause_with_a_golden_scenario() -> None:
+    from qbtrace.rules import PRECEDENCE
+
+    rules = {p.stem for p in (ROOT / "qbtrace" / "rules").glob("*.py")}
+    helpers = {"__init__", "common", "near_match"}
+    assert rules - helpers == set(PRECEDENCE)
+    golden = ROOT / "tests" / "data" / "golden"
+    scenarios = {p.name.removesuffix(".expect.json") for p in golden.glob("*.expect.json")}
+    assert set(PRECEDENCE) <= scenarios
