@@ -417,3 +417,11 @@ def test_gaps_are_not_repeated() -> None:
     parts.gaps = ["request-body-missing"]
     got = build(parts)
     assert got.gaps == ("request-body-missing", "response-body-missing", "client-auth-missing")
+
+
+def test_basic_credentials_that_are_not_utf8_say_so() -> None:
+    from qbtrace.sources.build import _basic
+
+    token = base64.b64encode("ABclient:s\xe9cret".encode("latin-1")).decode()
+    auth = _basic(token, REDACTOR)
+    assert auth.defects == ("not-utf8",) and auth.secret is None

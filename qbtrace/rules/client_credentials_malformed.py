@@ -21,6 +21,7 @@ CAUSE = "client_credentials_malformed"
 
 DEFECTS = {
     "not-base64": "the Basic header is not valid base64",
+    "not-utf8": "the decoded Basic header is not UTF-8 text (an encrypted or binary value?)",
     "no-colon": "the decoded Basic header has no ':' between id and secret",
     "missing-id": "no client_id was sent",
     "missing-secret": "no client_secret was sent",

@@ -218,9 +218,13 @@ def _client_auth(
 def _basic(token: str, redactor: Redactor) -> ClientAuth:
     try:
         # what base64.b64decode(token, validate=True) does, without its Python wrapper
-        decoded = binascii.a2b_base64(token.encode("ascii"), strict_mode=True).decode("utf-8")
+        raw = binascii.a2b_base64(token.encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError):
         return ClientAuth(None, None, "basic", ("not-base64",))
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:  # e.g. a latin-1 secret, or an encrypted value never decrypted
+        return ClientAuth(None, None, "basic", ("not-utf8",))
     if ":" not in decoded:
         return ClientAuth(None, None, "basic", ("no-colon",))
     client_id, _, secret = decoded.partition(":")
