@@ -37,6 +37,7 @@ from qbtrace.errors import QbtraceError
 from qbtrace.model import Exchange, Finding, Ref
 from qbtrace.profile import Profile, load_profile
 from qbtrace.redact import Redactor, default_key
+from qbtrace.render.view import Presenter, terminal_safe
 from qbtrace.sources.build import build_exchange
 from qbtrace.sources.mitm import flow_parts, needle_pattern
 
@@ -53,6 +54,7 @@ class QbtraceCapture:
         self.pattern = needle_pattern(self.profile)
         self.anchors = path_anchors(self.profile.needles)
         self.redactor = Redactor(default_key())
+        self.presenter = Presenter(self.redactor)
         self.writer: CaptureWriter | None = None
         self.source = "live"
         self.keep_raw = False
@@ -255,7 +257,7 @@ class QbtraceCapture:
             arrived = [self.arrived.popleft() for _ in range(len(self.arrived))]
             for exchange, finding in self.live.tell(arrived, time.monotonic(), force):
                 self.failures[finding.cause] = self.failures.get(finding.cause, 0) + 1
-                logger.warning("%s", live_line(finding, exchange))
+                logger.warning("%s", live_line(finding, exchange, self.presenter))
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
         if self.timing and len(self.time_diagnosis) < MAX_SAMPLES:
@@ -330,16 +332,16 @@ def _options_error(message: str) -> exceptions.OptionsError:
     return exceptions.OptionsError(message)  # type: ignore[no-untyped-call]
 
 
-def live_line(finding: Finding, failed: Exchange) -> str:
+def live_line(finding: Finding, failed: Exchange, presenter: Presenter) -> str:
     """One line: `invalid_grant: refresh_token_superseded (certain): <first evidence>`."""
     said = finding.error or (f"HTTP {finding.status}" if finding.status else failed.failure)
     text = f"qbtrace: {said or 'no answer'}: {finding.cause} ({finding.confidence})"
     if finding.evidence:
         first = finding.evidence[0]
-        text += f": {first.note}"
+        text += f": {presenter.note(first)}"
         if first.time is not None:
             text += f" (at {time.strftime('%H:%M:%S', time.gmtime(first.time))}Z)"
-    return f"{text} [{failed.ref.source}#{failed.ref.index}]"
+    return terminal_safe(f"{text} [{failed.ref.source}#{failed.ref.index}]")
 
 
 addons = [QbtraceCapture()]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from qbtrace.cli import main
@@ -47,3 +50,20 @@ def test_a_browser_only_capture_says_where_the_token_requests_are() -> None:
     assert "0 token requests" in out.splitlines()[0]
     assert "note: no token-endpoint requests in the input" in out
     assert "qbtrace proxy" in out
+
+
+def test_control_characters_from_the_input_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    har = json.loads((GOLDEN / "unexplained.har").read_text())
+    for entry in har["log"]["entries"]:
+        content = entry["response"].get("content", {})
+        if '"error"' in content.get("text", ""):
+            content["text"] = json.dumps(
+                {"error": "invalid_request", "error_description": "bad\x1b[2J\x1b]0;pwned\x07"}
+            )
+            content.pop("encoding", None)
+    path = tmp_path / "hostile.har"
+    path.write_text(json.dumps(har))
+    result = CliRunner().invoke(main, ["analyze", str(path)])
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "bad\\x1b[2J\\x1b]0;pwned\\x07" in result.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
-from qbtrace.render.view import Presenter, iso
+from qbtrace.render.view import Presenter, iso, terminal_safe
 from qbtrace.rules import BY_CAUSE
 from qbtrace.table import breakdowns, summary
 
@@ -14,7 +14,7 @@ def render(analysis: Analysis, presenter: Presenter) -> str:
     lines = _header(analysis) + _tables(analysis, presenter)
     for number, finding in enumerate(analysis.findings, 1):
         lines += ["", *_finding(number, finding, presenter)]
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines)) + "\n"
 
 
 def _header(analysis: Analysis) -> list[str]:

@@ -9,6 +9,13 @@ from qbtrace.model import Evidence, Finding
 from qbtrace.redact import Redactor
 
 CLIENT_MARK = re.compile(r"\{client:([^{}]*)\}")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters from the input (an ANSI escape in an error_description) shown as
+    `\\x1b`, so a hostile capture cannot repaint or retitle the reader's terminal."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def iso(moment: float | None) -> str | None:
