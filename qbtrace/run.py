@@ -64,9 +64,9 @@ def render(analysis: Analysis, presenter: Presenter, fmt: str) -> str:
 
         return json.render(analysis, presenter)
     if fmt == "csv":
-        from qbtrace.table import findings_frame
+        from qbtrace.table import csv_safe, findings_frame
 
-        return findings_frame(analysis, presenter).write_csv()
+        return csv_safe(findings_frame(analysis, presenter)).write_csv()
     if fmt == "html":
         from qbtrace.render import html
 

@@ -103,6 +103,19 @@ def findings_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
     return frame.with_columns(pl.col("time").cast(pl.Datetime("ms", "UTC")))
 
 
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a
+    leading `'`: a hostile capture must not turn the CSV into a spreadsheet attack."""
+    risky = [name for name, kind in frame.schema.items() if kind == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(r"^[=+\-@\t\r]"))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in risky
+    )
+
+
 def summary(analysis: Analysis) -> dict[str, object]:
     """The contract's summary: token requests, failures, failures by cause in precedence order."""
     counts = Counter(f.cause for f in analysis.findings)

@@ -187,3 +187,18 @@ def test_summary_order_is_precedence_not_time_nor_name() -> None:
     assert by_cause == {"refresh_token_superseded": 1, "code_expired": 1}
     assert isinstance(by_cause, dict)
     assert list(by_cause) == ["refresh_token_superseded", "code_expired"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_defused() -> None:
+    import polars as pl
+
+    from qbtrace.table import csv_safe
+
+    frame = pl.DataFrame({"error": ["=HYPERLINK(1)", "+1", "@SUM(A1)", "invalid_grant", None]})
+    assert csv_safe(frame)["error"].to_list() == [
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'@SUM(A1)",
+        "invalid_grant",
+        None,
+    ]
