@@ -19,13 +19,13 @@ from mitmproxy.test import taddons, tflow
 
 from qbtrace.analysis import Analysis
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
-from qbtrace.spelling import TagSpeller
 from qbtrace.model import Exchange, Finding, Kind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, Secret
 from qbtrace.sanitize import sanitize_file
 from qbtrace.sources import read_input
 from qbtrace.sources.build import RawParts, build_exchange
+from qbtrace.spelling import TagSpeller
 from tests.conftest import GOLDEN, ROOT, run_cli
 from tests.test_capture import BASIC, PLANTED_RT, PLANTED_SECRET, TOKEN_URL, make_parts
 from tests.test_report import analyze, planted_secrets
