@@ -119,14 +119,9 @@ def _unanswered(failure: str | None) -> Har:
 def _clean(data: Any) -> Any:
     """Strings with mitmproxy's lone surrogates (undecodable bytes) made valid UTF-8."""
     if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            try:
-                return data.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            except UnicodeEncodeError:
-                return data.encode("utf-8", "replace").decode("utf-8")
-        return data
+        from qbtrace.sources.mitm import valid_utf8  # mitmproxy only where flows are read
+
+        return valid_utf8(data)
     if isinstance(data, dict):
         return {_clean(k): _clean(v) for k, v in data.items()}
     if isinstance(data, list):

@@ -55,7 +55,7 @@ def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
     gaps = ["response-not-delivered"] if resp is not None and err is not None else []
     return RawParts(
         method=req.method,
-        url=_clean(req.pretty_url if url is None else url),
+        url=valid_utf8(req.pretty_url if url is None else url),
         started=req.timestamp_start,
         ended=ended,
         request_headers=_pairs(req.headers),
@@ -79,7 +79,7 @@ def _text(message: http.Message) -> str | None:
     return None if content is None else content.decode("utf-8", "replace")
 
 
-def _clean(text: str) -> str:
+def valid_utf8(text: str) -> str:
     """mitmproxy keeps undecodable bytes as lone surrogates, which no JSON encoder takes."""
     try:
         text.encode("utf-8")
