@@ -175,12 +175,15 @@ def test_basic_credentials_decode_as_b64decode_validate(token: str) -> None:
     from qbtrace.sources.build import _basic
 
     redactor = Redactor(b"test-capture-key")
+    defect = None
     try:
         expected = base64.b64decode(token, validate=True).decode("utf-8")
+    except UnicodeDecodeError:
+        expected, defect = None, "not-utf8"
     except (binascii.Error, ValueError):
-        expected = None
+        expected, defect = None, "not-base64"
     got = _basic(token, redactor)
     if expected is None:
-        assert got.defects == ("not-base64",)
+        assert got.defects == (defect,)
     else:
         assert "not-base64" not in got.defects
