@@ -65,7 +65,7 @@ def span(seconds: float) -> str:
         return f"{s / 3_600:.0f}h"
     if s >= 120:
         return f"{s / 60:.0f}m"
-    return f"{s:.0f}s"
+    return f"{s:.0f}s" if s >= 10 else f"{s:.1f}s"
 
 
 def outcome(req: TokenRequest) -> str:

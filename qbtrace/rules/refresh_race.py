@@ -18,7 +18,8 @@ import bisect
 
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
-from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
+from qbtrace.redact import Secret
+from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure, span
 
 CAUSE = "refresh_race"
 MAX_FLIGHT = 600.0
@@ -46,8 +47,17 @@ def check(ctx: Context) -> Match | None:
     winners = [r for r in overlapping if r.ok]
     rotated = any(w.issued_rt is not None and w.issued_rt.hex != token.hex for w in winners)
     evidence = [
-        cite("winner" if r.ok else "overlapping", r, f"same token in flight: {outcome(r)}")
-        for r in overlapping
+        cite("winner" if r.ok else "overlapping", r, _note(r, f, token)) for r in overlapping
     ]
     confidence = Confidence.CERTAIN if rotated else Confidence.LIKELY
     return match(CAUSE, confidence, *evidence)
+
+
+def _note(r: TokenRequest, f: TokenRequest, token: Secret) -> str:
+    """When the other request ran against this one, and what it got."""
+    lead = r.start - f.start
+    when = f"started {span(lead)} {'after' if lead > 0 else 'before'} this one"
+    said = outcome(r)
+    if r.ok and r.issued_rt is not None and r.issued_rt.hex != token.hex:
+        said += f", issued {r.issued_rt.tag} in place of {token.tag}"
+    return f"same token in flight, {when} and answered {span(r.end - f.start)} into it: {said}"
