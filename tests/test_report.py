@@ -25,17 +25,11 @@ from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
 from qbtrace.render import html
 from qbtrace.render.view import Presenter
 from tests.conftest import GOLDEN, ROOT
+from tests.realclients.browser import CHROMIUM as BROWSER
+from tests.realclients.browser import CHROMIUM_ARGS
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = Path(BROWSER)
 HOSTILE = "<script>alert(1)</script>\"onerror=alert(2) x='<img src=x onerror=alert(3)>"
 JS_URL = "javascript:alert(4)//"
 HARS = sorted(GOLDEN.glob("*.har"))
