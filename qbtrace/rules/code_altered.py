@@ -13,10 +13,9 @@ framework decoded it, once; don't re-encode it or read it from a logged URL.
 
 from __future__ import annotations
 
-from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
-from qbtrace.rules.near_match import alteration
+from qbtrace.rules.near_match import alteration, truncated_from
 
 CAUSE = "code_altered"
 
@@ -36,14 +35,11 @@ def check(ctx: Context) -> Match | None:
     if grant is not None:
         note = f"carried {grant.code.tag}; the token request sent it {alteration(code)}"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("callback", grant.callback, note))
-    for n, digest in reversed(code.heads):
-        if n < TRUNCATION_PREFIX:
-            continue
-        grant = lin.grant_heads.get((n, digest))
-        if grant is not None and grant.code.length > code.length:
-            note = (
-                f"carried {grant.code.tag} ({grant.code.length} characters); the token request "
-                f"sent only its first {code.length}"
-            )
-            return match(CAUSE, Confidence.LIKELY, cite_exchange("callback", grant.callback, note))
+    grant = truncated_from(code, lin.grant_heads, lambda g: g.code)
+    if grant is not None:
+        note = (
+            f"carried {grant.code.tag} ({grant.code.length} characters); the token request "
+            f"sent only its first {code.length}"
+        )
+        return match(CAUSE, Confidence.LIKELY, cite_exchange("callback", grant.callback, note))
     return None

@@ -1,8 +1,14 @@
-"""Words for how an altered code or token differs from the value that was issued."""
+"""How an altered code or token relates to the value that was issued: words, and truncation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.redact import Secret
+
+T = TypeVar("T")
 
 ALTERATIONS = {
     "whitespace": "with whitespace around it",
@@ -15,3 +21,19 @@ ALTERATIONS = {
 def alteration(presented: Secret) -> str:
     found = [ALTERATIONS[d] for d in presented.defects if d in ALTERATIONS]
     return " and ".join(found) or "altered"
+
+
+def truncated_from(
+    presented: Secret, heads: Mapping[tuple[int, str], T], secret_of: Callable[[T], Secret]
+) -> T | None:
+    """The issued value `presented` is a cut-short copy of: a longer value with the same
+    prefix, compared at the longest prefix length both have (TRUNCATION_PREFIX at least)."""
+    for n, digest in reversed(presented.heads):
+        if n < TRUNCATION_PREFIX:
+            continue
+        hit = heads.get((n, digest))
+        if hit is not None:
+            original = secret_of(hit)
+            if original.length > presented.length and original.hex != presented.hex:
+                return hit
+    return None

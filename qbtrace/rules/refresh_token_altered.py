@@ -14,11 +14,10 @@ characters), read it back unchanged, and never swap it with the access_token.
 
 from __future__ import annotations
 
-from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.redact import Secret
 from qbtrace.rules.common import Context, cite, match, refresh_failure
-from qbtrace.rules.near_match import alteration
+from qbtrace.rules.near_match import alteration, truncated_from
 
 CAUSE = "refresh_token_altered"
 
@@ -49,19 +48,14 @@ def check(ctx: Context) -> Match | None:
 
 
 def _truncated(ctx: Context, token: Secret) -> Match | None:
-    for n, digest in reversed(token.heads):
-        if n < TRUNCATION_PREFIX:
-            continue
-        hit = ctx.lineage.issued_heads.get((n, digest))
-        if hit is None:
-            continue
+    hit = truncated_from(token, ctx.lineage.issued_heads, lambda h: h[0])
+    if hit is not None:
         issued, issuer = hit
-        if issued.length > token.length and issued.hex != token.hex:
-            note = (
-                f"issued {issued.tag} ({issued.length} characters); the request sent its "
-                f"first {token.length} characters"
-            )
-            return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
+        note = (
+            f"issued {issued.tag} ({issued.length} characters); the request sent its "
+            f"first {token.length} characters"
+        )
+        return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
     if "access-token-shape" in token.defects:
         note = "the refresh token has the shape of an access token (a JWE starting 'eyJ')"
         return match(CAUSE, Confidence.LIKELY, Evidence("malformed", note))
