@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,9 +35,30 @@ from scenarios import SCENARIOS, Ctx  # noqa: E402
 
 GOLDEN = HERE.parent / "data" / "golden"
 EMULATOR = HERE / "emulator.py"
-TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
-# Only Intuit's hosts and the apps' own: no control calls, no Chromium background traffic.
-RECORD_FILTER = r"(~d intuit\.com | ~d example\.test) & !~u favicon"
+TOKEN_URL = re.compile(
+    r"^https://(oauth\.platform\.intuit\.com/oauth2/v1/tokens/bearer"
+    r"|identity\.xero\.com/connect/token"
+    r"|login\.microsoftonline\.com/[^/?]+/oauth2(/v2\.0)?/token"
+    r"|oauth2\.googleapis\.com/token"
+    r"|qbtrace-demo\.eu\.auth0\.com/oauth/token)$"
+)
+PROVIDER_HOSTS = {
+    "quickbooks": r"~d intuit\.com",
+    "xero": r"~d xero\.com",
+    "microsoft": r"~d login\.microsoftonline\.com",
+    "google": r"~d accounts\.google\.com | ~d oauth2\.googleapis\.com",
+    "auth0": r"~d auth0\.com",
+}
+
+
+def record_filter(providers: Sequence[str]) -> str:
+    """The scenario's providers' hosts and the apps' own: no control calls, no Chromium
+    background traffic (which goes to Google hosts)."""
+    hosts = " | ".join(PROVIDER_HOSTS[p] for p in providers)
+    return f"({hosts} | ~d example\\.test) & !~u favicon"
+
+
+RECORD_FILTER = record_filter(["quickbooks"])
 _BESIDE = Path(sys.executable).with_name("mitmdump")
 MITMDUMP = str(_BESIDE) if _BESIDE.exists() else (shutil.which("mitmdump") or "mitmdump")
 
@@ -138,7 +160,7 @@ def token_entries(har: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [
         e
         for e in har["log"]["entries"]
-        if e["request"]["method"] == "POST" and e["request"]["url"] == TOKEN_URL
+        if e["request"]["method"] == "POST" and TOKEN_URL.match(e["request"]["url"])
     ]
     return sorted(entries, key=lambda e: e["startedDateTime"])
 
@@ -155,18 +177,25 @@ def check(har: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     return problems
 
 
-def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
+def golden_folder(name: str) -> Path:
+    """Where a scenario's recording lives: QuickBooks-only ones in golden/, others below it."""
+    return GOLDEN if SCENARIOS[name].providers == ("quickbooks",) else GOLDEN / "providers"
+
+
+def record(name: str, confdir: str, out: Path | None = None) -> dict[str, Any]:
+    out = out or golden_folder(name)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"qbt-{name}-") as tmp:
         har, flows, pw = Path(tmp, "m.har"), Path(tmp, "m.mitm"), Path(tmp, "pw.har")
         chromium = SCENARIOS[name].client.startswith("chromium")
+        keep = record_filter(SCENARIOS[name].providers)
         args = [
             "--set",
             f"hardump={har}",
             "-w",
             str(flows),
             "--set",
-            f"save_stream_filter={RECORD_FILTER}",
+            f"save_stream_filter={keep}",
         ]
         with mitmdump(args, confdir) as (proxy_url, ca):
             result = run_scenario(name, proxy_url, ca, str(pw) if chromium else None)
@@ -179,9 +208,10 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
         shutil.copyfile(flows, out / f"{name}.mitm")
         if chromium:
             shutil.copyfile(pw, out / f"{name}.playwright.har")
-    expect = {
-        k: result[k] for k in ("scenario", "client", "causes", "statuses", "time_shifted", "notes")
-    }
+    keys = ("scenario", "client", "causes", "statuses", "time_shifted", "notes")
+    expect = {k: result[k] for k in keys}
+    if SCENARIOS[name].providers != ("quickbooks",):
+        expect["providers"] = list(SCENARIOS[name].providers)
     (out / f"{name}.expect.json").write_text(json.dumps(expect, indent=2) + "\n")
     return result
 

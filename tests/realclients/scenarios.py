@@ -76,6 +76,10 @@ class Ctx:
     def py(self, part: str, **args: Any) -> dict[str, Any]:
         return self._run([sys.executable, str(HERE / "pyclient.py"), part, json.dumps(args)], HERE)
 
+    def client(self, script: str, part: str, **args: Any) -> dict[str, Any]:
+        """Another provider's SDK driver (`xeroclient.py`, `msclient.py`, `googleclient.py`)."""
+        return self._run([sys.executable, str(HERE / script), part, json.dumps(args)], HERE)
+
     def node(self, part: str, **args: Any) -> dict[str, Any]:
         return self._run(["node", "driver.js", part, json.dumps(args)], HERE / "node")
 
@@ -100,6 +104,8 @@ class Scenario:
     run: Callable[[Ctx], object]
     time_shifted: bool = True
     notes: str = ""
+    providers: tuple[str, ...] = ("quickbooks",)
+    """Whose hosts the recording keeps; recordings of other providers go to golden/providers/."""
 
 
 def py_part(part: str, **args: Any) -> Callable[[Ctx], object]:
@@ -386,3 +392,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ]
 }
+
+from provider_scenarios import PROVIDER_SCENARIOS  # noqa: E402
+
+SCENARIOS.update({s.name: s for s in PROVIDER_SCENARIOS})

@@ -1,4 +1,5 @@
-"""Live run of three scenarios through a real mitmdump: one per kind of real client.
+"""Live run of scenarios through a real mitmdump: one per kind of real client (Intuit's Python
+and Node SDKs, Chromium, xero-python, msal, google-auth).
 
 Each records into a temporary directory exactly as record.py does, then checks the HAR that
 mitmproxy exported: the token requests and their statuses are the ones the scenario declares,
@@ -25,7 +26,19 @@ LIVE = {
     "refresh_token_superseded": "python-sdk",
     "refresh_response_lost": "node-sdk",
     "code_reused": "chromium+python-sdk",
+    "xero_superseded": "xero-python",
+    "microsoft_mfa_required": "msal",
+    "google_testing_expired": "google-auth",
 }
+# the hosts a recording may hold: the providers' and the apps' own
+RECORDED_HOSTS = (
+    "intuit.com",
+    "xero.com",
+    "login.microsoftonline.com",
+    "accounts.google.com",
+    "oauth2.googleapis.com",
+    "example.test",
+)
 
 
 def missing_tool(client: str) -> str | None:
@@ -57,11 +70,11 @@ def test_scenario_records_expected_token_requests(name: str, confdir: str, tmp_p
     entries = record.token_entries(har)
     assert [e["response"]["status"] for e in entries] == result["statuses"]
     assert record.check(har, result) == []
-    golden = json.loads((record.GOLDEN / f"{name}.expect.json").read_text())
+    golden = json.loads((record.golden_folder(name) / f"{name}.expect.json").read_text())
     assert json.loads((tmp_path / f"{name}.expect.json").read_text()) == golden
     assert (tmp_path / f"{name}.mitm").stat().st_size > 0
     hosts = {e["request"]["url"].split("/")[2] for e in har["log"]["entries"]}
-    assert all(h.endswith(("intuit.com", "example.test")) for h in hosts), hosts
+    assert all(h.endswith(RECORDED_HOSTS) for h in hosts), hosts
     if LIVE[name].startswith("chromium"):
         pw = json.loads((tmp_path / f"{name}.playwright.har").read_text())
         urls = [e["request"]["url"] for e in pw["log"]["entries"]]
