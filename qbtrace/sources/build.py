@@ -16,6 +16,7 @@ import msgspec
 
 from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
 from qbtrace.redact import Redactor, canonical
+from qbtrace.sources.claims import subject
 
 SECRET_PARAMS = {
     "code": "code",
@@ -186,6 +187,9 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
     for name in ("access_token", "refresh_token", "id_token"):
         if isinstance(data.get(name), str):
             out[name] = redactor.secret(SECRET_PARAMS[name], data[name])
+    user = subject(data["id_token"]) if isinstance(data.get("id_token"), str) else None
+    if user is not None:
+        out["id_subject"] = redactor.secret("user", user)
     for name in REPLY_FIELDS:
         value = data.get(name)
         if isinstance(value, str):
