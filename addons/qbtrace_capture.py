@@ -145,8 +145,8 @@ class QbtraceCapture:
         if self.anchors is not None:
             # str `in` on the latin-1 view: bytes `in` goes through the buffer protocol
             text = path.decode("latin-1")
-            a, b, c, d = self.anchors
-            if a in text or b in text or c in text or d in text:
+            a, b, c, d, e, g = self.anchors
+            if a in text or b in text or c in text or d in text or e in text or g in text:
                 self._record_safely(flow)
         elif self.pattern.search(path) is not None:
             self._record_safely(flow)
@@ -158,8 +158,8 @@ class QbtraceCapture:
         path = flow.request.data.path
         if self.anchors is not None:
             text = path.decode("latin-1")
-            a, b, c, d = self.anchors
-            related = a in text or b in text or c in text or d in text
+            a, b, c, d, e, g = self.anchors
+            related = a in text or b in text or c in text or d in text or e in text or g in text
         else:
             related = self.pattern.search(path) is not None
         if related and self._record_safely(flow):
@@ -297,21 +297,27 @@ class QbtraceCapture:
         )
 
 
-def path_anchors(needles: tuple[str, ...]) -> tuple[str, str, str, str] | None:
-    """Four substrings such that the raw path of every flow the profile may want holds one
-    (`/oauth2` covers the token, authorize and revoke paths), as latin-1 text of the path's
-    bytes; None when four do not do (many disconnect URLs configured: the needle regex is
-    used). A prefilter only: `Profile.kind_of` decides."""
+ANCHORS = 6
+"""Substrings the live prefilter tries on each path: enough for the built-in providers'
+endpoints, the callback's `code=` and QuickBooks' `realmId=`."""
+
+
+def path_anchors(needles: tuple[str, ...]) -> tuple[str, str, str, str, str, str] | None:
+    """Six substrings such that the raw path of every flow the profile may want holds one
+    (`/oauth2` covers QuickBooks', Microsoft's and Google's authorize paths, `/toke` Xero's
+    and Google's token paths), as latin-1 text of the path's bytes; None when six do not do
+    (many disconnect URLs configured: the needle regex is used). A prefilter only:
+    `Profile.kind_of` decides."""
     left = sorted({n.encode().decode("latin-1") for n in needles}, key=len)
     anchors: list[str] = []
     while left:
         anchor = max(_substrings(left[0]), key=lambda s: (sum(s in n for n in left), len(s)))
         anchors.append(anchor)
         left = [n for n in left if anchor not in n]
-    if not anchors or len(anchors) > 4:
+    if not anchors or len(anchors) > ANCHORS:
         return None
-    a, b, c, d = (*anchors, *[anchors[-1]] * (4 - len(anchors)))
-    return a, b, c, d
+    a, b, c, d, e, g = (*anchors, *[anchors[-1]] * (ANCHORS - len(anchors)))
+    return a, b, c, d, e, g
 
 
 def _substrings(needle: str) -> list[str]:

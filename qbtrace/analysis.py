@@ -71,8 +71,8 @@ class Analysis:
 
     def _titles(self) -> str:
         """The providers by the names people use (the first word of each title)."""
-        names = [p.label.split()[0] for p in self.profile.providers]
-        return " or ".join(dict.fromkeys(names))
+        names = list(dict.fromkeys(p.label.split()[0] for p in self.profile.providers))
+        return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:

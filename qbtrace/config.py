@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from qbtrace.errors import ConfigError
 from qbtrace.profile import Profile
 from qbtrace.providers import BUILTIN, DEFAULT, Provider
-from qbtrace.providers.base import NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
+from qbtrace.providers.base import BOOL_FIELDS, NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
 
 LOCAL = Path("qbtrace.toml")
 TABLES = ("provider", "providers", "app")
@@ -122,6 +122,10 @@ def _setting(where: str, key: str, value: object, source: str) -> object:
     if key in NUMBER_FIELDS:
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}.{key} must be a non-negative number", source=source)
+        return value
+    if key in BOOL_FIELDS:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key} must be true or false", source=source)
         return value
     if key in URL_FIELDS:
         if not isinstance(value, str) or not urlsplit(value).hostname:

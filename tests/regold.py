@@ -50,12 +50,19 @@ def analyze(path: Path) -> str:
     from qbtrace.cli import main
 
     os.environ["QBTRACE_TAG_KEY"] = TAG_KEY
-    args = ["analyze", str(path), "--format", "json", *no_config()]
+    args = ["analyze", str(path), "--format", "json", *scenario_config(path)]
     result = CliRunner().invoke(main, args)
     if result.exit_code not in (0, 1):
         raise SystemExit(f"{path.name}: exit {result.exit_code}: {result.output}")
     json.loads(result.stdout)  # a gold file is always a whole JSON document
     return result.stdout
+
+
+def scenario_config(path: Path) -> list[str]:
+    """`--config <scenario>.qbtrace.toml` when the scenario's app declares one beside its
+    capture (a custom provider), else no config at all."""
+    declared = path.with_name(f"{scenario_of(path)}.qbtrace.toml")
+    return ["--config", str(declared)] if declared.is_file() else no_config()
 
 
 def no_config() -> list[str]:

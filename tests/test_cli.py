@@ -94,7 +94,9 @@ def test_config_supplies_the_disconnect_url_and_a_bad_config_is_one_line(tmp_pat
 def test_causes_lists_the_whole_vocabulary() -> None:
     out = run_cli("causes").stdout
     assert out.splitlines()[0].startswith("client_credentials_malformed")
-    assert len(out.splitlines()) == 21
+    from qbtrace.rules import PRECEDENCE
+
+    assert len(out.splitlines()) == len(PRECEDENCE) == 24
 
 
 def test_output_file(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ TESTED_ELSEWHERE = {
     "qbtrace_capture": "tests/test_addon.py",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
+    "ancestry": "tests/test_rules.py (family, eviction and consent-lifetime rules)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
@@ -49,7 +50,7 @@ def test_every_rule_module_is_a_cause_with_a_golden_scenario() -> None:
     from qbtrace.rules import PRECEDENCE
 
     rules = {p.stem for p in (ROOT / "qbtrace" / "rules").glob("*.py")}
-    helpers = {"__init__", "common", "near_match"}
+    helpers = {"__init__", "common", "near_match", "ancestry"}
     assert rules - helpers == set(PRECEDENCE)
     golden = ROOT / "tests" / "data" / "golden"
     scenarios = {p.name.removesuffix(".expect.json") for p in golden.glob("*.expect.json")}

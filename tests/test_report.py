@@ -20,11 +20,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.config import load_profile
 from qbtrace.profile import Profile
 from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
 from qbtrace.render import html
 from qbtrace.render.view import Presenter
-from tests.conftest import GOLDEN, ROOT
+from tests.conftest import GOLDEN, ROOT, scenario_config
 from tests.realclients.browser import CHROMIUM as BROWSER
 from tests.realclients.browser import CHROMIUM_ARGS
 
@@ -37,7 +38,8 @@ HARS = sorted(GOLDEN.glob("*.har"))
 
 def analyze(*paths: Path) -> tuple[Analysis, Presenter]:
     redactor = Redactor(b"qbtrace-tests")
-    profile = Profile()
+    declared = scenario_config(*paths)  # a custom provider the scenario's app declares
+    profile = load_profile(Path(declared[1])) if declared else Profile()
     return analyze_inputs(read_all(list(paths), profile, redactor), profile), Presenter(redactor)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 
-from qbtrace.providers.base import GENERIC_WORDS, Provider, host_of, host_path
+from qbtrace.providers.base import GENERIC_WORDS, Provider, Stated, host_of, host_path
 
-MODULES: tuple[str, ...] = ("quickbooks",)
+MODULES: tuple[str, ...] = ("quickbooks", "xero", "microsoft", "google")
 """Built-in provider modules under `qbtrace/providers/`, the default first."""
 
 
@@ -63,6 +63,7 @@ __all__ = [
     "REPLY_FIELDS",
     "TENANT_PARAMS",
     "Provider",
+    "Stated",
     "host_of",
     "host_path",
 ]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from qbtrace.model import Kind
 
 if TYPE_CHECKING:
-    from qbtrace.model import Exchange
+    from qbtrace.model import Exchange, Value
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -80,6 +80,18 @@ def host_of(url: str) -> str:
     return where
 
 
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """A cause named by the provider's answer itself."""
+
+    cause: str
+    """The cause id the code means."""
+    code: str
+    """The provider's code as it writes it (`AADSTS50173`)."""
+    meaning: str
+    """What the provider says the code means."""
+
+
 @dataclass(frozen=True)
 class Provider:
     """One OAuth server. Every field but `name` can be set in `qbtrace.toml`."""
@@ -116,6 +128,20 @@ class Provider:
     """The callback (and Disconnect URL) query parameter naming the tenant (company)."""
     extra_headers: tuple[str, ...] = ()
     """Further headers (lowercase) readers keep for this provider's rules."""
+    extra_reply_fields: tuple[str, ...] = ()
+    """Further answer fields readers keep for this provider (a list of numbers is kept as
+    their comma-joined text: Microsoft's `error_codes`)."""
+    extra_hosts: tuple[str, ...] = ()
+    """Hosts of the provider beyond its endpoints' (aliases, older endpoint hosts)."""
+    reuse_detection: bool = False
+    """A replay of a spent refresh token makes the provider revoke the whole family (Auth0's
+    breach detection, Okta), so the live successor fails too."""
+    token_limit: int | None = None
+    """Live refresh tokens the provider keeps per user and client; a newer authorization past
+    it evicts the oldest (Google 100, Salesforce 5, Zoho 20). None: no limit known."""
+    consent_lifetime: float | None = None
+    """Seconds a grant lives from the consent whatever its refreshes (Google: 7 days while
+    the app's consent screen is in Testing). None: no such cap."""
     words: Mapping[str, str] = field(default_factory=lambda: GENERIC_WORDS, compare=False)
     """Phrases for the explanations; missing keys fall back to `GENERIC_WORDS`."""
 
@@ -137,7 +163,24 @@ class Provider:
     def hosts(self) -> tuple[str, ...]:
         """`host[:port]` of every endpoint: an exchange with one of these is this provider's."""
         urls = (self.token_endpoint, self.authorize_endpoint, self.revoke_endpoint)
-        return tuple(dict.fromkeys(host_of(u) for u in urls if u))
+        found = (*(host_of(u) for u in urls if u), *(h.lower() for h in self.extra_hosts))
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Extra substrings of this provider's endpoint URLs for the readers' fast pre-filter,
+        beyond the configured endpoints' paths (a pattern's fixed part)."""
+        return ()
+
+    def endpoint_kind(self, where: str) -> Kind | None:
+        """The role of a `host_path` on this provider's hosts that no configured endpoint
+        names exactly (Microsoft's tenant in the path, Google's older paths); None: none."""
+        return None
+
+    def stated(self, reply: Mapping[str, Value], grant: str | None) -> Stated | None:
+        """The cause an error answer to a `grant` request names by itself (Microsoft's AADSTS
+        codes), or None."""
+        return None
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
@@ -147,7 +190,8 @@ class Provider:
     @property
     def reply_fields(self) -> tuple[str, ...]:
         """Answer fields beyond RFC 6749's that readers keep for this provider."""
-        return tuple(f for f in (self.refresh_expires_field, self.hard_expires_field) if f)
+        found = (self.refresh_expires_field, self.hard_expires_field, *self.extra_reply_fields)
+        return tuple(f for f in found if f)
 
     def phrases(self) -> dict[str, str]:
         """The words, complete: generic ones where the provider has none, `{Provider}` too."""
@@ -174,9 +218,11 @@ class Provider:
 NUMBER_FIELDS = frozenset(
     f.name
     for f in fields(Provider)
-    if f.type in ("float", "int", "float | None") and f.name != "name"
+    if f.type in ("float", "int", "float | None", "int | None") and f.name != "name"
 )
 """Settings of qbtrace.toml that take a non-negative number."""
+BOOL_FIELDS = frozenset(("reuse_detection",))
+"""Settings of qbtrace.toml that take true or false."""
 URL_FIELDS = frozenset(("token_endpoint", "authorize_endpoint", "revoke_endpoint"))
 TEXT_FIELDS = frozenset(("title",))
 """Answer fields and headers are a provider module's to name: readers keep only those."""

@@ -35,6 +35,9 @@ PALETTE = (
     "#31a354",
     "#756bb1",
     "#636363",
+    "#b5cf6b",
+    "#e7ba52",
+    "#d6616b",
 )
 """One distinct colour per cause, in precedence order (Tableau- and d3-style categories)."""
 

@@ -182,6 +182,10 @@ def _opaque(run: re.Match[str]) -> str:
     return "[redacted]" if mixed else text
 
 
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -209,6 +213,8 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = value
+        elif isinstance(value, list) and value and all(_integer(v) for v in value[:8]):
+            out[name] = ",".join(str(v) for v in value[:8])  # codes, such as error_codes
     for name, value in data.items():
         # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
         # may name them as `refresh_expires_field`

@@ -3,7 +3,8 @@
 Each drives a provider's real SDK (see `xeroclient.py`, `msclient.py`, `googleclient.py`)
 through mitmdump to that provider's emulator (`xero_emu.py`, `microsoft_emu.py`,
 `google_emu.py`: their docstrings list the provider behaviours assumed). Recordings go to
-`tests/data/golden/providers/`.
+`tests/data/golden/` beside the QuickBooks ones; a scenario that needs the app's
+qbtrace.toml (a custom provider) has it beside its capture as `<name>.qbtrace.toml`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ def part(script: str, name: str, **args: Any) -> Callable[[Ctx], object]:
 
 
 def sdk(provider: str, client: str, script: str) -> Callable[..., Scenario]:
-    """A maker of one provider's scenarios: `<provider>_<name>` runs part `name` of `script`."""
+    """A maker of one provider's scenarios: `<provider>_<name>` (or `called`, for the one
+    golden of a cause, named after it) runs part `name` of `script`."""
 
-    def make(name: str, causes: list[str], statuses: list[int], notes: str) -> Scenario:
+    def make(
+        name: str, causes: list[str], statuses: list[int], notes: str, called: str = ""
+    ) -> Scenario:
         return Scenario(
-            f"{provider}_{name}",
+            called or f"{provider}_{name}",
             client,
             causes,
             statuses,
@@ -129,6 +133,7 @@ PROVIDER_SCENARIOS = [
         [200, 200, 400],
         "tenant GUID: an admin turns on conditional access requiring MFA; the next refresh "
         "gets interaction_required AADSTS50076",
+        called="interaction_required",
     ),
     google(
         "healthy",
@@ -151,16 +156,18 @@ PROVIDER_SCENARIOS = [
         "a nightly job's token, then the app asks the same user for consent on each of 100 "
         "logins, 10 min apart; Google keeps 100 live tokens per user and client, so the 100th "
         "new one evicts the job's token, whose next refresh fails; the newest still works",
+        called="refresh_token_evicted",
     ),
     Scenario(
-        "auth0_family_revoked",
+        "refresh_token_family_revoked",
         "requests-oauthlib",
         ["refresh_token_superseded", "refresh_token_family_revoked"],
         [200, 200, 403, 403],
         part("auth0client.py", "family_revoked"),
         notes="Auth0 tenant with rotation and reuse detection (a custom provider): worker A "
         "rotates; 5 min later worker B replays the spent token (403), so Auth0 revokes the "
-        "family; 1 h later worker A's live successor fails too (403)",
+        "family; 1 h later worker A's live successor fails too (403). Analysed with "
+        "refresh_token_family_revoked.qbtrace.toml, the app's declaration of its Auth0 tenant",
         providers=("auth0",),
     ),
 ]

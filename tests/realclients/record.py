@@ -177,13 +177,8 @@ def check(har: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     return problems
 
 
-def golden_folder(name: str) -> Path:
-    """Where a scenario's recording lives: QuickBooks-only ones in golden/, others below it."""
-    return GOLDEN if SCENARIOS[name].providers == ("quickbooks",) else GOLDEN / "providers"
-
-
 def record(name: str, confdir: str, out: Path | None = None) -> dict[str, Any]:
-    out = out or golden_folder(name)
+    out = out or GOLDEN
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"qbt-{name}-") as tmp:
         har, flows, pw = Path(tmp, "m.har"), Path(tmp, "m.mitm"), Path(tmp, "pw.har")

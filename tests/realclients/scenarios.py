@@ -105,7 +105,7 @@ class Scenario:
     time_shifted: bool = True
     notes: str = ""
     providers: tuple[str, ...] = ("quickbooks",)
-    """Whose hosts the recording keeps; recordings of other providers go to golden/providers/."""
+    """Whose hosts the recording keeps (`record.record_filter`)."""
 
 
 def py_part(part: str, **args: Any) -> Callable[[Ctx], object]:

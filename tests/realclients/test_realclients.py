@@ -27,7 +27,7 @@ LIVE = {
     "refresh_response_lost": "node-sdk",
     "code_reused": "chromium+python-sdk",
     "xero_superseded": "xero-python",
-    "microsoft_mfa_required": "msal",
+    "interaction_required": "msal",
     "google_testing_expired": "google-auth",
 }
 # the hosts a recording may hold: the providers' and the apps' own
@@ -70,7 +70,7 @@ def test_scenario_records_expected_token_requests(name: str, confdir: str, tmp_p
     entries = record.token_entries(har)
     assert [e["response"]["status"] for e in entries] == result["statuses"]
     assert record.check(har, result) == []
-    golden = json.loads((record.golden_folder(name) / f"{name}.expect.json").read_text())
+    golden = json.loads((record.GOLDEN / f"{name}.expect.json").read_text())
     assert json.loads((tmp_path / f"{name}.expect.json").read_text()) == golden
     assert (tmp_path / f"{name}.mitm").stat().st_size > 0
     hosts = {e["request"]["url"].split("/")[2] for e in har["log"]["entries"]}
