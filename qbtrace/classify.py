@@ -46,7 +46,10 @@ def _unexplained(f: TokenRequest, found: Finding) -> bool:
 
 def explain(ctx: Context) -> Finding:
     f = ctx.failure
-    matches = [(rule, m) for rule in RULES if (m := rule.check(ctx)) is not None]
+    provider = ctx.provider
+    matches = [
+        (rule, m) for rule in RULES if rule.applies(provider) and (m := rule.check(ctx)) is not None
+    ]
     matches.sort(key=lambda rm: (rm[1].confidence == Confidence.POSSIBLE, rm[0].rank))
     matches, said = with_stated(ctx, matches)
     rule, chosen = matches[0]

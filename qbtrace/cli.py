@@ -11,8 +11,9 @@ import click
 
 from qbtrace import __version__
 from qbtrace.errors import QbtraceError
+from qbtrace.providers import BUILTIN, DEFAULT
 from qbtrace.redact import Redactor, default_key
-from qbtrace.rules import BY_CAUSE, PRECEDENCE
+from qbtrace.rules import BY_CAUSE, PRECEDENCE, arises_with
 
 FORMATS = ("text", "json", "csv", "html")
 
@@ -150,20 +151,33 @@ def report(
 
 @main.command()
 def causes() -> None:
-    """List the causes qbtrace names, in precedence order."""
+    """List the causes qbtrace names, in precedence order, and the providers each arises with."""
     width = max(map(len, PRECEDENCE))
     for cause in PRECEDENCE:
-        click.echo(f"{cause:<{width}}  {BY_CAUSE[cause].title}")
+        rule = BY_CAUSE[cause]
+        click.echo(f"{cause:<{width}}  {rule.title}  [{arises_with(rule, BUILTIN.values())}]")
 
 
 @main.command()
 @click.argument("cause")
-def explain(cause: str) -> None:
+@click.option(
+    "--provider",
+    "provider_name",
+    metavar="NAME",
+    help=f"Word it for this provider: {', '.join(BUILTIN)} (default: {DEFAULT.name}).",
+)
+def explain(cause: str, provider_name: str | None) -> None:
     """Print what a cause means, how to confirm it and how to fix it."""
     rule = BY_CAUSE.get(cause)
     if rule is None:
         fail(f"unknown cause {cause!r}; `qbtrace causes` lists them")
-    click.echo(rule.doc, nl=False)
+    provider = BUILTIN.get(provider_name or DEFAULT.name)
+    if provider is None:
+        fail(f"unknown provider {provider_name!r}; built in: {', '.join(BUILTIN)}")
+    click.echo(rule.doc_for(provider), nl=False)
+    click.echo(f"\nArises with: {arises_with(rule, BUILTIN.values())}.")
+    if not rule.applies(provider):
+        click.echo(f"Not with {provider.label} as qbtrace knows it (see `qbtrace causes`).")
 
 
 def make_redactor() -> Redactor:

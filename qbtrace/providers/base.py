@@ -41,6 +41,7 @@ GENERIC_WORDS: Mapping[str, str] = MappingProxyType(
         "disconnect_place": "at the provider",
         "reconnect": "the authorization flow again",
         "rotation_note": "",
+        "grace_note": "",
         "code_lifetime_note": "",
         "refresh_lifetime_short": "",
         "refresh_after": "",
@@ -133,6 +134,8 @@ class Provider:
     their comma-joined text: Microsoft's `error_codes`)."""
     extra_hosts: tuple[str, ...] = ()
     """Hosts of the provider beyond its endpoints' (aliases, older endpoint hosts)."""
+    rotates: bool = True
+    """Refreshes may return a new refresh token in place of the one spent (Google's never do)."""
     reuse_detection: bool = False
     """A replay of a spent refresh token makes the provider revoke the whole family (Auth0's
     breach detection, Okta), so the live successor fails too."""
@@ -176,6 +179,11 @@ class Provider:
         """The role of a `host_path` on this provider's hosts that no configured endpoint
         names exactly (Microsoft's tenant in the path, Google's older paths); None: none."""
         return None
+
+    @property
+    def stated_causes(self) -> frozenset[str]:
+        """The causes this provider's answers can name by themselves (see `stated`)."""
+        return frozenset()
 
     def stated(self, reply: Mapping[str, Value], grant: str | None) -> Stated | None:
         """The cause an error answer to a `grant` request names by itself (Microsoft's AADSTS
@@ -221,7 +229,7 @@ NUMBER_FIELDS = frozenset(
     if f.type in ("float", "int", "float | None", "int | None") and f.name != "name"
 )
 """Settings of qbtrace.toml that take a non-negative number."""
-BOOL_FIELDS = frozenset(("reuse_detection",))
+BOOL_FIELDS = frozenset(("rotates", "reuse_detection"))
 """Settings of qbtrace.toml that take true or false."""
 URL_FIELDS = frozenset(("token_endpoint", "authorize_endpoint", "revoke_endpoint"))
 TEXT_FIELDS = frozenset(("title",))

@@ -74,6 +74,7 @@ PROVIDER = Google(
     revoke_endpoint=REVOKE,
     access_token_lifetime=3599,
     refresh_token_lifetime=None,
+    rotates=False,
     consent_lifetime=7 * 86_400,
     token_limit=100,
     code_lifetime=600,

@@ -99,6 +99,10 @@ class Microsoft(Provider):
         m = ENDPOINT.match(url.split("://", 1)[-1].split("?", 1)[0])
         return m["tenant"] if m else None
 
+    @property
+    def stated_causes(self) -> frozenset[str]:
+        return frozenset({cause for cause, _ in CODES.values()} | {"code_expired"})
+
     def stated(self, reply: Mapping[str, Value], grant: str | None) -> Stated | None:
         code = _code(reply)
         if code is None or code not in CODES:

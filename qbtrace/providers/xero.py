@@ -35,6 +35,7 @@ WORDS = MappingProxyType(
         "reconnect": "the Xero sign-in and consent flow again",
         "rotation_note": " (Xero rotates it on every refresh and accepts the previous value "
         "for 30 minutes)",
+        "grace_note": " (after the 30-minute grace)",
         "code_lifetime_note": " (Xero: 5 minutes)",
         "refresh_lifetime_short": " (Xero: 60 days unused)",
         "refresh_after": "after 60 days unused ",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
+from qbtrace.providers import Provider
 from qbtrace.rules.ancestry import consent_of
 from qbtrace.rules.common import Context, cite, match, refresh_failure, span
 
@@ -72,3 +73,7 @@ def _newer_consents(
         and r.client_id == consent.client_id
         and (consent.user is None or r.user == consent.user)
     ]
+
+
+def applies(provider: Provider) -> bool:
+    return provider.token_limit is not None

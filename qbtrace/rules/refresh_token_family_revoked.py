@@ -20,6 +20,7 @@ from __future__ import annotations
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Match
+from qbtrace.providers import Provider
 from qbtrace.rules.ancestry import issuers_up
 from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span
 
@@ -72,3 +73,7 @@ def _replay(
         if r is not rotated and before(rotated, r) and r.start - rotated.end > grace:
             return r
     return None
+
+
+def applies(provider: Provider) -> bool:
+    return provider.reuse_detection
