@@ -20,6 +20,7 @@ from qbtrace.events import timeline
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
 
@@ -27,6 +28,13 @@ OPEN_LIMIT = 4 * SCAN_LIMIT
 SETTLE = 2.0
 """Seconds a failure the rules can only guess about waits for exchanges still in flight (a
 refresh race's winner may answer after its loser) before it is told anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCount:
+    provider: Provider
+    token_requests: int
+    failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,17 @@ class Analysis:
         if not counts:
             return [self.profile.default.name]
         return [name for name, _ in counts.most_common()]
+
+    def per_provider(self) -> list[ProviderCount]:
+        """Token requests and failures of each provider the inputs hold, in the profile's
+        order: how the text and the report group a capture with several providers."""
+        requests = Counter(self.profile.provider_for(r.x).name for r in self.lineage.requests)
+        failed = Counter(f.provider for f in self.findings)
+        return [
+            ProviderCount(p, requests[p.name], failed[p.name])
+            for p in self.profile.providers
+            if requests[p.name] or failed[p.name]
+        ]
 
     @property
     def config(self) -> dict[str, object]:

@@ -67,3 +67,23 @@ def test_control_characters_from_the_input_cannot_reach_the_terminal(tmp_path: P
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "bad\\x1b[2J\\x1b]0;pwned\\x07" in result.stdout
+
+
+def test_a_capture_of_two_providers_is_grouped_per_provider() -> None:
+    out = text_of("mixed_quickbooks_xero")
+    assert (
+        "  providers: QuickBooks Online 3 token requests, 1 failed; Xero 7 token requests, "
+        "1 failed" in out
+    )
+    quickbooks = out.index("== QuickBooks Online: 3 token requests, 1 failed")
+    xero = out.index("== Xero: 7 token requests, 1 failed")
+    assert quickbooks < out.index("[1] ") < xero < out.index("[2] ")
+    assert "intuit_tid 1-" in out[quickbooks:xero]
+    assert "xero-correlation-id " in out[xero:]
+    assert "45m before this request" in out[xero:]  # past Xero's 30-minute grace
+
+
+def test_one_provider_gets_no_provider_headings() -> None:
+    for name in ("refresh_token_superseded", "interaction_required"):
+        out = text_of(name)
+        assert "\n== " not in out and "providers:" not in out

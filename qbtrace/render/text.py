@@ -12,9 +12,27 @@ from qbtrace.table import breakdowns, summary
 
 def render(analysis: Analysis, presenter: Presenter) -> str:
     lines = _header(analysis) + _tables(analysis, presenter)
-    for number, finding in enumerate(analysis.findings, 1):
-        lines += ["", *_finding(number, finding, presenter)]
+    numbers = {id(f): n for n, f in enumerate(analysis.findings, 1)}
+    for heading, findings in _by_provider(analysis):
+        lines += [f"\n== {heading}"] if heading else []
+        for finding in findings:
+            lines += ["", *_finding(numbers[id(finding)], finding, presenter)]
     return terminal_safe("\n".join(lines)) + "\n"
+
+
+def _by_provider(analysis: Analysis) -> list[tuple[str, list[Finding]]]:
+    """The findings in input order, under one heading per provider when the inputs hold
+    several (one app's QuickBooks and Xero traffic in one capture); no heading otherwise."""
+    counts = analysis.per_provider()
+    if len(counts) < 2:
+        return [("", list(analysis.findings))]
+    return [
+        (
+            f"{c.provider.label}: {c.token_requests} token requests, {c.failures} failed",
+            [f for f in analysis.findings if f.provider == c.provider.name],
+        )
+        for c in counts
+    ]
 
 
 def _header(analysis: Analysis) -> list[str]:
@@ -33,6 +51,13 @@ def _header(analysis: Analysis) -> list[str]:
             f"  input {item.source}: {item.kind}, {item.entries} entries, {tokens} token requests"
         )
         lines += [f"    warning: {w}" for w in item.warnings]
+    counts = analysis.per_provider()
+    if len(counts) > 1:
+        each = "; ".join(
+            f"{c.provider.label} {c.token_requests} token requests, {c.failures} failed"
+            for c in counts
+        )
+        lines.append(f"  providers: {each}")
     lines += [f"  note: {note}" for note in analysis.notes]
     if by_cause:
         top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
