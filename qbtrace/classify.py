@@ -67,6 +67,8 @@ def explain(ctx: Context) -> Finding:
         token=f.presented.tag if f.presented else None,
         client_id=f.client_id,
         warnings=tuple(warnings),
+        happened=chosen.happened,
+        fix=chosen.fix,
     )
 
 
