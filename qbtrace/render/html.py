@@ -275,7 +275,7 @@ def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
     early = {
         r.refresh.hex
         for r in lin.requests
-        if r.grant == "refresh_token" and r.refresh and r.refresh.hex not in lin.issuers
+        if r.grant == "refresh_token" and r.refresh and not lin.was_issued(r.refresh)
     }
     if early:
         out.append(
