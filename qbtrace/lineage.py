@@ -98,6 +98,10 @@ class Lineage:
     """refresh token hex → the first successful refresh that spent it and issued another."""
     by_state: dict[str, Exchange] = field(default_factory=dict)
     """state hex → the latest authorize request that sent it."""
+    redirects: dict[str, Exchange] = field(default_factory=dict)
+    """scheme://host/path a step of the flow redirected to → the authorize it belongs to."""
+    callbacks: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
+    """code hex → every callback request that carried it, redirected onwards or not."""
     _journal: Callable[[Change], None] | None = field(default=None, repr=False, compare=False)
     """Told every change while `replay` journals a fold; None otherwise."""
 
@@ -115,6 +119,16 @@ class Lineage:
     def grant_by_head(self, head: tuple[int, str]) -> CodeGrant | None:
         """The first issued code with this (length, prefix digest): truncation search."""
         return self.grant_heads.get(head)
+
+    def callbacks_of(self, code: Secret) -> Sequence[Exchange]:
+        """Every callback request that carried this code, in time order (the app server's
+        own redirects of it included)."""
+        return self.callbacks.get(code.hex, ())
+
+    def deliveries_of(self, code: Secret) -> list[Exchange]:
+        """Callback requests that brought this code to the app's handler (a redirect of the
+        app's own server, `/callback` → `/callback/`, is not one), in time order."""
+        return [x for x in self.callbacks.get(code.hex, ()) if not _redirected(x)]
 
     def exchanges_of(self, code: Secret | str) -> Sequence[TokenRequest]:
         """Token requests that sent this code (or code hex), in time order."""
@@ -197,14 +211,13 @@ class Lineage:
     def fold(self, x: Exchange) -> None:
         """Fold `x` in as the newest exchange: the caller keeps time order (`build` does)."""
         if x.kind == Kind.AUTHORIZE:
-            self._append(self.authorizes, x)
-            st = x.params.get("state")
-            if isinstance(st, Secret):
-                self._replace(self.by_state, st.hex, x)
-            if isinstance(x.reply.get("code"), Secret):
-                self._add_grant(x, x.reply, x)
+            self._add_authorize(x)
         elif x.kind == Kind.CALLBACK:
-            self._add_grant(x, x.params, self._authorize_for(x))
+            origin = self._authorize_for(x)
+            self._note_redirect(x, origin)
+            if isinstance(code := x.params.get("code"), Secret):
+                self._push(self.callbacks, code.hex, x)
+            self._add_grant(x, x.params, origin)
         elif x.kind == Kind.TOKEN:
             self._add_token(token_request(len(self.requests), x))
         elif x.kind == Kind.REVOKE and x.ok:
@@ -212,10 +225,42 @@ class Lineage:
         elif x.kind == Kind.DISCONNECT:
             self._append(self.disconnects, x)
 
+    def _add_authorize(self, x: Exchange) -> None:
+        """An authorize request, the consent form's POST, or another step on the authorize
+        host. Only a step that asks (client_id, redirect_uri) is an authorize of its own; a
+        step that does not continues the one its state or the redirect that led to it names."""
+        origin = x if _asks(x) else self._continued(x)
+        if origin is x:
+            self._append(self.authorizes, x)
+            st = x.params.get("state")
+            if isinstance(st, Secret):
+                self._replace(self.by_state, st.hex, x)
+        self._note_redirect(x, origin)
+        if isinstance(x.reply.get("code"), Secret):
+            self._add_grant(x, x.reply, origin)
+
+    def _continued(self, x: Exchange) -> Exchange | None:
+        """The authorize a step of the flow belongs to: by its state, else by the redirect
+        that led to its URL (a chain of 3xx answers)."""
+        for st in (x.params.get("state"), x.reply.get("state")):
+            if isinstance(st, Secret) and st.hex in self.by_state:
+                return self.by_state[st.hex]
+        return self.redirects.get(x.url)
+
+    def _note_redirect(self, x: Exchange, origin: Exchange | None) -> None:
+        target = x.reply.get("redirect_to")
+        if origin is not None and isinstance(target, str) and _redirected(x):
+            self._replace(self.redirects, target, origin)
+
     def _authorize_for(self, callback: Exchange) -> Exchange | None:
+        """The authorize a callback answers: by its state (tabs and attempts interleave),
+        else the one whose redirect led here, else (no state at all) the latest authorize."""
         st = callback.params.get("state")
         if isinstance(st, Secret) and st.hex in self.by_state:
             return self.by_state[st.hex]
+        led = self.redirects.get(callback.url)
+        if led is not None:
+            return led
         return self.authorizes[-1] if self.authorizes and not isinstance(st, Secret) else None
 
     def _add_grant(
@@ -323,6 +368,18 @@ class Lineage:
         if self._journal is not None:
             self._journal((Edit.SET, table, key, table.get(key, MISSING)))
         table[key] = value
+
+
+def _asks(x: Exchange) -> bool:
+    """The step names the client or the redirect_uri: it is an authorize request itself."""
+    return isinstance(x.params.get("client_id"), str) or isinstance(
+        x.params.get("redirect_uri"), str
+    )
+
+
+def _redirected(x: Exchange) -> bool:
+    """The answer sent the browser on (3xx): the request did not reach its final handler."""
+    return x.status is not None and 300 <= x.status < 400
 
 
 def build(exchanges: list[Exchange]) -> Lineage:

@@ -99,7 +99,7 @@ class Profile:
             return Kind.TOKEN if method.upper() == "POST" else None
         if where == self._revoke:
             return Kind.REVOKE if method.upper() == "POST" else None
-        if where == self._authorize:
+        if where == self._authorize or self._authorize_step(where):
             return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
@@ -111,6 +111,14 @@ class Profile:
             # an unconfigured Disconnect URL, recognised by its usual name and Intuit's realmId
             return Kind.DISCONNECT
         return None
+
+    def _authorize_step(self, where: str) -> bool:
+        """A step of the consent flow on the authorize host: a path that contains the
+        authorize endpoint's (`/app/connect/oauth2`, `/connect/oauth2/consent`), whose 3xx
+        answers may carry the code when the callback itself is not in the capture."""
+        host, _, path = self._authorize.partition("/")
+        here, _, there = where.partition("/")
+        return bool(path) and here == host and f"/{path}/" in f"/{there}/"
 
     @property
     def needles(self) -> tuple[str, ...]:
