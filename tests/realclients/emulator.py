@@ -326,8 +326,7 @@ class IntuitEmulator:
             return self.make(400, BAD_REDIRECT_PAGE, ctype="text/html;charset=utf-8")
         fields = ("client_id", "redirect_uri", "state", "scope", "response_type")
         hidden = "".join(
-            f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
-            for k in fields
+            f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">' for k in fields
         )
         page = (
             "<html><head><title>Connect to QuickBooks</title></head><body>"
