@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
+from qbtrace.render.headline import headline, sentence
 from qbtrace.render.view import Presenter, iso, terminal_safe
-from qbtrace.rules import BY_CAUSE
+from qbtrace.rules import BY_CAUSE, fix_for
 from qbtrace.table import breakdowns, summary
 
 
@@ -31,9 +32,9 @@ def _header(analysis: Analysis) -> list[str]:
         )
         lines += [f"    warning: {w}" for w in item.warnings]
     lines += [f"  note: {note}" for note in analysis.notes]
-    if by_cause:
-        top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
-        lines.append(f"  most common: {top}. Fix: {BY_CAUSE[top].fix}")
+    top = headline(analysis.findings)
+    if top is not None:
+        lines.append(f"  most common: {sentence(top)}. Fix: {top.top.fix}")
     return lines
 
 
@@ -61,6 +62,8 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     said = f"HTTP {f.status}" if f.status is not None else "no response"
     if f.error:
         said += f" {f.error}"
+    if f.error_description:
+        said += f": {f.error_description}"
     tid = f"  intuit_tid {f.intuit_tid}" if f.intuit_tid else ""
     lines = [
         f"[{number}] {f.ref.source} #{f.ref.index}  {iso(f.time) or 'time unknown'}  "
@@ -76,5 +79,7 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     if f.alternatives:
         lines.append(f"    also possible: {', '.join(f.alternatives)}")
     lines += [f"    warning: {w}" for w in f.warnings]
-    lines.append(f"    fix: {BY_CAUSE[f.cause].fix}")
+    if f.happened:
+        lines.append(f"    what happened: {f.happened}")
+    lines.append(f"    fix: {fix_for(f)}")
     return lines

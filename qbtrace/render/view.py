@@ -50,9 +50,8 @@ class Presenter:
         return out
 
     def finding(self, f: Finding) -> dict[str, object]:
-        from qbtrace.rules import BY_CAUSE
+        from qbtrace.rules import fix_for, happened_for
 
-        rule = BY_CAUSE[f.cause]
         return {
             "cause": f.cause,
             "confidence": str(f.confidence),
@@ -70,7 +69,7 @@ class Presenter:
             "alternatives": list(f.alternatives),
             "token": f.token,
             "client": self.client(f.client_id),
-            "explanation": rule.happened,
-            "fix": rule.fix,
+            "explanation": happened_for(f),
+            "fix": fix_for(f),
             "warnings": list(f.warnings),
         }

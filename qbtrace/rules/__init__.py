@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from qbtrace.model import Match
+from qbtrace.model import Finding, Match
 from qbtrace.rules.common import Context
 
 PRECEDENCE: tuple[str, ...] = (
@@ -93,3 +93,13 @@ def _load(cause: str, rank: int) -> Rule:
 
 RULES: tuple[Rule, ...] = tuple(_load(cause, rank) for rank, cause in enumerate(PRECEDENCE))
 BY_CAUSE: dict[str, Rule] = {rule.cause: rule for rule in RULES}
+
+
+def fix_for(finding: Finding) -> str:
+    """The fix a finding's own evidence calls for, else its cause's general fix."""
+    return finding.fix or BY_CAUSE[finding.cause].fix
+
+
+def happened_for(finding: Finding) -> str:
+    """What a finding's own evidence says happened, else its cause's general explanation."""
+    return finding.happened or BY_CAUSE[finding.cause].happened

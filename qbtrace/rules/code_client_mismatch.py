@@ -24,7 +24,7 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if code is None or f.client_id is None:
         return None
-    grant = ctx.lineage.grants.get(code.hex)
+    grant = ctx.lineage.grant_of(code)
     if grant is None or grant.authorize is None:
         return None
     asked = grant.authorize.params.get("client_id")

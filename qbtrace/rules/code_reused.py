@@ -22,7 +22,7 @@ def check(ctx: Context) -> Match | None:
     code = code_failure(ctx)
     if code is None:
         return None
-    earlier = [r for r in ctx.lineage.code_uses.get(code.hex, ()) if before(r, ctx.failure)]
+    earlier = [r for r in ctx.lineage.exchanges_of(code) if before(r, ctx.failure)]
     if not earlier:
         return None
     evidence = [

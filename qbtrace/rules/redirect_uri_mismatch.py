@@ -26,7 +26,7 @@ def check(ctx: Context) -> Match | None:
     sent = ctx.failure.redirect_uri
     if code is None or sent is None:
         return None
-    grant = ctx.lineage.grants.get(code.hex) or ctx.lineage.grant_canon.get(code.canon)
+    grant = ctx.lineage.grant_like(code)
     if grant is not None and grant.authorize is not None:
         wanted = grant.authorize.params.get("redirect_uri")
         if isinstance(wanted, str) and wanted != sent:

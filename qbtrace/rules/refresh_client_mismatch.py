@@ -23,7 +23,7 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if token is None or f.client_id is None:
         return None
-    issuers = ctx.lineage.issuers.get(token.hex, [])
+    issuers = ctx.lineage.issuers_of(token)
     issuer = issuers[0] if issuers else None  # one token, one client: its first issuer says which
     if issuer is not None and before(issuer, f) and issuer.client_id not in (None, f.client_id):
         where = environments(ctx.profile, issuer.client_id, f.client_id)

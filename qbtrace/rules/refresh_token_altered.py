@@ -32,9 +32,9 @@ def check(ctx: Context) -> Match | None:
             CAUSE, Confidence.CERTAIN, Evidence("malformed", f"the refresh token is {what}")
         )
     lin = ctx.lineage
-    if token.hex in lin.issuers:
+    if lin.was_issued(token):
         return None
-    swapped = lin.at_issuers.get(token.hex)
+    swapped = lin.access_token_issuer(token)
     if swapped is not None:
         note = f"{token.tag} is the access token this response issued, sent as a refresh token"
         return match(CAUSE, Confidence.CERTAIN, cite("issued_access_token", swapped, note))
@@ -48,7 +48,7 @@ def check(ctx: Context) -> Match | None:
 
 
 def _truncated(ctx: Context, token: Secret) -> Match | None:
-    hit = truncated_from(token, ctx.lineage.issued_heads, lambda h: h[0])
+    hit = truncated_from(token, ctx.lineage.issued_by_head, lambda h: h[0])
     if hit is not None:
         issued, issuer = hit
         note = (
