@@ -1,4 +1,11 @@
-"""Every recorded real-client scenario analyzes to the causes its scenario declares."""
+"""Every recorded real-client scenario analyzes to the causes its scenario declares.
+
+The goldens are recordings of real clients (intuitlib, Intuit's Node SDK, Authlib,
+python-quickbooks, simple-oauth2, Chromium) through mitmdump to tests/realclients/emulator.py;
+`python tests/realclients/record.py [names]` regenerates them. Each `expect.json` also lists,
+per failure, the HAR entries its finding must link ("evidence", found by record.py from the
+traffic: the authorize request that issued the code, the earlier exchange, ...).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,21 @@ import pytest
 from tests.conftest import GOLDEN, analyze_json, expected, golden_scenarios
 
 SCENARIOS = golden_scenarios()
+# Goldens whose verdict the analysis does not give yet: the authorize request is the consent
+# form's POST (its parameters are in the body, not the query), so the exchange is not linked
+# to it and comes out `unexplained`. Issue 8 point 1 (branch authflow) fixes the reading;
+# strict, so these fail loudly once it lands and must leave this set.
+AWAITING_ANALYSIS = {
+    "callback_redirected_https",
+    "callback_redirected_slash",
+    "redirect_uri_trailing_slash_callback_absent",
+}
+
+
+def awaiting(names: list[str]) -> list[object]:
+    reason = "authorize parameters in a consent POST body are not read yet (issue 8 point 1)"
+    mark = pytest.mark.xfail(reason=reason, strict=True)
+    return [pytest.param(n, marks=mark) if n in AWAITING_ANALYSIS else n for n in names]
 
 
 def causes(doc: dict[str, object]) -> list[str]:
@@ -16,7 +38,7 @@ def causes(doc: dict[str, object]) -> list[str]:
     return [f["cause"] for f in findings if f["status"] is not None]
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", awaiting(SCENARIOS))
 def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
     doc = analyze_json(GOLDEN / f"{name}.har")
     assert causes(doc) == expected(name)["causes"]
@@ -25,6 +47,20 @@ def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
     assert len(unanswered) == statuses.count(0)  # type: ignore[attr-defined]
     for finding in unanswered:
         assert finding["cause"] in ("unexplained", "provider_outage")
+
+
+@pytest.mark.parametrize(
+    "name", awaiting([n for n in SCENARIOS if any(expected(n).get("evidence", []))])
+)
+def test_findings_link_the_evidence_their_scenario_declares(name: str) -> None:
+    """Each failure's finding points at the entries causes.md says it must link."""
+    doc = analyze_json(GOLDEN / f"{name}.har")
+    answered = [f for f in doc["findings"] if f["status"] is not None]  # type: ignore[attr-defined]
+    declared = expected(name)["evidence"]
+    assert isinstance(declared, list) and len(answered) == len(declared)
+    for finding, must in zip(answered, declared, strict=True):
+        linked = {e.get("index") for e in finding["evidence"]}
+        assert set(must) <= linked, (finding["cause"], must, finding["evidence"])
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -58,7 +94,7 @@ def test_healthy_captures_give_no_findings() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()]
+    "name", awaiting([n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()])
 )
 def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) -> None:
     """Chromium's own HAR (authorize, callback) overlaps the proxy's: each exchange counts once."""

@@ -3,6 +3,12 @@
 Never runs `playwright install`: it uses the system Chromium. Chromium's background traffic
 to Google hosts is kept out of the Playwright HAR by a URL filter, and out of mitmproxy's
 recording by the `save_stream_filter` that record.py sets.
+
+The proxy is given as Chromium's own `--proxy-server` switch, not Playwright's `proxy` option:
+Playwright adds `--proxy-bypass-list=<-loopback>`, which sends localhost through the proxy
+too. With the switch alone Chromium does what it does for users: requests to localhost and
+127.0.0.1 go straight to the local server, so a `http://localhost:<port>/callback` never
+reaches mitmproxy.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,7 +26,9 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
-HAR_URL_FILTER = re.compile(r"^https?://([^/]*\.)?(intuit\.com|example\.test)(:\d+)?/(?!favicon)")
+HAR_URL_FILTER = re.compile(
+    r"^https?://(([^/]*\.)?(intuit\.com|example\.test)|localhost)(:\d+)?/(?!favicon)"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -56,14 +65,30 @@ def authorize_url(client_id: str, redirect_uri: str, state: str) -> str:
     )
 
 
-def consent(proxy_url: str, ca_path: str, url: str, har_path: str | None) -> str:
-    """Open the authorize URL; the emulator auto-consents. Returns the callback URL reached."""
+def consent(
+    proxy_url: str,
+    ca_path: str,
+    url: str,
+    har_path: str | None,
+    submit: bool = False,
+    on_callback: Callable[[str], object] | None = None,
+    reloads: int = 0,
+) -> str:
+    """Open the authorize URL and consent; return the callback URL the browser lands on.
+
+    `submit` clicks "Connect" on the consent page (a form POST to the authorize endpoint).
+    `on_callback(url)` is the app's handler running for each load of the callback page;
+    `reloads` reloads that page (a double-submitted callback), running the handler again.
+    """
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            proxy={"server": proxy_url},
-            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_hash(ca_path)}"],
+            args=[
+                *CHROMIUM_ARGS,
+                f"--proxy-server={proxy_url}",
+                f"--ignore-certificate-errors-spki-list={spki_hash(ca_path)}",
+            ],
         )
         try:
             context = (
@@ -77,7 +102,15 @@ def consent(proxy_url: str, ca_path: str, url: str, har_path: str | None) -> str
             )
             page = context.new_page()
             page.goto(url, wait_until="load")
+            if submit:
+                with page.expect_navigation(wait_until="load"):
+                    page.click("#connect")
             callback = page.url
+            for load in range(reloads + 1):
+                if on_callback:
+                    on_callback(page.url)
+                if load < reloads:
+                    page.reload(wait_until="load")
             context.close()  # writes the HAR
         finally:
             browser.close()

@@ -30,7 +30,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scenarios import SCENARIOS, Ctx  # noqa: E402
+import evidence  # noqa: E402
+from authflows import AUTH_FLOWS  # noqa: E402
+from scenarios import SCENARIOS as BY_CAUSE  # noqa: E402
+from scenarios import Ctx  # noqa: E402
+
+SCENARIOS = {**BY_CAUSE, **AUTH_FLOWS}
 
 GOLDEN = HERE.parent / "data" / "golden"
 EMULATOR = HERE / "emulator.py"
@@ -170,18 +175,19 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
         ]
         with mitmdump(args, confdir) as (proxy_url, ca):
             result = run_scenario(name, proxy_url, ca, str(pw) if chromium else None)
-        problems = check(json.loads(har.read_text()), result)
+        recorded = json.loads(har.read_text())
+        problems = check(recorded, result)
         if problems:
             raise RuntimeError(f"{name}: " + "; ".join(problems))
+        result["evidence"] = evidence.required(recorded, result["causes"])
         # mitmproxy writes indent=4; the same JSON with indent=1 is a third smaller.
         compact = json.dumps(json.loads(har.read_text()), indent=1, ensure_ascii=False)
         (out / f"{name}.har").write_text(compact + "\n")
         shutil.copyfile(flows, out / f"{name}.mitm")
         if chromium:
             shutil.copyfile(pw, out / f"{name}.playwright.har")
-    expect = {
-        k: result[k] for k in ("scenario", "client", "causes", "statuses", "time_shifted", "notes")
-    }
+    keys = ("scenario", "client", "causes", "evidence", "statuses", "time_shifted", "notes")
+    expect = {k: result[k] for k in keys}
     (out / f"{name}.expect.json").write_text(json.dumps(expect, indent=2) + "\n")
     return result
 
