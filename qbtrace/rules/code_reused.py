@@ -40,6 +40,9 @@ def check(ctx: Context) -> Match | None:
     ]
     delivered = ctx.lineage.deliveries_of(code)
     if len(delivered) > 1:
-        note = f"the callback brought {code.tag} to the app {len(delivered)} times"
+        note = (
+            f"the callback brought {code.tag} to the app {len(delivered)} times "
+            "(a double-submitted form, a reload or a retried redirect)"
+        )
         evidence += [cite_exchange("callback_delivery", x, note) for x in delivered]
     return match(CAUSE, Confidence.CERTAIN, *evidence)
