@@ -25,6 +25,29 @@ QUICKBOOKS_REVOKE = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """What one `error_description` of the provider points at, from community reports:
+    a hint that narrows a guess, never proof by itself."""
+
+    causes: tuple[str, ...]
+    """The cause ids it points at."""
+    meaning: str
+    """What it is reported to mean, for the evidence line."""
+
+
+QUICKBOOKS_HINTS: Mapping[str, ErrorHint] = MappingProxyType(
+    {
+        # seen in at least seven unrelated QuickBooks codebases (app-logs.md)
+        "incorrect token type or clientid": ErrorHint(
+            ("refresh_client_mismatch", "code_client_mismatch", "refresh_token_altered"),
+            "reported when the credentials are another client's (another app, Development vs "
+            "Production keys) or an access token was sent as the refresh token",
+        ),
+    }
+)
+
+
 def host_path(url: str) -> str:
     """`host[:port]/path`, host lowercased, default port and trailing slash dropped: how
     endpoints are compared (a mock on localhost:8080 is not the one on :9090)."""
@@ -66,6 +89,8 @@ class Profile:
     client_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Known client id -> environment name (development, production)."""
     disconnect_urls: tuple[str, ...] = ()
+    error_hints: Mapping[str, ErrorHint] = field(default_factory=lambda: QUICKBOOKS_HINTS)
+    """Lowercase `error_description` → what it points at (community evidence)."""
     _token: str = field(init=False, repr=False, compare=False, default="")
     _authorize: str = field(init=False, repr=False, compare=False, default="")
     _revoke: str = field(init=False, repr=False, compare=False, default="")
@@ -127,6 +152,11 @@ class Profile:
 
     def is_configured_disconnect(self, url: str) -> bool:
         return host_path(url) in self._disconnect
+
+    def hint_for(self, description: str | None, cause: str) -> ErrorHint | None:
+        """The hint an answer's error_description gives towards `cause`, if any."""
+        hint = self.error_hints.get((description or "").strip().lower())
+        return hint if hint is not None and cause in hint.causes else None
 
     def environment_of(self, client_id: str | None) -> str | None:
         return self.client_ids.get(client_id or "")

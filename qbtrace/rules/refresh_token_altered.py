@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.redact import Secret
-from qbtrace.rules.common import Context, cite, match, refresh_failure
+from qbtrace.rules.common import Context, cite, hinted, match, refresh_failure
 from qbtrace.rules.near_match import alteration, truncated_from
 
 CAUSE = "refresh_token_altered"
@@ -58,5 +58,7 @@ def _truncated(ctx: Context, token: Secret) -> Match | None:
         return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
     if "access-token-shape" in token.defects:
         note = "the refresh token has the shape of an access token (a JWE starting 'eyJ')"
-        return match(CAUSE, Confidence.LIKELY, Evidence("malformed", note))
+        hint = hinted(ctx, CAUSE)
+        shape = Evidence("malformed", note)
+        return match(CAUSE, Confidence.LIKELY, *((shape, hint) if hint else (shape,)))
     return None
