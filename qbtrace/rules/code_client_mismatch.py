@@ -2,11 +2,11 @@
 
 What happened: the authorize request carried one client_id and the code exchange authenticated
 with another: another app, or Development keys on one side and Production keys on the other.
-A code is bound to the client that requested it, so Intuit answered `invalid_grant`.
+A code is bound to the client that requested it, so {provider} answered `invalid_grant`.
 
 How to confirm: the evidence shows both client ids (tagged unless --show-client-ids) and, when
 the config lists them, which environment each belongs to. Without the authorize request, an
-answer saying `Incorrect Token type or clientID` makes this the leading guess (`possible`).
+answer with {client_hint} makes this the leading guess (`possible`).
 
 How to fix: use one key set for the whole flow: the client_id in the authorize URL must be the
 one whose id and secret authenticate the token request.

@@ -2,12 +2,12 @@
 
 What happened: the response that issued this refresh token answered a request authenticated as
 one client_id; the failing refresh authenticated as another (often Development keys against a
-token minted with Production keys, or the reverse). Intuit answered `invalid_grant`.
+token minted with Production keys, or the reverse). {Provider} answered `invalid_grant`.
 
 How to confirm: the evidence shows both client ids and the issuing request. Without the
-issuing request in the input, an answer whose error_description is Intuit's `Incorrect Token
-type or clientID` makes this the leading guess (`possible`: community reports, not proof);
-compare the client id the token was stored with against the one that refreshed it.
+issuing request in the input, an answer with {client_hint} makes this the leading guess
+(`possible`: community reports, not proof); compare the client id the token was stored with
+against the one that refreshed it.
 
 How to fix: store the client id next to each refresh token and refresh with that client's
 credentials; keep sandbox and production tokens apart.
