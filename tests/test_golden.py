@@ -21,6 +21,7 @@ SCENARIOS = golden_scenarios()
 AWAITING_ANALYSIS = {
     "callback_redirected_https",
     "callback_redirected_slash",
+    "firefox_spa_callback_redirected",
     "redirect_uri_trailing_slash_callback_absent",
 }
 
@@ -101,4 +102,22 @@ def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) 
     alone = analyze_json(GOLDEN / f"{name}.har")
     merged = analyze_json(GOLDEN / f"{name}.playwright.har", GOLDEN / f"{name}.har")
     assert causes(merged) == causes(alone) == expected(name)["causes"]
+    assert merged["summary"] == alone["summary"]
+
+
+@pytest.mark.parametrize(
+    "name", awaiting([n for n in SCENARIOS if (GOLDEN / f"{n}.firefox.har").exists()])
+)
+def test_firefox_own_har_gives_the_declared_causes(name: str) -> None:
+    """Firefox ESR's own "Save All As HAR" (the token requests are the page's fetch() calls).
+
+    Its shape is the real one: Title-Case request header names over HTTP/2, CORS preflight
+    OPTIONS entries to the token URL, redirect bodies left out with a comment, local-time
+    offsets in startedDateTime, a page title holding the callback URL. Recorded by
+    tests/realclients/record.py; test_realclients re-records one live when Firefox is there.
+    """
+    alone = analyze_json(GOLDEN / f"{name}.firefox.har")
+    assert causes(alone) == expected(name)["causes"]
+    merged = analyze_json(GOLDEN / f"{name}.firefox.har", GOLDEN / f"{name}.har")
+    assert causes(merged) == expected(name)["causes"]
     assert merged["summary"] == alone["summary"]

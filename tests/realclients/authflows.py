@@ -134,6 +134,28 @@ def double_submitted_callback(ctx: Ctx) -> None:
     browse(ctx, intuit_authorize_url(), on_callback=handler, reloads=1)
 
 
+def firefox_spa(redirects: tuple[str, ...] = (), ends: str = "200 400") -> Callable[[Ctx], None]:
+    """Firefox: consent by form POST; the SPA's callback route exchanges the code twice."""
+
+    def run(ctx: Ctx) -> None:
+        from firefox import firefox, save_all_as_har
+
+        spa = "https://app.example.test/spa/callback"
+        ctx.control("/consent", mode="form")
+        ctx.control("/app", redirects=list(redirects))
+        ctx.control("/register", client_id=DEV, redirect_uri=spa)
+        with firefox(ctx.proxy_url, ctx.ca_path) as ff:
+            ff.navigate(intuit_authorize_url(spa))
+            ff.click("#connect")
+            title = ff.wait_for_title("exchanged")
+            if ctx.browser_har:
+                save_all_as_har(ff, ctx.browser_har)
+        if title != f"exchanged {ends}":
+            raise RuntimeError(f"the SPA's exchanges ended as {title!r}")
+
+    return run
+
+
 S = Scenario
 AUTH_FLOWS: dict[str, Scenario] = {
     s.name: s
@@ -282,6 +304,29 @@ AUTH_FLOWS: dict[str, Scenario] = {
             time_shifted=False,
             notes="authorize by GET; the callback page is loaded, then reloaded: the callback "
             "request is in the capture twice and the app's handler exchanges the code each time",
+        ),
+        S(
+            "firefox_spa_double_exchange",
+            "firefox",
+            ["code_reused"],
+            [200, 400],
+            firefox_spa(),
+            time_shifted=False,
+            notes="Firefox ESR: consent by form POST; the single-page app's callback route "
+            "exchanges the code with fetch() from an effect React's StrictMode runs twice, so "
+            "two exchanges (each after a CORS preflight) start together; the second is "
+            "refused. <name>.firefox.har is Firefox's own Save All As HAR",
+        ),
+        S(
+            "firefox_spa_callback_redirected",
+            "firefox",
+            ["redirect_uri_mismatch", "redirect_uri_mismatch"],
+            [400, 400],
+            firefox_spa(redirects=("slash",), ends="400 400"),
+            time_shifted=False,
+            notes="as firefox_spa_double_exchange, but the app's server 301s /spa/callback to "
+            "/spa/callback/ and the SPA sends location.origin + location.pathname as "
+            "redirect_uri: both exchanges carry the trailing slash",
         ),
     ]
 }
