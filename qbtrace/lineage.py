@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from qbtrace.events import TokenRequest, token_request
 from qbtrace.model import Exchange, Kind, Value
+from qbtrace.providers import TENANT_PARAMS
 from qbtrace.redact import Secret
 
 K = TypeVar("K")
@@ -48,12 +49,12 @@ Change = tuple[Edit, Any, Any, Any]
 
 
 TRUNCATION_PREFIX = 32
-"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
+"""Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CodeGrant:
-    """A code as Intuit handed it out: the callback that carried it and its authorize request."""
+    """A code as the provider handed it out: the callback that carried it, its authorize request."""
 
     code: Secret
     callback: Exchange
@@ -84,7 +85,7 @@ class Lineage:
     root: dict[str, str] = field(default_factory=dict)
     """token hex → id of its lineage (the code that began it, else the oldest token seen)."""
     realm: dict[str, str] = field(default_factory=dict)
-    """lineage id → realmId from the callback."""
+    """lineage id → the tenant id (a provider's `tenant_param`) from the callback."""
     revokes: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     """token hex → successful revoke requests naming it."""
     revoked_roots: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
@@ -98,6 +99,10 @@ class Lineage:
     """refresh token hex → the first successful refresh that spent it and issued another."""
     by_state: dict[str, Exchange] = field(default_factory=dict)
     """state hex → the latest authorize request that sent it."""
+    redirects: dict[str, Exchange] = field(default_factory=dict)
+    """scheme://host/path a step of the flow redirected to → the authorize it belongs to."""
+    callbacks: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
+    """code hex → every callback request that carried it, redirected onwards or not."""
     _journal: Callable[[Change], None] | None = field(default=None, repr=False, compare=False)
     """Told every change while `replay` journals a fold; None otherwise."""
 
@@ -115,6 +120,16 @@ class Lineage:
     def grant_by_head(self, head: tuple[int, str]) -> CodeGrant | None:
         """The first issued code with this (length, prefix digest): truncation search."""
         return self.grant_heads.get(head)
+
+    def callbacks_of(self, code: Secret) -> Sequence[Exchange]:
+        """Every callback request that carried this code, in time order (the app server's
+        own redirects of it included)."""
+        return self.callbacks.get(code.hex, ())
+
+    def deliveries_of(self, code: Secret) -> list[Exchange]:
+        """Callback requests that brought this code to the app's handler (a redirect of the
+        app's own server, `/callback` → `/callback/`, is not one), in time order."""
+        return [x for x in self.callbacks.get(code.hex, ()) if not _redirected(x)]
 
     def exchanges_of(self, code: Secret | str) -> Sequence[TokenRequest]:
         """Token requests that sent this code (or code hex), in time order."""
@@ -155,7 +170,7 @@ class Lineage:
         return self.root.get(token.hex)
 
     def realm_of(self, lineage: str) -> str | None:
-        """The company (realmId) the callback of a lineage's code named."""
+        """The tenant (company) the callback of a lineage's code named."""
         return self.realm.get(lineage)
 
     def revokes_of(self, token: Secret) -> list[Exchange]:
@@ -197,14 +212,13 @@ class Lineage:
     def fold(self, x: Exchange) -> None:
         """Fold `x` in as the newest exchange: the caller keeps time order (`build` does)."""
         if x.kind == Kind.AUTHORIZE:
-            self._append(self.authorizes, x)
-            st = x.params.get("state")
-            if isinstance(st, Secret):
-                self._replace(self.by_state, st.hex, x)
-            if isinstance(x.reply.get("code"), Secret):
-                self._add_grant(x, x.reply, x)
+            self._add_authorize(x)
         elif x.kind == Kind.CALLBACK:
-            self._add_grant(x, x.params, self._authorize_for(x))
+            origin = self._authorize_for(x)
+            self._note_redirect(x, origin)
+            if isinstance(code := x.params.get("code"), Secret):
+                self._push(self.callbacks, code.hex, x)
+            self._add_grant(x, x.params, origin)
         elif x.kind == Kind.TOKEN:
             self._add_token(token_request(len(self.requests), x))
         elif x.kind == Kind.REVOKE and x.ok:
@@ -212,10 +226,42 @@ class Lineage:
         elif x.kind == Kind.DISCONNECT:
             self._append(self.disconnects, x)
 
+    def _add_authorize(self, x: Exchange) -> None:
+        """An authorize request, the consent form's POST, or another step on the authorize
+        host. Only a step that asks (client_id, redirect_uri) is an authorize of its own; a
+        step that does not continues the one its state or the redirect that led to it names."""
+        origin = x if _asks(x) else self._continued(x)
+        if origin is x:
+            self._append(self.authorizes, x)
+            st = x.params.get("state")
+            if isinstance(st, Secret):
+                self._replace(self.by_state, st.hex, x)
+        self._note_redirect(x, origin)
+        if isinstance(x.reply.get("code"), Secret):
+            self._add_grant(x, x.reply, origin)
+
+    def _continued(self, x: Exchange) -> Exchange | None:
+        """The authorize a step of the flow belongs to: by its state, else by the redirect
+        that led to its URL (a chain of 3xx answers)."""
+        for st in (x.params.get("state"), x.reply.get("state")):
+            if isinstance(st, Secret) and st.hex in self.by_state:
+                return self.by_state[st.hex]
+        return self.redirects.get(x.url)
+
+    def _note_redirect(self, x: Exchange, origin: Exchange | None) -> None:
+        target = x.reply.get("redirect_to")
+        if origin is not None and isinstance(target, str) and _redirected(x):
+            self._replace(self.redirects, target, origin)
+
     def _authorize_for(self, callback: Exchange) -> Exchange | None:
+        """The authorize a callback answers: by its state (tabs and attempts interleave),
+        else the one whose redirect led here, else (no state at all) the latest authorize."""
         st = callback.params.get("state")
         if isinstance(st, Secret) and st.hex in self.by_state:
             return self.by_state[st.hex]
+        led = self.redirects.get(callback.url)
+        if led is not None:
+            return led
         return self.authorizes[-1] if self.authorizes and not isinstance(st, Secret) else None
 
     def _add_grant(
@@ -224,7 +270,7 @@ class Lineage:
         code = fields.get("code")
         if not isinstance(code, Secret) or code.hex in self.grants:
             return
-        realm = fields.get("realmId")
+        realm = next((fields[t] for t in TENANT_PARAMS if t in fields), None)
         grant = CodeGrant(code, carrier, authorize, realm if isinstance(realm, str) else None)
         self._first(self.grants, code.hex, grant)
         self._first(self.grant_canon, code.canon, grant)
@@ -274,7 +320,7 @@ class Lineage:
             self._issued(at, "at", req, lineage)
 
     def _issued(self, token: Secret, kind: str, req: TokenRequest, lineage: str | None) -> None:
-        # a value Intuit issued is normally its own canonical form (exact tag == canonical tag),
+        # an issued value is normally its own canonical form (exact tag == canonical tag),
         # found through `issuers`/`at_issuers`; only the rare other kind needs its own entry
         if token.canon != token.hex:
             self._first(self.issued_canon, token.canon, (kind, req))
@@ -323,6 +369,18 @@ class Lineage:
         if self._journal is not None:
             self._journal((Edit.SET, table, key, table.get(key, MISSING)))
         table[key] = value
+
+
+def _asks(x: Exchange) -> bool:
+    """The step names the client or the redirect_uri: it is an authorize request itself."""
+    return isinstance(x.params.get("client_id"), str) or isinstance(
+        x.params.get("redirect_uri"), str
+    )
+
+
+def _redirected(x: Exchange) -> bool:
+    """The answer sent the browser on (3xx): the request did not reach its final handler."""
+    return x.status is not None and 300 <= x.status < 400
 
 
 def build(exchanges: list[Exchange]) -> Lineage:

@@ -17,7 +17,6 @@ import pytest
 
 from tests.conftest import GOLDEN, analyze_json, golden_scenarios
 from tests.exporters import SHAPES, write
-from tests.test_golden import AWAITING_ANALYSIS
 
 CREDENTIAL_CAUSES = {
     "client_credentials_malformed",
@@ -39,9 +38,6 @@ def findings(path: Path) -> list[dict[str, object]]:
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("name", golden_scenarios())
 def test_exporter_shape_gives_the_same_causes(tmp_path: Path, name: str, shape: str) -> None:
-    if shape == "chrome-sanitized" and name in AWAITING_ANALYSIS:
-        # today `unexplained` in full and a credential guess sanitized; see test_golden
-        pytest.xfail("authorize parameters in a consent POST body are not read yet")
     har = json.loads((GOLDEN / f"{name}.har").read_text())
     path = tmp_path / f"{name}.{shape}.har"
     write(SHAPES[shape](har), path, bom=shape == "fiddler")

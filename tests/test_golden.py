@@ -14,22 +14,6 @@ import pytest
 from tests.conftest import GOLDEN, analyze_json, expected, golden_scenarios
 
 SCENARIOS = golden_scenarios()
-# Goldens whose verdict the analysis does not give yet: the authorize request is the consent
-# form's POST (its parameters are in the body, not the query), so the exchange is not linked
-# to it and comes out `unexplained`. Issue 8 point 1 (branch authflow) fixes the reading;
-# strict, so these fail loudly once it lands and must leave this set.
-AWAITING_ANALYSIS = {
-    "callback_redirected_https",
-    "callback_redirected_slash",
-    "firefox_spa_callback_redirected",
-    "redirect_uri_trailing_slash_callback_absent",
-}
-
-
-def awaiting(names: list[str]) -> list[object]:
-    reason = "authorize parameters in a consent POST body are not read yet (issue 8 point 1)"
-    mark = pytest.mark.xfail(reason=reason, strict=True)
-    return [pytest.param(n, marks=mark) if n in AWAITING_ANALYSIS else n for n in names]
 
 
 def causes(doc: dict[str, object]) -> list[str]:
@@ -39,7 +23,7 @@ def causes(doc: dict[str, object]) -> list[str]:
     return [f["cause"] for f in findings if f["status"] is not None]
 
 
-@pytest.mark.parametrize("name", awaiting(SCENARIOS))
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
     doc = analyze_json(GOLDEN / f"{name}.har")
     assert causes(doc) == expected(name)["causes"]
@@ -50,9 +34,7 @@ def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
         assert finding["cause"] in ("unexplained", "provider_outage")
 
 
-@pytest.mark.parametrize(
-    "name", awaiting([n for n in SCENARIOS if any(expected(n).get("evidence", []))])
-)
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if any(expected(n).get("evidence", []))])
 def test_findings_link_the_evidence_their_scenario_declares(name: str) -> None:
     """Each failure's finding points at the entries causes.md says it must link."""
     doc = analyze_json(GOLDEN / f"{name}.har")
@@ -95,7 +77,7 @@ def test_healthy_captures_give_no_findings() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", awaiting([n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()])
+    "name", [n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()]
 )
 def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) -> None:
     """Chromium's own HAR (authorize, callback) overlaps the proxy's: each exchange counts once."""
@@ -105,9 +87,7 @@ def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) 
     assert merged["summary"] == alone["summary"]
 
 
-@pytest.mark.parametrize(
-    "name", awaiting([n for n in SCENARIOS if (GOLDEN / f"{n}.firefox.har").exists()])
-)
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if (GOLDEN / f"{n}.firefox.har").exists()])
 def test_firefox_own_har_gives_the_declared_causes(name: str) -> None:
     """Firefox ESR's own "Save All As HAR" (the token requests are the page's fetch() calls).
 
@@ -121,3 +101,18 @@ def test_firefox_own_har_gives_the_declared_causes(name: str) -> None:
     merged = analyze_json(GOLDEN / f"{name}.firefox.har", GOLDEN / f"{name}.har")
     assert causes(merged) == expected(name)["causes"]
     assert merged["summary"] == alone["summary"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_no_finding_carries_the_generic_fix_when_its_answer_says_what_happened(name: str) -> None:
+    """A lost answer, a 429, a 5xx or a malformed request is explained as what it is."""
+    from qbtrace.rules import BY_CAUSE
+
+    generic = BY_CAUSE["unexplained"].fix
+    for path in (GOLDEN / f"{name}.har", GOLDEN / f"{name}.mitm"):
+        if not path.exists():
+            continue
+        for f in analyze_json(path)["findings"]:  # type: ignore[attr-defined]
+            said = f["status"] is None or f["status"] == 429 or f["status"] >= 500
+            if said or f["error"] in ("invalid_request", "unsupported_grant_type"):
+                assert f["fix"] != generic, (path.name, f["request"])

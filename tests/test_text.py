@@ -80,6 +80,6 @@ def test_a_request_without_an_answer_gets_a_fix_about_retries_not_the_generic_on
     assert result.exit_code == 0, result.output
     lost = result.stdout.split("\n\n")[1]
     assert "no response" in lost and "cause: unexplained" in lost
-    assert "what happened: the request got no answer at all (Connection killed.)" in lost
+    assert "what happened: The request got no answer at all (Connection killed.)" in lost
     assert "fix: Treat a token call without an answer as possibly done" in lost
     assert "Depends on the error" not in lost

@@ -1,9 +1,9 @@
-"""The refresh token sent is not a token Intuit issued, but a damaged copy of one, or garbage.
+"""The refresh token sent is not a token {provider} issued, but a damaged copy of one, or garbage.
 
 What happened: the value matches no issued refresh token exactly, but one nearly: with
 whitespace or quotes around it, percent-encoded, truncated (a database column too short), or it
 is the access token stored in the refresh token's place. Or it is malformed: empty, `undefined`,
-`null`. Intuit answers `invalid_grant`, often "Incorrect or invalid refresh token".
+`null`. {Provider} answers `invalid_grant`{refresh_refused_note}.
 
 How to confirm: the evidence names the response that issued the true value and how the sent
 value differs. Check the column width and the code that writes and reads the token.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.redact import Secret
-from qbtrace.rules.common import Context, cite, match, refresh_failure
+from qbtrace.rules.common import Context, cite, hinted, match, refresh_failure
 from qbtrace.rules.near_match import alteration, truncated_from
 
 CAUSE = "refresh_token_altered"
@@ -58,5 +58,7 @@ def _truncated(ctx: Context, token: Secret) -> Match | None:
         return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
     if "access-token-shape" in token.defects:
         note = "the refresh token has the shape of an access token (a JWE starting 'eyJ')"
-        return match(CAUSE, Confidence.LIKELY, Evidence("malformed", note))
+        hint = hinted(ctx, CAUSE)
+        shape = Evidence("malformed", note)
+        return match(CAUSE, Confidence.LIKELY, *((shape, hint) if hint else (shape,)))
     return None

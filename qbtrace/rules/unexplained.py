@@ -4,11 +4,11 @@ What happened: the token endpoint refused the request, but nothing in the input 
 cause: no earlier use, rotation, revoke or expiry of the token, no credential defect, no cluster
 of unrelated failures. Errors other than `invalid_grant` and `invalid_client` (for example
 `invalid_request`, `unsupported_grant_type`, `unauthorized_client`, or a 429) land here unless a
-cause fits; the finding carries what Intuit said, and when that answer (or its absence) says
-what happened, the finding's own explanation and fix say it too.
+cause fits; the finding carries what {provider} said, and when that answer (or its absence)
+says what happened, the finding's own explanation and fix say it too.
 
-How to confirm: read the request and response in the evidence; give Intuit support the
-`intuit_tid`, which identifies the request in their logs.
+How to confirm: read the request and response in the evidence; give {support} the
+{request_id}, which identifies the request in their logs.
 
 How to fix: depends on the error: `invalid_request` and `unsupported_grant_type` point at the
 request's form (grant_type, content type, missing fields); 429 asks to slow down.
@@ -23,7 +23,7 @@ from qbtrace.rules.common import Context, outcome
 CAUSE = "unexplained"
 
 NO_ANSWER = (
-    "the request got no answer at all ({how}): the connection ended before a response "
+    "The request got no answer at all ({how}): the connection ended before a response "
     "arrived, so neither the app nor this capture knows whether the provider processed it. "
     "{consequence}"
 )
@@ -47,17 +47,17 @@ NO_ANSWER_FIX = {
     ),
 }
 RATE_LIMITED = (
-    "the provider answered 429: too many requests; the token call was not processed.",
+    "The provider answered 429: too many requests; the token call was not processed.",
     "Back off and retry later (honour Retry-After when present); refresh once per connection "
     "and reuse the access token for its lifetime instead of refreshing per request.",
 )
 SERVER_ERROR = (
-    "the provider answered {status}: an error on its side, not a verdict on the token.",
+    "The provider answered {status}: an error on its side, not a verdict on the token.",
     "Retry with backoff. For a refresh, retry with the same token and from one place at a "
     "time: a 5xx may still have rotated the token, and parallel retries race each other.",
 )
 BAD_FORM = (
-    "the provider rejected the form of the request ({error}), not its token or code.",
+    "The provider rejected the form of the request ({error}), not its token or code.",
     "Check the request: grant_type spelled as the provider expects, "
     "Content-Type application/x-www-form-urlencoded, and every required field present.",
 )
