@@ -25,9 +25,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scenarios import CALLBACK, DEV, Ctx, Scenario  # noqa: E402
+from scenarios import CALLBACK, DEV, PROD, Ctx, Scenario  # noqa: E402
 
 PORT_CALLBACK = "https://app.example.test:443/callback"
+QBO_CALLBACK = "https://app.example.test/qbo/callback"
 
 
 class _AppHandler(BaseHTTPRequestHandler):
@@ -132,6 +133,18 @@ def double_submitted_callback(ctx: Ctx) -> None:
         ctx.py("exchange_callback", callback=url)
 
     browse(ctx, intuit_authorize_url(), on_callback=handler, reloads=1)
+
+
+def interleaved_tabs(ctx: Ctx) -> None:
+    """Two Connect tabs of the Production app, each with another registered redirect_uri."""
+    from browser import authorize_url, tabs
+
+    ctx.control("/consent", mode="form")
+    urls = [authorize_url(PROD, uri, os.urandom(12).hex()) for uri in (QBO_CALLBACK, CALLBACK)]
+    first, second = tabs(ctx.proxy_url, ctx.ca_path, urls, ctx.browser_har, order=[1, 0])
+    # The app's handler is configured with /callback; it handles the older tab's callback first.
+    for callback in (first, second):
+        ctx.py("exchange_callback", callback=callback, app=PROD, redirect_uri=CALLBACK)
 
 
 def firefox_spa(redirects: tuple[str, ...] = (), ends: str = "200 400") -> Callable[[Ctx], None]:
@@ -304,6 +317,18 @@ AUTH_FLOWS: dict[str, Scenario] = {
             time_shifted=False,
             notes="authorize by GET; the callback page is loaded, then reloaded: the callback "
             "request is in the capture twice and the app's handler exchanges the code each time",
+        ),
+        S(
+            "interleaved_tabs",
+            "chromium+python-sdk",
+            ["redirect_uri_mismatch"],
+            [400, 200],
+            interleaved_tabs,
+            time_shifted=False,
+            notes="two tabs open the Production app's consent page, one authorizing with "
+            "/qbo/callback, the other with /callback (both registered); the second tab "
+            "consents first; the app (configured with /callback) exchanges the first tab's "
+            "code (mismatch), then the second's (accepted)",
         ),
         S(
             "firefox_spa_double_exchange",
