@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import GOLDEN, analyze_json, expected, golden_scenarios
 
 SCENARIOS = golden_scenarios()
+
+
 def causes(doc: dict[str, object]) -> list[str]:
     """Causes of the answered failures (the scenarios declare those)."""
     findings = doc["findings"]
@@ -32,9 +34,7 @@ def test_mitmproxy_har_gives_the_declared_causes(name: str) -> None:
         assert finding["cause"] in ("unexplained", "provider_outage")
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in SCENARIOS if any(expected(n).get("evidence", []))]
-)
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if any(expected(n).get("evidence", []))])
 def test_findings_link_the_evidence_their_scenario_declares(name: str) -> None:
     """Each failure's finding points at the entries causes.md says it must link."""
     doc = analyze_json(GOLDEN / f"{name}.har")
@@ -77,13 +77,29 @@ def test_healthy_captures_give_no_findings() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ([n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()])
+    "name", [n for n in SCENARIOS if (GOLDEN / f"{n}.playwright.har").exists()]
 )
 def test_browser_har_merged_with_the_proxy_har_gives_the_same_causes(name: str) -> None:
     """Chromium's own HAR (authorize, callback) overlaps the proxy's: each exchange counts once."""
     alone = analyze_json(GOLDEN / f"{name}.har")
     merged = analyze_json(GOLDEN / f"{name}.playwright.har", GOLDEN / f"{name}.har")
     assert causes(merged) == causes(alone) == expected(name)["causes"]
+    assert merged["summary"] == alone["summary"]
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if (GOLDEN / f"{n}.firefox.har").exists()])
+def test_firefox_own_har_gives_the_declared_causes(name: str) -> None:
+    """Firefox ESR's own "Save All As HAR" (the token requests are the page's fetch() calls).
+
+    Its shape is the real one: Title-Case request header names over HTTP/2, CORS preflight
+    OPTIONS entries to the token URL, redirect bodies left out with a comment, local-time
+    offsets in startedDateTime, a page title holding the callback URL. Recorded by
+    tests/realclients/record.py; test_realclients re-records one live when Firefox is there.
+    """
+    alone = analyze_json(GOLDEN / f"{name}.firefox.har")
+    assert causes(alone) == expected(name)["causes"]
+    merged = analyze_json(GOLDEN / f"{name}.firefox.har", GOLDEN / f"{name}.har")
+    assert causes(merged) == expected(name)["causes"]
     assert merged["summary"] == alone["summary"]
 
 

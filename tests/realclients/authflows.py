@@ -25,9 +25,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scenarios import CALLBACK, DEV, Ctx, Scenario  # noqa: E402
+from scenarios import CALLBACK, DEV, PROD, Ctx, Scenario  # noqa: E402
 
 PORT_CALLBACK = "https://app.example.test:443/callback"
+QBO_CALLBACK = "https://app.example.test/qbo/callback"
 
 
 class _AppHandler(BaseHTTPRequestHandler):
@@ -132,6 +133,40 @@ def double_submitted_callback(ctx: Ctx) -> None:
         ctx.py("exchange_callback", callback=url)
 
     browse(ctx, intuit_authorize_url(), on_callback=handler, reloads=1)
+
+
+def interleaved_tabs(ctx: Ctx) -> None:
+    """Two Connect tabs of the Production app, each with another registered redirect_uri."""
+    from browser import authorize_url, tabs
+
+    ctx.control("/consent", mode="form")
+    urls = [authorize_url(PROD, uri, os.urandom(12).hex()) for uri in (QBO_CALLBACK, CALLBACK)]
+    first, second = tabs(ctx.proxy_url, ctx.ca_path, urls, ctx.browser_har, order=[1, 0])
+    # The app's handler is configured with /callback; it handles the older tab's callback first.
+    for callback in (first, second):
+        ctx.py("exchange_callback", callback=callback, app=PROD, redirect_uri=CALLBACK)
+
+
+def firefox_spa(redirects: tuple[str, ...] = (), ends: str = "200 400") -> Callable[[Ctx], None]:
+    """Firefox: consent by form POST; the SPA's callback route exchanges the code twice."""
+
+    def run(ctx: Ctx) -> None:
+        from firefox import firefox, save_all_as_har
+
+        spa = "https://app.example.test/spa/callback"
+        ctx.control("/consent", mode="form")
+        ctx.control("/app", redirects=list(redirects))
+        ctx.control("/register", client_id=DEV, redirect_uri=spa)
+        with firefox(ctx.proxy_url, ctx.ca_path) as ff:
+            ff.navigate(intuit_authorize_url(spa))
+            ff.click("#connect")
+            title = ff.wait_for_title("exchanged")
+            if ctx.browser_har:
+                save_all_as_har(ff, ctx.browser_har)
+        if title != f"exchanged {ends}":
+            raise RuntimeError(f"the SPA's exchanges ended as {title!r}")
+
+    return run
 
 
 S = Scenario
@@ -282,6 +317,41 @@ AUTH_FLOWS: dict[str, Scenario] = {
             time_shifted=False,
             notes="authorize by GET; the callback page is loaded, then reloaded: the callback "
             "request is in the capture twice and the app's handler exchanges the code each time",
+        ),
+        S(
+            "interleaved_tabs",
+            "chromium+python-sdk",
+            ["redirect_uri_mismatch"],
+            [400, 200],
+            interleaved_tabs,
+            time_shifted=False,
+            notes="two tabs open the Production app's consent page, one authorizing with "
+            "/qbo/callback, the other with /callback (both registered); the second tab "
+            "consents first; the app (configured with /callback) exchanges the first tab's "
+            "code (mismatch), then the second's (accepted)",
+        ),
+        S(
+            "firefox_spa_double_exchange",
+            "firefox",
+            ["code_reused"],
+            [200, 400],
+            firefox_spa(),
+            time_shifted=False,
+            notes="Firefox ESR: consent by form POST; the single-page app's callback route "
+            "exchanges the code with fetch() from an effect React's StrictMode runs twice, so "
+            "two exchanges (each after a CORS preflight) start together; the second is "
+            "refused. <name>.firefox.har is Firefox's own Save All As HAR",
+        ),
+        S(
+            "firefox_spa_callback_redirected",
+            "firefox",
+            ["redirect_uri_mismatch", "redirect_uri_mismatch"],
+            [400, 400],
+            firefox_spa(redirects=("slash",), ends="400 400"),
+            time_shifted=False,
+            notes="as firefox_spa_double_exchange, but the app's server 301s /spa/callback to "
+            "/spa/callback/ and the SPA sends location.origin + location.pathname as "
+            "redirect_uri: both exchanges carry the trailing slash",
         ),
     ]
 }

@@ -14,15 +14,16 @@ reaches mitmproxy.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import BrowserContext, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
@@ -80,6 +81,41 @@ def consent(
     `on_callback(url)` is the app's handler running for each load of the callback page;
     `reloads` reloads that page (a double-submitted callback), running the handler again.
     """
+    with _context(proxy_url, ca_path, har_path) as context:
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        if submit:
+            with page.expect_navigation(wait_until="load"):
+                page.click("#connect")
+        callback = page.url
+        for load in range(reloads + 1):
+            if on_callback:
+                on_callback(page.url)
+            if load < reloads:
+                page.reload(wait_until="load")
+    return callback
+
+
+def tabs(
+    proxy_url: str, ca_path: str, urls: list[str], har_path: str | None, order: list[int]
+) -> list[str]:
+    """Open each authorize URL in its own tab, then consent in the tabs in `order`.
+
+    Returns the callback URL each tab lands on, in the order of `urls`.
+    """
+    with _context(proxy_url, ca_path, har_path) as context:
+        pages = [context.new_page() for _ in urls]
+        for page, url in zip(pages, urls, strict=True):
+            page.goto(url, wait_until="load")
+        for i in order:
+            with pages[i].expect_navigation(wait_until="load"):
+                pages[i].click("#connect")
+        return [page.url for page in pages]
+
+
+@contextlib.contextmanager
+def _context(proxy_url: str, ca_path: str, har_path: str | None) -> Iterator[BrowserContext]:
+    """A fresh Chromium context through the proxy; closing it writes the HAR."""
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -100,18 +136,7 @@ def consent(
                 if har_path
                 else browser.new_context()
             )
-            page = context.new_page()
-            page.goto(url, wait_until="load")
-            if submit:
-                with page.expect_navigation(wait_until="load"):
-                    page.click("#connect")
-            callback = page.url
-            for load in range(reloads + 1):
-                if on_callback:
-                    on_callback(page.url)
-                if load < reloads:
-                    page.reload(wait_until="load")
+            yield context
             context.close()  # writes the HAR
         finally:
             browser.close()
-    return callback

@@ -21,6 +21,11 @@ Hosts answered
   data API, only as far as token use goes: a live, unexpired access token as `Bearer` gets
   200 with an empty `QueryResponse` (or `CompanyInfo`), anything else 401 with the
   `AuthenticationFault` code 3200 body of quickbooks-oauth.md §5.
+- oauth.platform.intuit.com `OPTIONS /oauth2/v1/tokens/bearer`: a CORS preflight from an
+  `https://*.example.test` page gets 204 allowing POST with Authorization; token answers to a
+  request with an `Origin` carry `access-control-allow-origin` (assumption, below).
+- *.example.test `/spa/callback`: a single-page app's callback route that exchanges the code
+  with `fetch()` twice at once (React StrictMode's double effect in development).
 - *.example.test and localhost: the apps' callback and disconnect pages (a small HTML page).
   `/app {"redirects": ["slash", "https"]}` makes the app's own server redirect the callback
   before it reaches the app's handler, as web frameworks do: "slash" answers a path
@@ -52,6 +57,8 @@ Assumptions (not confirmed by any Intuit source; our tests rely on them):
 - the consent page is one HTML form posting back to `/connect/oauth2` (Intuit's real page is
   a script-driven sign-in and company picker; what the capture shows at the end is the same
   form POST answered by the 302 with the code); the realm is always REALM_ID;
+- the token endpoint answers CORS for the apps' origins (whether Intuit's does is not
+  documented; without it a browser-side exchange would never be sent);
 - redirect URIs can be added to an app's keys tab at run time (`/register`), to register a
   local app server's `http://localhost:<free port>/callback`; Development keys accept
   `http://` redirect URIs on any host (Intuit allows http only for localhost);
@@ -149,6 +156,29 @@ def discovery(sandbox: bool) -> dict[str, object]:
     }
 
 
+def spa_page() -> str:
+    """A single-page app's callback route (Development keys built into the page).
+
+    It exchanges the code from its own URL with fetch(); the exchange runs in an effect that
+    React's StrictMode mounts twice in development, so two requests with the same code start
+    together. The title becomes "exchanged <statuses>" when both are answered.
+    """
+    app = next(iter(APPS.values()))
+    basic = base64.b64encode(f"{app.client_id}:{app.secret}".encode()).decode()
+    return (
+        "<html><head><title>Connecting...</title></head><body><script>\n"
+        "const code = new URLSearchParams(location.search).get('code');\n"
+        "const body = new URLSearchParams({grant_type: 'authorization_code', code,\n"
+        "  redirect_uri: location.origin + location.pathname});\n"
+        "const exchange = () => fetch('https://oauth.platform.intuit.com/oauth2/v1/tokens/"
+        "bearer', {method: 'POST', headers: {Accept: 'application/json', Authorization:\n"
+        f"  'Basic {basic}'}}, body}}).then(r => r.status, () => 0);\n"
+        "Promise.all([exchange(), exchange()]).then(s => { document.title = 'exchanged ' +"
+        " s.join(' '); });\n"
+        "</script></body></html>"
+    )
+
+
 def client_auth(req: http.Request) -> tuple[str, str] | None:
     """(client_id, secret) from the Basic header, else from the form body; None if malformed."""
     header = req.headers.get("authorization", "")
@@ -229,8 +259,13 @@ class IntuitEmulator:
         if host == CONTROL_HOST:
             flow.metadata["emulator_control"] = True
             flow.response = self.control(req)
+        elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "OPTIONS":
+            flow.response = self.preflight(req)
         elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "POST":
             await self.token_flow(flow)
+            if flow.response and "origin" in req.headers:
+                flow.response.headers["access-control-allow-origin"] = req.headers["origin"]
+                flow.response.headers["vary"] = "Origin"
         else:
             flow.response = self.route(req)
 
@@ -245,6 +280,24 @@ class IntuitEmulator:
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.error and "emulator_shift" in flow.metadata:
             flow.error.timestamp += flow.metadata["emulator_shift"]
+
+    def preflight(self, req: http.Request) -> http.Response:
+        """A browser asks whether a page may POST to the token endpoint with Authorization."""
+        origin = req.headers.get("origin", "")
+        if not origin.endswith(".example.test"):
+            return self.make(403, "", ctype="text/plain")
+        return self.make(
+            204,
+            None,
+            ctype="text/plain",
+            extra={
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": "POST",
+                "access-control-allow-headers": "authorization, content-type, accept",
+                "access-control-max-age": "600",
+                "vary": "Origin",
+            },
+        )
 
     # -- token endpoint -------------------------------------------------------------------
     async def token_flow(self, flow: http.HTTPFlow) -> None:
@@ -380,6 +433,10 @@ class IntuitEmulator:
         if target:
             extra = {"location": target, "server": "app"}
             return self.make(301, "", ctype="text/html", extra=extra)
+        if req.path.startswith("/spa/callback"):
+            return self.make(
+                200, spa_page(), ctype="text/html;charset=utf-8", extra={"server": "app"}
+            )
         title = "Disconnected" if "disconnect" in req.path else "Connected to QuickBooks"
         return self.make(
             200,
