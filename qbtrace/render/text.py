@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
+from qbtrace.render.headline import headline, sentence
 from qbtrace.render.view import Presenter, config_line, iso, terminal_safe
-from qbtrace.rules import BY_CAUSE
+from qbtrace.rules import BY_CAUSE, fix_for
 from qbtrace.table import breakdowns, summary
 
 
@@ -22,7 +23,7 @@ def render(analysis: Analysis, presenter: Presenter) -> str:
 
 def _by_provider(analysis: Analysis) -> list[tuple[str, list[Finding]]]:
     """The findings in input order, under one heading per provider when the inputs hold
-    several (one app's QuickBooks and Xero traffic in one capture); no heading otherwise."""
+    several (one app's accounting traffic to two providers in one capture); none otherwise."""
     counts = analysis.per_provider()
     if len(counts) < 2:
         return [("", list(analysis.findings))]
@@ -59,9 +60,9 @@ def _header(analysis: Analysis) -> list[str]:
         )
         lines.append(f"  providers: {each}")
     lines += [f"  note: {note}" for note in analysis.notes]
-    if by_cause:
-        top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
-        lines.append(f"  most common: {top}. Fix: {BY_CAUSE[top].fix}")
+    top = headline(analysis.findings)
+    if top is not None:
+        lines.append(f"  most common: {sentence(top)}. Fix: {top.top.fix}")
     return lines
 
 
@@ -89,6 +90,8 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     said = f"HTTP {f.status}" if f.status is not None else "no response"
     if f.error:
         said += f" {f.error}"
+    if f.error_description:
+        said += f": {f.error_description}"
     name = presenter.provider(f).request_id_header or "request id"
     tid = f"  {name} {f.request_id}" if f.request_id else ""
     lines = [
@@ -106,5 +109,7 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     if f.alternatives:
         lines.append(f"    also possible: {', '.join(f.alternatives)}")
     lines += [f"    warning: {w}" for w in f.warnings]
-    lines.append(f"    fix: {BY_CAUSE[f.cause].texts(presenter.provider(f)).fix}")
+    if f.happened:
+        lines.append(f"    what happened: {f.happened}")
+    lines.append(f"    fix: {fix_for(f, presenter.provider(f))}")
     return lines

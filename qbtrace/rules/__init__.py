@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass, field
 from types import ModuleType
 
-from qbtrace.model import Match
+from qbtrace.model import Finding, Match
 from qbtrace.providers import DEFAULT, Provider
 from qbtrace.rules.common import Context
 
@@ -169,3 +169,13 @@ def arises_with(rule: Rule, providers: Iterable[Provider]) -> str:
     if not names:
         return "no built-in provider; one set up for it in qbtrace.toml"
     return ", ".join(names) + " (and any provider set up for it in qbtrace.toml)"
+
+
+def fix_for(finding: Finding, provider: Provider | None = None) -> str:
+    """The fix a finding's own evidence calls for, else its cause's, in `provider`'s words."""
+    return finding.fix or BY_CAUSE[finding.cause].texts(provider).fix
+
+
+def happened_for(finding: Finding, provider: Provider | None = None) -> str:
+    """What a finding's own evidence says happened, else its cause's general explanation."""
+    return finding.happened or BY_CAUSE[finding.cause].texts(provider).happened
