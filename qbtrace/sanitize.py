@@ -26,7 +26,8 @@ from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from qbtrace.errors import InputError
 from qbtrace.redact import QUOTES, Redactor, canonical
-from qbtrace.sources.build import SECRET_PARAMS
+from qbtrace.sources.build import SECRET_PARAMS, TOKEN_LIKE
+from qbtrace.sources.claims import subject
 
 BLOCK = 8
 KEPT_CHARS = "-._~"
@@ -77,7 +78,29 @@ class Sanitizer:
         return lead + stripped[:quotes] + _respell(core, fake) + closing + trail
 
     def field(self, name: str, raw: str) -> str:
+        if name == "id_token":
+            return self.id_token(raw)
+        if name == "error_description":
+            # a provider may quote the token it refused; its runs of token characters with
+            # letters and digits get stand-ins, as the analysis redacts them
+            return TOKEN_LIKE.sub(lambda m: self._opaque(m.group(0)), raw)
         return self.value(name, raw) if name in SECRET_PARAMS else raw
+
+    def _opaque(self, run: str) -> str:
+        mixed = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+        return self.value("quoted", run) if mixed else run
+
+    def id_token(self, raw: str) -> str:
+        """An id_token's stand-in whose payload names the user by a stand-in too, so a
+        per-user limit (Google's live-token count) reads the same in the copy."""
+        fake = self.value("id_token", raw)
+        user = subject(raw.strip())
+        parts = fake.split(".")
+        if user is None or len(parts) != 3:
+            return fake
+        claims = json.dumps({"sub": self.stand_in(user)}, separators=(",", ":")).encode()
+        parts[1] = base64.urlsafe_b64encode(claims).decode().rstrip("=")
+        return ".".join(parts)
 
 
 def _respell(core: str, fake: str) -> str:

@@ -48,7 +48,7 @@ def scenario_config(*paths: Path) -> tuple[str, ...]:
     for a custom provider), or nothing."""
     for path in paths:
         name = path.name.split(".")[0]
-        declared = path.with_name(f"{name}.qbtrace.toml")
+        declared = GOLDEN / f"{name}.qbtrace.toml"  # also for a copy (sanitized, planted)
         if declared.is_file():
             return ("--config", str(declared))
     return ()
