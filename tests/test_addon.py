@@ -480,7 +480,18 @@ def _comparable(x: Exchange) -> tuple[object, ...]:
 
 
 @pytest.mark.realclients
-@pytest.mark.parametrize("scenario", ["refresh_token_superseded", "refresh_response_lost"])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "refresh_token_superseded",
+        "refresh_response_lost",
+        # the other providers' SDKs (xero-python, msal, google-auth), and one capture of two
+        "xero_superseded",
+        "interaction_required",
+        "google_testing_expired",
+        "mixed_quickbooks_xero",
+    ],
+)
 def test_capture_and_hardump_of_a_real_sdk_run_agree(
     scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
