@@ -76,4 +76,4 @@ def _newer_consents(
 
 
 def applies(provider: Provider) -> bool:
-    return provider.token_limit is not None
+    return bool(provider.token_limit)
