@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 import pytest
 
 from qbtrace.model import Finding
-from qbtrace.redact import Redactor, canonical
-from qbtrace.sanitize import Sanitizer, sanitize_file
+from qbtrace.redact import Redactor
+from qbtrace.sanitize import sanitize_file
 from tests.conftest import GOLDEN, run_cli
 from tests.test_report import HARS, analyze, planted_secrets
 
@@ -38,36 +37,13 @@ def test_sanitized_har_gives_the_same_findings_and_holds_no_secret(
     assert not leaked, leaked[:3]
 
 
-def test_equal_values_stay_equal_and_truncations_stay_prefixes() -> None:
-    s = Sanitizer(Redactor(b"k"))
-    token = "RT1-51-H0-18046958812h4z97xdc8twnc6d8qzrABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    fake = s.value("refresh_token", token)
-    assert fake == s.value("refresh_token", token) and fake != token and len(fake) == len(token)
-    assert s.value("refresh_token", token[:40]) == fake[:40]
-    assert s.value("refresh_token", f' "{token}"\n') == f' "{fake}"\n'
-    assert canonical(s.value("code", token + "%3D"))[1] == ("percent-encoded",)
-    assert s.value("refresh_token", "undefined") == "undefined"
-    assert s.value("refresh_token", "eyJhbGciOi.xyz").startswith("eyJ")
-
-
-def test_basic_header_keeps_client_id_and_stays_valid_base64() -> None:
-    from qbtrace.sanitize import _header
-
-    s = Sanitizer(Redactor(b"k"))
-    value = "Basic " + base64.b64encode(b"ABclientId123:topsecretvalue99").decode()
-    out = _header("Authorization", value, s)
-    client_id, _, secret = base64.b64decode(out[6:], validate=True).decode().partition(":")
-    assert client_id == "ABclientId123" and secret != "topsecretvalue99" and len(secret) == 16
-    assert s.counts["client_secret"] == 1
-    cookie = _header("Cookie", "sid=abcdefgh12345678; theme=x", s)
-    assert "abcdefgh12345678" not in cookie and cookie.startswith("sid=")
-
 
 def test_cli_prints_counts_per_kind(tmp_path: Path) -> None:
     out = tmp_path / "clean.har"
     proc = run_cli("sanitize", GOLDEN / "mixed.har", "-o", out)
     assert proc.returncode == 0, proc.stderr
-    assert "refresh_token" in proc.stdout and "client_secret" in proc.stdout
+    assert "refresh_token" in proc.stderr and "client_secret" in proc.stderr
+    assert not proc.stdout  # standard output stays free for the HAR itself
     assert json.loads(out.read_text())["log"]["entries"]
 
 
