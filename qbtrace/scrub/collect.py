@@ -77,10 +77,10 @@ class Collector:
         if raw in self._other or raw in self._oauth:
             return
         canon = canonical(raw)[0]
-        if not find.meaningful(canon) or WORD.fullmatch(canon) or canon in self._public:
+        if canon in self._public:
             return
-        for value in {raw.strip(), canon}:
-            if find.meaningful(value):
+        for value in {raw.strip(), canon}:  # `%5B%5BB%5D%5D` is long, `[[B]]` is not
+            if find.meaningful(value) and not WORD.fullmatch(value):
                 self._other.setdefault(value, (self.stand_ins.value(value), kind))
 
     def replacer(self) -> Replacer:
@@ -208,7 +208,8 @@ class Collector:
 
 def _secretish(value: str) -> bool:
     """A field found by pattern in a body is taken when it could be a secret: digits and
-    letters mixed, or long (a body is often code, where `key: "header"` is no secret)."""
+    letters mixed, long, or a long number (a body is often code, where `key: "header"` is
+    no secret)."""
     text = value.strip()
     mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
-    return mixed or len(text) >= 16
+    return mixed or len(text) >= 16 or (text.isdigit() and len(text) >= 8)  # a PIN, an OTP

@@ -25,11 +25,12 @@ from qbtrace.scrub.replace import Replacer
 from qbtrace.sources.build import header_pairs
 
 STRUCTURAL = frozenset(
-    {"name", "method", "httpVersion", "mimeType", "encoding", "startedDateTime", "version",
+    {"method", "httpVersion", "mimeType", "encoding", "startedDateTime", "version",
      "pageref", "id", "serverIPAddress", "connection", "_resourceType", "_priority"}
 )
-"""Keys whose string values are never secrets and must stay as they are: a header's name
-replaced by a stand-in would change what the copy analyzes to."""
+"""Keys whose string values are never secrets and must stay as they are. Names are not among
+them: Fiddler writes a JSON body as a form parameter's name, some exporters a cookie as a
+header's name."""
 INFLATED_MAX = 64 << 20
 """A compressed body larger than this once inflated is left as it is (its raw base64 is still
 searched): no decompression bomb fills memory."""
