@@ -15,31 +15,35 @@ import binascii
 import re
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+from qbtrace.providers import TENANT_PARAMS
 from qbtrace.redact import canonical
 from qbtrace.scrub import find
 from qbtrace.scrub.names import fold, is_secret_name, oauth_kind
 from qbtrace.scrub.replace import MIN_FORM, Replacer
 from qbtrace.scrub.standin import StandIns
+from qbtrace.sources.build import KEPT_HEADERS
 
 URL_HEADERS = frozenset({"location", "referer", ":path", "content-location", "refresh", "link"})
 """Headers whose value is or holds a URL (`:path`: Chrome's HTTP/2)."""
 SAFE_HEADERS = frozenset(
     {
-        "date", "expires", "last-modified", "user-agent", "content-type", "content-length",
-        "intuit_tid", "x-amzn-trace-id", "x-include-refresh-token-hard-expires-in", "host",
-        ":authority", ":method", ":scheme", ":status", "accept", "accept-encoding", "server",
-        "content-encoding", "cache-control", "vary", "via", "age", "etag", "if-none-match",
-        "content-security-policy", "strict-transport-security", "accept-language",
+        *KEPT_HEADERS, "date", "expires", "last-modified", "user-agent", "content-type",
+        "content-length", "host", ":authority", ":method", ":scheme", ":status", "accept",
+        "accept-encoding", "server", "content-encoding", "cache-control", "vary", "via", "age",
+        "etag", "if-none-match", "content-security-policy", "strict-transport-security",
+        "accept-language",
     }
 )
-"""Headers qbtrace reads or that hold no secret: their values are not searched for random runs
-(an `intuit_tid` is no secret, and replacing it would change the evidence)."""
+"""Headers qbtrace reads (a provider's request id is no secret, and replacing it would change
+the evidence) or that hold no secret: their values are not searched for random runs."""
 WORD = re.compile(r"[A-Za-z_-]{1,15}")
 """A short word (`bearer`, `content-type`, `accepted`) is no secret, whatever its field's name."""
 SET_COOKIE_SPLIT = re.compile(r"\n|,(?=\s*[^;,=\s]+=)")
 """Folded `Set-Cookie` values: Chrome and Firefox join them with newlines, proxies with
 commas (a comma inside `Expires=Wed, 21 Oct` is followed by no `name=`)."""
-PUBLIC_FIELDS = frozenset({"clientid", "redirecturi", "realmid", "scope", "granttype"})
+PUBLIC_FIELDS = frozenset(
+    {"clientid", "redirecturi", "scope", "granttype", *(fold(p) for p in TENANT_PARAMS)}
+)
 """Fields qbtrace reads that are no secret: their values are never taken as random secrets."""
 
 

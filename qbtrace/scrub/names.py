@@ -33,11 +33,11 @@ NOT_SECRET = re.compile(
     r"(type|expiresin|expires|expiry|expiration|ttl|url|uri|endpoint|path|name|id|kind|length"
     r"|method|methods|scheme|hint|format|supported|version|mode|enabled|required|status)$"
 )
-"""Endings that name something about a secret (`token_type`, `x_refresh_token_expires_in`,
+"""Endings that name something about a secret (`token_type`, `refresh_token_expires_in`,
 `token_endpoint`, `auth_method`), never the secret itself."""
 NEVER = frozenset(
     {"authority", "author", "authors", "authored", "oauth", "clientid", "redirecturi", "scope",
-     "granttype", "responsetype", "realmid", "keywords", "keyword", "keys"}
+     "granttype", "responsetype", "keywords", "keyword", "keys"}
 )
 """Names the word rules would catch that hold no secret (`:authority` is the host)."""
 FOLD = re.compile(r"[\s_.:\-\[\]]+")
