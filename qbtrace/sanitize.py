@@ -40,9 +40,9 @@ class Summary:
 def sanitize_har(har: Any, redactor: Redactor, strict: Profile | None = None) -> Summary:
     """Sanitize a HAR document in place. With `strict`, entries that profile does not
     analyse first lose their bodies and query values."""
-    dropped = walk.drop_unanalysed(har, strict) if strict is not None else Counter()
     collector = Collector(StandIns(redactor))
-    walk.collect(har, collector)
+    walk.collect(har, collector)  # before dropping: copies elsewhere of what is dropped go too
+    dropped = walk.drop_unanalysed(har, strict) if strict is not None else Counter()
     replacer = collector.replacer()
     walk.replace(har, replacer)
     return Summary(

@@ -109,7 +109,7 @@ class Collector:
             self._public.add(value)
         elif is_secret_name(name):
             self.credential(value, "secret field")
-        elif find.opaque(canonical(value)[0]):
+        elif find.opaque_value(value):
             self.secret("random value", value)
         if "://" in value:
             self.url(value)  # a nested URL: `redirect=https://app/cb?code=...`
@@ -196,7 +196,7 @@ class Collector:
         """A body or message of any type: its secret fields, JWTs and URLs."""
         for name, value in find.secret_fields(text):
             # a body is often code or an error answer: `"code": "invalid"` is no OAuth code
-            if not find.opaque(canonical(value)[0]) and (
+            if not find.opaque_value(value) and (
                 WORD.fullmatch(value.strip()) or not _secretish(value)
             ):
                 continue

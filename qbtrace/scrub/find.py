@@ -88,6 +88,13 @@ def opaque(value: str) -> bool:
     return entropy > 3.0
 
 
+def opaque_value(value: str) -> bool:
+    """A field's value that looks random once its wrapper (quotes, percent-encoding) is
+    undone; a value with spaces inside is text, not one token."""
+    text = value.strip()
+    return len(text) >= MIN_OPAQUE and " " not in text and opaque(canonical(text)[0])
+
+
 def jwts(text: str) -> Iterator[str]:
     """Every JWT (or JWE) in the text, wherever it stands."""
     if "eyJ" in text:
@@ -143,7 +150,7 @@ def secret_fields(text: str) -> Iterator[tuple[str, str]]:
     """(name, value) of the fields of `text` whose name means a secret or whose value is a
     JWT or looks random."""
     for name, value in fields(text, every=False):
-        if is_secret_name(name) or (len(value) >= MIN_OPAQUE and opaque(canonical(value)[0])):
+        if is_secret_name(name) or opaque_value(value):
             yield name, value
 
 
