@@ -95,7 +95,7 @@ def flows_to_har(path: Path, source: str, warnings: list[str]) -> Har:
         shown = ", ".join(map(str, unconvertible[:5])) + (", ..." if len(unconvertible) > 5 else "")
         warnings.append(
             f"{len(unconvertible)} flows that mitmproxy's HAR export cannot convert were "
-            f"skipped (flow {shown})"
+            f"skipped (flows {shown}, counting from 0)"
         )
     return har_document(entries, "a mitmproxy flow file, by mitmproxy's HAR export")
 

@@ -48,7 +48,7 @@ def sanitize_har(har: Any, redactor: Redactor, strict: Profile | None = None) ->
     return Summary(
         dict(sorted(replacer.counts.items())),
         dict(dropped),
-        sum(1 for _ in walk.entries(har)),
+        len(har["log"]["entries"]),
     )
 
 

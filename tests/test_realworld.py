@@ -75,3 +75,18 @@ def test_sanitized_copy_holds_no_secret_keeps_entries_and_analyzes_the_same(
     assert len(copy["log"]["entries"]) == len(original["log"]["entries"])
     assert haralyzer_reads(copy) or not haralyzer_reads(original)
     assert causes(out) == causes(src)
+
+
+@pytest.mark.skipif(not FILES, reason="shared/realworld is not beside this checkout")
+def test_a_flow_mitmproxys_har_export_cannot_convert_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # mitmproxy 7's WebSocket flows hold `str` messages, on which SaveHar's export fails
+    src = CORPUS / "mitmproxy_mitmproxy__test_mitmproxy_data_dumpfile-7-websocket.mitm"
+    warnings: list[str] = []
+    summary = sanitize_file(src, tmp_path / "out.har", Redactor(b"realworld"), warnings)
+    assert warnings == [
+        "3 flows that mitmproxy's HAR export cannot convert were skipped "
+        "(flows 1, 2, 4, counting from 0)"
+    ]
+    assert summary.entries == 3

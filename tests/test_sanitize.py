@@ -11,6 +11,7 @@ from qbtrace.model import Finding
 from qbtrace.redact import Redactor
 from qbtrace.sanitize import sanitize_file
 from tests.conftest import GOLDEN, run_cli
+from tests.test_bad_input import REFUSED
 from tests.test_report import HARS, analyze, planted_secrets
 
 
@@ -47,11 +48,63 @@ def test_cli_prints_counts_per_kind(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["log"]["entries"]
 
 
-def test_cli_refuses_what_is_not_a_har(tmp_path: Path) -> None:
-    bad = tmp_path / "x.har"
-    bad.write_text("not json")
-    proc = run_cli("sanitize", bad, "-o", tmp_path / "y.har", check=False)
-    assert proc.returncode == 2 and "not a HAR" in proc.stderr
+def cli(*args: str | Path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from qbtrace.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_refused_inputs_get_analyzes_own_one_line_error(case: str, tmp_path: Path) -> None:
+    src = tmp_path / f"{case}.har"
+    src.write_bytes(REFUSED[case]())
+    status, said = cli("sanitize", src, "-o", tmp_path / "out.har")
+    assert status == 2 and len(said.strip().splitlines()) == 1, said
+    assert "Error" not in said and "Traceback" not in said  # no Python exception names
+    assert cli("analyze", src) == (2, said)
+    assert not (tmp_path / "out.har").exists()
+
+
+def test_a_damaged_har_is_sanitized_as_far_as_it_reads(tmp_path: Path) -> None:
+    data = (GOLDEN / "mixed.har").read_bytes()
+    src = tmp_path / "cut.har"
+    src.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out" / "cut.har"
+    out.parent.mkdir()
+    status, said = cli("sanitize", src, "-o", out)
+    assert status == 0 and "warning: cut.har: the file is damaged" in said, said
+    entries = json.loads(out.read_text())["log"]["entries"]
+    before, _ = analyze(src)
+    assert len(entries) == before.inputs[0].entries > 0
+    after, _ = analyze(out)
+    assert [essence(f)[1:] for f in after.findings] == [essence(f)[1:] for f in before.findings]
+    assert not [s for s in planted_secrets(GOLDEN / "mixed.har") if s in out.read_text()]
+
+
+def test_json_bodies_keep_their_text_where_nothing_was_replaced(tmp_path: Path) -> None:
+    src = GOLDEN / "mixed.har"
+    out = tmp_path / src.name
+    sanitize_file(src, out, Redactor(b"sanitize-key"))
+    pairs = zip(
+        json.loads(src.read_text())["log"]["entries"],
+        json.loads(out.read_text())["log"]["entries"],
+        strict=True,
+    )
+    kept = changed = 0
+    for before, after in pairs:
+        old = before["response"]["content"].get("text") or ""
+        new = after["response"]["content"].get("text") or ""
+        if not [s for s in planted_secrets(src) if s in old]:
+            assert new == old
+            kept += 1
+        else:
+            assert new != old and len(new) == len(old)  # same-shape stand-ins, same layout
+            changed += 1
+    assert kept and changed
 
 
 @pytest.mark.parametrize("packing", ["gzip", "zhar", "bom"])
