@@ -103,6 +103,10 @@ class Match:
     cause: str
     confidence: Confidence
     evidence: tuple[Evidence, ...] = ()
+    happened: str | None = None
+    """What happened, when this evidence says more than the rule's general text."""
+    fix: str | None = None
+    """The fix this evidence calls for, when it is narrower than the rule's general one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,10 @@ class Finding:
     """Tag of the code or refresh token the request presented."""
     client_id: str | None
     warnings: tuple[str, ...] = ()
+    happened: str | None = None
+    """This finding's own explanation, else the rule's (`Match.happened`)."""
+    fix: str | None = None
+    """This finding's own fix, else the rule's (`Match.fix`)."""
     provider: str = ""
     """Name of the provider the request went to; empty: the profile's default."""
 

@@ -186,13 +186,24 @@ def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> Ra
         request_headers=header_pairs(request.get("headers")),
         request_body=body,
         status=status,
-        response_headers=header_pairs(response.get("headers")),
+        response_headers=_with_redirect_url(header_pairs(response.get("headers")), response),
         response_body=_content(_mapping(response.get("content")), gaps, warnings, index)
         if status is not None
         else None,
         failure=str(failure) if failure and status is None else None,
         gaps=gaps,
     )
+
+
+def _with_redirect_url(
+    headers: list[tuple[str, str]], response: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """HAR 1.2 also gives a redirect's target as `response.redirectURL`; an exporter that
+    drops response headers (or a hand-trimmed file) may keep only that."""
+    target = response.get("redirectURL")
+    if isinstance(target, str) and target and not any(n.lower() == "location" for n, _ in headers):
+        headers.append(("location", target))
+    return headers
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
