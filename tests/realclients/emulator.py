@@ -13,6 +13,12 @@ Hosts answered
   `redirect_uri?code=..&state=..&realmId=..`; an unknown client_id or an unregistered
   redirect_uri gets Intuit's error page (400, no redirect), as in quickbooks-oauth.md §1.2.
 - oauth.platform.intuit.com `POST /oauth2/v1/tokens/bearer` (both grants), `GET /op/v1/jwks`.
+- localhost:8443 (`GENERIC_PORT`) `/oauth/authorize`, `POST /oauth/token`, `POST
+  /oauth/revoke`: a plain RFC 6749 server, the "custom provider" a qbtrace.toml defines:
+  the same registered apps and codes, but a new refresh token on every refresh, a
+  superseded one still accepted for `GENERIC_GRACE` seconds (1800; `/generic {"grace": S}`
+  changes it), and none of Intuit's answer fields or headers (`intuit_tid`,
+  `x_refresh_token_expires_in`, `realmId`).
 - *.example.test and localhost: the apps' callback and disconnect pages (a small HTML page).
 - emulator.control: the control API below (plain HTTP through the proxy). Recordings filter
   this host out; flows of it carry `flow.metadata["emulator_control"] = True`.
@@ -61,6 +67,7 @@ Control API (`http://emulator.control/<path>`, JSON body or query parameters):
 - `/seed {"client_id", "realm_id", "grant_age", "rt_age"}`: a grant that began before the
   capture; answers `{"refresh_token": ..}`.
 - `/disconnect {"realm_id"}`: the user disconnected the app in QuickBooks (kills its grants).
+- `/generic {"grace": S}`: the generic server's rotation grace, in seconds.
 """
 
 from __future__ import annotations
@@ -87,6 +94,8 @@ TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 DISCOVERY_HOSTS = ("developer.intuit.com", "developer.api.intuit.com")
 REALM_ID = "9341453050298471"
+GENERIC_PORT = 8443
+GENERIC_GRACE = 1800.0
 
 BAD_REDIRECT_PAGE = (
     "<html><body><h1>We're sorry, but we couldn't complete your request.</h1><p>The "
@@ -136,6 +145,7 @@ class IntuitEmulator:
 
     def reset(self) -> None:
         self.model = IntuitModel()
+        self.generic = IntuitModel(grace=GENERIC_GRACE, rotate_after=0, intuit_fields=False)
         self.shift = 0.0
         self.delay = (0.0, 0)
         self.drop = 0
@@ -152,6 +162,7 @@ class IntuitEmulator:
         body: object = None,
         ctype: str = "application/json;charset=utf-8",
         extra: dict[str, str] | None = None,
+        intuit: bool = True,
     ) -> http.Response:
         now = self.now()
         tid = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
@@ -172,6 +183,9 @@ class IntuitEmulator:
             "cache-control": "no-cache, no-store",
             **(extra or {}),
         }
+        if not intuit:
+            for name in ("intuit_tid", "x-spanid", "x-amzn-trace-id"):
+                del headers[name]
         return http.Response.make(status, content, headers)
 
     def outcome(self, out: Outcome) -> http.Response:
@@ -193,6 +207,8 @@ class IntuitEmulator:
             flow.response = self.control(req)
         elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "POST":
             await self.token_flow(flow)
+        elif host == "localhost" and req.port == GENERIC_PORT:
+            flow.response = self.generic_route(req)
         else:
             flow.response = self.route(req)
 
@@ -256,6 +272,44 @@ class IntuitEmulator:
                 self.model.refresh(app.client_id, form["refresh_token"], self.now(), hard)
             )
         return self.make(400, {"error": "unsupported_grant_type"})
+
+    # -- the generic RFC 6749 server (a custom provider) ---------------------------------
+    def generic_route(self, req: http.Request) -> http.Response:
+        path = req.path.split("?")[0]
+        if path == "/oauth/authorize":
+            q = req.query
+            redirect_uri = q.get("redirect_uri", "")
+            code = self.generic.authorize(q.get("client_id", ""), redirect_uri, "", self.now())
+            if code is None:
+                return self.make(400, {"error": "invalid_request"}, intuit=False)
+            query = urlencode({"code": code, "state": q.get("state", "")})
+            return self.make(302, "", "text/html", {"location": f"{redirect_uri}?{query}"}, False)
+        if path == "/oauth/token" and req.method == "POST":
+            return self.generic_token(req)
+        if path == "/oauth/revoke" and req.method == "POST":
+            auth = client_auth(req)
+            app = APPS.get(auth[0]) if auth else None
+            if auth is None or app is None or app.secret != auth[1]:
+                return self.make(401, {"error": "invalid_client"}, intuit=False)
+            out = self.generic.revoke(app.client_id, req.urlencoded_form.get("token", ""))
+            return self.make(out.status, out.body, intuit=False)
+        return self.make(404, {"error": "not_found"}, intuit=False)
+
+    def generic_token(self, req: http.Request) -> http.Response:
+        auth = client_auth(req)
+        app = APPS.get(auth[0]) if auth else None
+        if auth is None or app is None or app.secret != auth[1]:
+            return self.make(401, {"error": "invalid_client"}, intuit=False)
+        form = req.urlencoded_form
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code" and "code" in form:
+            args = (app.client_id, form["code"], form.get("redirect_uri", ""), self.now(), False)
+            out = self.generic.exchange(*args)
+        elif grant_type == "refresh_token" and "refresh_token" in form:
+            out = self.generic.refresh(app.client_id, form["refresh_token"], self.now(), False)
+        else:
+            return self.make(400, {"error": "unsupported_grant_type"}, intuit=False)
+        return self.make(out.status, out.body, intuit=False)
 
     # -- other Intuit hosts and the apps ------------------------------------------------
     def route(self, req: http.Request) -> http.Response:
@@ -353,6 +407,8 @@ class IntuitEmulator:
                 self.now(),
             )
             return {"refresh_token": rt}
+        elif path == "/generic":
+            self.generic.grace = float(str(a["grace"]))
         elif path == "/disconnect":
             return {"grants": self.model.revoke_realm(str(a.get("realm_id", REALM_ID)))}
         elif path == "/state":
