@@ -23,6 +23,7 @@ from qbtrace.redact import Redactor
 from qbtrace.scrub import walk
 from qbtrace.scrub.collect import Collector
 from qbtrace.scrub.standin import StandIns
+from qbtrace.sources import to_har
 
 
 @dataclass
@@ -53,42 +54,10 @@ def sanitize_har(har: Any, redactor: Redactor, strict: Profile | None = None) ->
 
 
 def load_har(src: Path, warnings: list[str]) -> Any:
-    """Any input `qbtrace analyze` reads, as a HAR document with its raw values.
-
-    The format is sniffed as `qbtrace analyze` does; flow files and captures are converted
-    by `qbtrace.export`. A damaged HAR gives the entries that still parse, with a warning,
-    and errors read as `analyze`'s do.
-    """
-    from qbtrace.sources import sniff
-
-    kind, data = sniff(src, src.name)
-    if kind == "mitm":
-        from qbtrace.export import flows_to_har
-
-        return flows_to_har(src, src.name, warnings)
-    if kind == "capture":
-        from qbtrace.export import capture_to_har
-
-        return capture_to_har(bytes(data), src.name, warnings)
-    raw = bytes(data)
-    try:
-        har = json.loads(raw)
-    except (ValueError, RecursionError):
-        return _salvaged(raw, src.name, warnings)
-    log = har.get("log") if isinstance(har, dict) else None
-    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        return _salvaged(raw, src.name, warnings)  # raises analyze's "not a HAR file (...)"
-    return har
-
-
-def _salvaged(raw: bytes, source: str, warnings: list[str]) -> Any:
-    """The entries of a HAR that does not parse whole, read as `qbtrace analyze` reads them."""
-    from qbtrace.export import har_document
-    from qbtrace.sources.har import read_entries
-
-    spans = read_entries(raw, source, warnings)
-    entries = [e for e in (json.loads(bytes(span)) for span in spans) if isinstance(e, dict)]
-    return har_document(entries, "the readable entries of a damaged HAR")
+    """Any input `qbtrace analyze` reads, as a HAR document with its raw values: the reader
+    that recognises it converts it (`Reader.to_har`); a damaged HAR gives the entries that
+    still parse, with a warning, and errors read as `analyze`'s do."""
+    return to_har(src, src.name, warnings)
 
 
 def sanitize_file(

@@ -23,6 +23,7 @@ from qbtrace.profile import Profile
 from qbtrace.scrub.collect import URL_HEADERS, Collector
 from qbtrace.scrub.replace import Replacer
 from qbtrace.sources.build import header_pairs
+from qbtrace.sources.har import body_text as har_body_text
 
 STRUCTURAL = frozenset(
     {"method", "httpVersion", "mimeType", "encoding", "startedDateTime", "version",
@@ -115,18 +116,21 @@ def body_text(holder: Mapping[str, Any]) -> str | None:
 
 
 def _decode(text: str) -> tuple[str, str] | None:
-    """(text, packing) of a base64 body that holds UTF-8 text, raw or compressed."""
+    """(text, packing) of a base64 body that holds UTF-8 text, raw or compressed. The
+    reader's decoder first; bytes it cannot read as text may be gzip or zlib of text."""
+    body = har_body_text({"text": text, "encoding": "base64"}, strict=True)
+    if body.text is not None:
+        return body.text, "plain"
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-    packing = "plain"
-    if raw[:2] == b"\x1f\x8b" or raw[:1] == b"x":
-        inflated = _inflate(raw, 31 if raw[:2] == b"\x1f\x8b" else 15)
-        if inflated is not None:
-            raw, packing = inflated, "gzip" if raw[:2] == b"\x1f\x8b" else "zlib"
+    wbits = 31 if raw[:2] == b"\x1f\x8b" else 15 if raw[:1] == b"x" else 0
+    inflated = _inflate(raw, wbits) if wbits else None
+    if inflated is None:
+        return None
     try:
-        return raw.decode("utf-8"), packing
+        return inflated.decode("utf-8"), "gzip" if wbits == 31 else "zlib"
     except UnicodeDecodeError:
         return None
 
