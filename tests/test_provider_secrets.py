@@ -9,6 +9,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -42,7 +43,7 @@ def jwt(claims: dict[str, Any]) -> str:
 
 def plant(entries: list[dict[str, Any]], cookie: str) -> set[str]:
     """Secrets where real traffic of the provider carries them; returns the raw values."""
-    values = {planted("cookie"), planted("setcookie"), planted("assert"), planted("quoted")}
+    values = {planted("cookie"), planted("setcookie"), planted("assert")}
     first, failed = entries[0], next(e for e in entries if e["response"]["status"] >= 400)
     first["request"]["headers"].append({"name": "Cookie", "value": f"{cookie}={planted('cookie')}"})
     first["response"]["headers"].append(
@@ -51,9 +52,9 @@ def plant(entries: list[dict[str, Any]], cookie: str) -> set[str]:
     post = failed["request"]["postData"]
     post["text"] += "&client_assertion=" + planted("assert")
     body = json.loads(failed["response"]["content"].get("text") or "{}")
-    body["error_description"] = (
-        f"{body.get('error_description', 'Bad Request')} (refresh_token {planted('quoted')})"
-    )
+    sent = dict(parse_qsl(post["text"]))
+    refused = sent.get("refresh_token") or sent.get("code", "")
+    body["error_description"] = f"{body.get('error_description', 'Bad Request')} ({refused})"
     failed["response"]["content"]["text"] = json.dumps(body)
     signed_in = [e for e in entries if '"id_token"' in (e["response"]["content"].get("text") or "")]
     for ok in signed_in[:1]:  # the Auth0 tenant's answers carry none

@@ -9,13 +9,12 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
 from qbtrace import providers
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 from qbtrace.sources.claims import subject
@@ -66,23 +65,6 @@ TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 
 
-@dataclass(slots=True)
-class RawParts:
-    """What a reader found for one exchange, raw. Lives only inside `sources`."""
-
-    method: str
-    url: str
-    started: float | None
-    ended: float | None
-    request_headers: list[tuple[str, str]]
-    request_body: str | None
-    status: int | None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_body: str | None = None
-    failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
-
-
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
     """Parse and redact the parts of one exchange of a known kind."""
     req_headers = _lower(raw.request_headers)
@@ -122,7 +104,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         url=f"{parts.scheme}://{parts.netloc}{parts.path}",
         params=params,
         status=raw.status,
-        failure=raw.failure,
+        failure=_redacted_text(raw.failure),
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
@@ -196,6 +178,14 @@ def _opaque(run: re.Match[str]) -> str:
 
 def _integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _redacted_text(text: str | None) -> str | None:
+    """A transport error message (HAR `_error`, mitmproxy's error) redacted like provider
+    text: it may quote the URL with its query, and so a token."""
+    if text is None or len(text) < 24:
+        return text
+    return TOKEN_LIKE.sub(_opaque, text[:500])
 
 
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
