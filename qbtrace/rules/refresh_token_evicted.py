@@ -16,15 +16,15 @@ The evicted token cannot be revived: the user must go through {reconnect}.
 
 from __future__ import annotations
 
-from qbtrace.events import TokenRequest
+import bisect
+
+from qbtrace.lineage import consent_key
 from qbtrace.model import Confidence, Match
 from qbtrace.providers import Provider
 from qbtrace.rules.ancestry import consent_of
 from qbtrace.rules.common import Context, cite, match, refresh_failure, span
 
 CAUSE = "refresh_token_evicted"
-SCAN_LIMIT = 1_000_000
-"""Token requests looked at between the consent and the failure (a bound on the work)."""
 
 
 def check(ctx: Context) -> Match | None:
@@ -36,15 +36,17 @@ def check(ctx: Context) -> Match | None:
     consent = consent_of(lin, token, f.seq)
     if consent is None:
         return None
-    newer = _newer_consents(lin.requests, consent, f.seq)
-    if len(newer) < limit:
+    consents = lin.consents.get(consent_key(consent.client_id, consent.user), [])
+    lo = bisect.bisect_right(consents, consent.seq, key=lambda r: r.seq)
+    newer = bisect.bisect_left(consents, f.seq, key=lambda r: r.seq) - lo
+    if newer < limit:
         return None
     who = (
         "user and client" if consent.user is not None else "client (the user is not in the capture)"
     )
     notes = (
         f"the consent that began this lineage, {span(f.start - consent.end)} before this request",
-        f"{len(newer)} newer authorizations of the same {who} followed it; "
+        f"{newer} newer authorizations of the same {who} followed it; "
         f"{ctx.provider.label} keeps {limit} live tokens per user and client, so this one, "
         f"the {limit}th, evicted {token.tag}",
     )
@@ -55,24 +57,8 @@ def check(ctx: Context) -> Match | None:
         CAUSE,
         confidence,
         cite("consent", consent, notes[0]),
-        cite("newer_authorization", newer[limit - 1], notes[1]),
+        cite("newer_authorization", consents[lo + limit - 1], notes[1]),
     )
-
-
-def _newer_consents(
-    requests: list[TokenRequest], consent: TokenRequest, seq: int
-) -> list[TokenRequest]:
-    """Successful code exchanges after `consent` and before `seq`, of the same client and,
-    when the answers name one, the same user (a bounded scan)."""
-    end = min(seq, consent.seq + 1 + SCAN_LIMIT)
-    return [
-        r
-        for r in requests[consent.seq + 1 : end]
-        if r.ok
-        and r.grant == "authorization_code"
-        and r.client_id == consent.client_id
-        and (consent.user is None or r.user == consent.user)
-    ]
 
 
 def applies(provider: Provider) -> bool:
