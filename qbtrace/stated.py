@@ -26,6 +26,8 @@ def with_stated(ctx: Context, matches: Ranked) -> tuple[Ranked, list[str]]:
     ids = [f"request id {rid}"] if (rid := provider.request_id(f.x)) else []
     if correlation := f.x.headers.get("client-request-id"):
         ids.append(f"correlation_id {correlation}")
+    if tenant := provider.tenant_in(f.x.url):
+        ids.append(f"tenant {tenant}")
     said = f"{provider.label} answered {stated.code}: {stated.meaning}"
     code = Evidence("provider_code", "; ".join([said, *ids]), f.x.ref, f.x.started)
     traffic = next((m for r, m in matches if r is rule), None)

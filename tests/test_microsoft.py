@@ -50,7 +50,7 @@ def test_the_answers_code_names_the_cause_and_is_cited_with_the_trace_id() -> No
         assert first["role"] == "provider_code" and code in first["note"]
         trace = finding["request"]["request_id"]
         assert trace and trace in first["note"]  # trace_id (x-ms-request-id)
-        assert "correlation_id" in first["note"]
+        assert "correlation_id" in first["note"] and "tenant " in first["note"]
         assert finding["warnings"] == []
 
 

@@ -196,6 +196,10 @@ class Provider:
         names exactly (Microsoft's tenant in the path, Google's older paths); None: none."""
         return None
 
+    def tenant_in(self, url: str) -> str | None:
+        """The tenant an endpoint URL names (Microsoft's path segment), or None."""
+        return None
+
     @property
     def stated_causes(self) -> frozenset[str]:
         """The causes this provider's answers can name by themselves (see `stated`)."""

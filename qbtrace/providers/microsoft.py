@@ -95,7 +95,7 @@ class Microsoft(Provider):
             return None
         return Kind.TOKEN if m["role"] == "token" else Kind.AUTHORIZE
 
-    def tenant_of_url(self, url: str) -> str | None:
+    def tenant_in(self, url: str) -> str | None:
         m = ENDPOINT.match(url.split("://", 1)[-1].split("?", 1)[0])
         return m["tenant"] if m else None
 
