@@ -1,10 +1,10 @@
 """The provider saw a spent refresh token reused and revoked the whole family with it.
 
-What happened: {provider} detects reuse: when a refresh token that was already spent (its
-successor issued) is presented again after the reuse interval, it treats the token as stolen
-and revokes every token of that authorization (Auth0's breach detection, Okta). So the
-refresh with the live token, which would have worked, failed too: the replay by another
-worker or a stale store killed it.
+What happened: the provider detects reuse (Auth0's breach detection, Okta; `reuse_detection`
+in qbtrace.toml): a refresh token that was already spent (its successor issued), presented
+again after the reuse interval, is taken as stolen, and every token of that authorization is
+revoked. So the refresh with the live token, which would have worked, failed too: the replay
+by another worker or a stale store killed it.
 
 How to confirm: the evidence shows the replay of a spent token of the same lineage and the
 response that issued the token this request presented; the replay comes first.
