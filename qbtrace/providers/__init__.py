@@ -52,6 +52,18 @@ TENANT_PARAMS: tuple[str, ...] = tuple(
     dict.fromkeys(p.tenant_param for p in BUILTIN.values() if p.tenant_param)
 )
 
+
+
+def tenant_in(url: str) -> str | None:
+    """The tenant a built-in provider's endpoint URL names in its path (Microsoft's): a
+    public id, which the sanitizer keeps."""
+    for provider in BUILTIN.values():
+        found = provider.tenant_in(url)
+        if found:
+            return found
+    return None
+
+
 __all__ = [
     "BUILTIN",
     "DEFAULT",
@@ -66,4 +78,5 @@ __all__ = [
     "Stated",
     "host_of",
     "host_path",
+    "tenant_in",
 ]

@@ -96,8 +96,11 @@ class Microsoft(Provider):
         return Kind.TOKEN if m["role"] == "token" else Kind.AUTHORIZE
 
     def tenant_in(self, url: str) -> str | None:
-        m = ENDPOINT.match(url.split("://", 1)[-1].split("?", 1)[0])
-        return m["tenant"] if m else None
+        """The first path segment of any URL on Microsoft's login hosts: every endpoint and
+        document there (`/{tenant}/v2.0/.well-known/…`, an `issuer`) starts with the tenant."""
+        host, _, path = url.split("://", 1)[-1].split("?", 1)[0].partition("/")
+        tenant = path.split("/", 1)[0]
+        return tenant if host.lower() in HOSTS and tenant else None
 
     @property
     def stated_causes(self) -> frozenset[str]:

@@ -51,8 +51,7 @@ class StandIns:
         parts = fake.split(".")
         if user is None or len(parts) != 3:
             return fake
-        claims = json.dumps({"sub": self.core(user)}, separators=(",", ":")).encode()
-        parts[1] = base64.urlsafe_b64encode(claims).decode().rstrip("=")
+        parts[1] = _payload(self.core(user), len(parts[1])) or parts[1]
         return ".".join(parts)
 
     def value(self, raw: str) -> str:
@@ -92,3 +91,15 @@ def _respell(core: str, fake: str) -> str:
             out.append(fake[i] if i < len(fake) else "")
             i, j = i + 1, j + 1
     return "".join(out) + fake[i:]
+
+
+def _payload(user: str, width: int) -> str | None:
+    """A JWT payload naming `user` whose base64 is `width` characters long, as the original's
+    was (lengths are kept); None when it cannot be that short."""
+    for pad in range(width):
+        claims = json.dumps({"sub": user, "_": "0" * pad}, separators=(",", ":")).encode()
+        text = base64.urlsafe_b64encode(claims).decode().rstrip("=")
+        if len(text) >= width:
+            return text if len(text) == width else None
+    return None
+

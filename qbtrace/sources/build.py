@@ -27,8 +27,10 @@ SECRET_PARAMS = {
     "client_secret": "secret",
     "token": "tok",
     "state": "state",
+    "session_state": "state",  # OpenID session management (Xero's, Microsoft's callbacks)
     "client_assertion": "secret",
     "code_verifier": "secret",
+    "code_challenge": "secret",  # PKCE: derived from the verifier (google-auth-oauthlib)
     "password": "secret",
 }
 REPLY_FIELDS = tuple(
@@ -205,6 +207,10 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
         if isinstance(data.get(name), str):
             out[name] = redactor.secret(SECRET_PARAMS[name], data[name])
     user = subject(data["id_token"]) if isinstance(data.get("id_token"), str) else None
+    if user is None and isinstance(data.get("id_subject"), str):
+        # a HAR exported from a tags-only capture spells the user here: the id_token it
+        # came from cannot be rebuilt from its tag (no provider sends this field)
+        user = data["id_subject"]
     if user is not None:
         out["id_subject"] = redactor.secret("user", user)
     for name in REPLY_FIELDS:
