@@ -22,6 +22,24 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+# Real recordings that show a gap in qbtrace itself, reported and not fixed yet. Strict: the
+# fix turns them into failures, and the entry goes.
+SECRET_IN_PAGE = frozenset({"firefox_spa_callback_redirected", "firefox_spa_double_exchange"})
+SECRET_IN_PAGE_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="a sanitized copy keeps the Basic credential where the single-page app's own HTML "
+    "carries it (it is redacted only in the Authorization header)",
+)
+
+
+def mark_secret_in_page(paths: list[Path]) -> list[object]:
+    """`paths` for parametrize, those of the SECRET_IN_PAGE scenarios marked as the gap."""
+    return [
+        pytest.param(p, marks=SECRET_IN_PAGE_GAP) if p.name.split(".")[0] in SECRET_IN_PAGE else p
+        for p in paths
+    ]
+
+
 def golden_scenarios() -> list[str]:
     return sorted(p.name.removesuffix(".expect.json") for p in GOLDEN.glob("*.expect.json"))
 

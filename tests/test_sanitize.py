@@ -11,7 +11,7 @@ import pytest
 from qbtrace.model import Finding
 from qbtrace.redact import Redactor, canonical
 from qbtrace.sanitize import Sanitizer, sanitize_file
-from tests.conftest import GOLDEN, run_cli
+from tests.conftest import GOLDEN, mark_secret_in_page, run_cli
 from tests.test_report import HARS, analyze, planted_secrets
 
 
@@ -21,7 +21,7 @@ def essence(f: Finding) -> tuple[object, ...]:
     return (f.ref, f.cause, str(f.confidence), f.alternatives, steps, f.status, f.error)
 
 
-@pytest.mark.parametrize("har", HARS, ids=[p.name for p in HARS])
+@pytest.mark.parametrize("har", mark_secret_in_page(HARS), ids=[p.name for p in HARS])
 def test_sanitized_har_gives_the_same_findings_and_holds_no_secret(
     har: Path, tmp_path: Path
 ) -> None:
@@ -99,3 +99,20 @@ def test_compressed_and_bom_hars_are_sniffed_as_analyze_does(packing: str, tmp_p
     assert [essence(f) for f in after.findings] == [essence(f) for f in before.findings]
     text = out.read_text()
     assert not [s for s in planted_secrets(har) if s in text]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="log.pages[].title is copied as is; Firefox puts the last URL there, here the "
+    "callback with its code",
+)
+def test_sanitized_firefox_har_keeps_no_code_in_its_page_title(tmp_path: Path) -> None:
+    """Firefox's own HAR titles its page with the last URL: the callback, code included."""
+    har = GOLDEN / "firefox_spa_double_exchange.firefox.har"
+    titles = [p["title"] for p in json.loads(har.read_text())["log"]["pages"]]
+    assert any("code=" in t for t in titles)  # the shape the test is about
+    out = tmp_path / har.name
+    sanitize_file(har, out, Redactor(b"sanitize-key"))
+    codes = {s for s in planted_secrets(har) if s.startswith("AB11")}
+    pages = json.loads(out.read_text())["log"]["pages"]
+    assert not [p["title"] for p in pages if any(c in p["title"] for c in codes)]

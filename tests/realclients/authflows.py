@@ -223,7 +223,7 @@ AUTH_FLOWS: dict[str, Scenario] = {
             "not save qb.refresh_token; 2 h later the next job refreshes with the old one",
         ),
         S(
-            "consent_post_callback_present",
+            "healthy_consent_post_callback_present",
             "chromium+authlib",
             [],
             [200],
@@ -234,7 +234,7 @@ AUTH_FLOWS: dict[str, Scenario] = {
             "callback goes through the proxy; the app exchanges and calls the data API",
         ),
         S(
-            "consent_post_callback_absent",
+            "healthy_consent_post_callback_absent",
             "chromium+python-sdk",
             [],
             [200],
