@@ -31,7 +31,7 @@ from tests.conftest import (
     ROOT,
     SECRET_IN_PAGE,
     SECRET_IN_PAGE_GAP,
-    mark_secret_in_page,
+    mark_known_gaps,
     run_cli,
 )
 from tests.test_capture import BASIC, PLANTED_RT, PLANTED_SECRET, TOKEN_URL, make_parts
@@ -157,7 +157,7 @@ def sanitized(src: Path, tmp_path: Path, warnings: list[str] | None = None) -> P
 # --- flow files -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flows", mark_secret_in_page(FLOW_FILES), ids=[p.stem for p in FLOW_FILES])
+@pytest.mark.parametrize("flows", mark_known_gaps(FLOW_FILES), ids=[p.stem for p in FLOW_FILES])
 def test_sanitized_flow_file_gives_the_same_findings_and_holds_no_secret(
     flows: Path, tmp_path: Path
 ) -> None:
