@@ -75,6 +75,15 @@ def test_race_names_every_overlapping_request_and_the_winner() -> None:
     assert "refresh_token_superseded" not in f.alternatives or f.cause == "refresh_race"
 
 
+def test_a_configured_grace_means_an_overlapping_refresh_lost_no_race() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B, took=2.0)
+    c.refresh(DAY + 0.5, RT_A, took=0.3)
+    assert only(c, Profile().tuned(rotation_grace=1800)).cause != "refresh_race"
+    assert only(c, Profile().tuned(race_window=1.0)).cause == "refresh_race"
+
+
 def test_sequential_replay_is_not_a_race() -> None:
     c = Capture()
     granted(c)
