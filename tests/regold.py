@@ -6,9 +6,8 @@
 Each golden input (`<name>.har`, `<name>.mitm`, `<name>.playwright.har`,
 `<name>.firefox.har`) is analysed alone with the tests' tag key and no config, exactly as
 `tests/test_gold.py` does, and its whole `qbtrace analyze --format json` document is written
-to `tests/data/gold/<input>.json`. No
-browser, SDK or proxy is needed: the inputs are already recorded. Commit the diff of the gold
-files with the change that explains it.
+to `tests/data/gold/<input>.json`. No browser, SDK or proxy is needed: the inputs are already
+recorded. Commit the diff of the gold files with the change that explains it.
 """
 
 from __future__ import annotations

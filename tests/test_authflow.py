@@ -144,6 +144,7 @@ def test_the_app_servers_relative_redirect_is_named_and_is_no_second_delivery(
     assert mismatch["cause"] == again["cause"] == "redirect_uri_mismatch"
     assert linked(mismatch) == [("authorize", post), ("app_redirect", hop)]
     assert "trailing slash" in mismatch["evidence"][0]["note"]
+    assert mismatch["fix"].startswith("Send the redirect_uri of the authorize request from config")
     assert "code_reused" in again["alternatives"]
     assert all(e["role"] != "callback_delivery" for e in again["evidence"])
 

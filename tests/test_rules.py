@@ -75,6 +75,15 @@ def test_race_names_every_overlapping_request_and_the_winner() -> None:
     assert "refresh_token_superseded" not in f.alternatives or f.cause == "refresh_race"
 
 
+def test_a_configured_grace_means_an_overlapping_refresh_lost_no_race() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B, took=2.0)
+    c.refresh(DAY + 0.5, RT_A, took=0.3)
+    assert only(c, Profile().tuned(rotation_grace=1800)).cause != "refresh_race"
+    assert only(c, Profile().tuned(race_window=1.0)).cause == "refresh_race"
+
+
 def test_sequential_replay_is_not_a_race() -> None:
     c = Capture()
     granted(c)
@@ -327,3 +336,33 @@ def test_other_descriptions_give_no_hint() -> None:
     reply = {"error": "invalid_grant", "error_description": "Incorrect or invalid refresh token"}
     c.refresh(DAY, RT_A, reply=reply)
     assert only(c).cause == "refresh_token_unknown"
+
+
+@pytest.mark.parametrize(
+    ("status", "reply", "fix"),
+    [
+        (None, None, "Treat a token call without an answer as possibly done"),
+        (408, {"error": "timeout"}, "Treat a token call without an answer as possibly done"),
+        (429, {"error": "rate_limit_exceeded"}, "Back off and retry later"),
+        (400, {"error": "invalid_request"}, "Check the request"),
+        (400, {"error": "unauthorized_client"}, "Check the app's settings"),
+    ],
+)
+def test_an_answer_that_says_what_happened_gets_its_own_fix(
+    status: int | None, reply: dict[str, str] | None, fix: str
+) -> None:
+    c = Capture()
+    c.refresh(DAY, RT_A, status=status, reply=reply or {})
+    f = only(c)
+    assert f.cause == "unexplained"
+    assert f.fix is not None and f.fix.startswith(fix)
+    assert f.happened is not None
+
+
+def test_a_lost_code_exchange_is_told_not_to_retry_the_code() -> None:
+    c = Capture()
+    c.authorize(0, REDIRECT, CODE)
+    c.exchange_code(1, CODE, REDIRECT, status=None)
+    f = only(c)
+    assert f.fix is not None and "do not retry it with the same code" in f.fix
+    assert f.happened is not None and "the code is spent" in f.happened

@@ -23,6 +23,12 @@ from qbtrace.model import Confidence, Evidence, Exchange, Kind, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
 
 CAUSE = "redirect_uri_mismatch"
+HOP_FIX = (
+    "Send the redirect_uri of the authorize request from configuration, not the URL the "
+    "callback handler was finally called on: the app's own server redirected the callback "
+    "(a trailing slash appended, http sent to https) before the handler ran. Or register and "
+    "authorize with the final URL, or exempt the callback path from that redirect."
+)
 
 
 def check(ctx: Context) -> Match | None:
@@ -39,7 +45,8 @@ def check(ctx: Context) -> Match | None:
     if found is None or not found.evidence:
         return None
     hops = [cite_exchange("app_redirect", x, _hop(x)) for x in _app_hops(ctx, grant, sent)]
-    return match(CAUSE, found.confidence, *found.evidence, *hops)
+    fix = HOP_FIX if hops else None
+    return Match(CAUSE, found.confidence, (*found.evidence, *hops), fix=fix)
 
 
 def _against_authorize(grant: CodeGrant, sent: str) -> Match | None:

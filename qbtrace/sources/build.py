@@ -9,13 +9,12 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
 from qbtrace import providers
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
@@ -63,23 +62,6 @@ WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 """Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
-
-
-@dataclass(slots=True)
-class RawParts:
-    """What a reader found for one exchange, raw. Lives only inside `sources`."""
-
-    method: str
-    url: str
-    started: float | None
-    ended: float | None
-    request_headers: list[tuple[str, str]]
-    request_body: str | None
-    status: int | None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_body: str | None = None
-    failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:

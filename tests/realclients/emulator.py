@@ -26,6 +26,12 @@ Hosts answered
   request with an `Origin` carry `access-control-allow-origin` (assumption, below).
 - *.example.test `/spa/callback`: a single-page app's callback route that exchanges the code
   with `fetch()` twice at once (React StrictMode's double effect in development).
+- localhost:8443 (`GENERIC_PORT`) `/oauth/authorize`, `POST /oauth/token`, `POST
+  /oauth/revoke`: a plain RFC 6749 server, the "custom provider" a qbtrace.toml defines:
+  the same registered apps and codes, but a new refresh token on every refresh, a
+  superseded one still accepted for `GENERIC_GRACE` seconds (1800; `/generic {"grace": S}`
+  changes it), and none of Intuit's answer fields or headers (`intuit_tid`,
+  `x_refresh_token_expires_in`, `realmId`).
 - *.example.test and localhost: the apps' callback and disconnect pages (a small HTML page).
   `/app {"redirects": ["slash", "https"]}` makes the app's own server redirect the callback
   before it reaches the app's handler, as web frameworks do: "slash" answers a path
@@ -90,6 +96,7 @@ Control API (`http://emulator.control/<path>`, JSON body or query parameters):
 - `/seed {"client_id", "realm_id", "grant_age", "rt_age"}`: a grant that began before the
   capture; answers `{"refresh_token": ..}`.
 - `/disconnect {"realm_id"}`: the user disconnected the app in QuickBooks (kills its grants).
+- `/generic {"grace": S}`: the generic server's rotation grace, in seconds.
 """
 
 from __future__ import annotations
@@ -130,6 +137,8 @@ AUTH_FAULT = {
     }
 }
 REALM_ID = "9341453050298471"
+GENERIC_PORT = 8443
+GENERIC_GRACE = 1800.0
 
 BAD_REDIRECT_PAGE = (
     "<html><body><h1>We're sorry, but we couldn't complete your request.</h1><p>The "
@@ -202,6 +211,7 @@ class IntuitEmulator:
 
     def reset(self) -> None:
         self.model = IntuitModel()
+        self.generic = IntuitModel(grace=GENERIC_GRACE, rotate_after=0, intuit_fields=False)
         self.shift = 0.0
         self.delay = (0.0, 0)
         self.drop = 0
@@ -220,6 +230,7 @@ class IntuitEmulator:
         body: object = None,
         ctype: str = "application/json;charset=utf-8",
         extra: dict[str, str] | None = None,
+        intuit: bool = True,
     ) -> http.Response:
         now = self.now()
         tid = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
@@ -240,6 +251,9 @@ class IntuitEmulator:
             "cache-control": "no-cache, no-store",
             **(extra or {}),
         }
+        if not intuit:
+            for name in ("intuit_tid", "x-spanid", "x-amzn-trace-id"):
+                del headers[name]
         return http.Response.make(status, content, headers)
 
     def outcome(self, out: Outcome) -> http.Response:
@@ -266,6 +280,8 @@ class IntuitEmulator:
             if flow.response and "origin" in req.headers:
                 flow.response.headers["access-control-allow-origin"] = req.headers["origin"]
                 flow.response.headers["vary"] = "Origin"
+        elif host == "localhost" and req.port == GENERIC_PORT:
+            flow.response = self.generic_route(req)
         else:
             flow.response = self.route(req)
 
@@ -347,6 +363,44 @@ class IntuitEmulator:
                 self.model.refresh(app.client_id, form["refresh_token"], self.now(), hard)
             )
         return self.make(400, {"error": "unsupported_grant_type"})
+
+    # -- the generic RFC 6749 server (a custom provider) ---------------------------------
+    def generic_route(self, req: http.Request) -> http.Response:
+        path = req.path.split("?")[0]
+        if path == "/oauth/authorize":
+            q = req.query
+            redirect_uri = q.get("redirect_uri", "")
+            code = self.generic.authorize(q.get("client_id", ""), redirect_uri, "", self.now())
+            if code is None:
+                return self.make(400, {"error": "invalid_request"}, intuit=False)
+            query = urlencode({"code": code, "state": q.get("state", "")})
+            return self.make(302, "", "text/html", {"location": f"{redirect_uri}?{query}"}, False)
+        if path == "/oauth/token" and req.method == "POST":
+            return self.generic_token(req)
+        if path == "/oauth/revoke" and req.method == "POST":
+            auth = client_auth(req)
+            app = APPS.get(auth[0]) if auth else None
+            if auth is None or app is None or app.secret != auth[1]:
+                return self.make(401, {"error": "invalid_client"}, intuit=False)
+            out = self.generic.revoke(app.client_id, req.urlencoded_form.get("token", ""))
+            return self.make(out.status, out.body, intuit=False)
+        return self.make(404, {"error": "not_found"}, intuit=False)
+
+    def generic_token(self, req: http.Request) -> http.Response:
+        auth = client_auth(req)
+        app = APPS.get(auth[0]) if auth else None
+        if auth is None or app is None or app.secret != auth[1]:
+            return self.make(401, {"error": "invalid_client"}, intuit=False)
+        form = req.urlencoded_form
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code" and "code" in form:
+            args = (app.client_id, form["code"], form.get("redirect_uri", ""), self.now(), False)
+            out = self.generic.exchange(*args)
+        elif grant_type == "refresh_token" and "refresh_token" in form:
+            out = self.generic.refresh(app.client_id, form["refresh_token"], self.now(), False)
+        else:
+            return self.make(400, {"error": "unsupported_grant_type"}, intuit=False)
+        return self.make(out.status, out.body, intuit=False)
 
     # -- other Intuit hosts and the apps ------------------------------------------------
     def route(self, req: http.Request) -> http.Response:
@@ -504,6 +558,8 @@ class IntuitEmulator:
             self.app_redirects = frozenset(str(r) for r in redirects)  # type: ignore[attr-defined]
         elif path == "/register":
             self.model.register(str(a["client_id"]), str(a["redirect_uri"]))
+        elif path == "/generic":
+            self.generic.grace = float(str(a["grace"]))
         elif path == "/disconnect":
             return {"grants": self.model.revoke_realm(str(a.get("realm_id", REALM_ID)))}
         elif path == "/state":

@@ -112,14 +112,27 @@ INVALID_GRANT_BODIES: tuple[dict[str, object], ...] = (
 
 
 class IntuitModel:
-    def __init__(self, seed: int | None = None) -> None:
+    """Intuit's server by default. `grace`, `rotate_after` and `intuit_fields=False` make it
+    a plain RFC 6749 server instead (the custom-provider test: rotation on every refresh,
+    a superseded token still accepted for `grace` seconds, no Intuit-only answer fields)."""
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        grace: float = 0.0,
+        rotate_after: float = ROTATE_AFTER,
+        intuit_fields: bool = True,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.grace = grace
+        self.rotate_after = rotate_after
+        self.intuit_fields = intuit_fields
         self.codes: dict[str, Code] = {}
         self.refresh_tokens: dict[str, Grant] = {}  # every refresh token ever issued
         self.access_tokens: dict[str, Grant] = {}
         self.access_expires: dict[str, float] = {}
-        self.superseded: set[str] = set()
         self.registered: dict[str, set[str]] = {}  # redirect URIs added at run time
+        self.superseded: dict[str, float] = {}  # refresh token -> when its successor came
         self._bad_grant_turn = 0
 
     # -- token formats -------------------------------------------------------------------
@@ -189,16 +202,18 @@ class IntuitModel:
         grant = self.refresh_tokens.get(token)
         if grant is None or grant.client_id != client_id or grant.dead:
             return self.invalid_grant()
-        if token in self.superseded:  # rotation grace is 0 s
-            return self.invalid_grant()
+        if token in self.superseded:
+            if now - self.superseded[token] >= self.grace:  # Intuit's grace is 0 s
+                return self.invalid_grant()
+            return self._issue(grant, now, hard, rotate=False)  # within the grace: accepted
         if now >= grant.rt_issued_at + ROLLING_LIFETIME or now >= grant.granted_at + HARD_CAP:
             return self.invalid_grant()
-        return self._issue(grant, now, hard, rotate=now - grant.rt_issued_at >= ROTATE_AFTER)
+        return self._issue(grant, now, hard, rotate=now - grant.rt_issued_at >= self.rotate_after)
 
     def _issue(self, grant: Grant, now: float, hard: bool, rotate: bool) -> Outcome:
         if rotate:
             if grant.current_rt:
-                self.superseded.add(grant.current_rt)
+                self.superseded[grant.current_rt] = now
             grant.current_rt = self.new_refresh_token(now + ROLLING_LIFETIME)
             grant.rt_issued_at = now
             self.refresh_tokens[grant.current_rt] = grant
@@ -213,7 +228,9 @@ class IntuitModel:
             "token_type": "bearer",
             "expires_in": ACCESS_LIFETIME,
         }
-        if hard:
+        if not self.intuit_fields:
+            del body["x_refresh_token_expires_in"]
+        elif hard:
             body["x_refresh_token_hard_expires_in"] = int(grant.granted_at + HARD_CAP - now)
         return Outcome(200, body)
 
