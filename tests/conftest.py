@@ -22,39 +22,6 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-# Real recordings that show a gap in qbtrace itself, reported and not fixed yet. Strict: the
-# fix turns them into failures, and the entry goes.
-SECRET_IN_PAGE = frozenset({"firefox_spa_callback_redirected", "firefox_spa_double_exchange"})
-SECRET_IN_PAGE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="a sanitized copy keeps the Basic credential where the single-page app's own HTML "
-    "carries it (it is redacted only in the Authorization header)",
-)
-
-
-PAGE_TITLE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="a sanitized copy keeps log.pages[].title, where Firefox puts the callback URL with "
-    "its code",
-)
-
-
-def mark_known_gaps(paths: list[Path], page_titles: bool = False) -> list[object]:
-    """`paths` for parametrize, inputs that show a known gap marked as such.
-
-    SECRET_IN_PAGE scenarios keep a credential in their own HTML; with `page_titles`, every
-    Firefox HAR (its page title is the callback URL) is marked too.
-    """
-
-    def marks(path: Path) -> list[pytest.MarkDecorator]:
-        found = [SECRET_IN_PAGE_GAP] if path.name.split(".")[0] in SECRET_IN_PAGE else []
-        if page_titles and path.name.endswith(".firefox.har"):
-            found.append(PAGE_TITLE_GAP)
-        return found[:1]
-
-    return [pytest.param(p, marks=marks(p)) if marks(p) else p for p in paths]
-
-
 def golden_scenarios() -> list[str]:
     return sorted(p.name.removesuffix(".expect.json") for p in GOLDEN.glob("*.expect.json"))
 

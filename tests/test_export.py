@@ -26,15 +26,7 @@ from qbtrace.sanitize import sanitize_file
 from qbtrace.sources import read_input
 from qbtrace.sources.build import RawParts, build_exchange
 from qbtrace.spelling import TagSpeller
-from tests.conftest import (
-    GOLDEN,
-    ROOT,
-    SECRET_IN_PAGE,
-    SECRET_IN_PAGE_GAP,
-    expected,
-    mark_known_gaps,
-    run_cli,
-)
+from tests.conftest import GOLDEN, ROOT, expected, run_cli
 from tests.test_capture import BASIC, PLANTED_RT, PLANTED_SECRET, TOKEN_URL, make_parts
 from tests.test_report import analyze, planted_secrets
 
@@ -163,7 +155,7 @@ def sanitized(src: Path, tmp_path: Path, warnings: list[str] | None = None) -> P
 # --- flow files -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flows", mark_known_gaps(FLOW_FILES), ids=[p.stem for p in FLOW_FILES])
+@pytest.mark.parametrize("flows", FLOW_FILES, ids=[p.stem for p in FLOW_FILES])
 def test_sanitized_flow_file_gives_the_same_findings_and_holds_no_secret(
     flows: Path, tmp_path: Path
 ) -> None:
@@ -259,14 +251,8 @@ def record_capture(flows: Path, out: Path, raw: bool, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("raw", [False, True], ids=["tags", "raw"])
 @pytest.mark.parametrize("flows", FLOW_FILES, ids=[p.stem for p in FLOW_FILES])
 def test_sanitized_capture_gives_the_same_findings_as_the_capture(
-    flows: Path,
-    raw: bool,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
+    flows: Path, raw: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if raw and flows.stem in SECRET_IN_PAGE:  # a raw capture keeps the page's HTML as sent
-        request.applymarker(SECRET_IN_PAGE_GAP)
     capture = tmp_path / f"{flows.stem}.jsonl"
     record_capture(flows, capture, raw, monkeypatch)
     out = sanitized(capture, tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from qbtrace.model import Finding
 from qbtrace.redact import Redactor
 from qbtrace.sanitize import sanitize_file
-from tests.conftest import GOLDEN, mark_known_gaps, run_cli
+from tests.conftest import GOLDEN, run_cli
 from tests.test_bad_input import REFUSED
 from tests.test_report import HARS, analyze, planted_secrets
 
@@ -21,7 +21,7 @@ def essence(f: Finding) -> tuple[object, ...]:
     return (f.ref, f.cause, str(f.confidence), f.alternatives, steps, f.status, f.error)
 
 
-@pytest.mark.parametrize("har", mark_known_gaps(HARS, page_titles=True), ids=[p.name for p in HARS])
+@pytest.mark.parametrize("har", HARS, ids=[p.name for p in HARS])
 def test_sanitized_har_gives_the_same_findings_and_holds_no_secret(
     har: Path, tmp_path: Path
 ) -> None:
@@ -129,11 +129,6 @@ def test_compressed_and_bom_hars_are_sniffed_as_analyze_does(packing: str, tmp_p
     assert not [s for s in planted_secrets(har) if s in text]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="log.pages[].title is copied as is; Firefox puts the last URL there, here the "
-    "callback with its code",
-)
 def test_sanitized_firefox_har_keeps_no_code_in_its_page_title(tmp_path: Path) -> None:
     """Firefox's own HAR titles its page with the last URL: the callback, code included."""
     har = GOLDEN / "firefox_spa_double_exchange.firefox.har"
