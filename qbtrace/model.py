@@ -51,14 +51,18 @@ CredentialDefect = Literal[
 ]
 """What is wrong with the form of client credentials."""
 Role = Literal[
+    "app_redirect",
     "authorize",
     "callback",
+    "callback_delivery",
     "cluster",
     "code_exchange",
+    "code_redirect",
     "config",
     "credential_defect",
     "disconnect",
     "earlier_exchange",
+    "error_description",
     "earlier_success",
     "first_spent",
     "issued_access_token",
@@ -192,6 +196,10 @@ class Match:
     cause: str
     confidence: Confidence
     evidence: tuple[Evidence, ...] = ()
+    happened: str | None = None
+    """What happened, when this evidence says more than the rule's general text."""
+    fix: str | None = None
+    """The fix this evidence calls for, when it is narrower than the rule's general one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +222,10 @@ class Finding:
     """Tag of the code or refresh token the request presented."""
     client_id: str | None
     warnings: tuple[str, ...] = ()
+    happened: str | None = None
+    """This finding's own explanation, else the rule's (`Match.happened`)."""
+    fix: str | None = None
+    """This finding's own fix, else the rule's (`Match.fix`)."""
     provider: str = ""
     """Name of the provider the request went to; empty: the profile's default."""
 

@@ -33,7 +33,7 @@ def check(ctx: Context) -> Match | None:
         return None
     f = ctx.failure
     slack = ctx.provider.race_window
-    spends = ctx.lineage.spends.get(token.hex, [])
+    spends = ctx.lineage.spends_of(token)
     # spends are in start order: look only at those that started before this one ended
     hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)
     overlapping: list[TokenRequest] = []

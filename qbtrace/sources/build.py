@@ -10,7 +10,7 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping
 from typing import get_args
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
@@ -82,13 +82,16 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
             raw.gaps.append("request-body-missing")
     else:
         fields = _form(parts.query)
+        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+            # the consent page's form POST carries client_id, redirect_uri and state in its
+            # body; fields of the body win over the query's of the same name
+            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
+            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = urlsplit(location)
-        reply = _tagged(_form(target.query), redactor)
-        reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+        reply = _redirect(raw.url, location, redactor)
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
@@ -107,12 +110,21 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         url=f"{parts.scheme}://{parts.netloc}{parts.path}",
         params=params,
         status=raw.status,
-        failure=raw.failure,
+        failure=_redacted_text(raw.failure),
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
+    """The fields of a redirect's target and where it points (scheme://host:port/path as
+    written there); a relative Location (an app server's `/callback/`) is resolved first."""
+    target = urlsplit(urljoin(url, location.strip()))
+    reply = _tagged(_form(target.query), redactor)
+    reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+    return reply
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -168,6 +180,14 @@ def _opaque(run: re.Match[str]) -> str:
     text = run.group(0)
     mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
     return "[redacted]" if mixed else text
+
+
+def _redacted_text(text: str | None) -> str | None:
+    """A transport error message (HAR `_error`, mitmproxy's error) redacted like provider
+    text: it may quote the URL with its query, and so a token."""
+    if text is None or len(text) < 24:
+        return text
+    return TOKEN_LIKE.sub(_opaque, text[:500])
 
 
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict[str, Value]:

@@ -182,13 +182,24 @@ def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> Ra
         request_headers=header_pairs(request.get("headers")),
         request_body=body,
         status=status,
-        response_headers=header_pairs(response.get("headers")),
+        response_headers=_with_redirect_url(header_pairs(response.get("headers")), response),
         response_body=_content(_mapping(response.get("content")), gaps, warnings, index)
         if status is not None
         else None,
         failure=str(failure) if failure and status is None else None,
         gaps=gaps,
     )
+
+
+def _with_redirect_url(
+    headers: list[tuple[str, str]], response: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """HAR 1.2 also gives a redirect's target as `response.redirectURL`; an exporter that
+    drops response headers (or a hand-trimmed file) may keep only that."""
+    target = response.get("redirectURL")
+    if isinstance(target, str) and target and not any(n.lower() == "location" for n, _ in headers):
+        headers.append(("location", target))
+    return headers
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -315,16 +326,28 @@ def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
 
 
 def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
-    """The HAR document itself, values raw, for the sanitizer to rewrite."""
+    """The HAR document itself, values raw, for the sanitizer to rewrite; a damaged one as
+    the entries that still parse (with `read_har`'s warning and errors)."""
+    raw = bytes(loaded.data)
     try:
-        har = json.loads(bytes(loaded.data).decode("utf-8"))
-        if not isinstance(har["log"]["entries"], list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"not a HAR file ({exc.__class__.__name__})", source=loaded.source
-        ) from None
-    return dict(har)
+        har = json.loads(raw)
+    except (ValueError, RecursionError):
+        har = None
+    log = har.get("log") if isinstance(har, dict) else None
+    if isinstance(log, dict) and isinstance(log.get("entries"), list):
+        return dict(har)
+    spans = _entries(raw, loaded.source, warnings)[0]  # raises "not a HAR file (...)"
+    entries = [e for e in map(_json_object, spans) if e is not None]
+    creator = {"name": "qbtrace", "comment": "the readable entries of a damaged HAR"}
+    return {"log": {"version": "1.2", "creator": creator, "pages": [], "entries": entries}}
+
+
+def _json_object(span: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(bytes(span).decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 READER = Reader(InputKind.HAR, "a HAR", _recognise, _read, _to_har)

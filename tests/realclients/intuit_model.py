@@ -130,6 +130,8 @@ class IntuitModel:
         self.codes: dict[str, Code] = {}
         self.refresh_tokens: dict[str, Grant] = {}  # every refresh token ever issued
         self.access_tokens: dict[str, Grant] = {}
+        self.access_expires: dict[str, float] = {}
+        self.registered: dict[str, set[str]] = {}  # redirect URIs added at run time
         self.superseded: dict[str, float] = {}  # refresh token -> when its successor came
         self._bad_grant_turn = 0
 
@@ -156,10 +158,22 @@ class IntuitModel:
         return Outcome(400, dict(body))
 
     # -- authorize -----------------------------------------------------------------------
+    def register(self, client_id: str, redirect_uri: str) -> None:
+        """The developer adds a redirect URI on the app's keys tab."""
+        if client_id not in APPS:
+            raise KeyError(client_id)
+        self.registered.setdefault(client_id, set()).add(redirect_uri)
+
+    def is_registered(self, client_id: str, redirect_uri: str) -> bool:
+        """Exact string match against the keys tab, as Intuit compares."""
+        app = APPS.get(client_id)
+        return app is not None and (
+            redirect_uri in app.redirect_uris or redirect_uri in self.registered.get(client_id, ())
+        )
+
     def authorize(self, client_id: str, redirect_uri: str, realm_id: str, now: float) -> str | None:
         """Issue a code, or None when the client or redirect URI is not registered."""
-        app = APPS.get(client_id)
-        if app is None or redirect_uri not in app.redirect_uris:
+        if not self.is_registered(client_id, redirect_uri):
             return None
         code = self.new_code(now)
         self.codes[code] = Code(code, client_id, redirect_uri, realm_id, now)
@@ -206,6 +220,7 @@ class IntuitModel:
         access = self.new_access_token()
         grant.access_tokens.add(access)
         self.access_tokens[access] = grant
+        self.access_expires[access] = now + ACCESS_LIFETIME
         body: dict[str, object] = {
             "x_refresh_token_expires_in": int(grant.rt_issued_at + ROLLING_LIFETIME - now),
             "refresh_token": grant.current_rt,
@@ -218,6 +233,11 @@ class IntuitModel:
         elif hard:
             body["x_refresh_token_hard_expires_in"] = int(grant.granted_at + HARD_CAP - now)
         return Outcome(200, body)
+
+    def access_ok(self, token: str, now: float) -> bool:
+        """A data-API call with this bearer token is accepted: issued, unexpired, grant alive."""
+        grant = self.access_tokens.get(token)
+        return grant is not None and not grant.dead and now < self.access_expires[token]
 
     # -- revoke, seeding -----------------------------------------------------------------
     def revoke(self, client_id: str, token: str) -> Outcome:
