@@ -48,6 +48,8 @@ Change = tuple[Edit, Any, Any, Any]
 """(edit, container, key, previous value): one change to one index."""
 
 
+BEST_SCAN = 64
+"""How many of the latest authorize requests a callback's owner is looked for among."""
 TRUNCATION_PREFIX = 32
 """Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
@@ -257,14 +259,17 @@ class Lineage:
 
     def _authorize_for(self, callback: Exchange) -> Exchange | None:
         """The authorize a callback answers: by its state (tabs and attempts interleave),
-        else the one whose redirect led here, else (no state at all) the latest authorize."""
+        else the one whose redirect led here, else (no state at all) the latest authorize
+        that asked to come back to this URL, else the latest authorize."""
         st = callback.params.get("state")
         if isinstance(st, Secret) and st.hex in self.by_state:
             return _best(self.by_state[st.hex], callback.url)
         led = self.redirects.get(callback.url)
         if led is not None:
             return led
-        return self.authorizes[-1] if self.authorizes and not isinstance(st, Secret) else None
+        if not self.authorizes or isinstance(st, Secret):
+            return None
+        return _best(self.authorizes, callback.url)
 
     def _add_grant(
         self, carrier: Exchange, fields: Mapping[str, Value], authorize: Exchange | None
@@ -377,8 +382,9 @@ def _best(candidates: Sequence[Exchange], arrived: str | None) -> Exchange:
     """Of authorize requests that sent one state, the latest that asked to be sent back where
     the code arrived (the exact string, else the same endpoint), else the latest."""
     if arrived is not None:
+        recent = candidates[-BEST_SCAN:]  # a long capture's old attempts are not candidates
         for same in (lambda u: u == arrived, lambda u: host_path(u) == host_path(arrived)):
-            for x in reversed(candidates):
+            for x in reversed(recent):
                 uri = x.params.get("redirect_uri")
                 if isinstance(uri, str) and same(uri):
                     return x

@@ -195,3 +195,17 @@ def test_attempts_sharing_one_constant_state_are_told_apart_by_where_the_code_ar
     f = only(tmp_path, d, shape)
     assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
     assert linked(f) == [("authorize", first)]
+
+
+def test_a_callback_without_state_goes_to_the_attempt_that_asked_for_its_url(
+    tmp_path: Path,
+) -> None:
+    d = Dance()
+    other = "https://app.example.com/other/callback"
+    first = d.authorize(0, APP_A, CB, "s1")
+    d.authorize(1, APP_B, other, "s2")
+    d.add(2, "GET", back(CODE_1, None))
+    d.exchange(3, APP_B, CODE_1, CB)
+    f = only(tmp_path, d, SHAPES["hardump"])
+    assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
+    assert linked(f) == [("authorize", first)]
