@@ -103,7 +103,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         url=f"{parts.scheme}://{parts.netloc}{parts.path}",
         params=params,
         status=raw.status,
-        failure=raw.failure,
+        failure=_redacted_text(raw.failure),
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
@@ -173,6 +173,14 @@ def _opaque(run: re.Match[str]) -> str:
     text = run.group(0)
     mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
     return "[redacted]" if mixed else text
+
+
+def _redacted_text(text: str | None) -> str | None:
+    """A transport error message (HAR `_error`, mitmproxy's error) redacted like provider
+    text: it may quote the URL with its query, and so a token."""
+    if text is None or len(text) < 24:
+        return text
+    return TOKEN_LIKE.sub(_opaque, text[:500])
 
 
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
