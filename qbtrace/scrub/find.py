@@ -36,12 +36,14 @@ NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 JSON_STRING = r"((?:[^\"\\\n]++|\\.)++)"
 VALUE_PATTERNS = (
     # JSON, NDJSON, JavaScript objects: "name": "value", name: 'value', name="value"
-    re.compile(rf"[:=][ \t]*+\"{JSON_STRING}\""),
-    re.compile(rf"[:=][ \t]*+'([^'\n]{{1,{MAX_VALUE}}})'"),
+    re.compile(rf"[:=][ \t]*+\"(?=[^\"\n]{{{MIN_SECRET}}}){JSON_STRING}\""),
+    re.compile(rf"[:=][ \t]*+'([^'\n]{{{MIN_SECRET},{MAX_VALUE}}})'"),
     # forms, queries, cookies and fragments: name=value
-    re.compile(rf"=([^&;#\s\"'<>,]{{1,{MAX_VALUE}}})"),
+    re.compile(rf"=([^&;#\s\"'<>,]{{{MIN_SECRET},{MAX_VALUE}}})"),
 )
-"""Patterns that start at the separator (fast: few places match), the name read backwards."""
+"""Patterns that start at the separator (fast: few places match), the name read backwards;
+values shorter than a secret are not matched at all (`fields(every=True)` is for secrets'
+own parameters, which are long)."""
 NAMED_PATTERNS = (
     # XML elements
     re.compile(rf"<({NAME})(?:\s[^<>]{{0,1000}})?>([^<]{{1,{MAX_VALUE}}})</\1>"),
