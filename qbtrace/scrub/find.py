@@ -10,6 +10,7 @@ plain text, so fields are found with patterns rather than parsers: a JSON or Jav
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -157,6 +158,16 @@ def secret_fields(text: str) -> Iterator[tuple[str, str]]:
     for name, value in fields(text, every=False):
         if is_secret_name(name) or opaque_value(value):
             yield name, value
+
+
+def unescaped(text: str) -> Iterator[str]:
+    """The text, then its JSON once more unescaped where it holds `\\"` (JSON in a JavaScript
+    string) or `&quot;` (JSON or HTML in an attribute), so fields inside are found too."""
+    yield text
+    if '\\"' in text:
+        yield text.replace('\\"', '"')
+    if "&quot;" in text or "&#34;" in text:
+        yield html.unescape(text)
 
 
 def _json_unescape(value: str) -> str:
