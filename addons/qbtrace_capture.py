@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from array import array
@@ -25,23 +26,37 @@ from pathlib import Path
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
-from qbtrace.analysis import LiveAnalysis
-from qbtrace.capture import (
-    CaptureWriter,
-    RawRecord,
-    encode_line,
-    exchange_record,
-    make_header,
-)
-from qbtrace.errors import QbtraceError
-from qbtrace.model import Exchange, Finding, Ref
-from qbtrace.profile import Profile, load_profile
-from qbtrace.redact import Redactor, default_key
-from qbtrace.render.view import Presenter, terminal_safe
-from qbtrace.sources.build import build_exchange
-from qbtrace.sources.mitm import flow_parts, needle_pattern
-
 logger = logging.getLogger("qbtrace")
+
+try:
+    from qbtrace.analysis import LiveAnalysis
+    from qbtrace.capture import (
+        CaptureWriter,
+        RawRecord,
+        encode_line,
+        exchange_record,
+        make_header,
+    )
+    from qbtrace.errors import QbtraceError
+    from qbtrace.model import Exchange, Finding, Ref
+    from qbtrace.profile import Profile, load_profile
+    from qbtrace.redact import Redactor, default_key
+    from qbtrace.render.view import Presenter, terminal_line
+    from qbtrace.sources.build import build_exchange
+    from qbtrace.sources.mitm import flow_parts, needle_pattern
+except ImportError as missing:
+    # mitmproxy installed on its own (pipx, Homebrew, the binaries) has its own Python
+    logger.error(
+        "qbtrace: this mitmproxy's Python (%s) cannot import qbtrace (%s): run "
+        "`pipx inject mitmproxy qbtrace` if mitmproxy came from pipx, or install qbtrace "
+        "into that Python beside mitmproxy, or use `qbtrace proxy`",
+        sys.executable,
+        missing,
+    )
+    QBTRACE_MISSING = True
+else:
+    QBTRACE_MISSING = False
+
 MAX_SAMPLES = 1_000_000
 POLL = 0.1
 """Seconds between the diagnosis thread's looks at what arrived. The hooks never wake it:
@@ -341,7 +356,7 @@ def live_line(finding: Finding, failed: Exchange, presenter: Presenter) -> str:
         text += f": {presenter.note(first)}"
         if first.time is not None:
             text += f" (at {time.strftime('%H:%M:%S', time.gmtime(first.time))}Z)"
-    return terminal_safe(f"{text} [{failed.ref.source}#{failed.ref.index}]")
+    return terminal_line(f"{text} [{failed.ref.source}#{failed.ref.index}]")
 
 
-addons = [QbtraceCapture()]
+addons = [] if QBTRACE_MISSING else [QbtraceCapture()]

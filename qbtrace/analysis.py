@@ -57,8 +57,8 @@ class Analysis:
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
-    """Base names when they are unambiguous, else the paths as given."""
-    bases = [p.name for p in paths]
+    """Base names when they are unambiguous, else the paths as given; `-` is `stdin`."""
+    bases = ["stdin" if str(p) == "-" else p.name for p in paths]
     if len(set(bases)) == len(bases):
         return bases
     return [str(p) for p in paths]

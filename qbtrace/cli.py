@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from click.shell_completion import CompletionItem
 
 from qbtrace import __version__
 from qbtrace.errors import QbtraceError
+from qbtrace.outfile import check_output, is_stdio
 from qbtrace.redact import Redactor, default_key
+from qbtrace.render.style import emphasise
+from qbtrace.render.view import terminal_line
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
 
 FORMATS = ("text", "json", "csv", "html")
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"qbtrace: error: {message}", err=True)
+    click.echo(f"qbtrace: error: {terminal_line(message)}", err=True)
     sys.exit(2)
+
+
+def warn(source: str, warning: str) -> None:
+    click.echo(f"qbtrace: warning: {terminal_line(source)}: {terminal_line(warning)}", err=True)
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,17 +50,78 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_causes(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    causes = tuple(c.strip() for c in value.split(",") if c.strip())
-    for cause in causes:
-        if cause not in BY_CAUSE and cause != "any":
-            raise click.BadParameter(f"unknown cause {cause!r}; see `qbtrace causes`")
-    return causes
+class CauseList(click.ParamType[tuple[str, ...]]):
+    """Cause ids, comma-separated (the option may be repeated too), or `any`; a misspelled
+    id gets the nearest ones; the shell completes ids after the last comma."""
+
+    name = "causes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        causes = tuple(c.strip() for c in str(value).split(",") if c.strip())
+        for cause in causes:
+            if cause not in BY_CAUSE and cause != "any":
+                near = difflib.get_close_matches(cause, [*PRECEDENCE, "any"], n=3, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(near)}?" if near else ""
+                self.fail(f"unknown cause {cause!r}{hint} (`qbtrace causes` lists them)")
+        return causes
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        done, _, last = incomplete.rpartition(",")
+        head = f"{done}," if done else ""
+        return [
+            CompletionItem(head + cause, help=BY_CAUSE[cause].title)
+            for cause in PRECEDENCE
+            if cause.startswith(last)
+        ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def flat(groups: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(cause for group in groups for cause in group)
+
+
+CONFIG_HELP = (
+    "qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
+    "disconnect URL (default: ./qbtrace.toml if present)."
+)
+
+
+def one_line_usage(ctx: click.Context, exc: click.UsageError) -> NoReturn:
+    """A usage error as one line naming the command, like every other qbtrace error."""
+    command = f"{ctx.command_path}" if ctx.command_path else "qbtrace"
+    fail(f"{command}: {exc.format_message()} (see `{command} --help`)")
+
+
+class Command(click.Command):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            one_line_usage(exc.ctx or click.Context(self, info_name=info_name, parent=parent), exc)
+
+
+class Group(click.Group):
+    command_class = Command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            one_line_usage(ctx, exc)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qbtrace")
 def main() -> None:
     """Explain why QuickBooks Online OAuth token requests fail, from captured traffic.
@@ -63,8 +135,56 @@ def main() -> None:
     """
 
 
+class Printer:
+    """Every line qbtrace prints, styled with click (colour only on a terminal, never with
+    NO_COLOR) and escaped so the input cannot drive the terminal."""
+
+    def __init__(self, colour: bool | None) -> None:
+        self.colour = colour
+
+    def terminal(self) -> tuple[bool, int | None]:
+        tty = sys.stdout.isatty()
+        colour = self.colour if self.colour is not None else tty
+        width = shutil.get_terminal_size((100, 24)).columns if tty else None
+        return colour, width
+
+    def out(self, text: str) -> None:
+        click.echo(text, color=self.colour)
+
+    def progress(self, line: str) -> None:
+        if sys.stderr.isatty():
+            click.echo(terminal_line(line), err=True)
+
+    def warn(self, source: str, warning: str) -> None:
+        warn(source, warning)
+
+    def note(self, note: str) -> None:
+        click.echo(f"qbtrace: note: {terminal_line(note)}", err=True)
+
+    def live(self, line: str) -> None:
+        """A live explanation from the proxy (already escaped by the addon), its cause and
+        confidence emphasised."""
+        click.echo(emphasise(line), color=self.colour)
+
+
+def colour_wanted() -> bool | None:
+    """None lets click decide (colour on a terminal, plain when piped); NO_COLOR says plain."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+CONFIG = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=CONFIG_HELP,
+)
+CLIENT_IDS = click.option(
+    "--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags."
+)
+
+
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@INPUTS
 @click.option(
     "--format",
     "fmt",
@@ -76,63 +196,72 @@ def main() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of standard output.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write here instead of standard output (`-`: standard output).",
 )
+@CONFIG
 @click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
-    "disconnect URL (default: ./qbtrace.toml if present).",
+    "--fail-on",
+    type=CauseList(),
+    multiple=True,
+    help="Cause ids, comma-separated or repeated (or 'any'): exit 1 when one is found.",
 )
-@click.option("--fail-on", help="Comma-separated cause ids (or 'any'): exit 1 when one is found.")
 @click.option(
     "--events",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the token-event table to this Parquet file.",
 )
-@click.option("--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags.")
+@CLIENT_IDS
 @guarded
 def analyze(
     inputs: tuple[Path, ...],
     fmt: str,
     output: Path | None,
     config: Path | None,
-    fail_on: str | None,
+    fail_on: tuple[tuple[str, ...], ...],
     events: Path | None,
     show_client_ids: bool,
 ) -> None:
     """Explain every failed token request in HAR files, mitmproxy flow files or qbtrace captures.
 
-    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture).
-    Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
+    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture);
+    `-` reads standard input. Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad
+    input or usage.
     """
-    from qbtrace.run import run_analysis
+    from qbtrace.run import Request, run_analysis
 
-    wanted = parse_causes(fail_on)
-    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted)
+    for target in (output, events):
+        if target is not None:
+            check_output(target, inputs)
+    request = Request(inputs, fmt, output, config, events, show_client_ids, flat(fail_on))
+    found = run_analysis(request, Printer(colour_wanted()))
     sys.exit(1 if found else 0)
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@INPUTS
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default=Path("report.html"),
     show_default=True,
+    help="Where to write the report (`-`: standard output).",
 )
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--show-client-ids", is_flag=True)
+@CONFIG
+@CLIENT_IDS
 @guarded
 def report(
     inputs: tuple[Path, ...], output: Path, config: Path | None, show_client_ids: bool
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
-    from qbtrace.run import run_analysis
+    from qbtrace.run import Request, run_analysis
 
-    run_analysis(list(inputs), "html", output, config, None, show_client_ids, ())
+    check_output(output, inputs)
+    request = Request(inputs, "html", output, config, None, show_client_ids, ())
+    run_analysis(request, Printer(colour_wanted()))
+    if not is_stdio(output):
+        click.echo(f"qbtrace: wrote {terminal_line(str(output))}", err=True)
 
 
 @main.command()
@@ -143,13 +272,30 @@ def causes() -> None:
         click.echo(f"{cause:<{width}}  {BY_CAUSE[cause].title}")
 
 
+class CauseId(click.ParamType[str]):
+    """One cause id, completed by the shell."""
+
+    name = "cause"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return [
+            CompletionItem(c, help=BY_CAUSE[c].title)
+            for c in PRECEDENCE
+            if c.startswith(incomplete)
+        ]
+
+
 @main.command()
-@click.argument("cause")
+@click.argument("cause", type=CauseId())
 def explain(cause: str) -> None:
     """Print what a cause means, how to confirm it and how to fix it."""
     rule = BY_CAUSE.get(cause)
     if rule is None:
-        fail(f"unknown cause {cause!r}; `qbtrace causes` lists them")
+        near = difflib.get_close_matches(cause, PRECEDENCE, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        fail(f"unknown cause {cause!r}{hint} (`qbtrace causes` lists them)")
     click.echo(rule.doc, nl=False)
 
 
@@ -177,31 +323,71 @@ def sanitize(source: Path, output: Path) -> None:
     """
     from qbtrace.sanitize import sanitize_file
 
+    check_output(output, [source])
     warnings: list[str] = []
     counts = sanitize_file(source, output, make_redactor(), warnings)
-    for warning in warnings:
-        click.echo(f"qbtrace: warning: {source.name}: {warning}", err=True)
+    for warning in dict.fromkeys(warnings):
+        warn(source.name, warning)
     for kind, count in counts.items():
         click.echo(f"{kind:<16} {count}")
-    click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")
+    click.echo(
+        f"qbtrace: wrote {terminal_line(str(output))} ({sum(counts.values())} values replaced)"
+    )
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("qbtrace-capture.jsonl"), show_default=True,
-              help="Capture file (JSON Lines); appended to, never truncated.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.")
-@click.argument("mitmdump_args", nargs=-1, type=click.UNPROCESSED)
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed).",
+)
+@click.option(
+    "--listen-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback keeps the app's secrets off the network.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("qbtrace-capture.jsonl"),
+    show_default=True,
+    help="Capture file (JSON Lines); appended to, never truncated.",
+)
+@CONFIG
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A mitmproxy option, as `mitmdump --set` takes it (repeatable), e.g. "
+    "confdir=~/.mitmproxy, qbtrace_keep_raw=true.",
+)
+@click.option(
+    "--mitmproxy-log",
+    is_flag=True,
+    help="Also show mitmproxy's own per-flow and connection lines (quiet by default).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No setup text; qbtrace's live lines still show.")
 @guarded
-def proxy(port: int, out: Path, config: Path | None, mitmdump_args: tuple[str, ...]) -> None:
+def proxy(
+    port: int,
+    listen_host: str,
+    out: Path,
+    config: Path | None,
+    sets: tuple[str, ...],
+    mitmproxy_log: bool,
+    quiet: bool,
+) -> None:
     """Run mitmproxy with qbtrace's capture addon and explain failures as they happen.
 
-    Point your app at the printed proxy URL; arguments after `--` go to mitmdump. Ctrl-C stops
-    it and prints a summary; the capture file analyzes like any HAR:
-    `qbtrace analyze qbtrace-capture.jsonl`.
+    Point your app at the printed proxy URL. Ctrl-C stops it and prints a summary; the
+    capture file analyzes like any HAR: `qbtrace analyze qbtrace-capture.jsonl`.
     """
-    from qbtrace.proxy import run_proxy
+    from qbtrace.proxy import ProxySettings, run_proxy
 
-    sys.exit(run_proxy(port, out, config, list(mitmdump_args)))
+    settings = ProxySettings(port, listen_host, out, config, sets, mitmproxy_log, quiet)
+    printer = Printer(colour_wanted())
+    run_proxy(settings, printer.out, printer.live)

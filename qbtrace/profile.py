@@ -136,10 +136,14 @@ def load_profile(path: Path | None) -> Profile:
         path = local
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read config: {exc.__class__.__name__}", source=str(path)
-        ) from exc
+    except FileNotFoundError:
+        raise ConfigError("no such config file", source=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config ({exc.strerror or exc})", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("config is not UTF-8 text", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
     return profile_from_dict(data, str(path))

@@ -14,6 +14,8 @@ TESTED_ELSEWHERE = {
     "html": "tests/test_report.py (in Chromium)",
     "spelling": "tests/test_export.py",
     "qbtrace_capture": "tests/test_addon.py",
+    "mitm_master": "tests/test_proxy.py (mitmproxy started in-process)",
+    "style": "tests/test_text.py (in a real terminal)",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
 }

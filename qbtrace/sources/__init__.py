@@ -7,6 +7,8 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 from __future__ import annotations
 
 import mmap
+import shutil
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -24,7 +26,10 @@ CHUNK = 4 << 20
 
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Read one input file of any supported format; InputError when it cannot be read at all."""
+    """Read one input file of any supported format; InputError when it cannot be read at all.
+    `-` is standard input, in any of the formats (a flow file too)."""
+    if str(path) == "-":
+        return _read_stdin(source, profile, redactor)
     kind, data = sniff(path, source)
     if kind == "capture":
         from qbtrace.sources.capture import read_capture
@@ -37,6 +42,15 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
     from qbtrace.sources.mitm import read_mitm
 
     return read_mitm(path, source, profile, redactor)
+
+
+def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
+    """Standard input spilled to a private temporary file: the readers map their input, and
+    the flow-file reader opens it by name."""
+    with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
+        shutil.copyfileobj(sys.stdin.buffer, spill, CHUNK)
+        spill.flush()
+        return read_input(Path(spill.name), source, profile, redactor)
 
 
 def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
