@@ -28,9 +28,7 @@ def test_dash_writes_standard_output() -> None:
 
 
 @pytest.mark.parametrize("command", ["analyze", "report", "sanitize"])
-def test_an_output_that_is_an_input_is_refused_and_left_alone(
-    tmp_path: Path, command: str
-) -> None:
+def test_an_output_that_is_an_input_is_refused_and_left_alone(tmp_path: Path, command: str) -> None:
     har = tmp_path / "app.har"
     har.write_bytes(SUPERSEDED.read_bytes())
     alias = tmp_path / "same.har"

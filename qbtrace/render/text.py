@@ -17,6 +17,7 @@ from qbtrace.rules import BY_CAUSE
 from qbtrace.table import breakdowns, summary
 
 OUTAGE = "provider_outage"
+CONFIDENCE_ORDER = ("certain", "likely", "possible")
 LEGEND = "  (#N is the request's 0-based index in its file, as in the JSON and the HTML report)"
 Block = tuple[int, list[Finding]]
 """The 1-based number of a block's first finding, and its findings (an outage: several)."""
@@ -105,9 +106,9 @@ def _request(f: Finding) -> str:
     return terminal_line(f"{line}{f.grant_type or 'unknown grant'}  {said}{tid}")
 
 
-def _cause_line(f: Finding, colour: bool, extra: str = "") -> str:
+def _cause_line(f: Finding, colour: bool) -> str:
     level = style.confidence(str(f.confidence), colour)
-    return f"    cause: {style.cause(f.cause, colour)} ({level})  {BY_CAUSE[f.cause].title}{extra}"
+    return f"    cause: {style.cause(f.cause, colour)} ({level})  {BY_CAUSE[f.cause].title}"
 
 
 def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> list[str]:
@@ -129,10 +130,11 @@ def _outage(number: int, group: list[Finding], presenter: Presenter, colour: boo
     """One incident: when, how many, then one line per member failure."""
     times = [f.time for f in group if f.time is not None]
     span = f" from {iso(min(times))} to {iso(max(times))}" if times else ""
-    clients = {f.client_id for f in group}
-    head = f"[{number}-{number + len(group) - 1}] outage: {plural(len(group), 'failure')}{span}"
-    extra = f"; {plural(len(clients), 'client')}" if len(clients) > 1 else ""
-    lines = [style.strong(head, colour), _cause_line(group[0], colour, extra)]
+    clients = len({f.client_id for f in group})
+    head = f"[{number}-{number + len(group) - 1}] outage: {plural(len(group), 'failure')}"
+    head += f" of {plural(clients, 'client')}{span}" if clients > 1 else span
+    surest = min(group, key=lambda f: CONFIDENCE_ORDER.index(str(f.confidence)))
+    lines = [style.strong(head, colour), _cause_line(surest, colour)]
     for f in group:
         who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
         lines.append(f"    member: {_request(f)}  {terminal_line(who)}".rstrip())
