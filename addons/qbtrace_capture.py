@@ -139,7 +139,7 @@ class QbtraceCapture:
             return
         target = Path(os.path.expanduser(path))
         try:
-            writer = CaptureWriter.open(target)
+            writer = CaptureWriter.open(target, raw=self.keep_raw)
             writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
         except OSError as exc:
             why = exc.strerror or str(exc)
@@ -244,7 +244,7 @@ class QbtraceCapture:
             "qbtrace: CAPTURE FILE %s WAS REMOVED while recording; starting it again", path
         )
         try:
-            writer = CaptureWriter.open(path)
+            writer = CaptureWriter.open(path, raw=self.keep_raw)
             writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)

@@ -95,7 +95,6 @@ def _configure(opts: options.Options, settings: ProxySettings, out: Path) -> Non
     ours: dict[str, object] = {
         "listen_host": settings.host,
         "listen_port": settings.port,
-        "qbtrace_capture": str(out),
         "qbtrace_config": str(settings.config or ""),
     }
     if settings.mitmproxy_log:
@@ -115,6 +114,10 @@ def _configure(opts: options.Options, settings: ProxySettings, out: Path) -> Non
             opts.set(item)
         except (exceptions.OptionsError, KeyError) as exc:
             raise ProxyError(f"--set {item.partition('=')[0]}: {_one_line(exc)}") from None
+    try:  # last, so that the capture is opened once, knowing whether it keeps raw values
+        opts.update(qbtrace_capture=str(out))
+    except exceptions.OptionsError as exc:
+        raise ProxyError(_one_line(exc)) from None
 
 
 def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:

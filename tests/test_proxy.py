@@ -205,3 +205,24 @@ def test_the_addon_in_a_mitmproxy_without_qbtrace_says_how_to_fix_it(tmp_path: P
     assert proc.returncode != 0
     (line,) = [x for x in said.splitlines() if "cannot import qbtrace" in x]
     assert "pipx inject mitmproxy qbtrace" in line and "Traceback" not in said
+
+
+def test_a_raw_capture_readable_by_others_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    out.write_text("")
+    out.chmod(0o644)
+    args = [*_proxy_cli(tmp_path, "--port", "0"), "--set", "qbtrace_keep_raw=true"]
+    line = _fails_before_banner(args, tmp_path)
+    assert "readable by others (mode 0644)" in line and "chmod 600" in line
+    assert out.read_text() == ""
+
+
+def test_a_raw_capture_is_created_private(tmp_path: Path) -> None:
+    from qbtrace.capture import CaptureWriter
+
+    writer = CaptureWriter.open(tmp_path / "raw.jsonl", raw=True)
+    writer.close()
+    assert (tmp_path / "raw.jsonl").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "raw.jsonl")
+    with pytest.raises(OSError, match="symbolic link"):
+        CaptureWriter.open(tmp_path / "link.jsonl")
