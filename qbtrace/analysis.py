@@ -44,6 +44,13 @@ class Analysis:
         """What the user should know about the inputs as a whole, beyond the findings."""
         if self.lineage.requests:
             return ()
+        others = {o: None for item in self.inputs for o in item.others}
+        if others:
+            return (
+                "no QuickBooks token requests in the input; it holds the sign-in traffic of "
+                f"another OAuth provider: {', '.join(others)}. qbtrace explains QuickBooks "
+                "token requests: is this the right capture?",
+            )
         browser = self.lineage.authorizes or self.lineage.grants
         where = (
             "the input shows the browser's authorize and callback, but the token requests "

@@ -137,3 +137,6 @@ class Input:
     """All entries or flows in the file, matching or not."""
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+    """Other OAuth providers whose sign-in hosts appear in a file without QuickBooks token
+    requests, as `Google (accounts.google.com)`."""

@@ -159,3 +159,23 @@ def test_stderr_escapes_control_and_bidi_characters(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "\u202e" not in result.stderr and "\x1b" not in result.stderr
     assert "\\u202e" in result.stderr and "\\x1b[2J" in result.stderr
+
+
+def test_another_providers_sign_in_is_named_not_sent_to_capture_the_server(
+    tmp_path: Path,
+) -> None:
+    # the Playwright capture of a browser sign-in, with Google's authorization server where
+    # Intuit's was (Google answers its callback with code, scope and state, no realmId)
+    har = (GOLDEN / "code_reused.playwright.har").read_text()
+    har = har.replace("https://appcenter.intuit.com/connect/oauth2", GOOGLE_AUTHORIZE)
+    har = re.sub(r"&realmId=\d+", "&scope=openid%20email", har)
+    path = tmp_path / "google-sign-in.har"
+    path.write_text(har)
+    out = CliRunner().invoke(main, ["analyze", str(path)]).stdout
+    assert "another OAuth provider: Google (accounts.google.com)" in out
+    assert "capture them too" not in out and "qbtrace proxy" not in out
+    quickbooks = text_of("code_reused.playwright")
+    assert "another OAuth provider" not in quickbooks
+
+
+GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth"

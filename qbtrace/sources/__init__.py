@@ -12,10 +12,11 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from qbtrace.errors import InputError
-from qbtrace.model import Input
+from qbtrace.model import Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
@@ -31,6 +32,22 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
     if str(path) == "-":
         return _read_stdin(source, profile, redactor)
     kind, data = sniff(path, source)
+    got = _read(kind, data, path, source, profile, redactor)
+    if kind != "capture" and not any(x.kind == Kind.TOKEN for x in got.exchanges):
+        from qbtrace.sources.others import other_providers
+
+        return replace(got, others=other_providers(data))
+    return got
+
+
+def _read(
+    kind: str,
+    data: memoryview | bytes,
+    path: Path,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+) -> Input:
     if kind == "capture":
         from qbtrace.sources.capture import read_capture
 
