@@ -16,6 +16,7 @@ TESTED_ELSEWHERE = {
     "qbtrace_capture": "tests/test_addon.py",
     "mitm_master": "tests/test_proxy.py (mitmproxy started in-process)",
     "style": "tests/test_text.py (in a real terminal)",
+    "palette": "tests/test_charts.py and tests/test_report.py (in Chromium)",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
 }

@@ -21,7 +21,7 @@ from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
-from qbtrace.render.view import Presenter, iso
+from qbtrace.render.view import Presenter, iso, plural
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
 
 FORMAT_VERSION = 1
@@ -113,6 +113,9 @@ class RequestRow:
     kind: str
     method: str
     url: str
+    url_parts: tuple[str, ...]
+    """The URL cut after each `/`, `?`, `&`: where a narrow column may break it, never
+    inside a tag, an id or a word."""
     outcome: str
     intuit_tid: str | None
     css: str
@@ -142,6 +145,10 @@ class Report:
     blind_spots: tuple[str, ...]
     inputs: tuple[InputRow, ...]
     parameters: tuple[tuple[str, str], ...]
+    token_requests_text: str
+    notes: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]
+    """(anchor, title) of the sections shown: a healthy capture has no chart or findings."""
 
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
@@ -154,21 +161,42 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)
+    chart = failure_chart(analysis.findings)
+    requests = _requests(analysis, shown)
     return Report(
         version=__version__,
         format_version=FORMAT_VERSION,
         token_requests=analysis.token_requests,
         failures=len(analysis.findings),
         causes=causes,
-        chart=failure_chart(analysis.findings),
+        chart=chart,
         lineages=tuple(strips[:MAX_STRIPS]),
         lineages_hidden=max(0, len(strips) - MAX_STRIPS),
         groups=groups,
-        requests=_requests(analysis, shown),
+        requests=requests,
         blind_spots=_blind_spots(analysis),
         inputs=_inputs(analysis),
         parameters=_parameters(analysis),
+        token_requests_text=plural(analysis.token_requests, "token request"),
+        notes=analysis.notes,
+        sections=_sections(chart is not None, bool(groups), bool(requests)),
     )
+
+
+def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, str], ...]:
+    shown = (
+        ("chart", "Failures over time", chart),
+        ("lineages", "Lineages", True),
+        ("findings", "Findings", findings),
+        ("requests", "Requests", requests),
+        ("blind-spots", "What the input could not show", True),
+        ("inputs", "Inputs and parameters", True),
+    )
+    return tuple((anchor, title) for anchor, title, there in shown if there)
+
+
+def url_parts(url: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"(?<=[/?&])", url) if part)
 
 
 def _groups(
@@ -247,6 +275,7 @@ def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
         kind=str(x.kind),
         method=x.method,
         url=clip(x.url, 500),
+        url_parts=url_parts(clip(x.url, 500)),
         outcome=clip(outcome, 500),
         intuit_tid=clip(x.headers.get("intuit_tid") or "", 200) or None,
         css="failed" if failed else ("ok" if x.ok else "other"),
