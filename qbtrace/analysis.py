@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import bisect
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import SCAN_LIMIT, classify, explain_new
-from qbtrace.clocks import on_intuit_clock
+from qbtrace.clocks import on_provider_clock
 from qbtrace.events import timeline
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
@@ -46,10 +47,11 @@ class Analysis:
             return ()
         others = {o: None for item in self.inputs for o in item.others}
         if others:
+            known = " or ".join(p.title or p.name for p in self.profile.providers)
             return (
-                "no QuickBooks token requests in the input; it holds the sign-in traffic of "
-                f"another OAuth provider: {', '.join(others)}. qbtrace explains QuickBooks "
-                "token requests: is this the right capture?",
+                f"no {known} token requests in the input; it holds the sign-in traffic of "
+                f"another OAuth provider: {', '.join(others)}, which qbtrace is not "
+                "configured for: is this the right capture?",
             )
         browser = self.lineage.authorizes or self.lineage.grants
         where = (
@@ -57,10 +59,28 @@ class Analysis:
             "are made by the app's server: capture them too (`qbtrace proxy`, or a HAR of "
             "the server's traffic) and analyze both files together"
             if browser
-            else "no QuickBooks token, authorize or callback traffic either: is this the "
-            "right capture, or does the app use other endpoints (see qbtrace.toml)?"
+            else f"no {self._titles()} token, authorize or callback traffic either: is this "
+            "the right capture, or does the app use other endpoints (see qbtrace.toml)?"
         )
         return (f"no token-endpoint requests in the input; {where}",)
+
+    def providers_of(self, item: Input) -> list[str]:
+        """The providers of an input's OAuth exchanges, most exchanges first (the default
+        provider's alone when it has none): one capture may hold several."""
+        counts = Counter(self.profile.provider_for(x).name for x in item.exchanges)
+        if not counts:
+            return [self.profile.default.name]
+        return [name for name, _ in counts.most_common()]
+
+    @property
+    def config(self) -> dict[str, object]:
+        """Which config was read and what it changed (findings-json.md's `config`)."""
+        return {"file": self.profile.config_file, "overrides": dict(self.profile.overrides)}
+
+    def _titles(self) -> str:
+        """The providers by the names people use (the first word of each title)."""
+        names = [p.label.split()[0] for p in self.profile.providers]
+        return " or ".join(dict.fromkeys(names))
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
@@ -90,19 +110,20 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs = tuple(on_intuit_clock(item) for item in inputs)
+    inputs = tuple(on_provider_clock(item, profile) for item in inputs)
     order = {item.source: n for n, item in enumerate(inputs)}
     state, found = analyze_timeline(timeline(inputs), profile)
-    findings = [_clock_said(f, inputs) for f in found]
+    findings = [_clock_said(f, inputs, profile) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)
 
 
-def _clock_said(finding: Finding, inputs: tuple[Input, ...]) -> Finding:
+def _clock_said(finding: Finding, inputs: tuple[Input, ...], profile: Profile) -> Finding:
     """A finding whose times came from a corrected clock says so."""
     sources = {finding.ref.source} | {e.ref.source for e in finding.evidence if e.ref}
+    clock = profile.named(finding.provider).phrases()["provider_s"]
     notes = [
-        f"times from {item.source} were put on Intuit's clock"
+        f"times from {item.source} were put on {clock} clock"
         for item in inputs
         if item.source in sources and any("were corrected" in w for w in item.warnings)
     ]

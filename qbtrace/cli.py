@@ -85,7 +85,7 @@ def flat(groups: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
 
 CONFIG_HELP = (
     "qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
-    "disconnect URL (default: ./qbtrace.toml if present)."
+    "disconnect URL (default: ./qbtrace.toml if present, and said so)."
 )
 
 
@@ -178,6 +178,11 @@ CONFIG = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help=CONFIG_HELP,
 )
+NO_CONFIG = click.option(
+    "--no-config",
+    is_flag=True,
+    help="Ignore ./qbtrace.toml in the current folder: the built-in provider defaults.",
+)
 CLIENT_IDS = click.option(
     "--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags."
 )
@@ -200,6 +205,7 @@ CLIENT_IDS = click.option(
     help="Write here instead of standard output (`-`: standard output).",
 )
 @CONFIG
+@NO_CONFIG
 @click.option(
     "--fail-on",
     type=CauseList(),
@@ -218,6 +224,7 @@ def analyze(
     fmt: str,
     output: Path | None,
     config: Path | None,
+    no_config: bool,
     fail_on: tuple[tuple[str, ...], ...],
     events: Path | None,
     show_client_ids: bool,
@@ -233,7 +240,9 @@ def analyze(
     for target in (output, events):
         if target is not None:
             check_output(target, inputs)
-    request = Request(inputs, fmt, output, config, events, show_client_ids, flat(fail_on))
+    request = Request(
+        inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config
+    )
     found = run_analysis(request, Printer(colour_wanted()))
     sys.exit(1 if found else 0)
 
@@ -249,16 +258,21 @@ def analyze(
     help="Where to write the report (`-`: standard output).",
 )
 @CONFIG
+@NO_CONFIG
 @CLIENT_IDS
 @guarded
 def report(
-    inputs: tuple[Path, ...], output: Path, config: Path | None, show_client_ids: bool
+    inputs: tuple[Path, ...],
+    output: Path,
+    config: Path | None,
+    no_config: bool,
+    show_client_ids: bool,
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import Request, run_analysis
 
     check_output(output, inputs)
-    request = Request(inputs, "html", output, config, None, show_client_ids, ())
+    request = Request(inputs, "html", output, config, None, show_client_ids, (), not no_config)
     run_analysis(request, Printer(colour_wanted()))
     if not is_stdio(output):
         click.echo(f"qbtrace: wrote {terminal_line(str(output))}", err=True)

@@ -45,7 +45,7 @@ Har = dict[str, Any]
 ALL = re.compile(b"")
 """Matches every request path: `qbtrace sanitize` converts every flow, not only OAuth ones."""
 REQUEST_HEADERS = ("user-agent", "x-include-refresh-token-hard-expires-in")
-"""Kept headers a client sends; the others (`intuit_tid`, `date`...) go on the response."""
+"""Kept headers a client sends; the others (a request id, `date`...) go on the response."""
 FORM = "application/x-www-form-urlencoded"
 
 

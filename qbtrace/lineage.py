@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from qbtrace.events import TokenRequest, token_request
 from qbtrace.model import Exchange, Kind, Ref, Value
+from qbtrace.providers import TENANT_PARAMS
 from qbtrace.redact import Secret
 
 REWIND_LIMIT = 1024
@@ -36,12 +37,12 @@ Undo = list[tuple[int, Any, Any, Any]]
 
 
 TRUNCATION_PREFIX = 32
-"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
+"""Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CodeGrant:
-    """A code as Intuit handed it out: the callback that carried it and its authorize request."""
+    """A code as the provider handed it out: the callback that carried it, its authorize request."""
 
     code: Secret
     callback: Exchange
@@ -85,7 +86,7 @@ class Lineage:
     root: dict[str, str] = field(default_factory=dict)
     """token hex → id of its lineage (the code that began it, else the oldest token seen)."""
     realm: dict[str, str] = field(default_factory=dict)
-    """lineage id → realmId from the callback."""
+    """lineage id → the tenant id (a provider's `tenant_param`) from the callback."""
     revokes: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     """token hex → successful revoke requests naming it."""
     revoked_roots: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
@@ -232,7 +233,7 @@ class Lineage:
         code = fields.get("code")
         if not isinstance(code, Secret) or code.hex in self.grants:
             return
-        realm = fields.get("realmId")
+        realm = next((fields[t] for t in TENANT_PARAMS if t in fields), None)
         grant = CodeGrant(code, carrier, authorize, realm if isinstance(realm, str) else None)
         self._first(self.grants, code.hex, grant)
         self._first(self.grant_canon, code.canon, grant)
@@ -284,7 +285,7 @@ class Lineage:
             self._issued(at, "at", req, lineage)
 
     def _issued(self, token: Secret, kind: str, req: TokenRequest, lineage: str | None) -> None:
-        # a value Intuit issued is normally its own canonical form (exact tag == canonical tag),
+        # an issued value is normally its own canonical form (exact tag == canonical tag),
         # found through `issuers`/`at_issuers`; only the rare other kind needs its own entry
         if token.canon != token.hex:
             self._first(self.issued_canon, token.canon, (kind, req))

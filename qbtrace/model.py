@@ -76,7 +76,7 @@ class Exchange:
     reply: Mapping[str, Value] = field(default_factory=dict)
     """Fields of the answer: token-response JSON, or the query of a redirect's Location."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers the rules use (intuit_tid, date, user-agent, location), lowercase names."""
+    """Headers the rules use (the provider's request id, date, user-agent), lowercase names."""
     client: ClientAuth | None = None
     gaps: tuple[str, ...] = ()
     """What the exporter left out that the rules might have needed."""
@@ -117,13 +117,16 @@ class Finding:
     status: int | None
     error: str | None
     error_description: str | None
-    intuit_tid: str | None
+    request_id: str | None
+    """The provider's own id of the failed exchange (see `Provider.request_id`)."""
     evidence: tuple[Evidence, ...]
     alternatives: tuple[str, ...]
     token: str | None
     """Tag of the code or refresh token the request presented."""
     client_id: str | None
     warnings: tuple[str, ...] = ()
+    provider: str = ""
+    """Name of the provider the request went to; empty: the profile's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,5 +141,5 @@ class Input:
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
     others: tuple[str, ...] = ()
-    """Other OAuth providers whose sign-in hosts appear in a file without QuickBooks token
-    requests, as `Google (accounts.google.com)`."""
+    """Other OAuth providers whose sign-in hosts appear in a file without token requests of
+    the configured ones, as `Google (accounts.google.com)`."""

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
-from qbtrace.profile import Profile, load_profile
+from qbtrace.profile import Profile
+from qbtrace.render.view import config_line_of
 
 CA_NAME = "mitmproxy-ca-cert.pem"
 Say = Callable[[str], None]
@@ -56,9 +58,9 @@ def setup_text(url: str, out: Path, ca: Path) -> str:
         [
             f"CA certificate: {ca}{first_run}",
             "",
-            "Python (requests, intuitlib):",
+            "Python (requests, and the SDKs built on it):",
             f"  export HTTPS_PROXY={url} REQUESTS_CA_BUNDLE={ca}",
-            "Node (intuit-oauth, axios):",
+            "Node (axios, and the SDKs built on it):",
             f"  export HTTPS_PROXY={url} NODE_EXTRA_CA_CERTS={ca}",
             "",
             "Failed token requests are explained here as they happen. Press Ctrl-C to stop.",
@@ -67,7 +69,7 @@ def setup_text(url: str, out: Path, ca: Path) -> str:
 
 
 def listening_line(url: str, out: Path) -> str:
-    return f"qbtrace proxy listening on {url}, recording QuickBooks OAuth traffic to {out}"
+    return f"qbtrace proxy listening on {url}, recording OAuth traffic to {out}"
 
 
 def report_command(out: Path, config: Path | None) -> str:
@@ -130,6 +132,8 @@ def run_proxy(settings: ProxySettings, say: Say, live: Say) -> None:
     from qbtrace.mitm_master import serve
 
     profile = load_profile(settings.config)
+    if profile.config_implicit and (said := config_line_of(profile)):
+        say(f"qbtrace: note: {said}")
     out = settings.out.expanduser().resolve()
     first_line = line_count(out)
     qbtrace_log = logging.getLogger("qbtrace")

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.config import load_profile
 from qbtrace.outfile import is_stdio, open_output, write_output
-from qbtrace.profile import load_profile
 from qbtrace.redact import Redactor, default_key
-from qbtrace.render.view import Presenter
+from qbtrace.render.view import Presenter, config_line_of
 
 
 class Output(Protocol):
@@ -42,15 +42,20 @@ class Request:
     events: Path | None
     show_client_ids: bool
     fail_on: tuple[str, ...]
+    use_local_config: bool = True
+    """Read ./qbtrace.toml when no --config is given (False: --no-config)."""
 
 
 def run_analysis(request: Request, out: Output) -> bool:
     """Analyze, write the chosen format; True when a `fail_on` cause was found."""
-    profile = load_profile(request.config)
+    profile = load_profile(request.config, local=request.use_local_config)
+    said = config_line_of(profile)
+    if profile.config_implicit and said:
+        out.note(said)
     redactor = Redactor(default_key())
     inputs = read_all(list(request.paths), profile, redactor, before=_progress(out))
     analysis = analyze_inputs(inputs, profile)
-    presenter = Presenter(redactor, request.show_client_ids)
+    presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
     text = render(analysis, presenter, request.fmt, colour, width)

@@ -52,7 +52,7 @@ def test_a_configured_grace_accepts_an_early_replay_as_something_else() -> None:
     granted(c)
     c.refresh(DAY, RT_A, issued=RT_B)
     c.refresh(DAY + 60, RT_A)
-    profile = replace(Profile(), rotation_grace=DAY)
+    profile = Profile().tuned(rotation_grace=DAY)
     assert only(c, profile).cause != "refresh_token_superseded"
 
 

@@ -21,7 +21,7 @@ from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
-from qbtrace.render.view import Presenter, iso, plural
+from qbtrace.render.view import Presenter, config_line, iso, plural
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
 
 FORMAT_VERSION = 1
@@ -82,7 +82,9 @@ class FindingView:
     href: str
     time: str
     said: str
-    intuit_tid: str | None
+    request_id: str | None
+    request_id_name: str
+    """What the provider calls its request id (`Provider.request_id_header`)."""
     presented: str
     steps: tuple[Step, ...]
     alternatives: tuple[str, ...]
@@ -117,7 +119,7 @@ class RequestRow:
     """The URL cut after each `/`, `?`, `&`: where a narrow column may break it, never
     inside a tag, an id or a word."""
     outcome: str
-    intuit_tid: str | None
+    request_id: str | None
     css: str
 
 
@@ -149,6 +151,9 @@ class Report:
     notes: tuple[str, ...]
     sections: tuple[tuple[str, str], ...]
     """(anchor, title) of the sections shown: a healthy capture has no chart or findings."""
+    config: str | None
+    """Which qbtrace.toml was read and what it overrides; None when none was."""
+    request_id_name: str
 
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
@@ -180,6 +185,8 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         token_requests_text=plural(analysis.token_requests, "token request"),
         notes=analysis.notes,
         sections=_sections(chart is not None, bool(groups), bool(requests)),
+        config=config_line(analysis),
+        request_id_name=_request_id_name(analysis),
     )
 
 
@@ -199,6 +206,13 @@ def url_parts(url: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"(?<=[/?&])", url) if part)
 
 
+def _request_id_name(analysis: Analysis) -> str:
+    """The requests table's column: the provider's name for its request id, when only one
+    provider has one."""
+    names = {p.request_id_header for p in analysis.profile.providers if p.request_id_header}
+    return names.pop() if len(names) == 1 else "request id"
+
+
 def _groups(
     findings: tuple[Finding, ...], causes: tuple[CauseCount, ...], presenter: Presenter
 ) -> tuple[Group, ...]:
@@ -209,8 +223,9 @@ def _groups(
     few = len(findings) <= PER_GROUP
     out = []
     for n, c in enumerate(causes):
-        rule = BY_CAUSE[c.cause]
         items = by_cause[c.cause]
+        # one explanation per cause, in the words of its first finding's provider
+        rule = BY_CAUSE[c.cause].texts(presenter.provider(items[0]))
         views = tuple(_finding(numbers[id(f)], f, presenter) for f in items[:PER_GROUP])
         text = (rule.happened, rule.confirm, rule.fix)
         hidden = len(items) - len(views)
@@ -233,7 +248,8 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         href=f"#{anchor(f.ref)}",
         time=iso(f.time) or "time unknown",
         said=clip(f"{f.grant_type or 'unknown grant'}, {said}"),
-        intuit_tid=clip(f.intuit_tid, 200) if f.intuit_tid else None,
+        request_id=clip(f.request_id, 200) if f.request_id else None,
+        request_id_name=presenter.provider(f).request_id_header or "request id",
         presented=who,
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
@@ -257,12 +273,13 @@ def _requests(analysis: Analysis, shown: list[FindingView]) -> tuple[RequestRow,
         for x in item.exchanges:
             key = anchor(x.ref)
             if key in wanted:
-                rows.append(_request_row(key, x, key in failed))
+                provider = analysis.profile.provider_for(x)
+                rows.append(_request_row(key, x, key in failed, provider.request_id(x)))
                 wanted.discard(key)
     return tuple(rows)
 
 
-def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
+def _request_row(key: str, x: Exchange, failed: bool, request_id: str | None) -> RequestRow:
     if x.status is None:
         outcome = f"no response ({x.failure})" if x.failure else "no response"
     else:
@@ -277,7 +294,7 @@ def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
         url=clip(x.url, 500),
         url_parts=url_parts(clip(x.url, 500)),
         outcome=clip(outcome, 500),
-        intuit_tid=clip(x.headers.get("intuit_tid") or "", 200) or None,
+        request_id=clip(request_id or "", 200) or None,
         css="failed" if failed else ("ok" if x.ok else "other"),
     )
 
@@ -318,14 +335,20 @@ def _inputs(analysis: Analysis) -> tuple[InputRow, ...]:
 
 
 def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:
+    """Every provider's parameters (prefixed by its name after the first), then the app's."""
     profile = analysis.profile
     out = []
-    for f in fields(profile):
-        if f.name.startswith("_") or f.name == "client_ids":
-            continue
-        value = getattr(profile, f.name)
-        text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        out.append((f.name, text or "—"))
+    for n, provider in enumerate(profile.providers):
+        prefix = f"{provider.name}." if n else ""
+        out.append((f"{prefix}provider", provider.label))
+        for f in fields(provider):
+            value = getattr(provider, f.name)
+            if f.name in ("name", "title", "words") or value in (None, (), ""):
+                continue
+            text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            out.append((f"{prefix}{f.name}", text))
+    for name in ("redirect_uris", "disconnect_urls"):
+        out.append((name, ", ".join(getattr(profile, name)) or "—"))
     out.append(("client_ids", f"{len(profile.client_ids)} configured"))
     return tuple(out)
 

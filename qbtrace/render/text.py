@@ -12,7 +12,7 @@ from __future__ import annotations
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
 from qbtrace.render import style
-from qbtrace.render.view import Presenter, iso, plural, terminal_line
+from qbtrace.render.view import Presenter, config_line, iso, plural, terminal_line
 from qbtrace.rules import BY_CAUSE
 from qbtrace.table import breakdowns, summary
 
@@ -63,6 +63,9 @@ def _header(analysis: Analysis, colour: bool) -> list[str]:
     requests, failures = int(str(s["token_requests"])), int(str(s["failures"]))
     head = f"{plural(requests, 'token request')}, {failures} failed"
     lines = [style.strong(f"qbtrace: {head}", colour) + (f" ({causes})" if causes else "")]
+    said = config_line(analysis)
+    if said:
+        lines.append(f"  {terminal_line(said)}")
     for item in analysis.inputs:
         tokens = sum(1 for x in item.exchanges if x.kind == Kind.TOKEN)
         lines.append(
@@ -96,23 +99,29 @@ def _tables(analysis: Analysis, presenter: Presenter) -> list[str]:
     return lines
 
 
-def _request(f: Finding) -> str:
-    """`file #3  2025-…Z  refresh_token  HTTP 400 invalid_grant  intuit_tid …`."""
+def _request(f: Finding, presenter: Presenter) -> str:
+    """`file #3  2025-…Z  refresh_token  HTTP 400 invalid_grant  <request id> …`."""
     said = f"HTTP {f.status}" if f.status is not None else "no response"
     if f.error:
         said += f" {f.error}"
-    tid = f"  intuit_tid {f.intuit_tid}" if f.intuit_tid else ""
+    name = presenter.provider(f).request_id_header or "request id"
+    tid = f"  {name} {f.request_id}" if f.request_id else ""
     line = f"{f.ref.source} #{f.ref.index}  {iso(f.time) or 'time unknown'}  "
     return terminal_line(f"{line}{f.grant_type or 'unknown grant'}  {said}{tid}")
 
 
-def _cause_line(f: Finding, colour: bool) -> str:
+def _cause_line(f: Finding, presenter: Presenter, colour: bool) -> str:
     level = style.confidence(str(f.confidence), colour)
-    return f"    cause: {style.cause(f.cause, colour)} ({level})  {BY_CAUSE[f.cause].title}"
+    title = BY_CAUSE[f.cause].texts(presenter.provider(f)).title
+    return f"    cause: {style.cause(f.cause, colour)} ({level})  {title}"
+
+
+def _fix(f: Finding, presenter: Presenter) -> str:
+    return f"    fix: {BY_CAUSE[f.cause].texts(presenter.provider(f)).fix}"
 
 
 def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> list[str]:
-    lines = [f"[{number}] {_request(f)}", _cause_line(f, colour)]
+    lines = [f"[{number}] {_request(f, presenter)}", _cause_line(f, presenter, colour)]
     who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
     if who:
         lines.append(f"    presented: {terminal_line(who)}")
@@ -122,7 +131,7 @@ def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> lis
     if f.alternatives:
         lines.append(f"    also possible: {', '.join(f.alternatives)}")
     lines += [f"    warning: {terminal_line(w)}" for w in f.warnings]
-    lines.append(f"    fix: {BY_CAUSE[f.cause].fix}")
+    lines.append(_fix(f, presenter))
     return lines
 
 
@@ -134,11 +143,11 @@ def _outage(number: int, group: list[Finding], presenter: Presenter, colour: boo
     head = f"[{number}-{number + len(group) - 1}] outage: {plural(len(group), 'failure')}"
     head += f" of {plural(clients, 'client')}{span}" if clients > 1 else span
     surest = min(group, key=lambda f: CONFIDENCE_ORDER.index(str(f.confidence)))
-    lines = [style.strong(head, colour), _cause_line(surest, colour)]
+    lines = [style.strong(head, colour), _cause_line(surest, presenter, colour)]
     for f in group:
         who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
-        lines.append(f"    member: {_request(f)}  {terminal_line(who)}".rstrip())
+        lines.append(f"    member: {_request(f, presenter)}  {terminal_line(who)}".rstrip())
     warnings = dict.fromkeys(w for f in group for w in f.warnings)
     lines += [f"    warning: {terminal_line(w)}" for w in warnings]
-    lines.append(f"    fix: {BY_CAUSE[OUTAGE].fix}")
+    lines.append(_fix(surest, presenter))
     return lines

@@ -1,8 +1,8 @@
 """The client id is right but the secret is not the one that worked before.
 
 What happened: the same client_id authenticated successfully earlier in the capture with a
-different client_secret; this request sent another secret and Intuit answered
-`invalid_client`. Typical after rotating the secret on the Keys page, or when one deployment
+different client_secret; this request sent another secret and {provider} answered
+`invalid_client`. Typical after rotating the secret on {secret_page}, or when one deployment
 holds the Development secret and another the Production one.
 
 How to confirm: compare the secret tags of the earlier successful request and the failing one

@@ -1,8 +1,8 @@
-"""The authorization code sent is a damaged copy of the one Intuit issued.
+"""The authorization code sent is a damaged copy of the one {provider} issued.
 
 What happened: the code in the token request matches no code from a callback exactly, but one
 nearly: with whitespace or quotes, percent-encoded once too often or decoded once too few,
-or truncated. Or it is empty or `undefined`. Intuit answers `invalid_grant`.
+or truncated. Or it is empty or `undefined`. {Provider} answers `invalid_grant`.
 
 How to confirm: the evidence points to the callback that carried the true code and says how the
 sent value differs. Look at how the app reads the `code` query parameter and passes it on.

@@ -2,7 +2,7 @@
 
 What happened: the authorize request carried one client_id and the code exchange authenticated
 with another: another app, or Development keys on one side and Production keys on the other.
-A code is bound to the client that requested it, so Intuit answered `invalid_grant`.
+A code is bound to the client that requested it, so {provider} answered `invalid_grant`.
 
 How to confirm: the evidence shows both client ids (tagged unless --show-client-ids) and, when
 the config lists them, which environment each belongs to.

@@ -2,7 +2,7 @@
 
 What happened: codes are single use. An earlier token request sent the same code (a double
 callback, a page reload, a retry, two workers handling one callback), so this one got
-`invalid_grant`. Intuit may also invalidate the tokens of the first exchange.
+`invalid_grant`. {Provider} may also invalidate the tokens of the first exchange.
 
 How to confirm: the evidence lists every earlier request with this code and how it ended.
 

@@ -9,6 +9,7 @@ from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Evidence, Exchange, Match
 from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.redact import Secret
 
 
@@ -21,6 +22,11 @@ class Context:
     failure: TokenRequest
     cluster: tuple[TokenRequest, ...] = ()
     """Other failures of unrelated lineages close in time (for provider_outage)."""
+
+    @property
+    def provider(self) -> Provider:
+        """The provider the failed request went to: its parameters and words."""
+        return self.profile.provider_for(self.failure.x)
 
 
 def grant_error(f: TokenRequest) -> bool:

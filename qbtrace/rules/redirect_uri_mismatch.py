@@ -1,14 +1,13 @@
 """The redirect_uri sent with the code is not the one the code was issued for.
 
-What happened: Intuit binds a code to the exact redirect_uri of the authorize request that
+What happened: {Provider} binds a code to the exact redirect_uri of the authorize request that
 produced it (scheme, host, port, path, trailing slash, case, encoding). The token request sent
-a different string, so Intuit answered `invalid_grant`. The Node SDK sends its configured
-`redirectUri`, not the URL the callback arrived on, so staging and production settings mix easily.
+a different string, so {provider} answered `invalid_grant`.{sdk_redirect_note}
 
 How to confirm: the evidence shows both strings and where they first differ.
 
 How to fix: send exactly the redirect_uri used in the authorize URL (one setting for both), and
-register that exact string on the app's Keys page.
+register that exact string on {keys_page}.
 """
 
 from __future__ import annotations

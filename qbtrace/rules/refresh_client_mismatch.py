@@ -2,7 +2,7 @@
 
 What happened: the response that issued this refresh token answered a request authenticated as
 one client_id; the failing refresh authenticated as another (often Development keys against a
-token minted with Production keys, or the reverse). Intuit answered `invalid_grant`.
+token minted with Production keys, or the reverse). {Provider} answered `invalid_grant`.
 
 How to confirm: the evidence shows both client ids and the issuing request.
 

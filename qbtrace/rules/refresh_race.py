@@ -2,7 +2,7 @@
 
 What happened: several workers, threads, tabs or serverless instances refreshed with the same
 refresh token at the same moment (one request started before another's response arrived). The
-first one Intuit processed rotated the token; the others presented a token that was no longer
+first one {provider} processed rotated the token; the others presented a token that was no longer
 current and got `invalid_grant`.
 
 How to confirm: the evidence lists every overlapping request and the winner; their times
@@ -32,7 +32,7 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f = ctx.failure
-    slack = ctx.profile.race_window
+    slack = ctx.provider.race_window
     spends = ctx.lineage.spends.get(token.hex, [])
     # spends are in start order: look only at those that started before this one ended
     hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)

@@ -1,9 +1,9 @@
-"""The refresh token sent is not a token Intuit issued, but a damaged copy of one, or garbage.
+"""The refresh token sent is not a token {provider} issued, but a damaged copy of one, or garbage.
 
 What happened: the value matches no issued refresh token exactly, but one nearly: with
 whitespace or quotes around it, percent-encoded, truncated (a database column too short), or it
 is the access token stored in the refresh token's place. Or it is malformed: empty, `undefined`,
-`null`. Intuit answers `invalid_grant`, often "Incorrect or invalid refresh token".
+`null`. {Provider} answers `invalid_grant`{refresh_refused_note}.
 
 How to confirm: the evidence names the response that issued the true value and how the sent
 value differs. Check the column width and the code that writes and reads the token.

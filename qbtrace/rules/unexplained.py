@@ -4,10 +4,10 @@ What happened: the token endpoint refused the request, but nothing in the input 
 cause: no earlier use, rotation, revoke or expiry of the token, no credential defect, no cluster
 of unrelated failures. Errors other than `invalid_grant` and `invalid_client` (for example
 `invalid_request`, `unsupported_grant_type`, `unauthorized_client`, or a 429) land here unless a
-cause fits; the finding carries what Intuit said.
+cause fits; the finding carries what {provider} said.
 
-How to confirm: read the request and response in the evidence; give Intuit support the
-`intuit_tid`, which identifies the request in their logs.
+How to confirm: read the request and response in the evidence; give {support} the
+{request_id}, which identifies the request in their logs.
 
 How to fix: depends on the error: `invalid_request` and `unsupported_grant_type` point at the
 request's form (grant_type, content type, missing fields); 429 asks to slow down.

@@ -36,8 +36,20 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
     if kind != "capture" and not any(x.kind == Kind.TOKEN for x in got.exchanges):
         from qbtrace.sources.others import other_providers
 
-        return replace(got, others=other_providers(data))
+        return replace(got, others=other_providers(data, _known_hosts(profile)))
     return got
+
+
+def _known_hosts(profile: Profile) -> set[str]:
+    from qbtrace.providers import host_of
+
+    urls = [
+        url
+        for p in profile.providers
+        for url in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
+        if url
+    ]
+    return {host_of(url).split(":")[0] for url in urls}
 
 
 def _read(

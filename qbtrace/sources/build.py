@@ -14,7 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from qbtrace import providers
 from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
 SECRET_PARAMS = {
@@ -29,28 +31,37 @@ SECRET_PARAMS = {
     "code_verifier": "secret",
     "password": "secret",
 }
-REPLY_FIELDS = (
-    "error",
-    "error_description",
-    "token_type",
-    "expires_in",
-    "x_refresh_token_expires_in",
-    "x_refresh_token_hard_expires_in",
-    "realmId",
-    "scope",
+REPLY_FIELDS = tuple(
+    dict.fromkeys(
+        (
+            "error",
+            "error_description",
+            "token_type",
+            "expires_in",
+            *providers.REPLY_FIELDS,
+            *providers.TENANT_PARAMS,
+            "scope",
+        )
+    )
 )
-KEPT_HEADERS = (
-    "intuit_tid",
-    "date",
-    "user-agent",
-    "x-include-refresh-token-hard-expires-in",
-    "content-type",
-    "x-amzn-trace-id",
+"""RFC 6749's answer fields, and those the built-in providers add (lifetimes, tenant)."""
+KEPT_HEADERS = tuple(
+    dict.fromkeys(
+        (
+            *(p.request_id_header.lower() for p in BUILTIN.values() if p.request_id_header),
+            "date",
+            "user-agent",
+            *providers.KEPT_HEADERS,
+            "content-type",
+            "x-amzn-trace-id",
+        )
+    )
 )
+"""The headers of every built-in provider's rules, and those any provider's answers carry."""
 WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
-"""Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
+"""Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 
 
@@ -92,7 +103,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
-        # Intuit answers a successful revoke with an empty body: nothing is missing there
+        # a successful revoke may be answered with an empty body: nothing is missing there
         reply = _reply_fields(raw.response_body, redactor, raw.gaps)
     headers = {k: v for k in KEPT_HEADERS if (v := resp_headers.get(k) or req_headers.get(k))}
     client = _client_auth(req_headers.get("authorization"), fields, redactor)
@@ -193,6 +204,12 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
             out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = value
+    for name, value in data.items():
+        # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
+        # may name them as `refresh_expires_field`
+        lifetime = isinstance(value, int | float) and not isinstance(value, bool)
+        if lifetime and isinstance(name, str) and name.endswith("expires_in") and name not in out:
             out[name] = value
     return out
 
