@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shutil
@@ -15,7 +16,7 @@ from click.shell_completion import CompletionItem
 
 from qbtrace import __version__
 from qbtrace.errors import QbtraceError
-from qbtrace.outfile import check_output, is_stdio
+from qbtrace.outfile import check_output, is_stdio, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.style import emphasise
 from qbtrace.render.view import terminal_line
@@ -317,14 +318,33 @@ def make_redactor() -> Redactor:
     return Redactor(default_key())
 
 
+def sanitize_io(source: Path, output: Path, warnings: list[str]) -> dict[str, int]:
+    """`sanitize_file`, with `-` as standard input or output (through a private temporary
+    file: the sanitizer reads and writes files)."""
+    import tempfile
+
+    from qbtrace.sanitize import sanitize_file
+    from qbtrace.sources import stdin_file
+
+    with contextlib.ExitStack() as stack:
+        if is_stdio(source):
+            source = stack.enter_context(stdin_file())
+        if not is_stdio(output):
+            return sanitize_file(source, output, make_redactor(), warnings)
+        spill = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "sanitized.har"
+        counts = sanitize_file(source, spill, make_redactor(), warnings)
+        write_output(output, spill.read_bytes())
+        return counts
+
+
 @main.command()
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     required=True,
-    help="Where to write the sanitized HAR.",
+    help="Where to write the sanitized HAR (`-`: standard output).",
 )
 @guarded
 def sanitize(source: Path, output: Path) -> None:
@@ -335,18 +355,16 @@ def sanitize(source: Path, output: Path) -> None:
     keyed stand-in: equal values stay equal and altered values stay altered, so the copy
     analyzes to the same causes. Prints how many values of each kind were replaced.
     """
-    from qbtrace.sanitize import sanitize_file
-
     check_output(output, [source])
     warnings: list[str] = []
-    counts = sanitize_file(source, output, make_redactor(), warnings)
+    counts = sanitize_io(source, output, warnings)
     for warning in dict.fromkeys(warnings):
-        warn(source.name, warning)
+        warn("stdin" if is_stdio(source) else source.name, warning)
+    to_stderr = is_stdio(output)  # standard output holds the HAR itself
     for kind, count in counts.items():
-        click.echo(f"{kind:<16} {count}")
-    click.echo(
-        f"qbtrace: wrote {terminal_line(str(output))} ({sum(counts.values())} values replaced)"
-    )
+        click.echo(f"{kind:<16} {count}", err=to_stderr)
+    where = "standard output" if to_stderr else terminal_line(str(output))
+    click.echo(f"qbtrace: wrote {where} ({sum(counts.values())} values replaced)", err=to_stderr)
 
 
 @main.command()

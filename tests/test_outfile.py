@@ -57,3 +57,18 @@ def test_events_file_is_checked_like_the_output(tmp_path: Path) -> None:
     proc = run_cli("analyze", SUPERSEDED, "--events", link, check=False)
     assert proc.returncode == 2 and "symbolic link" in _one_error(proc.stderr)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_sanitize_reads_and_writes_standard_streams() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "qbtrace", "sanitize", "-", "-o", "-"],
+        input=SUPERSEDED.read_bytes(),
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    har = json.loads(proc.stdout)  # the HAR alone on standard output; counts on stderr
+    assert len(har["log"]["entries"]) == len(json.loads(SUPERSEDED.read_text())["log"]["entries"])
+    assert b"values replaced" in proc.stderr

@@ -6,6 +6,7 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import shutil
 import sys
@@ -73,13 +74,19 @@ def _read(
     return read_mitm(path, source, profile, redactor)
 
 
-def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Standard input spilled to a private temporary file: the readers map their input, and
-    the flow-file reader opens it by name."""
+@contextlib.contextmanager
+def stdin_file() -> Iterator[Path]:
+    """Standard input spilled to a private (0600) temporary file, removed afterwards: the
+    readers map their input, and the flow-file reader opens it by name."""
     with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
         shutil.copyfileobj(sys.stdin.buffer, spill, CHUNK)
         spill.flush()
-        return read_input(Path(spill.name), source, profile, redactor)
+        yield Path(spill.name)
+
+
+def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
+    with stdin_file() as path:
+        return read_input(path, source, profile, redactor)
 
 
 def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
