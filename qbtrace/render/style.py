@@ -5,7 +5,6 @@ CLI turns them off for NO_COLOR, so these are safe to use on every line we write
 from __future__ import annotations
 
 import re
-import textwrap
 
 import click
 
@@ -43,16 +42,30 @@ def emphasise(line: str) -> str:
 
 def wrap(line: str, width: int | None, hang: int = 4) -> list[str]:
     """`line` wrapped to `width` at spaces only, so no tag (`rt:3fa9c2d1`), id, URL or time
-    is ever split; continuation lines indented `hang` past the line's own indent. No width
-    (a pipe, a file): the line as it is, for grep."""
-    if width is None or len(line) <= width:
+    is ever split; continuation lines indented `hang` past the line's own indent. Widths
+    count what the terminal shows (click's escapes take no room). No width (a pipe, a
+    file): the line as it is, for grep."""
+    if width is None or visible(line) <= width:
         return [line]
+    width = max(width, 40)
     indent = len(line) - len(line.lstrip(" "))
-    return textwrap.wrap(
-        line,
-        width=max(width, 40),
-        subsequent_indent=" " * (indent + hang),
-        break_long_words=False,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    ) or [line]
+    lead = " " * (indent + hang)
+    out: list[str] = []
+    current, shown = line[:indent], indent
+    for gap, word in GAPS.findall(line[indent:]):
+        size = visible(word)
+        if shown > len(lead) and shown + len(gap) + size > width and current.strip():
+            out.append(current)
+            current, shown = lead + word, len(lead) + size
+        else:
+            current, shown = current + gap + word, shown + len(gap) + size
+    out.append(current)
+    return out
+
+
+GAPS = re.compile(r"( *)(\S+)")
+
+
+def visible(text: str) -> int:
+    """Columns `text` takes on a terminal: its length without click's escapes."""
+    return len(click.unstyle(text))
