@@ -21,6 +21,7 @@ from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
+from qbtrace.replay import Replay
 from qbtrace.sources import read_input
 
 OPEN_LIMIT = 4 * SCAN_LIMIT
@@ -53,7 +54,7 @@ class Analysis:
                 f"another OAuth provider: {', '.join(others)}, which qbtrace is not "
                 "configured for: is this the right capture?",
             )
-        browser = self.lineage.authorizes or self.lineage.grants
+        browser = self.lineage.saw_browser()
         where = (
             "the input shows the browser's authorize and callback, but the token requests "
             "are made by the app's server: capture them too (`qbtrace proxy`, or a HAR of "
@@ -157,7 +158,7 @@ class LiveAnalysis:
     for the session, and each new failure explained once, on the state seen so far.
 
     `add` folds an exchange in its place by start time, even when it finishes late
-    (`Lineage.add`). `explain` runs the rules for one failed token request; when they leave
+    (`Replay.add`). `explain` runs the rules for one failed token request; when they leave
     it unexplained, its outage cluster is formed from the unexplained failures that started
     at most two outage windows before the newest one, all that is kept of them. So the work
     per failure does not grow with the session. A failure is explained before later
@@ -166,15 +167,20 @@ class LiveAnalysis:
     """
 
     profile: Profile
-    lineage: Lineage = field(default_factory=Lineage)
+    replay: Replay = field(default_factory=Replay)
     held: list[tuple[Exchange, float]] = field(default_factory=list)
     """Failures whose finding is still a guess, with when they arrived (see `tell`)."""
     _open: list[Exchange] = field(default_factory=list)
     """Recent failures left unexplained (the candidates for an outage cluster), by start."""
     _newest: float = float("-inf")
 
+    @property
+    def lineage(self) -> Lineage:
+        """The indexes of every exchange added so far, in start order."""
+        return self.replay.lineage
+
     def add(self, exchange: Exchange) -> None:
-        self.lineage.add(exchange)
+        self.replay.add(exchange)
 
     def tell(
         self, arrived: Sequence[Exchange], now: float, force: bool = False
@@ -204,13 +210,13 @@ class LiveAnalysis:
 
     def explain(self, exchange: Exchange) -> Finding | None:
         """The finding for a failed token request already added; None for anything else."""
-        failure = self.lineage.request_of(exchange)
+        failure = self.replay.request_of(exchange)
         if failure is None or failure.ok:
             return None
         # a cluster scan reaches at most SCAN_LIMIT failures either side in start order
         at = bisect.bisect_left(self._open, failure.start, key=lambda x: x.started or 0.0)
         near = self._open[max(at - SCAN_LIMIT - 1, 0) : at + SCAN_LIMIT + 1]
-        recent = [r for x in near if (r := self.lineage.request_of(x)) is not None]
+        recent = [r for x in near if (r := self.replay.request_of(x)) is not None]
         finding, unexplained = explain_new(self.lineage, self.profile, failure, recent)
         if unexplained and exchange.started is not None:
             self._keep_open(exchange, exchange.started)

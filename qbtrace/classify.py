@@ -68,6 +68,8 @@ def explain(ctx: Context) -> Finding:
         token=f.presented.tag if f.presented else None,
         client_id=f.client_id,
         warnings=tuple(warnings),
+        happened=chosen.happened,
+        fix=chosen.fix,
         provider=ctx.provider.name,
     )
 
@@ -81,13 +83,13 @@ def _guess_without_credentials(
     if f.client_known or rule.cause not in ("unexplained", "client_credentials_rejected"):
         return rule, chosen
     token = f.presented
-    if f.grant == "refresh_token" and grant_error(f) and token and token.hex in ctx.lineage.issuers:
+    if f.grant == "refresh_token" and grant_error(f) and token and ctx.lineage.was_issued(token):
         guess = BY_CAUSE["refresh_client_mismatch"]
     elif (
         f.grant == "authorization_code"
         and grant_error(f)
         and token
-        and token.hex in ctx.lineage.grants
+        and ctx.lineage.grant_of(token) is not None
     ):
         guess = BY_CAUSE["code_client_mismatch"]
     else:
@@ -115,7 +117,7 @@ def _weakened(ctx: Context, rule: Rule, confidence: Confidence, warnings: list[s
 def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
     token = r.presented
     if token is not None:
-        return lineage.root.get(token.hex, token.hex)
+        return lineage.lineage_of(token) or token.hex
     return r.client_id or f"request:{r.seq}"
 
 

@@ -47,6 +47,9 @@ class Profile:
     _disconnect: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _needles: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _tenants: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _authorize_steps: tuple[tuple[str, str], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         for provider in self.providers:
@@ -57,6 +60,8 @@ class Profile:
         object.__setattr__(self, "_disconnect", tuple(host_path(u) for u in self.disconnect_urls))
         tenants = tuple(dict.fromkeys(p.tenant_param for p in self.providers if p.tenant_param))
         object.__setattr__(self, "_tenants", tenants)
+        steps = [host_path(p.authorize_endpoint) for p in self.providers if p.authorize_endpoint]
+        object.__setattr__(self, "_authorize_steps", tuple(_split(w) for w in steps))
         object.__setattr__(self, "_needles", self._make_needles())
 
     def _make_needles(self) -> tuple[str, ...]:
@@ -97,6 +102,8 @@ class Profile:
             if kind in (Kind.TOKEN, Kind.REVOKE):
                 return kind if method.upper() == "POST" else None
             return kind
+        if self._authorize_step(where):
+            return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
         parts = urlsplit(url)
@@ -108,6 +115,16 @@ class Profile:
             # an unconfigured Disconnect URL, recognised by its usual name and a tenant id
             return Kind.DISCONNECT
         return None
+
+    def _authorize_step(self, where: str) -> bool:
+        """A step of the consent flow on an authorize host: a path that contains the
+        authorize endpoint's (`/app/connect/oauth2`, `/connect/oauth2/consent`), whose 3xx
+        answers may carry the code when the callback itself is not in the capture."""
+        here, there = _split(where)
+        return any(
+            path and here == host and f"/{path}/" in f"/{there}/"
+            for host, path in self._authorize_steps
+        )
 
     def provider_of(self, url: str) -> Provider:
         """The provider whose endpoints are on the URL's host; the default one otherwise."""
@@ -145,6 +162,12 @@ class Profile:
 
     def environment_of(self, client_id: str | None) -> str | None:
         return self.client_ids.get(client_id or "")
+
+
+def _split(where: str) -> tuple[str, str]:
+    """`host[:port]/path` → (host[:port], path without its leading slash)."""
+    host, _, path = where.partition("/")
+    return host, path
 
 
 def __getattr__(name: str) -> Any:

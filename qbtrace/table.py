@@ -59,7 +59,7 @@ def events_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
     for r in lin.requests:
         provider = analysis.profile.provider_for(r.x)
         token = r.presented
-        lineage = lin.root.get(token.hex) if token else None
+        lineage = lin.lineage_of(token) if token else None
         rows.append(
             {
                 "source": r.x.ref.source,
@@ -72,7 +72,7 @@ def events_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
                 "issued_refresh_token": r.issued_rt.tag if r.issued_rt else None,
                 "client": presenter.client(r.client_id),
                 "lineage": lineage,
-                "realm": lin.realm.get(lineage) if lineage else None,
+                "realm": lin.realm_of(lineage) if lineage else None,
                 "provider": provider.name,
                 "request_id": provider.request_id(r.x),
             }

@@ -54,6 +54,7 @@ GENERIC_WORDS: Mapping[str, str] = MappingProxyType(
         "sdk_redirect_note": "",
         "sdk_retry_note": "",
         "clock_sources": "Date",
+        "client_hint": "an error_description the provider is known to give for it",
     }
 )
 """The phrases rule docstrings and notes take from a provider (`{provider}` and so on), as
@@ -78,6 +79,17 @@ def host_of(url: str) -> str:
     if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
         where += f":{port}"
     return where
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """What one `error_description` of the provider points at, from community reports:
+    a hint that narrows a guess, never proof by itself."""
+
+    causes: tuple[str, ...]
+    """The cause ids it points at."""
+    meaning: str
+    """What it is reported to mean, for the evidence line."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,10 @@ class Provider:
     """Further headers (lowercase) readers keep for this provider's rules."""
     words: Mapping[str, str] = field(default_factory=lambda: GENERIC_WORDS, compare=False)
     """Phrases for the explanations; missing keys fall back to `GENERIC_WORDS`."""
+    error_hints: Mapping[str, ErrorHint] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+    """Lowercase `error_description` → the causes it points at (community evidence)."""
 
     @property
     def label(self) -> str:
@@ -155,6 +171,11 @@ class Provider:
         out["Provider"] = out["provider"][:1].upper() + out["provider"][1:]
         out["code_lifetime"] = f"{self.code_lifetime:,.0f}"
         return out
+
+    def hint_for(self, description: str | None, cause: str) -> ErrorHint | None:
+        """The hint an answer's error_description gives towards `cause`, if any."""
+        hint = self.error_hints.get((description or "").strip().lower())
+        return hint if hint is not None and cause in hint.causes else None
 
     def request_id(self, x: Exchange) -> str | None:
         """The provider's own id of the exchange, or None."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from qbtrace.providers.base import Provider
+from qbtrace.providers.base import ErrorHint, Provider
 
 if TYPE_CHECKING:
     from qbtrace.model import Exchange
@@ -57,6 +57,18 @@ WORDS = MappingProxyType(
         "sdk_retry_note": " The Node SDK retries token calls by itself (1 s, 2 s, 4 s), which "
         "puts such retries on the wire.",
         "clock_sources": "intuit_tid and Date",
+        "client_hint": "Intuit's error_description `Incorrect Token type or clientID`",
+    }
+)
+
+HINTS = MappingProxyType(
+    {
+        # seen in at least seven unrelated QuickBooks codebases (app-logs.md): a strong hint
+        "incorrect token type or clientid": ErrorHint(
+            ("refresh_client_mismatch", "code_client_mismatch", "refresh_token_altered"),
+            "reported when the credentials are another client's (another app, Development vs "
+            "Production keys) or an access token was sent as the refresh token",
+        ),
     }
 )
 
@@ -103,4 +115,5 @@ PROVIDER = QuickBooks(
     tenant_param="realmId",
     extra_headers=("x-include-refresh-token-hard-expires-in",),
     words=WORDS,
+    error_hints=HINTS,
 )

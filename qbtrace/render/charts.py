@@ -205,8 +205,9 @@ def _time_format(step: int, span: float) -> str:
 def _lineage_key(analysis: Analysis, r: TokenRequest) -> str:
     lin = analysis.lineage
     for token in (r.presented, r.issued_rt):
-        if token is not None and token.hex in lin.root:
-            return lin.root[token.hex]
+        lineage = lin.lineage_of(token) if token is not None else None
+        if lineage is not None:
+            return lineage
     return r.presented.hex if r.presented else f"request:{r.seq}"
 
 
@@ -269,14 +270,14 @@ def _strip(analysis: Analysis, presenter: Presenter, key: str, reqs: list[TokenR
                 f"{iso(r.x.started)} {r.x.ref.source} #{r.x.ref.index}: {what}",
             )
         )
-    for x in lin.revoked_roots.get(key, []):
+    for x in lin.revokes_of_lineage(key):
         events.append((x.started or 0.0, "revoked", f"{iso(x.started)}: revoked"))
     events.sort(key=lambda e: e[0])
     times = [e[0] for e in events]
     xs = positions(times, STRIP_W)
     marks = tuple(Mark(x, css, title) for x, (_, css, title) in zip(xs, events, strict=True))
     client = presenter.client(reqs[0].client_id) or "client unknown"
-    realm = lin.realm.get(key)
+    realm = lin.realm_of(key)
     parts = [client, f"realm {realm}"] if realm else [client]
     timed = [t for t in times if t]
     if len(timed) > 1:

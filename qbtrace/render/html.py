@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 
@@ -21,8 +22,9 @@ from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
+from qbtrace.render.headline import headline, ranked, sentence
 from qbtrace.render.view import Presenter, config_line, iso, plural
-from qbtrace.rules import BY_CAUSE, PRECEDENCE
+from qbtrace.rules import BY_CAUSE
 
 FORMAT_VERSION = 1
 PER_GROUP = 200
@@ -89,6 +91,10 @@ class FindingView:
     steps: tuple[Step, ...]
     alternatives: tuple[str, ...]
     warnings: tuple[str, ...]
+    happened: str | None = None
+    """What this finding's evidence says happened, when narrower than its cause's text."""
+    fix: str | None = None
+    """The fix this finding's evidence calls for, when narrower than its cause's fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,9 @@ class Report:
     token_requests: int
     failures: int
     causes: tuple[CauseCount, ...]
+    """In the order to fix them (see `render.headline`)."""
+    fix_first: str | None
+    """The headline sentence: which cause first, and any tie or outranked guess."""
     chart: Chart | None
     lineages: tuple[Strip, ...]
     lineages_hidden: int
@@ -158,11 +167,11 @@ class Report:
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
     """Everything the template shows, decided here."""
-    counts = Counter(f.cause for f in analysis.findings)
     causes = tuple(
-        CauseCount(c, BY_CAUSE[c].title, counts[c], BY_CAUSE[c].fix, colour(c))
-        for c in sorted(counts, key=lambda c: (-counts[c], PRECEDENCE.index(c)))
+        CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colour(r.cause))
+        for r in ranked(analysis.findings)
     )
+    top = headline(analysis.findings)
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)
@@ -174,6 +183,7 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         token_requests=analysis.token_requests,
         failures=len(analysis.findings),
         causes=causes,
+        fix_first=sentence(top) if top is not None else None,
         chart=chart,
         lineages=tuple(strips[:MAX_STRIPS]),
         lineages_hidden=max(0, len(strips) - MAX_STRIPS),
@@ -254,6 +264,8 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
         warnings=f.warnings,
+        happened=f.happened,
+        fix=f.fix,
     )
 
 
@@ -310,7 +322,7 @@ def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
     early = {
         r.refresh.hex
         for r in lin.requests
-        if r.grant == "refresh_token" and r.refresh and r.refresh.hex not in lin.issuers
+        if r.grant == "refresh_token" and r.refresh and not lin.was_issued(r.refresh)
     }
     if early:
         out.append(
@@ -344,6 +356,8 @@ def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:
         for f in fields(provider):
             value = getattr(provider, f.name)
             if f.name in ("name", "title", "words") or value in (None, (), ""):
+                continue
+            if isinstance(value, Mapping):  # the provider's own tables (answer hints)
                 continue
             text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
             out.append((f"{prefix}{f.name}", text))

@@ -12,8 +12,9 @@ from __future__ import annotations
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
 from qbtrace.render import style
+from qbtrace.render.headline import headline, sentence
 from qbtrace.render.view import Presenter, config_line, iso, plural, terminal_line
-from qbtrace.rules import BY_CAUSE
+from qbtrace.rules import BY_CAUSE, fix_for
 from qbtrace.table import breakdowns, summary
 
 OUTAGE = "provider_outage"
@@ -74,9 +75,10 @@ def _header(analysis: Analysis, colour: bool) -> list[str]:
         )
         lines += [f"    warning: {terminal_line(w)}" for w in dict.fromkeys(item.warnings)]
     lines += [f"  note: {terminal_line(note)}" for note in analysis.notes]
-    if by_cause:
-        top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
-        lines.append(f"  most common: {style.cause(top, colour)}. Fix: {BY_CAUSE[top].fix}")
+    top = headline(analysis.findings)
+    if top is not None:
+        said = sentence(top).replace(top.top.cause, style.cause(top.top.cause, colour), 1)
+        lines.append(f"  most common: {said}. Fix: {top.top.fix}")  # our words only
     return lines
 
 
@@ -104,6 +106,8 @@ def _request(f: Finding, presenter: Presenter) -> str:
     said = f"HTTP {f.status}" if f.status is not None else "no response"
     if f.error:
         said += f" {f.error}"
+    if f.error_description:
+        said += f": {f.error_description}"
     name = presenter.provider(f).request_id_header or "request id"
     tid = f"  {name} {f.request_id}" if f.request_id else ""
     line = f"{f.ref.source} #{f.ref.index}  {iso(f.time) or 'time unknown'}  "
@@ -117,7 +121,7 @@ def _cause_line(f: Finding, presenter: Presenter, colour: bool) -> str:
 
 
 def _fix(f: Finding, presenter: Presenter) -> str:
-    return f"    fix: {BY_CAUSE[f.cause].texts(presenter.provider(f)).fix}"
+    return f"    fix: {terminal_line(fix_for(f, presenter.provider(f)))}"
 
 
 def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> list[str]:
@@ -131,6 +135,8 @@ def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> lis
     if f.alternatives:
         lines.append(f"    also possible: {', '.join(f.alternatives)}")
     lines += [f"    warning: {terminal_line(w)}" for w in f.warnings]
+    if f.happened:
+        lines.append(f"    what happened: {terminal_line(f.happened)}")
     lines.append(_fix(f, presenter))
     return lines
 

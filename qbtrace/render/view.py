@@ -116,10 +116,9 @@ class Presenter:
 
     def finding(self, f: Finding) -> dict[str, object]:
         """The finding as findings-json.md specifies it (new keys only ever appended)."""
-        from qbtrace.rules import BY_CAUSE
+        from qbtrace.rules import fix_for, happened_for
 
         provider = self.provider(f)
-        texts = BY_CAUSE[f.cause].texts(provider)
         return {
             "cause": f.cause,
             "confidence": str(f.confidence),
@@ -139,8 +138,8 @@ class Presenter:
             "alternatives": list(f.alternatives),
             "token": f.token,
             "client": self.client(f.client_id),
-            "explanation": texts.happened,
-            "fix": texts.fix,
+            "explanation": happened_for(f, provider),
+            "fix": fix_for(f, provider),
             "warnings": list(f.warnings),
             "provider": provider.name,
         }

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from types import ModuleType
 
-from qbtrace.model import Match
+from qbtrace.model import Finding, Match
 from qbtrace.providers import DEFAULT, Provider
 from qbtrace.rules.common import Context
 
@@ -147,3 +147,13 @@ def _load(cause: str, rank: int) -> Rule:
 
 RULES: tuple[Rule, ...] = tuple(_load(cause, rank) for rank, cause in enumerate(PRECEDENCE))
 BY_CAUSE: dict[str, Rule] = {rule.cause: rule for rule in RULES}
+
+
+def fix_for(finding: Finding, provider: Provider | None = None) -> str:
+    """The fix a finding's own evidence calls for, else its cause's, in `provider`'s words."""
+    return finding.fix or BY_CAUSE[finding.cause].texts(provider).fix
+
+
+def happened_for(finding: Finding, provider: Provider | None = None) -> str:
+    """What a finding's own evidence says happened, else its cause's general explanation."""
+    return finding.happened or BY_CAUSE[finding.cause].texts(provider).happened

@@ -23,7 +23,7 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if not client_error(f) or f.client_id is None or f.client_secret is None:
         return None
-    for secret_hex, earlier in ctx.lineage.first_secret.get(f.client_id, {}).items():
+    for secret_hex, earlier in ctx.lineage.secrets_of(f.client_id).items():
         secret = earlier.client_secret
         if before(earlier, f) and secret is not None and secret_hex != f.client_secret.hex:
             note = (

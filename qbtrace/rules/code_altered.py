@@ -29,13 +29,13 @@ def check(ctx: Context) -> Match | None:
             CAUSE, Confidence.CERTAIN, Evidence("malformed", "the code is empty or a placeholder")
         )
     lin = ctx.lineage
-    if code.hex in lin.grants:
+    if lin.grant_of(code) is not None:
         return None
-    grant = lin.grant_canon.get(code.canon)
+    grant = lin.grant_like(code)
     if grant is not None:
         note = f"carried {grant.code.tag}; the token request sent it {alteration(code)}"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("callback", grant.callback, note))
-    grant = truncated_from(code, lin.grant_heads, lambda g: g.code)
+    grant = truncated_from(code, lin.grant_by_head, lambda g: g.code)
     if grant is not None:
         note = (
             f"carried {grant.code.tag} ({grant.code.length} characters); the token request "

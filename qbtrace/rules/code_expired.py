@@ -22,7 +22,7 @@ def check(ctx: Context) -> Match | None:
     code = code_failure(ctx)
     if code is None:
         return None
-    grant = ctx.lineage.grants.get(code.hex)
+    grant = ctx.lineage.grant_of(code)
     if grant is None or grant.callback.started is None:
         return None
     delay = ctx.failure.start - grant.callback.started

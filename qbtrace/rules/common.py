@@ -100,6 +100,16 @@ def cap(confidence: Confidence, limit: Confidence) -> Confidence:
     return order[min(order.index(confidence), order.index(limit))]
 
 
+def hinted(ctx: Context, cause: str) -> Evidence | None:
+    """The failure's own error_description, when the provider's wording points at `cause`."""
+    f = ctx.failure
+    hint = ctx.provider.hint_for(f.error_description, cause)
+    if hint is None:
+        return None
+    note = f"the answer says {f.error_description!r}: {hint.meaning}"
+    return Evidence("error_description", note, f.x.ref, f.x.started)
+
+
 def environments(profile: Profile, first: str | None, second: str | None) -> str:
     """` (development vs production keys)` when the config knows both ids apart, else ``."""
     envs = [profile.environment_of(c) for c in (first, second)]

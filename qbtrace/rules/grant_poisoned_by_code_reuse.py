@@ -24,10 +24,10 @@ def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
         return None
-    lineage = ctx.lineage.root.get(token.hex)
+    lineage = ctx.lineage.lineage_of(token)
     if lineage is None or not lineage.startswith("code:"):
         return None
-    uses = ctx.lineage.code_uses.get(lineage.removeprefix("code:"), [])
+    uses = ctx.lineage.exchanges_of(lineage.removeprefix("code:"))
     uses = [u for u in uses if before(u, ctx.failure)]
     if len(uses) < 2 or not uses[0].ok:
         return None

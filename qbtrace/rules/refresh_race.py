@@ -33,7 +33,7 @@ def check(ctx: Context) -> Match | None:
         return None
     f = ctx.failure
     slack = ctx.provider.race_window
-    spends = ctx.lineage.spends.get(token.hex, [])
+    spends = ctx.lineage.spends_of(token)
     # spends are in start order: look only at those that started before this one ended
     hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)
     overlapping: list[TokenRequest] = []
@@ -45,7 +45,11 @@ def check(ctx: Context) -> Match | None:
     if not overlapping:
         return None
     winners = [r for r in overlapping if r.ok]
-    rotated = any(w.issued_rt is not None and w.issued_rt.hex != token.hex for w in winners)
+    rotating = [w for w in winners if w.issued_rt is not None and w.issued_rt.hex != token.hex]
+    grace = ctx.provider.rotation_grace
+    if rotating and grace > 0 and all(f.start < w.end + grace for w in rotating):
+        return None  # within its grace the provider still takes the old token: no race lost
+    rotated = bool(rotating)
     evidence = [
         cite("winner" if r.ok else "overlapping", r, _note(r, f, token)) for r in overlapping
     ]

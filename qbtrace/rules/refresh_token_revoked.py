@@ -25,15 +25,13 @@ def check(ctx: Context) -> Match | None:
         return None
     lin, f = ctx.lineage, ctx.failure
     started = f.start
-    lineage = lin.root.get(token.hex)
-    candidates = list(lin.revokes.get(token.hex, ()))
-    if lineage is not None:
-        candidates += lin.revoked_roots.get(lineage, ())
+    lineage = lin.lineage_of(token)
+    candidates = lin.revokes_of(token)
     done = [x for x in candidates if x.started is not None and x.started < started]
     if done:
         note = "revoked this token or another token of its authorization"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("revoke", done[0], note))
-    realm = lin.realm.get(lineage) if lineage else None
+    realm = lin.realm_of(lineage) if lineage else None
     for hit in lin.disconnects:
         if hit.started is None or hit.started >= started:
             continue

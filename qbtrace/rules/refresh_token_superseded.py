@@ -26,7 +26,7 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return None
     f, profile = ctx.failure, ctx.provider
-    rotation = ctx.lineage.first_rotation.get(token.hex)
+    rotation = ctx.lineage.first_rotation_of(token)
     if rotation is None or rotation.issued_rt is None or not before(rotation, f):
         return None
     gap = f.start - rotation.end
@@ -42,7 +42,7 @@ def check(ctx: Context) -> Match | None:
         f"{span(gap)} before this request"
     )
     evidence = [cite("issued_successor", rotation, note)]
-    first = ctx.lineage.spends[token.hex][0]
+    first = ctx.lineage.spends_of(token)[0]
     if first is not rotation:
         evidence.append(cite("first_spent", first, f"first refresh with {token.tag}"))
     return match(CAUSE, confidence, *evidence)

@@ -22,7 +22,7 @@ LIKELY_CAUSES = ("refresh_token_superseded", "refresh_token_expired", "refresh_t
 
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
-    if token is None or token.hex in ctx.lineage.issuers:
+    if token is None or ctx.lineage.was_issued(token):
         return None
     note = f"no token response in the input returned {token.tag}"
     return match(CAUSE, Confidence.POSSIBLE, Evidence("not_in_capture", note))

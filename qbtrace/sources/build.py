@@ -9,13 +9,12 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
 from qbtrace import providers
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
@@ -65,23 +64,6 @@ TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 
 
-@dataclass(slots=True)
-class RawParts:
-    """What a reader found for one exchange, raw. Lives only inside `sources`."""
-
-    method: str
-    url: str
-    started: float | None
-    ended: float | None
-    request_headers: list[tuple[str, str]]
-    request_body: str | None
-    status: int | None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_body: str | None = None
-    failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
-
-
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
     """Parse and redact the parts of one exchange of a known kind."""
     req_headers = _lower(raw.request_headers)
@@ -93,13 +75,16 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
             raw.gaps.append("request-body-missing")
     else:
         fields = _form(parts.query)
+        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+            # the consent page's form POST carries client_id, redirect_uri and state in its
+            # body; fields of the body win over the query's of the same name
+            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
+            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = urlsplit(location)
-        reply = _tagged(_form(target.query), redactor)
-        reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+        reply = _redirect(raw.url, location, redactor)
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
@@ -124,6 +109,15 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
+    """The fields of a redirect's target and where it points (scheme://host:port/path as
+    written there); a relative Location (an app server's `/callback/`) is resolved first."""
+    target = urlsplit(urljoin(url, location.strip()))
+    reply = _tagged(_form(target.query), redactor)
+    reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+    return reply
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
