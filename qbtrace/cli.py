@@ -9,7 +9,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from click.shell_completion import CompletionItem
@@ -19,8 +19,11 @@ from qbtrace.errors import QbtraceError
 from qbtrace.outfile import check_output, is_stdio, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.style import emphasise
-from qbtrace.render.view import terminal_line
+from qbtrace.render.view import plural, terminal_line
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
+
+if TYPE_CHECKING:
+    from qbtrace.sanitize import Summary as SanitizeSummary
 
 FORMATS = ("text", "json", "csv", "html")
 
@@ -318,23 +321,25 @@ def make_redactor() -> Redactor:
     return Redactor(default_key())
 
 
-def sanitize_io(source: Path, output: Path, warnings: list[str]) -> dict[str, int]:
+def sanitize_io(source: Path, output: Path, warnings: list[str], strict: bool) -> SanitizeSummary:
     """`sanitize_file`, with `-` as standard input or output (through a private temporary
     file: the sanitizer reads and writes files)."""
     import tempfile
 
+    from qbtrace.profile import Profile
     from qbtrace.sanitize import sanitize_file
     from qbtrace.sources import stdin_file
 
+    scope = Profile() if strict else None
     with contextlib.ExitStack() as stack:
         if is_stdio(source):
             source = stack.enter_context(stdin_file())
         if not is_stdio(output):
-            return sanitize_file(source, output, make_redactor(), warnings)
+            return sanitize_file(source, output, make_redactor(), warnings, scope)
         spill = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "sanitized.har"
-        counts = sanitize_file(source, spill, make_redactor(), warnings)
+        summary = sanitize_file(source, spill, make_redactor(), warnings, scope)
         write_output(output, spill.read_bytes())
-        return counts
+        return summary
 
 
 @main.command()
@@ -346,25 +351,37 @@ def sanitize_io(source: Path, output: Path, warnings: list[str]) -> dict[str, in
     required=True,
     help="Where to write the sanitized HAR (`-`: standard output).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also drop the bodies and query values of every exchange qbtrace does not analyse.",
+)
 @guarded
-def sanitize(source: Path, output: Path) -> None:
-    """Copy an input as a HAR with every token, code, client secret and cookie replaced.
+def sanitize(source: Path, output: Path, strict: bool) -> None:
+    """Copy an input as a HAR with every secret replaced: tokens, codes, client secrets,
+    cookies, Authorization of any scheme, API keys, session ids, JWTs, URL passwords.
 
     SOURCE is anything `qbtrace analyze` reads: a HAR, a mitmproxy flow file (every flow is
     converted, through mitmproxy's HAR export) or a qbtrace capture. Each secret becomes a
-    keyed stand-in: equal values stay equal and altered values stay altered, so the copy
-    analyzes to the same causes. Prints how many values of each kind were replaced.
+    keyed stand-in wherever it occurs, in any spelling: equal values stay equal and altered
+    values stay altered, so the copy analyzes to the same causes. Prints on standard error
+    how many values of each kind were replaced, and what --strict dropped.
     """
     check_output(output, [source])
     warnings: list[str] = []
-    counts = sanitize_io(source, output, warnings)
+    summary = sanitize_io(source, output, warnings, strict)
     for warning in dict.fromkeys(warnings):
         warn("stdin" if is_stdio(source) else source.name, warning)
-    to_stderr = is_stdio(output)  # standard output holds the HAR itself
-    for kind, count in counts.items():
-        click.echo(f"{kind:<16} {count}", err=to_stderr)
-    where = "standard output" if to_stderr else terminal_line(str(output))
-    click.echo(f"qbtrace: wrote {where} ({sum(counts.values())} values replaced)", err=to_stderr)
+    for kind, count in summary.replaced.items():
+        click.echo(f"replaced {count:>6} {kind}", err=True)
+    for what, count in summary.dropped.items():
+        click.echo(f"dropped  {count:>6} {what}", err=True)
+    total = sum(summary.replaced.values())
+    where = "standard output" if is_stdio(output) else terminal_line(str(output))
+    click.echo(
+        f"qbtrace: wrote {where} ({plural(summary.entries, 'entry')}, {total} values replaced)",
+        err=True,
+    )
 
 
 @main.command()

@@ -19,7 +19,7 @@ from qbtrace.render.charts import (
     lineage_strips,
     positions,
 )
-from qbtrace.render.palette import palette
+from qbtrace.render.palette import _contrast_on_white, palette_colour
 from qbtrace.render.view import Presenter
 from qbtrace.rules import PRECEDENCE
 from tests.conftest import GOLDEN
@@ -40,11 +40,21 @@ def _hue(hex_colour: str) -> float:
 def test_every_cause_has_its_own_hue() -> None:
     assert len({colour(cause) for cause in PRECEDENCE}) == len(PRECEDENCE)
     for count in (len(PRECEDENCE), len(PRECEDENCE) + 3):  # and once providers add causes
-        hues = sorted(_hue(c) for c in palette(count))
+        hues = sorted(_hue(palette_colour(n)) for n in range(count))
         gaps = [(hues[(i + 1) % count] - hues[i]) % 360 for i in range(count)]
         assert min(gaps) >= 5, (count, hues)
-        for c in palette(count):  # dark enough for a swatch and a bar on white
-            assert colorsys.rgb_to_hls(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))[1] < 0.75
+
+
+def test_the_palette_is_generated_for_any_number_of_causes() -> None:
+    colours = [palette_colour(n) for n in range(200)]
+    assert len(set(colours)) == 200
+    for hexa in colours:
+        rgb = tuple(int(hexa[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        assert _contrast_on_white(rgb) >= 3.0, hexa  # type: ignore[arg-type]
+    # neighbours in precedence are told apart at a glance: far apart in RGB
+    for a, b in itertools.pairwise(colours):
+        pa, pb = (tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (a, b))
+        assert sum((x - y) ** 2 for x, y in zip(pa, pb, strict=True)) ** 0.5 > 60, (a, b)
 
 
 def test_bars_stack_inside_the_chart_and_count_every_timed_failure() -> None:

@@ -27,7 +27,7 @@ Block = tuple[int, list[Finding]]
 def render(
     analysis: Analysis, presenter: Presenter, colour: bool = False, width: int | None = None
 ) -> str:
-    lines = _header(analysis, colour) + _tables(analysis, presenter)
+    lines = _header(analysis, presenter, colour) + _tables(analysis, presenter)
     if analysis.findings:
         lines.append(LEGEND)
     for number, group in blocks(analysis.findings, analysis.profile.outage_window):
@@ -56,7 +56,7 @@ def blocks(findings: tuple[Finding, ...], window: float) -> list[Block]:
     return out
 
 
-def _header(analysis: Analysis, colour: bool) -> list[str]:
+def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]:
     s = summary(analysis)
     by_cause = s["by_cause"]
     assert isinstance(by_cause, dict)
@@ -75,7 +75,7 @@ def _header(analysis: Analysis, colour: bool) -> list[str]:
         )
         lines += [f"    warning: {terminal_line(w)}" for w in dict.fromkeys(item.warnings)]
     lines += [f"  note: {terminal_line(note)}" for note in analysis.notes]
-    top = headline(analysis.findings)
+    top = headline(analysis.findings, presenter.provider)
     if top is not None:
         said = sentence(top).replace(top.top.cause, style.cause(top.top.cause, colour), 1)
         lines.append(f"  most common: {said}. Fix: {top.top.fix}")  # our words only

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, InputKind, Kind, RawParts, Ref
+from qbtrace.model import Exchange, Gap, Input, InputKind, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
@@ -172,7 +172,7 @@ def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> Ra
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None
     failure = entry.get("_error") or entry.get("_failureText") or response.get("_error")
-    gaps: list[str] = []
+    gaps: list[Gap] = []
     body = _request_body(_mapping(request.get("postData")), gaps)
     return RawParts(
         method=str(request.get("method") or "GET"),
@@ -223,7 +223,7 @@ def parse_time(value: Any) -> float | None:
     return moment.timestamp()
 
 
-def _request_body(post: Mapping[str, Any], gaps: list[str]) -> str | None:
+def _request_body(post: Mapping[str, Any], gaps: list[Gap]) -> str | None:
     if not post:
         return None
     if post.get("_file"):
@@ -271,7 +271,7 @@ def body_text(holder: Mapping[str, Any], strict: bool = False) -> HarText:
 
 
 def _content(
-    content: Mapping[str, Any], gaps: list[str], warnings: list[str], index: int
+    content: Mapping[str, Any], gaps: list[Gap], warnings: list[str], index: int
 ) -> str | None:
     if content.get("_file"):
         gaps.append("response-body-in-attachment")
@@ -326,16 +326,28 @@ def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
 
 
 def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
-    """The HAR document itself, values raw, for the sanitizer to rewrite."""
+    """The HAR document itself, values raw, for the sanitizer to rewrite; a damaged one as
+    the entries that still parse (with `read_har`'s warning and errors)."""
+    raw = bytes(loaded.data)
     try:
-        har = json.loads(bytes(loaded.data).decode("utf-8"))
-        if not isinstance(har["log"]["entries"], list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"not a HAR file ({exc.__class__.__name__})", source=loaded.source
-        ) from None
-    return dict(har)
+        har = json.loads(raw)
+    except (ValueError, RecursionError):
+        har = None
+    log = har.get("log") if isinstance(har, dict) else None
+    if isinstance(log, dict) and isinstance(log.get("entries"), list):
+        return dict(har)
+    spans = _entries(raw, loaded.source, warnings)[0]  # raises "not a HAR file (...)"
+    entries = [e for e in map(_json_object, spans) if e is not None]
+    creator = {"name": "qbtrace", "comment": "the readable entries of a damaged HAR"}
+    return {"log": {"version": "1.2", "creator": creator, "pages": [], "entries": entries}}
+
+
+def _json_object(span: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(bytes(span).decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 READER = Reader(InputKind.HAR, "a HAR", _recognise, _read, _to_har)
