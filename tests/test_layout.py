@@ -18,6 +18,7 @@ TESTED_ELSEWHERE = {
     "qbtrace_capture": "tests/test_addon.py",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
+    "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)

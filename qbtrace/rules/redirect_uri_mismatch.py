@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from qbtrace.lineage import CodeGrant
+from qbtrace.codeflow import CodeGrant
 from qbtrace.model import Confidence, Evidence, Exchange, Kind, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
 
