@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
-from qbtrace.model import Confidence, Evidence, Exchange, Match
+from qbtrace.model import Confidence, Evidence, Exchange, Match, Role
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Secret
@@ -83,11 +83,11 @@ def outcome(req: TokenRequest) -> str:
     return f"HTTP {x.status} {req.error or ''}".rstrip()
 
 
-def cite(role: str, req: TokenRequest, note: str) -> Evidence:
+def cite(role: Role, req: TokenRequest, note: str) -> Evidence:
     return Evidence(role, note, req.x.ref, req.x.started)
 
 
-def cite_exchange(role: str, x: Exchange, note: str) -> Evidence:
+def cite_exchange(role: Role, x: Exchange, note: str) -> Evidence:
     return Evidence(role, note, x.ref, x.started)
 
 

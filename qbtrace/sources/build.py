@@ -9,12 +9,13 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
+from typing import get_args
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
 from qbtrace import providers
-from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
+from qbtrace.model import ClientAuth, CredentialDefect, Exchange, Gap, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
@@ -61,7 +62,13 @@ WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 """Long opaque runs in provider text (an error_description may quote the token it refused)."""
-CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
+CRED_DEFECTS: dict[tuple[str, str], CredentialDefect] = {
+    (defect.removesuffix(f"-{part}"), part): defect
+    for defect in get_args(CredentialDefect)
+    for part in ("id", "secret")
+    if defect.endswith(f"-{part}")
+}
+"""(value defect or `missing`, `id`/`secret`) → the credential defect it makes."""
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
@@ -191,7 +198,7 @@ def _redacted_text(text: str | None) -> str | None:
     return TOKEN_LIKE.sub(_opaque, text[:500])
 
 
-def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
+def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
         return {}
@@ -259,13 +266,13 @@ def _basic(token: str, redactor: Redactor) -> ClientAuth:
     return ClientAuth(client_id, redactor.secret("secret", secret), "basic", defects)
 
 
-def _cred_defects(part: str, value: str | None) -> tuple[str, ...]:
+def _cred_defects(part: str, value: str | None) -> tuple[CredentialDefect, ...]:
     if value is None:
-        return (f"missing-{part}",)
+        return (CRED_DEFECTS["missing", part],)
     _, defects = canonical(value)
     if not defects:
         return ()
-    return tuple(f"{d}-{part}" for d in defects if d in CRED_DEFECTS)
+    return tuple(CRED_DEFECTS[d, part] for d in defects if (d, part) in CRED_DEFECTS)
 
 
 def header_pairs(items: object) -> list[tuple[str, str]]:
