@@ -8,6 +8,7 @@ without parameters, relative Locations and a HAR that keeps only `redirectURL`."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -212,4 +213,28 @@ def test_a_callback_without_state_goes_to_the_attempt_that_asked_for_its_url(
     d.exchange(3, APP_B, CODE_1, CB)
     f = only(tmp_path, d, SHAPES["hardump"])
     assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
+    assert linked(f) == [("authorize", first)]
+
+
+@pytest.mark.parametrize("shape", WITH_CHROME.values(), ids=WITH_CHROME)
+def test_a_script_driven_consent_whose_answer_names_the_callback_in_json(
+    tmp_path: Path, shape: Shape
+) -> None:
+    """The consent page posts by XHR and navigates itself: the code is only in the JSON
+    answer of that XHR, and the callback (on localhost) never passed the proxy."""
+    d = Dance()
+    page = "https://appcenter.intuit.com/app/connect/oauth2/v1/consent"
+    first = d.authorize(0, APP_A, CB, "s1")
+    d.add(
+        4,
+        "POST",
+        page,
+        body='{"approve": true}',
+        headers={"Content-Type": "application/json"},
+        answer=json.dumps({"status": "ok", "data": {"redirectUrl": back(CODE_1, "s1")}}),
+        answer_headers={"Content-Type": "application/json"},
+    )
+    d.exchange(6, APP_A, CODE_1, f"{CB}/")
+    f = only(tmp_path, d, shape)
+    assert (f["cause"], f["confidence"]) == ("redirect_uri_mismatch", "certain")
     assert linked(f) == [("authorize", first)]
