@@ -17,9 +17,7 @@ from qbtrace.providers.base import GENERIC_WORDS, Provider, host_of, host_path
 DEFAULT_NAME = "quickbooks"
 MODULES: tuple[str, ...] = (
     DEFAULT_NAME,
-    *sorted(
-        m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("base", DEFAULT_NAME)
-    ),
+    *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("base", DEFAULT_NAME)),
 )
 """Built-in provider modules under `qbtrace/providers/`, found there; the default first."""
 

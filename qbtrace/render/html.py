@@ -163,9 +163,9 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
     """Everything the template shows, decided here."""
     causes = tuple(
         CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colour(r.cause))
-        for r in ranked(analysis.findings)
+        for r in ranked(analysis.findings, presenter.provider)
     )
-    top = headline(analysis.findings)
+    top = headline(analysis.findings, presenter.provider)
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)

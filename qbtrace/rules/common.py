@@ -107,7 +107,7 @@ def hinted(ctx: Context, cause: str) -> Evidence | None:
     if hint is None:
         return None
     note = f"the answer says {f.error_description!r}: {hint.meaning}"
-    return Evidence("error_description", note, f.x.ref, f.x.started)
+    return Evidence("error_description", note)  # the failure's own answer: no link to itself
 
 
 def environments(profile: Profile, first: str | None, second: str | None) -> str:

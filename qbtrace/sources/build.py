@@ -76,17 +76,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     req_headers = _lower(raw.request_headers)
     resp_headers = _lower(raw.response_headers)
     parts = urlsplit(raw.url)
-    if kind in (Kind.TOKEN, Kind.REVOKE):
-        fields = _body_fields(raw.request_body, req_headers.get("content-type", ""))
-        if raw.request_body is None:
-            raw.gaps.append("request-body-missing")
-    else:
-        fields = _form(parts.query)
-        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
-            # the consent page's form POST carries client_id, redirect_uri and state in its
-            # body; fields of the body win over the query's of the same name
-            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
-            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
+    fields = _request_fields(kind, raw, parts.query, req_headers.get("content-type", ""))
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
@@ -116,6 +106,24 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _request_fields(
+    kind: Kind, raw: RawParts, query: str, content_type: str
+) -> list[tuple[str, str]]:
+    """The request's fields: the body of a token or revoke POST, else the query. The consent
+    page's form POST to the authorize endpoint carries client_id, redirect_uri and state in
+    its body; there the body's fields win over the query's of the same name."""
+    if kind in (Kind.TOKEN, Kind.REVOKE):
+        if raw.request_body is None:
+            raw.gaps.append("request-body-missing")
+        return _body_fields(raw.request_body, content_type)
+    fields = _form(query)
+    if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+        body = _body_fields(raw.request_body, content_type)
+        named = {name for name, _ in body}
+        fields = [*(f for f in fields if f[0] not in named), *body]
+    return fields
 
 
 def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
