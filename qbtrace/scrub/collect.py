@@ -90,8 +90,10 @@ class Collector:
     def replacer(self) -> Replacer:
         """Every collected value's spellings in one automaton, OAuth stand-ins first."""
         out = Replacer()
-        for table in (self._oauth, self._other):
-            for value, (fake, kind) in table.items():
+        for value, (fake, kind) in self._oauth.items():
+            out.add(value, fake, kind)
+        for value, (fake, kind) in self._other.items():
+            if value not in self._public:  # a cookie that holds a host, a content type...
                 out.add(value, fake, kind)
         return out
 
@@ -169,7 +171,9 @@ class Collector:
             self.url(value.split("url=", 1)[-1] if low == "refresh" else value.strip("<> "))
         elif is_secret_name(name):
             self.credential(value, "secret header")
-        elif low not in SAFE_HEADERS:
+        elif low in SAFE_HEADERS:
+            self._public.add(value.strip())
+        else:
             for run in find.opaque_runs(value):
                 self.secret("random value", run)
 
@@ -180,7 +184,8 @@ class Collector:
         except ValueError:  # an unclosed IPv6 bracket: still read its fields as text
             self.text(url)
             return
-        userinfo, at, _ = parts.netloc.rpartition("@")
+        userinfo, at, host = parts.netloc.rpartition("@")
+        self._public.update((host, parts.hostname or host, parts.path))  # what qbtrace matches
         if at:
             self.secret("url userinfo", unquote(userinfo))
             self.secret("url userinfo", unquote(userinfo.partition(":")[2]))
