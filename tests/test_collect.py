@@ -108,7 +108,7 @@ def test_json_escaped_once_more_in_a_script_or_an_attribute() -> None:
     assert "js-escaped-1234" not in out and "attr-escaped-5678" not in out
 
 
-def test_a_cookie_that_holds_a_host_or_content_type_leaves_them_alone() -> None:
+def test_a_cookie_that_holds_a_host_or_a_content_type_leaves_them_alone() -> None:
     url = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     cookie = "last=oauth.platform.intuit.com; kind=application/x-www-form-urlencoded"
     text = f"{url} | content-type: application/x-www-form-urlencoded | {cookie}"

@@ -55,6 +55,9 @@ class Collector:
         self._oauth: dict[str, tuple[str, str]] = {}
         self._other: dict[str, tuple[str, str]] = {}
         self._public: set[str] = set()
+        """Values of fields that are no secret (client ids): not taken as random secrets."""
+        self._matched: set[str] = set()
+        """Hosts and content types qbtrace matches on: never replaced as another secret."""
         self._seen: set[tuple[str, str]] = set()
 
     def _first(self, where: str, value: str) -> bool:
@@ -81,7 +84,7 @@ class Collector:
         if raw in self._other or raw in self._oauth:
             return
         canon = canonical(raw)[0]
-        if canon in self._public:
+        if kind == "random value" and canon in self._public:
             return
         for value in {raw.strip(), canon}:  # `%5B%5BB%5D%5D` is long, `[[B]]` is not
             if find.meaningful(value) and not WORD.fullmatch(value):
@@ -93,8 +96,9 @@ class Collector:
         for value, (fake, kind) in self._oauth.items():
             out.add(value, fake, kind)
         for value, (fake, kind) in self._other.items():
-            if value not in self._public:  # a cookie that holds a host, a content type...
-                out.add(value, fake, kind)
+            if value in self._matched or (kind == "random value" and value in self._public):
+                continue  # a cookie that holds a host; a client id that looks random
+            out.add(value, fake, kind)
         return out
 
     # --- where values stand -------------------------------------------------------------
@@ -172,7 +176,8 @@ class Collector:
         elif is_secret_name(name):
             self.credential(value, "secret header")
         elif low in SAFE_HEADERS:
-            self._public.add(value.strip())
+            if low == "content-type":
+                self._matched.add(value.strip())  # the rules read it
         else:
             for run in find.opaque_runs(value):
                 self.secret("random value", run)
@@ -185,7 +190,7 @@ class Collector:
             self.text(url)
             return
         userinfo, at, host = parts.netloc.rpartition("@")
-        self._public.update((host, parts.hostname or host, parts.path))  # what qbtrace matches
+        self._matched.update((host, parts.hostname or host))
         if at:
             self.secret("url userinfo", unquote(userinfo))
             self.secret("url userinfo", unquote(userinfo.partition(":")[2]))
