@@ -120,3 +120,14 @@ def test_a_cookie_that_holds_a_host_or_a_content_type_leaves_them_alone() -> Non
 
     out, _ = sanitized(text, collect)
     assert out == text
+
+
+def test_a_word_is_a_secret_where_a_credential_name_says_so_not_in_a_cookie() -> None:
+    text = "X-Api-Key: secret-key | theme=darkmode"
+
+    def collect(c: Collector) -> None:
+        c.header("X-Api-Key", "secret-key")
+        c.header("Cookie", "theme=darkmode")
+
+    out, _ = sanitized(text, collect)
+    assert "secret-key" not in out and "darkmode" in out

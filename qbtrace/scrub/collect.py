@@ -57,7 +57,9 @@ SAFE_HEADERS = frozenset(
 """Headers qbtrace reads (a provider's request id is no secret, and replacing it would change
 the evidence) or that hold no secret: their values are not searched for random runs."""
 WORD = re.compile(r"[A-Za-z_-]{1,15}")
-"""A short word (`bearer`, `content-type`, `accepted`) is no secret, whatever its field's name."""
+"""A short word (`bearer`, `content-type`, `accepted`) is no secret in a cookie or a body."""
+MIN_WORD = 8
+"""A word this long is taken as a secret where a credential's name says it is one."""
 SET_COOKIE_SPLIT = re.compile(r"\n|,(?=\s*[^;,=\s]+=)")
 """Folded `Set-Cookie` values: Chrome and Firefox join them with newlines, proxies with
 commas (a comma inside `Expires=Wed, 21 Oct` is followed by no `name=`)."""
@@ -99,15 +101,17 @@ class Collector:
         self._oauth.setdefault(raw, (self.stand_ins.value(raw), kind))
         self._oauth.setdefault(canon, (self.stand_ins.core(canon), kind))
 
-    def secret(self, kind: str, raw: str) -> None:
-        """Any other secret, when it is long enough to be one and not a plain word."""
+    def secret(self, kind: str, raw: str, words: bool = False) -> None:
+        """Any other secret, when it is long enough to be one and not a short plain word
+        (unless `words`: where the name says it is a credential, `secret-key` is one)."""
         if raw in self._other or raw in self._oauth:
             return
         canon = canonical(raw)[0]
         if kind == "random value" and canon in self._public:
             return
         for value in {raw.strip(), canon}:  # `%5B%5BB%5D%5D` is long, `[[B]]` is not
-            if find.meaningful(value) and not WORD.fullmatch(value):
+            word = WORD.fullmatch(value) and not (words and len(value) >= MIN_WORD)
+            if find.meaningful(value) and not word:
                 self._other.setdefault(value, (self.stand_ins.value(value), kind))
 
     def replacer(self) -> Replacer:
@@ -144,12 +148,12 @@ class Collector:
         """An `Authorization`-like value of any scheme or none."""
         scheme, space, cred = value.strip().partition(" ")
         if not space:
-            self.secret(kind, value)
+            self.secret(kind, value, words=True)
             return
         if scheme.lower() == "basic":
             self.basic(cred.strip())
             return
-        self.secret(kind, cred.strip())
+        self.secret(kind, cred.strip(), words=True)
         for name, part in find.fields(cred):  # Digest, AWS4: `Signature=...`, `nonce="..."`
             self.secret(kind, part.strip('"'))
             del name
