@@ -16,10 +16,15 @@ TESTED_ELSEWHERE = {
     "html": "tests/test_report.py (in Chromium)",
     "spelling": "tests/test_export.py",
     "qbtrace_capture": "tests/test_addon.py",
+    "mitm_master": "tests/test_proxy.py (mitmproxy started in-process)",
+    "style": "tests/test_text.py (in a real terminal)",
+    "palette": "tests/test_charts.py and tests/test_report.py (in Chromium)",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
     "ancestry": "tests/test_rules.py (family, eviction and consent-lifetime rules)",
+    "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
+    "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
 ALLOWED = {
@@ -70,3 +75,12 @@ def test_no_module_outside_providers_names_a_providers_facts() -> None:
                 if (where, hit.group(0)) not in ALLOWED:
                     found.append(f"{where}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_every_gap_has_words_in_the_report() -> None:
+    from typing import get_args
+
+    from qbtrace.model import Gap
+    from qbtrace.render.html import GAP_WORDS
+
+    assert set(GAP_WORDS) == set(get_args(Gap))

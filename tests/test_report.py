@@ -26,6 +26,7 @@ from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
 from qbtrace.render import html
 from qbtrace.render.view import Presenter
 from tests.conftest import GOLDEN, ROOT, scenario_config
+from tests.flows import Dance
 from tests.realclients.browser import CHROMIUM as BROWSER
 from tests.realclients.browser import CHROMIUM_ARGS
 
@@ -147,6 +148,28 @@ def test_explanation_and_fix_are_the_explain_text() -> None:
         rule = BY_CAUSE[group.cause]
         assert (group.happened, group.confirm, group.fix) == (rule.happened, rule.confirm, rule.fix)
     assert report.causes[0].count == max(c.count for c in report.causes)
+    assert report.fix_first is not None and "4 shown causes tie at 1 each" in report.fix_first
+
+
+def test_fix_first_never_puts_a_guess_before_a_shown_cause(tmp_path: Path) -> None:
+    """Three codes from elsewhere (guesses) and one reused code (shown): fix the shown one."""
+    d, app, cb = Dance(), "ABdevKeys0000000000000000000000000000000000000000", "https://a.test/cb"
+    for n in range(3):
+        d.exchange(1000 * n, app, f"AB11790000000pasted{n}pasted{n}pasted{n}pasted", cb)
+    code = "AB11790000000fromthecaptureXXXXXXXXXXXXXXXXXXXX"
+    location = f"{cb}?code={code}&state=s1&realmId=1"
+    d.authorize(5000, app, cb, "s1", status=302, answer_headers={"Location": location})
+    d.exchange(5001, app, code, cb, ok=True)
+    d.exchange(5002, app, code, cb)
+    path = tmp_path / "guesses.har"
+    path.write_text(json.dumps(d.har()))
+    analysis, presenter = analyze(path)
+    report = html.build(analysis, presenter)
+    assert [(r.cause, r.count) for r in report.causes] == [("code_reused", 1), ("code_unknown", 3)]
+    assert (
+        report.fix_first
+        == "code_reused (1 failure); more frequent but only guessed: code_unknown 3"
+    )
 
 
 def test_thousands_of_findings_are_capped_per_cause() -> None:
@@ -362,3 +385,85 @@ def test_a_mixed_capture_is_explained_per_provider_in_its_words() -> None:
     assert "accepts the previous value for 30 minutes" in group[xero:]
     single = render(GOLDEN / "xero_superseded.har")[1]
     assert "By provider" not in single and 'class="provider"' not in single
+
+
+# --- the pictures, looked at in Chromium ---------------------------------------------------
+
+LAYOUT_CHECKS = """() => {
+  const overlap = (a, b) =>
+    Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+    Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const clashes = [];
+  for (const svg of document.querySelectorAll("svg")) {
+    for (const sel of ["text", "circle"]) {
+      const boxes = [...svg.querySelectorAll(sel)].map(e => [e, e.getBoundingClientRect()]);
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++)
+          if (overlap(boxes[i][1], boxes[j][1]))
+            clashes.push(sel + ": " + (boxes[i][0].textContent || sel).slice(0, 80));
+    }
+  }
+  const broken = [];
+  for (const cell of document.querySelectorAll("td, th, .strip-label")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const re = /\\S+/g;
+      for (let m = re.exec(node.data); m; m = re.exec(node.data)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  const fills = {};
+  for (const rect of document.querySelectorAll("svg.chart rect")) {
+    const cause = rect.querySelector("title").textContent.split(" ").pop();
+    fills[cause] = getComputedStyle(rect).fill;
+  }
+  const titles = [...document.querySelectorAll("svg.chart .axis-title")].map(t => t.textContent);
+  const ticks = document.querySelectorAll("svg.chart .tick").length;
+  const emptyTables = [...document.querySelectorAll("table")].filter(
+    t => !t.querySelector("tbody tr")).length;
+  return {clashes, broken, fills, titles, ticks, emptyTables};
+}"""
+
+
+def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
+    """The layout checks at 1280 px, 390 px and in print, each with its screenshot."""
+    seen = []
+    for width, media in ((1280, "screen"), (390, "screen"), (800, "print")):
+        watched = Watched(browser, scripts=True)
+        try:
+            watched.page.set_viewport_size({"width": width, "height": 1000})
+            watched.page.emulate_media(media=media)
+            watched.open(report)
+            shot = ARTIFACTS / f"{name}-{media}-{width}.png"
+            watched.page.screenshot(path=str(shot), full_page=True)
+            seen.append(watched.page.evaluate(LAYOUT_CHECKS))
+        finally:
+            watched.close()
+    return seen
+
+
+def test_report_pictures_in_chromium_at_every_width_and_in_print(browser: Any) -> None:
+    analysis, text = render(*HARS)
+    report = write_artifact("report-pictures.html", text)
+    causes = {f.cause for f in analysis.findings if f.time is not None}
+    for checks in _looked_at(browser, report, "report-pictures"):
+        assert checks["clashes"] == [], checks["clashes"]
+        assert checks["broken"] == [], checks["broken"]
+        assert set(checks["fills"]) == causes
+        assert len(set(checks["fills"].values())) == len(causes)  # a colour of its own each
+        assert checks["titles"][0].startswith("failures per ") and "time (UTC)" in checks["titles"]
+        assert checks["ticks"] >= 6 and checks["emptyTables"] == 0
+
+
+def test_a_healthy_report_says_so_and_shows_lineages_without_empty_tables(browser: Any) -> None:
+    _, text = render(GOLDEN / "healthy_python.har")
+    assert "Healthy" in text and 'id="findings"' not in text and 'id="chart"' not in text
+    assert 'id="requests"' not in text and 'class="strip"' in text
+    report = write_artifact("report-healthy.html", text)
+    for checks in _looked_at(browser, report, "report-healthy"):
+        assert checks["emptyTables"] == 0 and checks["clashes"] == [] and checks["broken"] == []

@@ -38,7 +38,6 @@ def test_sanitized_har_gives_the_same_findings_and_holds_no_secret(
     assert not leaked, leaked[:3]
 
 
-
 def test_cli_prints_counts_per_kind(tmp_path: Path) -> None:
     out = tmp_path / "clean.har"
     proc = run_cli("sanitize", GOLDEN / "mixed.har", "-o", out)
@@ -128,3 +127,32 @@ def test_compressed_and_bom_hars_are_sniffed_as_analyze_does(packing: str, tmp_p
     assert [essence(f) for f in after.findings] == [essence(f) for f in before.findings]
     text = out.read_text()
     assert not [s for s in planted_secrets(har) if s in text]
+
+
+def test_sanitized_firefox_har_keeps_no_code_in_its_page_title(tmp_path: Path) -> None:
+    """Firefox's own HAR titles its page with the last URL: the callback, code included."""
+    har = GOLDEN / "firefox_spa_double_exchange.firefox.har"
+    titles = [p["title"] for p in json.loads(har.read_text())["log"]["pages"]]
+    assert any("code=" in t for t in titles)  # the shape the test is about
+    out = tmp_path / har.name
+    sanitize_file(har, out, Redactor(b"sanitize-key"))
+    codes = {s for s in planted_secrets(har) if s.startswith("AB11")}
+    pages = json.loads(out.read_text())["log"]["pages"]
+    assert not [p["title"] for p in pages if any(c in p["title"] for c in codes)]
+
+
+def test_lone_surrogates_in_secrets_are_no_traceback(tmp_path: Path) -> None:
+    src = tmp_path / "surrogates.har"
+    src.write_text(
+        '{"log": {"version": "1.2", "entries": [{"request": {"method": "GET", '
+        '"url": "https://a.test/x?api_key=abc\\ud800defghij123", "headers": '
+        '[{"name": "Cookie", "value": "sid=xyz\\udc00abcdefgh123"}]}, '
+        '"response": {"status": 200, "headers": [], "content": '
+        '{"text": "{\\"token\\": \\"tt\\ud801tttttt123\\"}"}}}]}}'
+    )
+    out = tmp_path / "out" / src.name
+    out.parent.mkdir()
+    status, said = cli("sanitize", src, "-o", out)
+    assert status == 0, said
+    text = out.read_text()
+    assert "defghij123" not in text and "abcdefgh123" not in text and "tttttt123" not in text

@@ -256,6 +256,8 @@ NUMBER_FIELDS = frozenset(
 """Settings of qbtrace.toml that take a non-negative number."""
 BOOL_FIELDS = frozenset(("rotates", "reuse_detection"))
 """Settings of qbtrace.toml that take true or false."""
+INT_FIELDS = frozenset(f.name for f in fields(Provider) if f.type in ("int", "int | None"))
+"""The number settings that are counts (whole numbers)."""
 URL_FIELDS = frozenset(("token_endpoint", "authorize_endpoint", "revoke_endpoint"))
 TEXT_FIELDS = frozenset(("title",))
 """Answer fields and headers are a provider module's to name: readers keep only those."""

@@ -29,4 +29,4 @@ def check(ctx: Context) -> Match | None:
     if f.error not in ERRORS:
         return None
     note = f"{ctx.provider.label} answered `{f.error}`: the user must sign in interactively"
-    return match(CAUSE, Confidence.CERTAIN, Evidence("answer", note, f.x.ref, f.x.started))
+    return match(CAUSE, Confidence.CERTAIN, Evidence("response", note, f.x.ref, f.x.started))

@@ -9,18 +9,21 @@ the first reader of `MODULES` that recognises it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import mmap
+import shutil
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from qbtrace.errors import InputError
-from qbtrace.model import Input, InputKind
+from qbtrace.model import Input, InputKind, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
@@ -89,9 +92,45 @@ def recognise(loaded: Loaded) -> Reader:
 
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Read one input file of any registered format; InputError when it cannot be read."""
+    """Read one input file of any registered format; InputError when it cannot be read.
+    `-` is standard input, in any of the formats (a flow file too)."""
+    if str(path) == "-":
+        return _read_stdin(source, profile, redactor)
     loaded = load(path, source)
-    return recognise(loaded).read(loaded, profile, redactor)
+    reader = recognise(loaded)
+    got = reader.read(loaded, profile, redactor)
+    if reader.kind != InputKind.CAPTURE and not any(x.kind == Kind.TOKEN for x in got.exchanges):
+        from qbtrace.sources.others import other_providers
+
+        return replace(got, others=other_providers(loaded.data, _known_hosts(profile)))
+    return got
+
+
+def _known_hosts(profile: Profile) -> set[str]:
+    from qbtrace.providers import host_of
+
+    urls = [
+        url
+        for p in profile.providers
+        for url in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
+        if url
+    ]
+    return {host_of(url).split(":")[0] for url in urls}
+
+
+@contextlib.contextmanager
+def stdin_file() -> Iterator[Path]:
+    """Standard input spilled to a private (0600) temporary file, removed afterwards: the
+    readers map their input, and the flow-file reader opens it by name."""
+    with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
+        shutil.copyfileobj(sys.stdin.buffer, spill, CHUNK)
+        spill.flush()
+        yield Path(spill.name)
+
+
+def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
+    with stdin_file() as path:
+        return read_input(path, source, profile, redactor)
 
 
 def to_har(path: Path, source: str, warnings: list[str]) -> Har:
