@@ -52,8 +52,14 @@ def analyze(path: Path) -> str:
     from qbtrace.cli import main
 
     os.environ["QBTRACE_TAG_KEY"] = TAG_KEY
-    args = ["analyze", str(path), "--format", "json", *scenario_config(path)]
-    result = CliRunner().invoke(main, args)
+    config = scenario_config(path)
+    args = ["analyze", str(path.resolve()), "--format", "json", *config]
+    here = os.getcwd()
+    os.chdir(path.parent)  # a scenario's config is named by its file name: no machine path
+    try:
+        result = CliRunner().invoke(main, args)
+    finally:
+        os.chdir(here)
     if result.exit_code not in (0, 1):
         raise SystemExit(f"{path.name}: exit {result.exit_code}: {result.output}")
     json.loads(result.stdout)  # a gold file is always a whole JSON document
@@ -64,7 +70,7 @@ def scenario_config(path: Path) -> list[str]:
     """`--config <scenario>.qbtrace.toml` when the scenario's app declares one beside its
     capture (a custom provider), else no config at all."""
     declared = path.with_name(f"{scenario_of(path)}.qbtrace.toml")
-    return ["--config", str(declared)] if declared.is_file() else no_config()
+    return ["--config", declared.name] if declared.is_file() else no_config()
 
 
 def no_config() -> list[str]:
