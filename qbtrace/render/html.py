@@ -184,6 +184,8 @@ class Report:
     """(anchor, title) of the sections shown: a healthy capture has no chart or findings."""
     config: str | None
     """Which qbtrace.toml was read and what it overrides; None when none was."""
+    config_parts: tuple[str, ...]
+    """The same, cut where it may wrap (its overrides may hold long endpoint URLs)."""
     request_id_name: str
     providers: tuple[ProviderRow, ...] = ()
     """Token requests and failures per provider, when the inputs hold several."""
@@ -220,6 +222,7 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         notes=analysis.notes,
         sections=_sections(chart is not None, bool(groups), bool(requests)),
         config=config_line(analysis),
+        config_parts=url_parts(config_line(analysis) or ""),
         request_id_name=_request_id_name(analysis),
         providers=_providers(analysis),
     )
@@ -245,7 +248,9 @@ def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, s
 
 
 def url_parts(url: str) -> tuple[str, ...]:
-    return tuple(part for part in re.split(r"(?<=[/?&])", url) if part)
+    """Where a URL may wrap: after `/`, `?`, `&`, and after `.` and `-` too, so a long host
+    (an Auth0 tenant) or a tenant GUID in the path (Microsoft's) does not break mid-word."""
+    return tuple(part for part in re.split(r"(?<=[/?&.-])", url) if part)
 
 
 def _request_id_name(analysis: Analysis) -> str:
