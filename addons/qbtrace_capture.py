@@ -234,7 +234,8 @@ class QbtraceCapture:
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
             return
-        self.writer.close()
+        if self.writer.owns_fd():
+            self.writer.close()  # else its number is another file's now: leave it alone
         self.writer = writer
 
     def _diagnosis_loop(self) -> None:

@@ -168,6 +168,9 @@ class CaptureWriter:
     fd: int
     next_index: int
     _broken: bool = False
+    ident: tuple[int, int] = (0, 0)
+    """(device, inode) of the file as opened, to tell it from a file that got our
+    descriptor's number after something else closed it."""
 
     @classmethod
     def open(cls, path: Path) -> CaptureWriter:
@@ -175,7 +178,8 @@ class CaptureWriter:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             lines, ends_open = _count_lines(path)
-            writer = cls(path, fd, lines)
+            opened = os.fstat(fd)
+            writer = cls(path, fd, lines, ident=(opened.st_dev, opened.st_ino))
             if ends_open:
                 # a session killed mid-line: end that line so ours start clean
                 writer._write_all(b"\n")
@@ -201,11 +205,21 @@ class CaptureWriter:
         return index
 
     def gone(self) -> bool:
-        """True when the file was deleted (or replaced) under us: writes would vanish."""
+        """True when writes would vanish or land elsewhere: the file was deleted, or our
+        descriptor was closed (its number may now be another file's)."""
         try:
-            return os.fstat(self.fd).st_nlink == 0
+            now = os.fstat(self.fd)
         except OSError:
             return True
+        return now.st_nlink == 0 or (now.st_dev, now.st_ino) != self.ident
+
+    def owns_fd(self) -> bool:
+        """True while the descriptor is still the one we opened (closing it is ours to do)."""
+        try:
+            now = os.fstat(self.fd)
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == self.ident
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

@@ -173,8 +173,10 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
 ) -> None:
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        os.close(addon.writer.fd)  # the disk went away under us
-        addon.writer.fd = os.open(os.devnull, os.O_RDONLY)
+        os.close(addon.writer.fd)
+        addon.writer.fd = os.open("/dev/full", os.O_WRONLY)  # the disk is full: ENOSPC
+        full = os.fstat(addon.writer.fd)
+        addon.writer.ident = (full.st_dev, full.st_ino)
         addon.response(token_flow(200, b"{}"))
         addon.response(token_flow(200, b"{}"))
     failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
