@@ -303,6 +303,22 @@ def test_authorize_error_redirect() -> None:
     assert isinstance(got.reply["state"], Secret)
 
 
+def test_relative_redirect_location_is_resolved_against_the_request() -> None:
+    parts = RawParts(
+        method="GET",
+        url="http://127.0.0.1:8000/connect/oauth2?client_id=AB&state=x",
+        started=T0,
+        ended=None,
+        request_headers=[],
+        request_body=None,
+        status=302,
+        response_headers=[("Location", f"/callback?code={CODE}&state=x")],
+    )
+    got = build(parts, Kind.AUTHORIZE)
+    assert got.reply["redirect_to"] == "http://127.0.0.1:8000/callback"
+    assert got.reply["code"] == REDACTOR.secret("code", CODE)
+
+
 def test_location_on_a_token_response_is_not_read_as_a_redirect() -> None:
     parts = token_parts()
     parts.response_headers.append(("Location", f"https://evil.example.test/?code={CODE}"))

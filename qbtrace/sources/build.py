@@ -10,7 +10,7 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
@@ -86,7 +86,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = urlsplit(location)
+        target = urlsplit(urljoin(raw.url, location))  # a relative Location is allowed
         reply = _tagged(_form(target.query), redactor)
         reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
     elif raw.status is not None and (
