@@ -16,6 +16,7 @@ TESTED_ELSEWHERE = {
     "qbtrace_capture": "tests/test_addon.py",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
+    "bodies": "tests/test_hook_requests.py (the recorder's body and failure text)",
 }
 
 

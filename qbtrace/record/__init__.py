@@ -1,0 +1,92 @@
+"""The in-app recorder: a qbtrace capture written from inside the app, for production hosts
+where no proxy can run.
+
+    import qbtrace.record
+    qbtrace.record.install("tokens.jsonl")          # early, e.g. in the app's settings
+
+or, without touching the app (like `coverage run`):
+
+    python -m qbtrace.record -o tokens.jsonl -- app.py ARGS
+    python -m qbtrace.record -o tokens.jsonl -- -m celery -A proj worker
+
+Every token, authorize, callback, revoke and disconnect request the app makes with
+`requests` or `httpx` becomes one capture record (docs/capture-format.md) holding tags, never
+the values. Workers forked later (multiprocessing, gunicorn, Celery prefork) append to the
+same file. The recorder never changes a request or its answer and never raises into the app.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+from qbtrace.profile import Profile
+from qbtrace.record.recorder import Clock, Recorder
+
+__all__ = ["Recorder", "active", "install", "uninstall"]
+_active: Recorder | None = None
+_fork_hook = False
+
+
+def install(
+    path: str | os.PathLike[str],
+    *,
+    profile: Profile | None = None,
+    key: bytes | None = None,
+    clock: Clock | None = None,
+) -> Recorder:
+    """Start recording into `path` (appended to, created 0600) and return the recorder.
+
+    `profile` names the provider's endpoints (QuickBooks by default; see `load_profile` for
+    a qbtrace.toml); `key` is the tag key (QBTRACE_TAG_KEY or the user's kept key by
+    default; share it to correlate with other captures); `clock` gives Unix seconds
+    (`time.time` by default). OSError when the file cannot be written: the one error
+    `install` raises, at start-up, never later. Installing again switches to the new file.
+    """
+    global _active, _fork_hook
+    recorder = Recorder.open(Path(os.path.expanduser(path)), profile, key, clock or time.time)
+    previous, _active = _active, recorder
+    if previous is not None:
+        previous.close()
+    _hook_libraries()
+    if not _fork_hook:
+        os.register_at_fork(after_in_child=_after_fork)
+        _fork_hook = True
+    return recorder
+
+
+def uninstall() -> None:
+    """Stop recording and put the libraries' own `send` back."""
+    global _active
+    for name in ("qbtrace.record.hook_requests", "qbtrace.record.hook_httpx"):
+        hook = sys.modules.get(name)
+        if hook is not None:
+            hook.uninstall()
+    recorder, _active = _active, None
+    if recorder is not None:
+        recorder.close()
+
+
+def active() -> Recorder | None:
+    """The recorder in use in this process, or None."""
+    return _active
+
+
+def _hook_libraries() -> None:
+    """Wrap the libraries that are installed; one the app does not have is not imported."""
+    if importlib.util.find_spec("requests") is not None:
+        from qbtrace.record import hook_requests
+
+        hook_requests.install(active)
+    if importlib.util.find_spec("httpx") is not None:
+        from qbtrace.record import hook_httpx
+
+        hook_httpx.install(active)
+
+
+def _after_fork() -> None:
+    if _active is not None:
+        _active.after_fork()
