@@ -40,6 +40,8 @@ class Ctx:
     ca_path: str
     browser_har: str | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
+    py_prefix: tuple[str, ...] = ()
+    """Put before `pyclient.py` on its command line (the in-app recorder's tests wrap it)."""
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -74,7 +76,8 @@ class Ctx:
         return out
 
     def py(self, part: str, **args: Any) -> dict[str, Any]:
-        return self._run([sys.executable, str(HERE / "pyclient.py"), part, json.dumps(args)], HERE)
+        script = [str(HERE / "pyclient.py"), part, json.dumps(args)]
+        return self._run([sys.executable, *self.py_prefix, *script], HERE)
 
     def node(self, part: str, **args: Any) -> dict[str, Any]:
         return self._run(["node", "driver.js", part, json.dumps(args)], HERE / "node")

@@ -1,0 +1,70 @@
+"""The in-app recorder around the real Python SDK: the same run, seen from inside the app
+and by the proxy, analyzes the same.
+
+One mitmdump runs the emulator and the capture addon; each Python-SDK scenario runs its
+app under `python -m qbtrace.record` (intuitlib over requests, unchanged), so the app's
+only proxy is the emulator. The proxy's capture of each scenario (the lines it appended
+while the scenario ran) and the recorder's capture must give the same findings.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import analyze_json
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import record  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+ADDON = HERE.parent.parent / "addons" / "qbtrace_capture.py"
+PYTHON_SCENARIOS = [n for n, s in SCENARIOS.items() if s.client == "python-sdk"]
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[tuple[str, str, Path]]:
+    with tempfile.TemporaryDirectory(prefix="qbt-rec-") as tmp:
+        capture = Path(tmp, "proxy.jsonl")
+        args = ["-s", str(ADDON), "--set", f"qbtrace_capture={capture}"]
+        with record.mitmdump(args) as (url, ca):
+            yield url, ca, capture
+
+
+def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Findings without where they were read (file names and line indexes differ)."""
+    out = []
+    for f in report["findings"]:
+        kept = {k: v for k, v in f.items() if k not in ("request", "evidence", "warnings")}
+        kept["tid"] = f["request"]["intuit_tid"]
+        kept["evidence"] = [(e["role"], e["note"]) for e in f["evidence"]]
+        out.append(kept)
+    return sorted(out, key=lambda f: (f["tid"] or "", f["cause"]))
+
+
+@pytest.mark.realclients
+@pytest.mark.parametrize("name", PYTHON_SCENARIOS)
+def test_recorder_capture_analyzes_like_the_proxy_capture(
+    name: str, proxy: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    url, ca, capture = proxy
+    inside = tmp_path / "tokens.jsonl"
+    wrapper = [str(HERE / "emulated_clock.py")]
+    prefix = ["-m", "qbtrace.record", "-o", str(inside), "--", *wrapper]
+    before = capture.stat().st_size
+    result = record.run_scenario(name, url, ca, py_prefix=prefix)
+    data = capture.read_bytes()
+    seen = tmp_path / "proxy.jsonl"
+    seen.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
+
+    from_app, from_proxy = analyze_json(inside), analyze_json(seen)
+    assert [f["cause"] for f in from_proxy["findings"]] == result["causes"]
+    assert comparable(from_app) == comparable(from_proxy)
+    assert from_app["summary"] == from_proxy["summary"]
+    assert from_app["inputs"][0]["warnings"] == []
