@@ -9,6 +9,9 @@ while the scenario ran) and the recorder's capture must give the same findings.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +27,9 @@ sys.path.insert(0, str(HERE))
 import record  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
-ADDON = HERE.parent.parent / "addons" / "qbtrace_capture.py"
+ROOT = HERE.parent.parent
+ADDON = ROOT / "addons" / "qbtrace_capture.py"
+NODE_MODULES = HERE / "node" / "node_modules"
 PYTHON_SCENARIOS = [n for n, s in SCENARIOS.items() if s.client == "python-sdk"]
 
 
@@ -68,3 +73,37 @@ def test_recorder_capture_analyzes_like_the_proxy_capture(
     assert comparable(from_app) == comparable(from_proxy)
     assert from_app["summary"] == from_proxy["summary"]
     assert from_app["inputs"][0]["warnings"] == []
+
+
+def proxy_part(capture: Path, before: int, out: Path) -> Path:
+    """The proxy capture's header and the lines appended since offset `before`."""
+    data = capture.read_bytes()
+    out.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
+    return out
+
+
+@pytest.mark.realclients
+def test_the_docs_axios_snippet_records_the_node_sdk_like_the_proxy(
+    proxy: tuple[str, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("node") is None or not (NODE_MODULES / "blakejs").exists():
+        pytest.skip("node or the npm packages are missing: run `npm ci` in tests/realclients/node")
+    docs = (ROOT / "docs" / "recorder.md").read_text()
+    (code,) = re.findall(r"```js\n(.*?)```", docs, re.S)
+    snippet = tmp_path / "qbtrace-record.js"
+    snippet.write_text(code)
+    inside = tmp_path / "tokens.jsonl"
+    monkeypatch.setenv("QBTRACE_CAPTURE", str(inside))
+    monkeypatch.setenv("NODE_PATH", str(NODE_MODULES))
+    url, ca, capture = proxy
+    before = capture.stat().st_size
+    name = "client_credentials_malformed"  # a Node scenario on the real clock
+    result = record.run_scenario(name, url, ca, node_prefix=["--require", str(snippet)])
+    seen = proxy_part(capture, before, tmp_path / "proxy.jsonl")
+
+    from_app, from_proxy = analyze_json(inside), analyze_json(seen)
+    assert [f["cause"] for f in from_proxy["findings"]] == result["causes"]
+    assert comparable(from_app) == comparable(from_proxy)
+    assert from_app["summary"] == from_proxy["summary"]
+    assert from_app["inputs"][0]["warnings"] == []
+    assert os.environ["QBTRACE_TAG_KEY"] not in inside.read_text()
