@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -384,3 +385,65 @@ def test_a_file_that_fails_to_read_is_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "mem: cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "name, pack, said",
+    [
+        ("bomb.har.gz", lambda data: gzip.compress(data, 1), "the gzip data is larger than 8 MB"),
+        ("bomb.zhar", lambda data: zlib.compress(data, 1), "the zlib data is larger than 8 MB"),
+    ],
+)
+def test_compression_bombs_stop_at_the_cap(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    pack: Callable[[bytes], bytes],
+    said: str,
+) -> None:
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "8")
+    path = tmp_path / name
+    path.write_bytes(pack(HAR_BYTES[:-3] + b" " * (64 << 20) + HAR_BYTES[-3:]))
+    line = _one_line_error(run_cli("analyze", path, check=False), name)
+    assert said in line and "QBTRACE_MAX_INPUT_MB" in line
+
+
+def test_the_cap_lets_a_large_enough_input_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "1")
+    path = tmp_path / "mixed.har.gz"
+    path.write_bytes(gzip.compress(HAR_BYTES))
+    assert len(HAR_BYTES) < 1 << 20
+    assert len(_findings(run_cli("analyze", path, "--format", "json", check=False))) > 0
+
+
+def test_utf16_inside_gzip_reads_like_the_har(tmp_path: Path) -> None:
+    path = tmp_path / "fiddler.har.gz"
+    path.write_bytes(gzip.compress(b"\xff\xfe" + HAR_BYTES.decode().encode("utf-16-le")))
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert len(_findings(proc)) == _reference()
+
+
+def test_endless_inputs_stop_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "16")
+    line = _one_line_error(run_cli("analyze", "/dev/zero", check=False), "zero")
+    assert "the input is larger than 16 MB (an endless stream or a device?)" in line
+    endless = subprocess.Popen(["yes", "{"], stdout=subprocess.PIPE)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "qbtrace", "analyze", "/dev/stdin"],
+            stdin=endless.stdout,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        endless.kill()
+        endless.wait()
+    _one_line_error(proc, "stdin")
+    assert "larger than 16 MB" in proc.stderr
