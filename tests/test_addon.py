@@ -199,7 +199,7 @@ def test_compressed_token_answers_are_read_and_a_bomb_is_left_out(
     addon: Any, tmp_path: Path, encoding: str
 ) -> None:
     path = tmp_path / "cap.jsonl"
-    bomb = b'{"error":"invalid_grant","pad":"' + b"0" * (256 << 20) + b'"}'
+    bomb = b'{"error":"invalid_grant","pad":"' + b"0" * (64 << 20) + b'"}'
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(encoded_token_flow(encoding, b'{"error":"invalid_grant"}'))
