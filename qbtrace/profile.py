@@ -12,10 +12,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from qbtrace.errors import ConfigError
 from qbtrace.model import Kind
+from qbtrace.urls import malformed, split
+from qbtrace.urls import port as port_of
 
 QUICKBOOKS_TOKEN = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 QUICKBOOKS_AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
@@ -23,16 +25,16 @@ QUICKBOOKS_REVOKE = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
+MAX_SETTING = 1e10
+"""Lifetimes and windows above this (three centuries of seconds) are typing errors, as are
+`nan` and `inf`, which TOML allows and every comparison would silently get wrong."""
 
 
 def host_path(url: str) -> str:
     """`host[:port]/path`, host lowercased, default port and trailing slash dropped: how
     endpoints are compared (a mock on localhost:8080 is not the one on :9090)."""
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    parts = split(url.strip())
+    port = port_of(parts)
     where = (parts.hostname or "").lower()
     if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
         where += f":{port}"
@@ -80,7 +82,7 @@ class Profile:
         # a URL's path; "/" (every request: slower, still right) for one at the root of its
         # host, since the flow-file reader and the addon pre-filter on the path alone
         needles = [
-            urlsplit(u).path.rstrip("/") or "/"
+            split(u).path.rstrip("/") or "/"
             for u in (
                 self.token_endpoint,
                 self.authorize_endpoint,
@@ -103,7 +105,7 @@ class Profile:
             return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
-        parts = urlsplit(url)
+        parts = split(url)
         names = query_names(parts.query)
         if method.upper() == "GET" and "code" in names and ("state" in names or "realmId" in names):
             return Kind.CALLBACK
@@ -159,11 +161,17 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "config") -> Profil
         raise ConfigError("[provider] and [app] must be tables", source=source)
     for key, value in provider.items():
         if key in NUMBER_FIELDS:
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"provider.{key} must be a non-negative number", source=source)
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not 0 <= value <= MAX_SETTING
+            ):
+                raise ConfigError(
+                    f"provider.{key} must be a number from 0 to {MAX_SETTING:.0e}", source=source
+                )
             changes[key] = value
         elif key in ("token_endpoint", "authorize_endpoint", "revoke_endpoint"):
-            if not isinstance(value, str) or not urlsplit(value).hostname:
+            if not isinstance(value, str) or malformed(value) or not split(value).hostname:
                 raise ConfigError(f"provider.{key} must be an absolute URL", source=source)
             changes[key] = value
         else:
@@ -180,9 +188,12 @@ def _app_settings(app: Mapping[str, Any], source: str) -> dict[str, Any]:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"app.{key} must be a list of URLs", source=source)
+        bad = next((v for v in value if malformed(v)), None)
+        if bad is not None:
+            raise ConfigError(f"app.{key}: {bad[:100]!r} is not a valid URL", source=source)
         out[key] = tuple(value)
     if "disconnect_url" in app:
-        if not isinstance(app["disconnect_url"], str):
+        if not isinstance(app["disconnect_url"], str) or malformed(app["disconnect_url"]):
             raise ConfigError("app.disconnect_url must be a URL", source=source)
         out["disconnect_urls"] = (*out["disconnect_urls"], app["disconnect_url"])
     ids = app.get("client_ids", {})

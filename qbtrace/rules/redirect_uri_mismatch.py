@@ -13,10 +13,11 @@ register that exact string on the app's Keys page.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
+from qbtrace.urls import port, split
 
 CAUSE = "redirect_uri_mismatch"
 
@@ -60,7 +61,7 @@ def check(ctx: Context) -> Match | None:
 
 def _comparable(uri: str) -> tuple[str, str, str]:
     """What survives an exporter's normalisation of a URL: host case and default ports do not."""
-    parts = urlsplit(uri)
+    parts = split(uri)
     netloc = parts.netloc.lower().removesuffix(
         {"https": ":443", "http": ":80"}.get(parts.scheme, "")
     )
@@ -76,13 +77,13 @@ def _distance(a: str, b: str) -> int:
 
 def difference(wanted: str, sent: str) -> str:
     """Where two redirect URIs differ, named the way a developer would check it."""
-    w, s = urlsplit(wanted), urlsplit(sent)
+    w, s = split(wanted), split(sent)
     if w.scheme != s.scheme:
         return f"scheme {w.scheme!r} vs {s.scheme!r}"
     if (w.hostname or "") != (s.hostname or ""):
         return f"host {w.hostname!r} vs {s.hostname!r}"
-    if w.port != s.port:
-        return f"port {w.port} vs {s.port}"
+    if port(w) != port(s):
+        return f"port {port(w)} vs {port(s)}"
     if w.netloc != s.netloc:
         return "host case differs"
     if w.path.rstrip("/") == s.path.rstrip("/") and w.path != s.path:

@@ -12,6 +12,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from qbtrace.errors import InputError
@@ -29,6 +30,25 @@ DEFAULT_MAX_INPUT_MB = 4096.0
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
     """Read one input file of any supported format; InputError when it cannot be read at all."""
+    return _note_nonsense(_read(path, source, profile, redactor))
+
+
+def _note_nonsense(item: Input) -> Input:
+    """One warning for the exchanges whose times or lifetimes could not be real (every reader
+    drops those values in `build_exchange`, with a gap)."""
+    from qbtrace.sources.build import NONSENSE_GAPS
+
+    count = sum(1 for x in item.exchanges if any(g in NONSENSE_GAPS for g in x.gaps))
+    if not count:
+        return item
+    note = (
+        f"{count} exchanges hold times or lifetimes that cannot be real (a year before 1970 "
+        "or after 2200, nan, negative or centuries-long lifetimes); those values were ignored"
+    )
+    return replace(item, warnings=(*item.warnings, note))
+
+
+def _read(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
     kind, data = sniff(path, source)
     if kind == "capture":
         from qbtrace.sources.capture import read_capture

@@ -7,15 +7,17 @@ of a matching exchange to `build_exchange`, so all formats redact and parse alik
 from __future__ import annotations
 
 import binascii
+import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl
 
 import msgspec
 
 from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
 from qbtrace.redact import Redactor, canonical
+from qbtrace.urls import join, split, without_userinfo
 
 SECRET_PARAMS = {
     "code": "code",
@@ -52,6 +54,12 @@ WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 """Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
+TIME_RANGE = (0.0, 7_258_118_400.0)
+"""1970 to 2200: a time outside (year 1 or 9999 from a broken exporter, `1e300`) is dropped,
+so no rule adds a lifetime to it and no renderer formats a date no calendar holds."""
+LIFETIMES = ("expires_in", "x_refresh_token_expires_in", "x_refresh_token_hard_expires_in")
+MAX_LIFETIME = 1e10
+NONSENSE_GAPS = ("time-out-of-range", "invalid-number", *(f"invalid-{name}" for name in LIFETIMES))
 
 
 @dataclass(slots=True)
@@ -75,7 +83,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     """Parse and redact the parts of one exchange of a known kind."""
     req_headers = _lower(raw.request_headers)
     resp_headers = _lower(raw.response_headers)
-    parts = urlsplit(raw.url)
+    parts = split(raw.url)
     if kind in (Kind.TOKEN, Kind.REVOKE):
         fields = _body_fields(raw.request_body, req_headers.get("content-type", ""))
         if raw.request_body is None:
@@ -86,9 +94,9 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = urlsplit(urljoin(raw.url, location))  # a relative Location is allowed
+        target = split(join(raw.url, location))  # a relative Location is allowed
         reply = _tagged(_form(target.query), redactor)
-        reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+        reply["redirect_to"] = f"{target.scheme}://{without_userinfo(target.netloc)}{target.path}"
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
@@ -101,10 +109,10 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     return Exchange(
         ref=ref,
         kind=kind,
-        started=raw.started,
-        ended=raw.ended,
+        started=sane_time(raw.started, raw.gaps),
+        ended=sane_time(raw.ended, raw.gaps),
         method=raw.method.upper(),
-        url=f"{parts.scheme}://{parts.netloc}{parts.path}",
+        url=f"{parts.scheme}://{without_userinfo(parts.netloc)}{parts.path}",
         params=params,
         status=raw.status,
         failure=raw.failure,
@@ -193,8 +201,44 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
             out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[name] = value
+            if sane_number(name, value):
+                out[name] = value
+            else:
+                gaps.append(f"invalid-{name}" if name in LIFETIMES else "invalid-number")
     return out
+
+
+def sane_time(value: float | None, gaps: list[str]) -> float | None:
+    """The time when it can be one (finite, 1970 to 2200), else None and a gap."""
+    if value is None or TIME_RANGE[0] <= value <= TIME_RANGE[1]:
+        return value
+    gaps.append("time-out-of-range")  # nan fails both comparisons and lands here too
+    return None
+
+
+def sane_number(name: str, value: float) -> bool:
+    """Finite, and for a lifetime 0 to MAX_LIFETIME seconds (`nan`, `-5`, `1e300` are not)."""
+    if name in LIFETIMES:
+        return 0 <= value <= MAX_LIFETIME
+    return math.isfinite(value)
+
+
+def sane_exchange(x: Exchange) -> Exchange:
+    """An exchange read as it was stored (a capture record) checked like a built one."""
+    gaps = list(x.gaps)
+    started, ended = sane_time(x.started, gaps), sane_time(x.ended, gaps)
+    reply = x.reply
+    bad = [n for n, v in reply.items() if _is_number(v) and not sane_number(n, float(v))]  # type: ignore[arg-type]
+    if bad:
+        reply = {n: v for n, v in reply.items() if n not in bad}
+        gaps += [f"invalid-{n}" if n in LIFETIMES else "invalid-number" for n in bad]
+    if len(gaps) == len(x.gaps):
+        return x
+    return replace(x, started=started, ended=ended, reply=reply, gaps=tuple(dict.fromkeys(gaps)))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _client_auth(

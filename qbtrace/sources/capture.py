@@ -21,7 +21,7 @@ from qbtrace.errors import InputError
 from qbtrace.model import Exchange, Input, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources.build import build_exchange
+from qbtrace.sources.build import build_exchange, sane_exchange
 
 MAX_LISTED = 5
 
@@ -77,7 +77,7 @@ def _check_header(
 
 
 def _redacted(record: ExchangeRecord, ref: Ref) -> Exchange:
-    return record_exchange(record, ref)
+    return sane_exchange(record_exchange(record, ref))
 
 
 def _warnings(bad: list[str], foreign_keys: set[str]) -> tuple[str, ...]:
