@@ -28,10 +28,9 @@ import httpx
 import requests
 
 import qbtrace.record
-from qbtrace.model import Kind
+from qbtrace.model import Kind, RawParts
 from qbtrace.profile import Profile
 from qbtrace.record import hook_httpx, hook_requests
-from qbtrace.sources.build import RawParts
 
 SERVER = r"""
 import http.server, json, socket, sys
@@ -101,7 +100,7 @@ def clients(base: str) -> dict[str, Callable[[int], object]]:
 
 def live(base: str, n: int, capture: Path) -> None:
     calls = clients(base)
-    qbtrace.record.install(capture, profile=Profile(token_endpoint=base + TOKEN_PATH))
+    qbtrace.record.install(capture, profile=Profile().tuned(token_endpoint=base + TOKEN_PATH))
     wrapped = (requests.Session.send, httpx.Client.send)
     assert hook_requests.ORIGINAL is not None and hook_httpx.ORIGINALS is not None
     original = (hook_requests.ORIGINAL, hook_httpx.ORIGINALS[0])

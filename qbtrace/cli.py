@@ -83,7 +83,12 @@ def main() -> None:
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     help="qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
-    "disconnect URL (default: ./qbtrace.toml if present).",
+    "disconnect URL (default: ./qbtrace.toml if present, and said so).",
+)
+@click.option(
+    "--no-config",
+    is_flag=True,
+    help="Ignore ./qbtrace.toml in the current folder: the built-in provider defaults.",
 )
 @click.option("--fail-on", help="Comma-separated cause ids (or 'any'): exit 1 when one is found.")
 @click.option(
@@ -98,6 +103,7 @@ def analyze(
     fmt: str,
     output: Path | None,
     config: Path | None,
+    no_config: bool,
     fail_on: str | None,
     events: Path | None,
     show_client_ids: bool,
@@ -110,7 +116,9 @@ def analyze(
     from qbtrace.run import run_analysis
 
     wanted = parse_causes(fail_on)
-    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted)
+    found = run_analysis(
+        list(inputs), fmt, output, config, events, show_client_ids, wanted, not no_config
+    )
     sys.exit(1 if found else 0)
 
 
@@ -124,15 +132,20 @@ def analyze(
     show_default=True,
 )
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-config", is_flag=True, help="Ignore ./qbtrace.toml in the current folder.")
 @click.option("--show-client-ids", is_flag=True)
 @guarded
 def report(
-    inputs: tuple[Path, ...], output: Path, config: Path | None, show_client_ids: bool
+    inputs: tuple[Path, ...],
+    output: Path,
+    config: Path | None,
+    no_config: bool,
+    show_client_ids: bool,
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import run_analysis
 
-    run_analysis(list(inputs), "html", output, config, None, show_client_ids, ())
+    run_analysis(list(inputs), "html", output, config, None, show_client_ids, (), not no_config)
 
 
 @main.command()
@@ -188,11 +201,18 @@ def sanitize(source: Path, output: Path) -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("qbtrace-capture.jsonl"), show_default=True,
-              help="Capture file (JSON Lines); appended to, never truncated.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("qbtrace-capture.jsonl"),
+    show_default=True,
+    help="Capture file (JSON Lines); appended to, never truncated.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.",
+)
 @click.argument("mitmdump_args", nargs=-1, type=click.UNPROCESSED)
 @guarded
 def proxy(port: int, out: Path, config: Path | None, mitmdump_args: tuple[str, ...]) -> None:

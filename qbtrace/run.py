@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
-from qbtrace.profile import load_profile
+from qbtrace.config import load_profile
 from qbtrace.redact import Redactor, default_key
-from qbtrace.render.view import Presenter
+from qbtrace.render.view import Presenter, config_line_of
 
 
 def run_analysis(
@@ -19,13 +19,17 @@ def run_analysis(
     events: Path | None,
     show_client_ids: bool,
     fail_on: tuple[str, ...],
+    use_local_config: bool = True,
 ) -> bool:
     """Analyze, write the chosen format; True when a `fail_on` cause was found."""
-    profile = load_profile(config)
+    profile = load_profile(config, local=use_local_config)
+    if profile.config_implicit:
+        said = config_line_of(profile)
+        print(f"qbtrace: note: {said}", file=sys.stderr)
     redactor = Redactor(default_key())
     inputs = read_all(paths, profile, redactor, before=_progress if sys.stderr.isatty() else None)
     analysis = analyze_inputs(inputs, profile)
-    presenter = Presenter(redactor, show_client_ids)
+    presenter = Presenter(redactor, show_client_ids, profile)
     text = render(analysis, presenter, fmt)
     if output is None:
         sys.stdout.write(text)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-from qbtrace.errors import InputError
 from qbtrace.redact import QUOTES, Redactor, canonical
+from qbtrace.sources import to_har
 from qbtrace.sources.build import SECRET_PARAMS
+from qbtrace.sources.har import body_text
 
 BLOCK = 8
 KEPT_CHARS = "-._~"
@@ -168,17 +169,11 @@ def _cookie(pair: str, s: Sanitizer) -> str:
 
 
 def _content(holder: dict[str, Any], s: Sanitizer) -> None:
-    text = holder.get("text")
-    if not isinstance(text, str) or not text:
+    body = body_text(holder, strict=True)
+    if not body.text:
         return
-    if holder.get("encoding") == "base64":
-        try:
-            plain = base64.b64decode(text, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return
-        holder["text"] = base64.b64encode(_body(plain, s).encode()).decode()
-    else:
-        holder["text"] = _body(text, s)
+    text = _body(body.text, s)
+    holder["text"] = base64.b64encode(text.encode()).decode() if body.base64 else text
 
 
 def _message(msg: dict[str, Any], s: Sanitizer) -> None:
@@ -219,29 +214,9 @@ def sanitize_har(har: Any, redactor: Redactor) -> dict[str, int]:
 
 
 def load_har(src: Path, warnings: list[str]) -> Any:
-    """Any input `qbtrace analyze` reads, as a HAR document with its raw values.
-
-    The format is sniffed as `qbtrace analyze` does; flow files and captures are converted
-    by `qbtrace.export`.
-    """
-    from qbtrace.sources import sniff
-
-    kind, data = sniff(src, src.name)
-    if kind == "mitm":
-        from qbtrace.export import flows_to_har
-
-        return flows_to_har(src, src.name, warnings)
-    if kind == "capture":
-        from qbtrace.export import capture_to_har
-
-        return capture_to_har(bytes(data), src.name, warnings)
-    try:
-        har = json.loads(bytes(data).decode("utf-8"))
-        if not isinstance(har["log"]["entries"], list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not a HAR file ({exc.__class__.__name__})", source=src.name) from None
-    return har
+    """Any input `qbtrace analyze` reads, as a HAR document with its raw values: the reader
+    that recognises it converts it (`Reader.to_har`)."""
+    return to_har(src, src.name, warnings)
 
 
 def sanitize_file(

@@ -44,7 +44,9 @@ class Server:
         return self.base + TOKEN_PATH
 
     def profile(self) -> Profile:
-        return Profile(token_endpoint=self.token_url, authorize_endpoint=self.base + AUTHORIZE_PATH)
+        return Profile().tuned(
+            token_endpoint=self.token_url, authorize_endpoint=self.base + AUTHORIZE_PATH
+        )
 
 
 def token_answer(form: dict[str, list[str]]) -> tuple[int, dict[str, object]]:

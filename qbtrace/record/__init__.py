@@ -40,11 +40,12 @@ def install(
 ) -> Recorder:
     """Start recording into `path` (appended to, created 0600) and return the recorder.
 
-    `profile` names the provider's endpoints (QuickBooks by default; see `load_profile` for
-    a qbtrace.toml); `key` is the tag key (QBTRACE_TAG_KEY or the user's kept key by
-    default; share it to correlate with other captures); `clock` gives Unix seconds
-    (`time.time` by default). OSError when the file cannot be written: the one error
-    `install` raises, at start-up, never later. Installing again switches to the new file.
+    `profile` names the providers' endpoints (the built-in providers by default; see
+    `qbtrace.config.load_profile` for a qbtrace.toml); `key` is the tag key (QBTRACE_TAG_KEY
+    or the user's kept key by default; share it to correlate with other captures); `clock`
+    gives Unix seconds (`time.time` by default). OSError when the file cannot be written:
+    the one error `install` raises, at start-up, never later. Installing again switches to
+    the new file.
     """
     global _active, _fork_hook
     recorder = Recorder.open(Path(os.path.expanduser(path)), profile, key, clock or time.time)

@@ -17,8 +17,9 @@ from typing import NoReturn
 
 import click
 
+from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
-from qbtrace.profile import Profile, load_profile
+from qbtrace.profile import Profile
 from qbtrace.record import install
 
 
@@ -39,7 +40,7 @@ from qbtrace.record import install
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="qbtrace.toml naming the provider's endpoints, when they are not QuickBooks'.",
+    help="qbtrace.toml naming the provider's endpoints, when it is not a built-in one.",
 )
 @click.argument("program", nargs=-1, required=True, type=click.UNPROCESSED)
 def main(output: Path, config: Path | None, program: tuple[str, ...]) -> None:

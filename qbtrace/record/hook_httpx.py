@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
+from qbtrace.model import RawParts
 from qbtrace.record.bodies import body_text, failure_text
 from qbtrace.record.recorder import Recorder
-from qbtrace.sources.build import RawParts
 
 Send = Callable[..., httpx.Response]
 AsyncSend = Callable[..., Coroutine[Any, Any, httpx.Response]]

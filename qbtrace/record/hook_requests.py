@@ -1,8 +1,8 @@
-"""Record the OAuth exchanges an app makes with `requests` (intuitlib, python-quickbooks,
+"""Record the OAuth exchanges an app makes with `requests` (the providers' Python SDKs,
 requests-oauthlib and Authlib's `OAuth2Session` all send through `Session.send`).
 
 `Session.send` is wrapped on the class, so sessions made before `install` and subclasses
-such as intuitlib's `AuthClient` are covered. Each call records the hop it sent itself:
+such as an SDK's own client class are covered. Each call records the hop it sent itself:
 `requests` follows a redirect by calling `send` again, so every hop is recorded once. The
 wrapper returns the library's own response (or re-raises its own exception) untouched; a
 response asked for with `stream=True` is not read, so its body is left out of the record.
@@ -16,9 +16,9 @@ from typing import Any
 
 import requests
 
+from qbtrace.model import RawParts
 from qbtrace.record.bodies import body_text, failure_text
 from qbtrace.record.recorder import Recorder
-from qbtrace.sources.build import RawParts
 
 Send = Callable[..., requests.Response]
 ORIGINAL: Send | None = None

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
-from qbtrace.model import Kind, Ref
+from qbtrace.model import Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
-from qbtrace.sources.build import RawParts, build_exchange
+from qbtrace.sources.build import build_exchange
 
 logger = logging.getLogger("qbtrace.record")
 MAX_LOGGED = 10

@@ -24,12 +24,15 @@ def document(analysis: Analysis, presenter: Presenter) -> dict[str, object]:
                 "entries": item.entries,
                 "token_requests": sum(1 for x in item.exchanges if x.kind == Kind.TOKEN),
                 "warnings": list(item.warnings),
+                "provider": analysis.providers_of(item)[0],
+                "providers": analysis.providers_of(item),
             }
             for item in analysis.inputs
         ],
         "findings": [presenter.finding(f) for f in analysis.findings],
         "summary": summary(analysis),
         "notes": list(analysis.notes),
+        "config": analysis.config,
     }
 
 

@@ -1,36 +1,101 @@
-"""Readers: each input format becomes `Exchange` records; raw secrets stop here.
+"""The reader registry: each input format becomes `Exchange` records; raw secrets stop here.
 
-`read_input` sniffs the format from the bytes, not the file name: exporters name files
-freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
+A reader (`Reader`) says how it recognises its input from the first bytes, how it reads it
+into an `Input`, and how it converts it to a HAR for `qbtrace sanitize`. `read_input` and
+`to_har` load the file once (gzip, zlib, BOM and UTF-16 undone: exporters name files freely,
+`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`, so the bytes decide) and hand it to
+the first reader of `MODULES` that recognises it.
 """
 
 from __future__ import annotations
 
 import codecs
+import importlib
 import math
 import mmap
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from qbtrace.errors import InputError
 from qbtrace.inflate import Damaged, TooLarge, inflate_chunks, size_text
-from qbtrace.model import Input
+from qbtrace.model import Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-CAPTURE_MARK = b'"qbtrace_capture"'
 CHUNK = 4 << 20
 DEFAULT_MAX_INPUT_MB = 4096.0
+HEAD = 4096
+"""How many leading bytes a reader's `recognise` sees."""
+MODULES: tuple[str, ...] = ("capture", "har", "mitm")
+"""Reader modules under `qbtrace/sources/`, asked in this order: a stricter `recognise`
+first (a capture is JSON too). A reader is imported only when its turn comes, so reading a
+HAR never imports mitmproxy."""
+Har = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One input file, loaded: what every reader starts from."""
+
+    path: Path
+    source: str
+    """The name findings cite (`Ref.source`)."""
+    data: memoryview | bytes
+    """Decompressed, UTF-8 without a BOM; a flow file's bytes as they are."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One input format. A module `qbtrace/sources/NAME.py` defines `READER`."""
+
+    kind: InputKind
+    what: str
+    """How the format is named in messages ("a HAR")."""
+    recognise: Callable[[bytes], bool]
+    """True when the first bytes (up to HEAD, decoded) are this format's."""
+    read: Callable[[Loaded, Profile, Redactor], Input]
+    """The input's exchanges the profile recognises, built by `sources.build`."""
+    to_har: Callable[[Loaded, list[str]], Har]
+    """Every entry as a HAR 1.2 document with its raw values, for `qbtrace sanitize`;
+    what could not be converted is appended to the list as warnings."""
+
+
+@cache
+def _reader(module: str) -> Reader:
+    reader = importlib.import_module(f"qbtrace.sources.{module}").READER
+    if not isinstance(reader, Reader):
+        raise RuntimeError(f"qbtrace.sources.{module} must define READER, a Reader")
+    return reader
+
+
+def readers() -> Iterator[Reader]:
+    """The registered readers in the order they are asked (each imported when reached)."""
+    return (_reader(module) for module in MODULES)
+
+
+def recognise(loaded: Loaded) -> Reader:
+    """The reader of a loaded input; InputError naming the formats when none takes it."""
+    head = bytes(loaded.data[:HEAD])
+    for reader in readers():
+        if reader.recognise(head):
+            return reader
+    order = list(InputKind)
+    names = [r.what for r in sorted(readers(), key=lambda r: order.index(r.kind))]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    raise InputError(f"not {listed}", source=loaded.source)
 
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Read one input file of any supported format; InputError when it cannot be read at all."""
-    return _note_nonsense(_read(path, source, profile, redactor))
+    """Read one input file of any registered format; InputError when it cannot be read."""
+    loaded = load(path, source)
+    return _note_nonsense(recognise(loaded).read(loaded, profile, redactor))
 
 
 def _note_nonsense(item: Input) -> Input:
@@ -48,25 +113,21 @@ def _note_nonsense(item: Input) -> Input:
     return replace(item, warnings=(*item.warnings, note))
 
 
-def _read(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    kind, data = sniff(path, source)
-    if kind == "capture":
-        from qbtrace.sources.capture import read_capture
-
-        return read_capture(bytes(data), source, profile, redactor)
-    if kind == "har":
-        from qbtrace.sources.har import read_har
-
-        return read_har(data, source, profile, redactor)
-    from qbtrace.sources.mitm import read_mitm
-
-    return read_mitm(path, source, profile, redactor)
+def to_har(path: Path, source: str, warnings: list[str]) -> Har:
+    """Any input `read_input` reads, as a HAR document with its raw values (for sanitize)."""
+    loaded = load(path, source)
+    return recognise(loaded).to_har(loaded, warnings)
 
 
-def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
-    """The format of an input file (`har`, `capture` or `mitm`) and its bytes, decompressed
-    and decoded to UTF-8 without a BOM (a flow file's bytes as they are); InputError when the
-    file cannot be read or is none of them."""
+def sniff(path: Path, source: str) -> tuple[InputKind, memoryview | bytes]:
+    """The format of an input file and its loaded bytes (see `Loaded.data`)."""
+    loaded = load(path, source)
+    return recognise(loaded).kind, loaded.data
+
+
+def load(path: Path, source: str) -> Loaded:
+    """The file's bytes, decompressed and decoded to UTF-8 without a BOM; InputError when
+    it cannot be read or is empty."""
     data = _load(path, source)
     if len(data) <= 65536 and not bytes(data).strip():
         raise InputError("the file is empty", source=source)
@@ -79,20 +140,13 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
     first = bytes(data[:64]).lstrip()[:1]
     if not first and not bytes(data[:65536]).strip():
         raise InputError("the file is empty once decompressed or decoded", source=source)
-    if first == b"{":
-        head = bytes(data[:4096])
-        if CAPTURE_MARK in head.split(b"\n", 1)[0]:
-            return "capture", data
-        return "har", data
-    if first.isdigit():
-        return "mitm", data
-    if data[:1] == b"x":
+    if data[:1] == b"x" and first != b"{":
         inflated = _inflate_zlib(data, source)
-        if inflated is not None:
+        if inflated is not None:  # else not zlib after all: the readers decide
             if not bytes(inflated[:64]).lstrip()[:1] == b"{":
                 raise InputError("compressed data is not a HAR", source=source)
-            return "har", inflated
-    raise InputError("not a HAR, mitmproxy flow file or qbtrace capture", source=source)
+            data = inflated
+    return Loaded(path, source, data)
 
 
 def max_input() -> int:

@@ -10,12 +10,14 @@ import binascii
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 import msgspec
 
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace import providers
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
+from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 from qbtrace.urls import join, split, without_userinfo
 
@@ -31,52 +33,46 @@ SECRET_PARAMS = {
     "code_verifier": "secret",
     "password": "secret",
 }
-REPLY_FIELDS = (
-    "error",
-    "error_description",
-    "token_type",
-    "expires_in",
-    "x_refresh_token_expires_in",
-    "x_refresh_token_hard_expires_in",
-    "realmId",
-    "scope",
+REPLY_FIELDS = tuple(
+    dict.fromkeys(
+        (
+            "error",
+            "error_description",
+            "token_type",
+            "expires_in",
+            *providers.REPLY_FIELDS,
+            *providers.TENANT_PARAMS,
+            "scope",
+        )
+    )
 )
-KEPT_HEADERS = (
-    "intuit_tid",
-    "date",
-    "user-agent",
-    "x-include-refresh-token-hard-expires-in",
-    "content-type",
-    "x-amzn-trace-id",
+"""RFC 6749's answer fields, and those the built-in providers add (lifetimes, tenant)."""
+KEPT_HEADERS = tuple(
+    dict.fromkeys(
+        (
+            *(p.request_id_header.lower() for p in BUILTIN.values() if p.request_id_header),
+            "date",
+            "user-agent",
+            *providers.KEPT_HEADERS,
+            "content-type",
+            "x-amzn-trace-id",
+        )
+    )
 )
+"""The headers of every built-in provider's rules, and those any provider's answers carry."""
 WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
-"""Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
+"""Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 TIME_RANGE = (0.0, 7_258_118_400.0)
 """1970 to 2200: a time outside (year 1 or 9999 from a broken exporter, `1e300`) is dropped,
 so no rule adds a lifetime to it and no renderer formats a date no calendar holds."""
-LIFETIMES = ("expires_in", "x_refresh_token_expires_in", "x_refresh_token_hard_expires_in")
+LIFETIMES = frozenset(
+    ("expires_in", *providers.REFRESH_LIFETIME_FIELDS, *providers.HARD_LIFETIME_FIELDS)
+)
 MAX_LIFETIME = 1e10
-NONSENSE_GAPS = ("time-out-of-range", "invalid-number", *(f"invalid-{name}" for name in LIFETIMES))
-
-
-@dataclass(slots=True)
-class RawParts:
-    """What a reader found for one exchange, raw. Lives only inside `sources`."""
-
-    method: str
-    url: str
-    started: float | None
-    ended: float | None
-    request_headers: list[tuple[str, str]]
-    request_body: str | None
-    status: int | None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_body: str | None = None
-    failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
+NONSENSE_GAPS = ("time-out-of-range", "invalid-lifetime", "invalid-number")
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
@@ -90,17 +86,20 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
             raw.gaps.append("request-body-missing")
     else:
         fields = _form(parts.query)
+        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+            # the consent page's form POST carries client_id, redirect_uri and state in its
+            # body; fields of the body win over the query's of the same name
+            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
+            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = split(join(raw.url, location))  # a relative Location is allowed
-        reply = _tagged(_form(target.query), redactor)
-        reply["redirect_to"] = f"{target.scheme}://{without_userinfo(target.netloc)}{target.path}"
+        reply = _redirect(raw.url, location, redactor)
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
-        # Intuit answers a successful revoke with an empty body: nothing is missing there
+        # a successful revoke may be answered with an empty body: nothing is missing there
         reply = _reply_fields(raw.response_body, redactor, raw.gaps)
     headers = {k: v for k in KEPT_HEADERS if (v := resp_headers.get(k) or req_headers.get(k))}
     client = _client_auth(req_headers.get("authorization"), fields, redactor)
@@ -121,6 +120,15 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
+    """The fields of a redirect's target and where it points (scheme://host:port/path as
+    written there); a relative Location (an app server's `/callback/`) is resolved first."""
+    target = split(join(url, location.strip()))
+    reply = _tagged(_form(target.query), redactor)
+    reply["redirect_to"] = f"{target.scheme}://{without_userinfo(target.netloc)}{target.path}"
+    return reply
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -201,11 +209,29 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
             out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            if sane_number(name, value):
-                out[name] = value
-            else:
-                gaps.append(f"invalid-{name}" if name in LIFETIMES else "invalid-number")
+            _keep_number(out, name, value, gaps)
+    for name, value in data.items():
+        # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
+        # may name them as `refresh_expires_field`
+        lifetime = isinstance(value, int | float) and not isinstance(value, bool)
+        if lifetime and isinstance(name, str) and name.endswith("expires_in") and name not in out:
+            _keep_number(out, name, value, gaps)
     return out
+
+
+def _keep_number(out: dict[str, Value], name: str, value: float, gaps: list[str]) -> None:
+    if sane_number(name, value):
+        out[name] = value
+    else:
+        gaps.append("invalid-lifetime" if _lifetime(name) else "invalid-number")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _lifetime(name: str) -> bool:
+    return name in LIFETIMES or name.endswith("expires_in")
 
 
 def sane_time(value: float | None, gaps: list[str]) -> float | None:
@@ -218,7 +244,7 @@ def sane_time(value: float | None, gaps: list[str]) -> float | None:
 
 def sane_number(name: str, value: float) -> bool:
     """Finite, and for a lifetime 0 to MAX_LIFETIME seconds (`nan`, `-5`, `1e300` are not)."""
-    if name in LIFETIMES:
+    if _lifetime(name):
         return 0 <= value <= MAX_LIFETIME
     return math.isfinite(value)
 
@@ -227,18 +253,12 @@ def sane_exchange(x: Exchange) -> Exchange:
     """An exchange read as it was stored (a capture record) checked like a built one."""
     gaps = list(x.gaps)
     started, ended = sane_time(x.started, gaps), sane_time(x.ended, gaps)
-    reply = x.reply
-    bad = [n for n, v in reply.items() if _is_number(v) and not sane_number(n, float(v))]  # type: ignore[arg-type]
-    if bad:
-        reply = {n: v for n, v in reply.items() if n not in bad}
-        gaps += [f"invalid-{n}" if n in LIFETIMES else "invalid-number" for n in bad]
+    bad = [n for n, v in x.reply.items() if _is_number(v) and not sane_number(n, float(v))]  # type: ignore[arg-type]
+    reply = {n: v for n, v in x.reply.items() if n not in bad} if bad else x.reply
+    gaps += ["invalid-lifetime" if _lifetime(n) else "invalid-number" for n in bad]
     if len(gaps) == len(x.gaps):
         return x
     return replace(x, started=started, ended=ended, reply=reply, gaps=tuple(dict.fromkeys(gaps)))
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _client_auth(
