@@ -204,6 +204,6 @@ def test_times_no_calendar_holds_are_dropped_with_a_warning(tmp_path: Path, star
     got = read_input(path, path.name, Profile(), redactor)
     first, second = got.exchanges
     assert first.started is None and "expires_in" not in first.reply
-    assert {"time-out-of-range", "invalid-expires_in"} <= set(first.gaps)
+    assert {"time-out-of-range", "invalid-lifetime"} <= set(first.gaps)
     assert second.started == 1_800_000_000.25
     assert any("cannot be real" in w for w in got.warnings)
