@@ -42,13 +42,18 @@ def proxy() -> Iterator[tuple[str, str, Path]]:
             yield url, ca, capture
 
 
+SUBSECOND = re.compile(r"\b0\.\ds\b")
+
+
 def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings without where they were read (file names and line indexes differ)."""
+    """Findings without where they were read (file names and line indexes differ) and with
+    sub-second durations as `<1s`: the app times a request from before it sends to after it
+    read the answer, the proxy from when the bytes reached it, milliseconds apart."""
     out = []
     for f in report["findings"]:
         kept = {k: v for k, v in f.items() if k not in ("request", "evidence", "warnings")}
         kept["tid"] = f["request"]["intuit_tid"]
-        kept["evidence"] = [(e["role"], e["note"]) for e in f["evidence"]]
+        kept["evidence"] = [(e["role"], SUBSECOND.sub("<1s", e["note"])) for e in f["evidence"]]
         out.append(kept)
     return sorted(out, key=lambda f: (f["tid"] or "", f["cause"]))
 
