@@ -130,7 +130,8 @@ def _setting(where: str, key: str, value: object, source: str) -> object:
             or not 0 <= value <= MAX_SETTING
         ):
             raise ConfigError(
-                f"{where}.{key} must be a number from 0 to {MAX_SETTING:.0e}", source=source
+                f"{where}.{key} must be a non-negative number (at most {MAX_SETTING:.0e})",
+                source=source,
             )
         return value
     if key in URL_FIELDS:

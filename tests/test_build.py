@@ -353,8 +353,19 @@ def test_very_long_error_description_is_cut() -> None:
     )
     kept = got.reply["error_description"]
     assert isinstance(kept, str)
-    assert len(kept) == 500
-    assert description.startswith(kept)
+    assert 400 < len(kept) <= 500 and kept.endswith(" [...]")
+    assert description.startswith(kept.removesuffix(" [...]"))
+
+
+def test_transport_errors_and_urls_lose_their_secrets() -> None:
+    parts = token_parts()
+    parts.url = "https://app:hunter2@oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    parts.status, parts.response_body = None, None
+    parts.failure = f"ConnectionError: /oauth2/v1/tokens/bearer?refresh_token={REFRESH} reset"
+    got = build(parts)
+    assert got.url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    assert got.failure == "ConnectionError: /oauth2/v1/tokens/bearer?[redacted] reset"
+    assert_no_raw(got, REFRESH, "hunter2")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import binascii
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from urllib.parse import parse_qsl
@@ -18,7 +17,7 @@ import msgspec
 from qbtrace import providers
 from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
-from qbtrace.redact import Redactor, canonical
+from qbtrace.redact import Redactor, canonical, redact_text
 from qbtrace.urls import join, split, without_userinfo
 
 SECRET_PARAMS = {
@@ -62,8 +61,6 @@ KEPT_HEADERS = tuple(
 """The headers of every built-in provider's rules, and those any provider's answers carry."""
 WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
-TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
-"""Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
 TIME_RANGE = (0.0, 7_258_118_400.0)
 """1970 to 2200: a time outside (year 1 or 9999 from a broken exporter, `1e300`) is dropped,
@@ -114,7 +111,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         url=f"{parts.scheme}://{without_userinfo(parts.netloc)}{parts.path}",
         params=params,
         status=raw.status,
-        failure=raw.failure,
+        failure=redact_text(raw.failure) if raw.failure else raw.failure,
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
@@ -178,14 +175,6 @@ def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, 
     return out
 
 
-def _opaque(run: re.Match[str]) -> str:
-    """A long run of token characters is redacted when it mixes letters and digits, as tokens
-    do; a URL or a long word in the provider's text is not a secret and stays readable."""
-    text = run.group(0)
-    mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
-    return "[redacted]" if mixed else text
-
-
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -205,9 +194,8 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
     for name in REPLY_FIELDS:
         value = data.get(name)
         if isinstance(value, str):
-            text = value[:500]
-            # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
-            out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
+            # provider text may quote the token it refused, whole, split or percent-encoded
+            out[name] = redact_text(value) if len(value) >= 16 else value
         elif isinstance(value, int | float) and not isinstance(value, bool):
             _keep_number(out, name, value, gaps)
     for name, value in data.items():
