@@ -179,24 +179,39 @@ def make_redactor() -> Redactor:
     required=True,
     help="Where to write the sanitized HAR.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also drop the bodies and query values of every exchange qbtrace does not analyse.",
+)
 @guarded
-def sanitize(source: Path, output: Path) -> None:
-    """Copy an input as a HAR with every token, code, client secret and cookie replaced.
+def sanitize(source: Path, output: Path, strict: bool) -> None:
+    """Copy an input as a HAR with every secret replaced: tokens, codes, client secrets,
+    cookies, Authorization of any scheme, API keys, session ids, JWTs, URL passwords.
 
     SOURCE is anything `qbtrace analyze` reads: a HAR, a mitmproxy flow file (every flow is
     converted, through mitmproxy's HAR export) or a qbtrace capture. Each secret becomes a
-    keyed stand-in: equal values stay equal and altered values stay altered, so the copy
-    analyzes to the same causes. Prints how many values of each kind were replaced.
+    keyed stand-in wherever it occurs, in any spelling: equal values stay equal and altered
+    values stay altered, so the copy analyzes to the same causes. Prints on standard error
+    how many values of each kind were replaced, and what --strict dropped.
     """
+    from qbtrace.profile import Profile
     from qbtrace.sanitize import sanitize_file
 
     warnings: list[str] = []
-    counts = sanitize_file(source, output, make_redactor(), warnings)
+    summary = sanitize_file(
+        source, output, make_redactor(), warnings, Profile() if strict else None
+    )
     for warning in warnings:
         click.echo(f"qbtrace: warning: {source.name}: {warning}", err=True)
-    for kind, count in counts.items():
-        click.echo(f"{kind:<16} {count}")
-    click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")
+    for kind, count in summary.replaced.items():
+        click.echo(f"replaced {count:>6} {kind}", err=True)
+    for what, count in summary.dropped.items():
+        click.echo(f"dropped  {count:>6} {what}", err=True)
+    total = sum(summary.replaced.values())
+    click.echo(
+        f"qbtrace: wrote {output} ({summary.entries} entries, {total} values replaced)", err=True
+    )
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -73,17 +73,28 @@ def flows_to_har(path: Path, source: str, warnings: list[str]) -> Har:
     servers_seen: set[Any] = set()
     entries: list[Har] = []
     skipped = 0
+    unconvertible: list[int] = []
     warned = len(warnings)
-    for _, flow in flows(path, source, ALL, warnings):
+    for index, flow in flows(path, source, ALL, warnings):
         if not isinstance(flow, http.HTTPFlow):
             skipped += len(warnings) == warned  # else damaged, and warned of
             warned = len(warnings)
             continue
-        entry = saver.flow_entry(flow, servers_seen)
+        try:
+            entry = saver.flow_entry(flow, servers_seen)
+        except Exception:  # SaveHar fails on flows it cannot model (a str WebSocket message)
+            unconvertible.append(index)
+            continue
         _as_qbtrace_reads_it(entry, flow)
         entries.append(_clean(entry))
     if skipped:
         warnings.append(f"{skipped} flows that are not HTTP (tcp, udp, dns) have no HAR form")
+    if unconvertible:
+        shown = ", ".join(map(str, unconvertible[:5])) + (", ..." if len(unconvertible) > 5 else "")
+        warnings.append(
+            f"{len(unconvertible)} flows that mitmproxy's HAR export cannot convert were "
+            f"skipped (flows {shown}, counting from 0)"
+        )
     return har_document(entries, "a mitmproxy flow file, by mitmproxy's HAR export")
 
 

@@ -365,6 +365,6 @@ def test_distinct_values_with_one_canonical_form_stay_distinct() -> None:
 def test_cli_sanitizes_a_capture_and_a_flow_file(tmp_path: Path) -> None:
     proc = run_cli("sanitize", GOLDEN / "mixed.mitm", "-o", tmp_path / "m.har")
     assert proc.returncode == 0, proc.stderr
-    assert "refresh_token" in proc.stdout and "client_secret" in proc.stdout
+    assert "refresh_token" in proc.stderr and "client_secret" in proc.stderr
     report = run_cli("analyze", tmp_path / "m.har")
     assert "client_secret_wrong" in report.stdout

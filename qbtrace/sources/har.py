@@ -326,16 +326,28 @@ def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
 
 
 def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
-    """The HAR document itself, values raw, for the sanitizer to rewrite."""
+    """The HAR document itself, values raw, for the sanitizer to rewrite; a damaged one as
+    the entries that still parse (with `read_har`'s warning and errors)."""
+    raw = bytes(loaded.data)
     try:
-        har = json.loads(bytes(loaded.data).decode("utf-8"))
-        if not isinstance(har["log"]["entries"], list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"not a HAR file ({exc.__class__.__name__})", source=loaded.source
-        ) from None
-    return dict(har)
+        har = json.loads(raw)
+    except (ValueError, RecursionError):
+        har = None
+    log = har.get("log") if isinstance(har, dict) else None
+    if isinstance(log, dict) and isinstance(log.get("entries"), list):
+        return dict(har)
+    spans = _entries(raw, loaded.source, warnings)[0]  # raises "not a HAR file (...)"
+    entries = [e for e in map(_json_object, spans) if e is not None]
+    creator = {"name": "qbtrace", "comment": "the readable entries of a damaged HAR"}
+    return {"log": {"version": "1.2", "creator": creator, "pages": [], "entries": entries}}
+
+
+def _json_object(span: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(bytes(span).decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 READER = Reader(InputKind.HAR, "a HAR", _recognise, _read, _to_har)
