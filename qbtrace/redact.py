@@ -80,9 +80,9 @@ def canonical(value: str) -> tuple[str, tuple[str, ...]]:
     if text != text.strip():
         defects.append("whitespace")
         text = text.strip()
-    while len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0]:
+    text, quoted = _unquoted(text)
+    if quoted:
         defects.append("quoted")
-        text = text[1:-1].strip()
     for _ in range(3):
         decoded = unquote(text) if "%" in text else text
         if decoded == text:
@@ -97,6 +97,20 @@ def canonical(value: str) -> tuple[str, tuple[str, ...]]:
     elif text.lower() in PLACEHOLDERS:
         defects.append("placeholder")
     return text, tuple(dict.fromkeys(defects))
+
+
+def _unquoted(text: str) -> tuple[str, bool]:
+    """The text without matching quotes around it, layer after layer, each layer's inner
+    whitespace trimmed as `str.strip` would; one slice at the end, so a value wrapped in
+    thousands of quotes costs linear time, not a copy per layer."""
+    lo, hi = 0, len(text)
+    while hi - lo >= 2 and text[lo] in QUOTES and text[hi - 1] == text[lo]:
+        lo, hi = lo + 1, hi - 1
+        while lo < hi and text[lo].isspace():
+            lo += 1
+        while hi > lo and text[hi - 1].isspace():
+            hi -= 1
+    return (text[lo:hi], True) if lo else (text, False)
 
 
 def _plain(value: str) -> bool:
