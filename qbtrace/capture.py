@@ -139,6 +139,8 @@ def decode_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
         data = _ANY.decode(line)
     except msgspec.DecodeError as exc:
         raise ValueError(f"not JSON ({_first_line(exc)})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     kind: type[Any]

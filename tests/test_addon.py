@@ -215,6 +215,22 @@ def test_compressed_token_answers_are_read_and_a_bomb_is_left_out(
     assert "response-too-large" in bombed.gaps and bombed.reply == {}
 
 
+def test_deeply_nested_json_bodies_are_recorded_without_recursion_errors(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cap.jsonl"
+    deep = b"[" * 200_000 + b"]" * 200_000
+    flow = token_flow(400, b'{"error":' * 100_000 + b'"x"' + b"}" * 100_000)
+    flow.request.content = deep
+    flow.request.headers["content-type"] = "application/json"
+    with taddons.context(addon) as tctx, caplog.at_level(logging.ERROR):
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(flow)
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert "response-not-json" in x.gaps and x.params == {}
+    assert "could not record" not in caplog.text
+
+
 def test_capture_deleted_while_recording_is_started_again_loudly(
     addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -207,3 +207,14 @@ def test_times_no_calendar_holds_are_dropped_with_a_warning(tmp_path: Path, star
     assert {"time-out-of-range", "invalid-lifetime"} <= set(first.gaps)
     assert second.started == 1_800_000_000.25
     assert any("cannot be real" in w for w in got.warnings)
+
+
+def test_a_deeply_nested_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    redactor = Redactor(b"k")
+    path = tmp_path / "cap.jsonl"
+    write_capture(path, redactor, [make_parts()])
+    with path.open("ab") as out:
+        out.write(b"[" * 200_000 + b"]" * 200_000 + b"\n")
+    got = read_input(path, path.name, Profile(), redactor)
+    assert len(got.exchanges) == 1
+    assert any("JSON nested too deeply" in w for w in got.warnings)

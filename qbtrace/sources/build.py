@@ -146,12 +146,22 @@ def _body_fields(body: str | None, content_type: str) -> list[tuple[str, str]]:
     if "json" in content_type or text.startswith("{"):
         try:
             data = msgspec.json.decode(text)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec raises the latter when deep
             return []
         if isinstance(data, dict):
-            return [(str(k), v if isinstance(v, str) else str(v)) for k, v in data.items()]
+            return [(str(k), _field_text(v)) for k, v in data.items()]
         return []
     return _form(body)
+
+
+def _field_text(value: object) -> str:
+    """A JSON body field as form text; an array or object (nested how deep it likes) is not
+    a credential or a token and is not turned into text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return ""
+    return str(value)
 
 
 def _form(text: str) -> list[tuple[str, str]]:
@@ -181,7 +191,7 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
         return {}
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # msgspec raises the latter when deep
         gaps.append("response-not-json")
         return {}
     if not isinstance(data, dict):
