@@ -12,10 +12,82 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from qbtrace.redact import Secret
 
 Value = str | int | float | bool | Secret | None
+
+Gap = Literal[
+    "request-body-missing",
+    "request-body-in-attachment",
+    "request-body-bad-base64",
+    "response-body-missing",
+    "response-body-in-attachment",
+    "response-body-bad-base64",
+    "response-not-json",
+    "response-not-delivered",
+    "client-auth-missing",
+    "request-too-large",
+    "response-too-large",
+    "response-streamed",
+    "time-out-of-range",
+    "invalid-lifetime",
+    "invalid-number",
+]
+"""What an exporter left out (or could not deliver) that the rules might have needed; the
+last six: a body past the readers' cap, an answer the app streamed (the in-app recorder
+does not read it), and times or lifetimes that cannot be real (dropped)."""
+Via = Literal["basic", "body", "none"]
+"""Where a request's client credentials were: the Basic header, the form body, nowhere."""
+CredentialDefect = Literal[
+    "not-base64",
+    "not-utf8",
+    "no-colon",
+    "missing-id",
+    "missing-secret",
+    "whitespace-id",
+    "whitespace-secret",
+    "quoted-id",
+    "quoted-secret",
+    "inner-whitespace-id",
+    "inner-whitespace-secret",
+    "empty-id",
+    "empty-secret",
+    "placeholder-id",
+    "placeholder-secret",
+]
+"""What is wrong with the form of client credentials."""
+Role = Literal[
+    "app_redirect",
+    "authorize",
+    "callback",
+    "callback_delivery",
+    "cluster",
+    "code_exchange",
+    "code_redirect",
+    "config",
+    "credential_defect",
+    "disconnect",
+    "earlier_exchange",
+    "error_description",
+    "earlier_success",
+    "first_spent",
+    "issued_access_token",
+    "issued_original",
+    "issued_successor",
+    "issuing_request",
+    "issuing_response",
+    "lost_response",
+    "malformed",
+    "missing_credentials",
+    "not_in_capture",
+    "overlapping",
+    "response",
+    "revoke",
+    "winner",
+]
+"""What an evidence item is to the finding it supports (JSON `evidence[].role`)."""
 
 
 class Kind(StrEnum):
@@ -59,10 +131,10 @@ class ClientAuth:
     """The client id as sent (not a secret); None when it could not be read."""
     secret: Secret | None
     """The client secret, tagged."""
-    via: str
-    """`basic`, `body`, or `none` when the request carried no credentials we could see."""
-    defects: tuple[str, ...] = ()
-    """What is wrong with the credentials' form (`not-base64`, `no-colon`, `empty-secret`...)."""
+    via: Via
+    """`none` when the request carried no credentials we could see."""
+    defects: tuple[CredentialDefect, ...] = ()
+    """What is wrong with the credentials' form."""
 
 
 @dataclass(slots=True)
@@ -80,7 +152,7 @@ class RawParts:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     response_body: str | None = None
     failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +179,7 @@ class Exchange:
     headers: Mapping[str, str] = field(default_factory=dict)
     """Headers the rules use (the provider's request id, date, user-agent), lowercase names."""
     client: ClientAuth | None = None
-    gaps: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
     """What the exporter left out that the rules might have needed."""
 
     @property
@@ -119,7 +191,7 @@ class Exchange:
 class Evidence:
     """One earlier (or config) fact a finding rests on."""
 
-    role: str
+    role: Role
     note: str
     ref: Ref | None = None
     time: float | None = None

@@ -20,6 +20,7 @@ TESTED_ELSEWHERE = {
     "near_match": "tests/test_rules.py",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "bodies": "tests/test_hook_requests.py (the recorder's body and failure text)",
+    "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
 ALLOWED = {
@@ -70,3 +71,12 @@ def test_no_module_outside_providers_names_a_providers_facts() -> None:
                 if (where, hit.group(0)) not in ALLOWED:
                     found.append(f"{where}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_every_gap_has_words_in_the_report() -> None:
+    from typing import get_args
+
+    from qbtrace.model import Gap
+    from qbtrace.render.html import GAP_WORDS
+
+    assert set(GAP_WORDS) == set(get_args(Gap))

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from qbtrace.model import RawParts
+from qbtrace.model import Gap, RawParts
 from qbtrace.record.bodies import body_text, failure_text
 from qbtrace.record.recorder import Recorder
 
@@ -133,7 +133,9 @@ def _parts(
     ended: float | None,
     exc: BaseException | None = None,
 ) -> RawParts:
-    gaps = [] if response is None or response.is_stream_consumed else ["response-streamed"]
+    gaps: list[Gap] = []
+    if response is not None and not response.is_stream_consumed:
+        gaps.append("response-streamed")
     return RawParts(
         method=request.method,
         url=str(request.url),

@@ -22,26 +22,17 @@ from mitmproxy.io import compat, tnetstring
 
 from qbtrace.errors import InputError
 from qbtrace.inflate import Damaged, TooLarge, inflate
-from qbtrace.model import Exchange, Input, InputKind, RawParts, Ref
+from qbtrace.model import Exchange, Gap, Input, InputKind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
 from qbtrace.sources.build import build_exchange
+from qbtrace.sources.prefilter import needle_pattern
 
 MAX_PREFIX = 12
 MAX_BODY = 1 << 20
 """OAuth requests and answers are a few hundred bytes; more is not one (or is a bomb)."""
 VERSION_KEY = b"7:version;"
-
-
-def needles(profile: Profile) -> tuple[str, ...]:
-    """Substrings one of which every request path `profile.kind_of` accepts contains."""
-    return profile.needles
-
-
-def needle_pattern(profile: Profile) -> re.Pattern[bytes]:
-    """Matches the raw request path (`request.data.path`) of every flow the profile may want."""
-    return re.compile(b"|".join(re.escape(n.encode()) for n in needles(profile)))
 
 
 def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
@@ -56,7 +47,7 @@ def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
     ended = resp.timestamp_end if answered and resp is not None else None
     if err is not None:
         ended = err.timestamp
-    gaps = ["response-not-delivered"] if resp is not None and err is not None else []
+    gaps: list[Gap] = ["response-not-delivered"] if resp is not None and err is not None else []
     return RawParts(
         method=req.method,
         url=valid_utf8(req.pretty_url if url is None else url),
@@ -76,7 +67,7 @@ def _pairs(headers: http.Headers) -> list[tuple[str, str]]:
     return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in headers.fields]
 
 
-def _text(message: http.Message, which: str, gaps: list[str]) -> str | None:
+def _text(message: http.Message, which: str, gaps: list[Gap]) -> str | None:
     """The body as text, decompressed under MAX_BODY (mitmproxy's own `get_content` inflates
     without a limit, in the proxy's event loop: a 1 KB gzip bomb as a token answer would
     stall every connection). A body past the cap is left out, with a gap."""
@@ -92,7 +83,7 @@ def _text(message: http.Message, which: str, gaps: list[str]) -> str | None:
     except TooLarge:
         fits = False
     if not fits:
-        gaps.append(f"{which}-too-large")
+        gaps.append("request-too-large" if which == "request" else "response-too-large")
         return None
     # OAuth bodies are forms (ASCII) or JSON (UTF-8 by RFC 8259): decode as UTF-8 whatever
     # the declared charset, which also skips mitmproxy's slower charset sniffing.
