@@ -206,8 +206,11 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict
         return {}
     try:
         data = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError):  # msgspec raises the latter when deep
+    except msgspec.DecodeError:
         gaps.append("response-not-json")
+        return {}
+    except RecursionError:  # what msgspec raises for JSON nested past its depth limit
+        gaps.append("response-too-deep")
         return {}
     if not isinstance(data, dict):
         gaps.append("response-not-json")
