@@ -4,7 +4,6 @@ against a real local server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,21 +13,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 import qbtrace.record
 import qbtrace.record.recorder as recorder_module
 from tests.test_hook_requests import PLANTED_RT, SECRET, records
-from tests.token_server import ISSUED_AT, ISSUED_RT, Server, token_server
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with token_server() as s:
-        yield s
-
-
-@pytest.fixture
-def capture(server: Server, tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "tokens.jsonl"
-    qbtrace.record.install(path, profile=server.profile())
-    yield path
-    qbtrace.record.uninstall()
+from tests.token_server import ISSUED_AT, ISSUED_RT, Server
 
 
 def test_authlib_refresh_is_recorded_as_tags_only(server: Server, capture: Path) -> None:

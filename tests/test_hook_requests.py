@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,25 +18,11 @@ import qbtrace.record.recorder as recorder_module
 from qbtrace.capture import ExchangeRecord, Header, decode_line
 from qbtrace.record.bodies import MAX_FAILURE, body_text, failure_text
 from tests.conftest import analyze_json
-from tests.token_server import ISSUED_AT, ISSUED_RT, Server, token_server
+from tests.token_server import ISSUED_AT, ISSUED_RT, Server
 
 SECRET = "planted-client-secret-5a5a5a5a"
 STALE_FORM = {"grant_type": "refresh_token", "refresh_token": "stale"}
 PLANTED_RT = "RT1-planted-0a1b2c3d4e5f6a7b8c9d"
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with token_server() as s:
-        yield s
-
-
-@pytest.fixture
-def capture(server: Server, tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "tokens.jsonl"
-    qbtrace.record.install(path, profile=server.profile())
-    yield path
-    qbtrace.record.uninstall()
 
 
 def records(path: Path) -> list[ExchangeRecord]:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,9 @@ import requests
 import qbtrace.record
 from qbtrace.capture import Header, decode_line
 from tests.test_hook_requests import PLANTED_RT, SECRET, records
-from tests.token_server import Server, token_server
+from tests.token_server import Server
 
 WORKERS, PER_WORKER = 4, 15
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with token_server() as s:
-        yield s
 
 
 def refresh(url: str) -> int:
