@@ -156,3 +156,46 @@ def test_problems_before_the_program_starts_are_one_line(
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"qbtrace.record: error: {said}"), proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+SPAWNING_APP = """
+import multiprocessing, requests
+
+def refresh(_):
+    form = {{"grant_type": "refresh_token", "refresh_token": "stale"}}
+    return requests.post({url!r}, data=form).status_code
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        print(sorted(pool.map(refresh, range(4))))
+"""
+
+
+def test_spawned_interpreters_record_through_process_startup(
+    server: Server, tmp_path: Path
+) -> None:
+    """multiprocessing's spawn starts fresh interpreters: a sitecustomize (or a .pth line)
+    calling process_startup picks up what `python -m qbtrace.record` put in the environment."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import qbtrace.record\nqbtrace.record.process_startup()\n"
+    )
+    app = tmp_path / "app.py"
+    app.write_text(SPAWNING_APP.format(url=server.token_url))
+    out = tmp_path / "tokens.jsonl"
+    cfg = config(server, tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qbtrace.record", "-o", out, "--config", cfg, "--", app],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[400, 400, 400, 400]"
+    lines = [decode_line(line) for line in out.read_bytes().splitlines()]
+    headers = [d for d in lines if isinstance(d, Header)]
+    assert len(headers) >= 2  # the parent's and at least one spawned worker's
+    assert len(records(out)) == 4

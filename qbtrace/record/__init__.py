@@ -26,7 +26,7 @@ from pathlib import Path
 from qbtrace.profile import Profile
 from qbtrace.record.recorder import Clock, Recorder
 
-__all__ = ["Recorder", "active", "install", "uninstall"]
+__all__ = ["Recorder", "active", "install", "process_startup", "uninstall"]
 _active: Recorder | None = None
 _fork_hook = False
 
@@ -69,6 +69,30 @@ def uninstall() -> None:
     recorder, _active = _active, None
     if recorder is not None:
         recorder.close()
+
+
+ENV_CAPTURE = "QBTRACE_RECORD"
+ENV_CONFIG = "QBTRACE_RECORD_CONFIG"
+
+
+def process_startup() -> Recorder | None:
+    """Install the recorder when QBTRACE_RECORD names a capture (and QBTRACE_RECORD_CONFIG a
+    qbtrace.toml); None otherwise or when it cannot be. For interpreters started afresh
+    (multiprocessing's spawn and forkserver, subprocesses): `python -m qbtrace.record` sets
+    the variables, and a `.pth` line or sitecustomize calling this picks them up, as with
+    coverage's `process_startup`. Never raises: a child must start whatever happens here."""
+    path = os.environ.get(ENV_CAPTURE)
+    if not path or _active is not None:
+        return _active
+    try:
+        from qbtrace.config import load_profile
+
+        config = os.environ.get(ENV_CONFIG)
+        profile = load_profile(Path(config), local=False) if config else None
+        return install(path, profile=profile)
+    except Exception as exc:  # the process must start; say why it records nothing
+        sys.stderr.write(f"qbtrace.record: not recording in this process ({exc})\n")
+        return None
 
 
 def active() -> Recorder | None:

@@ -20,7 +20,7 @@ import click
 from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
 from qbtrace.profile import Profile
-from qbtrace.record import install
+from qbtrace.record import ENV_CAPTURE, ENV_CONFIG, install
 
 
 @click.command(
@@ -53,6 +53,10 @@ def main(output: Path, config: Path | None, program: tuple[str, ...]) -> None:
     try:
         profile = load_profile(config) if config is not None else Profile()
         install(output, profile=profile)
+        # for interpreters started afresh that call process_startup (docs/recorder.md)
+        os.environ[ENV_CAPTURE] = str(output.resolve())
+        if config is not None:
+            os.environ[ENV_CONFIG] = str(config.resolve())
     except QbtraceError as exc:
         _fail(str(exc))
     except OSError as exc:
