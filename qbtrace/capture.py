@@ -214,6 +214,22 @@ class CaptureWriter:
             return True
         return now.st_nlink == 0 or (now.st_dev, now.st_ino) != self.ident
 
+    def reopened(self, header: bytes) -> CaptureWriter:
+        """A writer on the same path started again with `header`, for a capture deleted, or
+        whose descriptor was closed, while recording. This one is closed when its descriptor
+        is still ours, else forgotten (that number is another file's now). OSError when the
+        path cannot be written; this writer is then left as it was."""
+        writer = CaptureWriter.open(self.path)
+        try:
+            writer.write(header)
+        except BaseException:
+            writer.close()
+            raise
+        if self.owns_fd():
+            self.close()
+        self.fd = -1
+        return writer
+
     def owns_fd(self) -> bool:
         """True while the descriptor is still the one we opened (closing it is ours to do)."""
         try:

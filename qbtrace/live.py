@@ -144,14 +144,11 @@ class LiveSession:
             "qbtrace: CAPTURE FILE %s WAS REMOVED while recording; starting it again", path
         )
         try:
-            writer = CaptureWriter.open(path)
-            writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
+            self.writer = self.writer.reopened(
+                encode_line(make_header(self.redactor, self.keep_raw))
+            )
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
-            return
-        if self.writer.owns_fd():
-            self.writer.close()  # else its number is another file's now: leave it alone
-        self.writer = writer
 
     def _diagnosis_loop(self) -> None:
         while True:

@@ -101,13 +101,7 @@ class Recorder:
         inherited), while the app ran: start it again, loudly."""
         path = self.writer.path
         logger.error("qbtrace: capture %s was deleted or closed; starting it again", path)
-        if self.writer.owns_fd():
-            self.writer.close()
-        else:
-            self.writer.fd = -1  # that number is someone else's now: never close or write it
-        writer = CaptureWriter.open(path)
-        writer.write(encode_line(make_header(self.redactor, raw=False)))
-        self.writer = writer
+        self.writer = self.writer.reopened(encode_line(make_header(self.redactor, raw=False)))
 
     def problem(self, what: str, exc: BaseException) -> None:
         """Log where the recorder failed (never the exchange's values); the app goes on."""
