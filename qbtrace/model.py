@@ -250,3 +250,6 @@ class Input:
     """All entries or flows in the file, matching or not."""
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+    """Other OAuth providers whose sign-in hosts appear in a file without token requests of
+    the configured ones, as `Google (accounts.google.com)`."""

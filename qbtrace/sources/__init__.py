@@ -10,10 +10,12 @@ the first reader of `MODULES` that recognises it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import importlib
 import math
 import mmap
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -23,7 +25,7 @@ from typing import Any
 
 from qbtrace.errors import InputError
 from qbtrace.inflate import Damaged, TooLarge, inflate_chunks, size_text
-from qbtrace.model import Input, InputKind
+from qbtrace.model import Input, InputKind, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
@@ -93,9 +95,49 @@ def recognise(loaded: Loaded) -> Reader:
 
 
 def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Read one input file of any registered format; InputError when it cannot be read."""
+    """Read one input file of any registered format; InputError when it cannot be read.
+    `-` is standard input, in any of the formats (a flow file too)."""
+    if str(path) == "-":
+        return _read_stdin(source, profile, redactor)
     loaded = load(path, source)
-    return _note_nonsense(recognise(loaded).read(loaded, profile, redactor))
+    reader = recognise(loaded)
+    got = reader.read(loaded, profile, redactor)
+    if reader.kind != InputKind.CAPTURE and not any(x.kind == Kind.TOKEN for x in got.exchanges):
+        from qbtrace.sources.others import other_providers
+
+        got = replace(got, others=other_providers(loaded.data, _known_hosts(profile)))
+    return _note_nonsense(got)
+
+
+def _known_hosts(profile: Profile) -> set[str]:
+    from qbtrace.providers import host_of
+
+    urls = [
+        url
+        for p in profile.providers
+        for url in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
+        if url
+    ]
+    return {host_of(url).split(":")[0] for url in urls}
+
+
+@contextlib.contextmanager
+def stdin_file(source: str = "stdin") -> Iterator[Path]:
+    """Standard input spilled to a private (0600) temporary file, removed afterwards: the
+    readers map their input, and the flow-file reader opens it by name."""
+    cap = max_input()
+    with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
+        while chunk := sys.stdin.buffer.read(CHUNK):
+            spill.write(chunk)
+            if spill.tell() > cap:  # an endless pipe must not fill the disk
+                raise InputError(_too_large("the input", TooLarge(cap)), source=source)
+        spill.flush()
+        yield Path(spill.name)
+
+
+def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
+    with stdin_file(source) as path:
+        return read_input(path, source, profile, redactor)
 
 
 def _note_nonsense(item: Input) -> Input:
