@@ -433,21 +433,22 @@ def test_endless_inputs_stop_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "16")
     line = _one_line_error(run_cli("analyze", "/dev/zero", check=False), "zero")
     assert "the input is larger than 16 MB (an endless stream or a device?)" in line
-    endless = subprocess.Popen(["yes", "{"], stdout=subprocess.PIPE)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "qbtrace", "analyze", "/dev/stdin"],
-            stdin=endless.stdout,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        endless.kill()
-        endless.wait()
-    _one_line_error(proc, "stdin")
-    assert "larger than 16 MB" in proc.stderr
+    for name in ("/dev/stdin", "-"):  # a pipe opened by name, and `-`
+        endless = subprocess.Popen(["yes", "{"], stdout=subprocess.PIPE)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "qbtrace", "analyze", name],
+                stdin=endless.stdout,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            endless.kill()
+            endless.wait()
+        _one_line_error(proc, "stdin")
+        assert "larger than 16 MB" in proc.stderr
 
 
 def _hostile(mutate: Callable[[dict[str, Any]], None]) -> bytes:
