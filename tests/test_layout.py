@@ -21,6 +21,7 @@ TESTED_ELSEWHERE = {
     "palette": "tests/test_charts.py and tests/test_report.py (in Chromium)",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
+    "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
