@@ -35,6 +35,7 @@ from qbtrace.providers.base import (
     TEXT_FIELDS,
     URL_FIELDS,
 )
+from qbtrace.urls import malformed
 
 LOCAL = Path("qbtrace.toml")
 TABLES = ("provider", "providers", "app")
@@ -169,6 +170,8 @@ def _url(value: str, name: str, source: str) -> str:
         host = urlsplit(value).hostname
     except ValueError as exc:
         raise ConfigError(f"{name} is not a valid URL ({exc})", source=source) from None
+    if malformed(value):  # a port that is no port (`:99999999`)
+        raise ConfigError(f"{name} is not a valid URL (its port)", source=source)
     if not host:
         raise ConfigError(f"{name} must be an absolute URL", source=source)
     return value

@@ -24,6 +24,7 @@ TESTED_ELSEWHERE = {
     "ancestry": "tests/test_rules.py (family, eviction and consent-lifetime rules)",
     "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
+    "bodies": "tests/test_hook_requests.py (the recorder's body and failure text)",
     "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
