@@ -22,12 +22,18 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl import advance, control, log, main
+from ctl import control, log
+from ctl import main as run_parts
 from intuit_model import APPS
 
 DEV, PROD, OTHER, TENANT_A, TENANT_B, TENANT_C = list(APPS)
 CALLBACK = "https://app.example.test/callback"
 DAY = 86_400
+
+
+def advance(seconds: float) -> None:
+    # through this module's `control`, which emulated_clock.py wraps to follow the shift
+    control("/clock/advance", seconds=seconds)
 
 
 def client(
@@ -243,5 +249,10 @@ def mixed(a: dict[str, Any]) -> None:
     refresh(prod)
 
 
+def main() -> None:
+    """Run the part named on the command line (`emulated_clock.py` calls this too)."""
+    run_parts(globals())
+
+
 if __name__ == "__main__":
-    main(globals())
+    main()
