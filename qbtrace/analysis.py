@@ -10,6 +10,7 @@ import bisect
 import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
@@ -70,12 +71,13 @@ def read_all(
     redactor: Redactor,
     on_input: Callable[[Input], None] | None = None,
     before: Callable[[Path, str], None] | None = None,
+    log_tz: tzinfo | None = None,
 ) -> list[Input]:
     inputs = []
     for path, name in zip(paths, source_names(paths), strict=True):
         if before is not None:
             before(path, name)
-        item = read_input(path, name, profile, redactor)
+        item = read_input(path, name, profile, redactor, log_tz)
         if on_input is not None:
             on_input(item)
         inputs.append(item)

@@ -92,6 +92,12 @@ def main() -> None:
     help="Also write the token-event table to this Parquet file.",
 )
 @click.option("--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags.")
+@click.option(
+    "--log-tz",
+    metavar="ZONE",
+    help="Zone of application-log timestamps written without one (IANA name or +HH:MM; "
+    "default UTC).",
+)
 @guarded
 def analyze(
     inputs: tuple[Path, ...],
@@ -101,16 +107,19 @@ def analyze(
     fail_on: str | None,
     events: Path | None,
     show_client_ids: bool,
+    log_tz: str | None,
 ) -> None:
-    """Explain every failed token request in HAR files, mitmproxy flow files or qbtrace captures.
+    """Explain every failed token request in HAR files, mitmproxy flow files, qbtrace captures
+    or application logs (`-` reads standard input).
 
-    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture).
+    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture,
+    or an app's log and a capture of the same traffic).
     Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
     """
     from qbtrace.run import run_analysis
 
     wanted = parse_causes(fail_on)
-    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted)
+    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted, log_tz)
     sys.exit(1 if found else 0)
 
 
@@ -125,14 +134,19 @@ def analyze(
 )
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--show-client-ids", is_flag=True)
+@click.option("--log-tz", metavar="ZONE", help="Zone of naive application-log timestamps.")
 @guarded
 def report(
-    inputs: tuple[Path, ...], output: Path, config: Path | None, show_client_ids: bool
+    inputs: tuple[Path, ...],
+    output: Path,
+    config: Path | None,
+    show_client_ids: bool,
+    log_tz: str | None,
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import run_analysis
 
-    run_analysis(list(inputs), "html", output, config, None, show_client_ids, ())
+    run_analysis(list(inputs), "html", output, config, None, show_client_ids, (), log_tz)
 
 
 @main.command()
@@ -188,11 +202,18 @@ def sanitize(source: Path, output: Path) -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("qbtrace-capture.jsonl"), show_default=True,
-              help="Capture file (JSON Lines); appended to, never truncated.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("qbtrace-capture.jsonl"),
+    show_default=True,
+    help="Capture file (JSON Lines); appended to, never truncated.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="qbtrace.toml for endpoints, redirect URIs, disconnect URL.",
+)
 @click.argument("mitmdump_args", nargs=-1, type=click.UNPROCESSED)
 @guarded
 def proxy(port: int, out: Path, config: Path | None, mitmdump_args: tuple[str, ...]) -> None:

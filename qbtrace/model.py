@@ -14,6 +14,10 @@ from enum import StrEnum
 from qbtrace.redact import Secret
 
 Value = str | int | float | bool | Secret | None
+TOKEN_NOT_LOGGED = "token-not-in-log"
+"""Gap of an exchange read from an application log that does not show which code or refresh
+token it presented: the per-token causes can then only be guessed (causes.md, "Application
+logs as evidence")."""
 
 
 class Kind(StrEnum):
@@ -80,6 +84,10 @@ class Exchange:
     client: ClientAuth | None = None
     gaps: tuple[str, ...] = ()
     """What the exporter left out that the rules might have needed."""
+    process: str | None = None
+    """Who made the request, when an input says so (a log's hostname, pid or worker)."""
+    seen_in: tuple[Ref, ...] = ()
+    """The same exchange as other inputs show it (a log record joined to a capture)."""
 
     @property
     def ok(self) -> bool:
@@ -94,6 +102,8 @@ class Evidence:
     note: str
     ref: Ref | None = None
     time: float | None = None
+    process: str | None = None
+    """Who made the cited request, when an input says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,10 @@ class Finding:
     """Tag of the code or refresh token the request presented."""
     client_id: str | None
     warnings: tuple[str, ...] = ()
+    process: str | None = None
+    """Who made the failed request (a log's hostname, pid or worker), when known."""
+    seen_in: tuple[Ref, ...] = ()
+    """Other inputs showing the same failed request (a log record joined to a capture)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +146,10 @@ class Input:
 
     source: str
     kind: str
-    """`har`, `mitm` or `capture`."""
+    """`har`, `mitm`, `capture` or `log`."""
     entries: int
-    """All entries or flows in the file, matching or not."""
+    """All entries or flows in the file, matching or not (a log: its lines)."""
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
+    format: str | None = None
+    """For a log, what was recognised (`intuitlib in pino`, `intuit-oauth-node`, …)."""

@@ -9,6 +9,7 @@ from qbtrace.analysis import Analysis, analyze_inputs, read_all
 from qbtrace.profile import load_profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter
+from qbtrace.sources.logs.stamps import parse_zone
 
 
 def run_analysis(
@@ -19,11 +20,14 @@ def run_analysis(
     events: Path | None,
     show_client_ids: bool,
     fail_on: tuple[str, ...],
+    log_tz: str | None = None,
 ) -> bool:
     """Analyze, write the chosen format; True when a `fail_on` cause was found."""
     profile = load_profile(config)
     redactor = Redactor(default_key())
-    inputs = read_all(paths, profile, redactor, before=_progress if sys.stderr.isatty() else None)
+    zone = parse_zone(log_tz) if log_tz else None
+    progress = _progress if sys.stderr.isatty() else None
+    inputs = read_all(paths, profile, redactor, before=progress, log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, show_client_ids)
     text = render(analysis, presenter, fmt)

@@ -16,6 +16,17 @@ TESTED_ELSEWHERE = {
     "qbtrace_capture": "tests/test_addon.py",
     "common": "tests/test_rules.py",
     "near_match": "tests/test_rules.py",
+    "from_logs": "tests/test_from_logs.py",
+    "fields": "tests/test_log_sdks.py (through every SDK module)",
+    "hits": "tests/test_log_sdks.py",
+    "generic": "tests/test_log_sdks.py",
+    "sdk_intuitlib": "tests/test_log_sdks.py",
+    "sdk_node": "tests/test_log_sdks.py",
+    "sdk_php": "tests/test_log_sdks.py",
+    "sdk_ruby": "tests/test_log_sdks.py",
+    "sdk_dotnet": "tests/test_log_sdks.py",
+    "sdk_nango": "tests/test_log_sdks.py",
+    "sdk_airbyte": "tests/test_log_sdks.py",
 }
 
 
@@ -40,7 +51,7 @@ def test_every_rule_module_is_a_cause_with_a_golden_scenario() -> None:
     from qbtrace.rules import PRECEDENCE
 
     rules = {p.stem for p in (ROOT / "qbtrace" / "rules").glob("*.py")}
-    helpers = {"__init__", "common", "near_match"}
+    helpers = {"__init__", "common", "near_match", "from_logs"}
     assert rules - helpers == set(PRECEDENCE)
     golden = ROOT / "tests" / "data" / "golden"
     scenarios = {p.name.removesuffix(".expect.json") for p in golden.glob("*.expect.json")}

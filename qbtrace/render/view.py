@@ -47,6 +47,8 @@ class Presenter:
             out["index"] = item.ref.index
         out["time"] = iso(item.time)
         out["note"] = self.note(item)
+        if item.process is not None:
+            out["process"] = item.process
         return out
 
     def finding(self, f: Finding) -> dict[str, object]:
@@ -65,6 +67,8 @@ class Presenter:
                 "index": f.ref.index,
                 "time": iso(f.time),
                 "intuit_tid": f.intuit_tid,
+                "process": f.process,
+                "seen_in": [{"source": r.source, "index": r.index} for r in f.seen_in],
             },
             "evidence": [self.evidence(e) for e in f.evidence],
             "alternatives": list(f.alternatives),

@@ -7,9 +7,12 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 from __future__ import annotations
 
 import mmap
+import re
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
+from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace.errors import InputError
@@ -21,11 +24,23 @@ UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 CAPTURE_MARK = b'"qbtrace_capture"'
 CHUNK = 4 << 20
+FLOW_HEAD = re.compile(rb"\d{1,10}:")
+"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
+STDIN = "-"
 
 
-def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
-    """Read one input file of any supported format; InputError when it cannot be read at all."""
+def read_input(
+    path: Path, source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
+) -> Input:
+    """Read one input file of any supported format; InputError when it cannot be read at all.
+
+    `log_tz` is the zone of an application log's timestamps that carry none (UTC if None).
+    """
     kind, data = sniff(path, source)
+    if kind == "log":
+        from qbtrace.sources.logs import read_log
+
+        return read_log(data, source, profile, redactor, log_tz)
     if kind == "capture":
         from qbtrace.sources.capture import read_capture
 
@@ -40,7 +55,7 @@ def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) ->
 
 
 def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
-    """The format of an input file (`har`, `capture` or `mitm`) and its bytes, decompressed
+    """The format of an input file (`har`, `capture`, `mitm` or `log`) and its bytes, decompressed
     and decoded to UTF-8 without a BOM (a flow file's bytes as they are); InputError when the
     file cannot be read or is none of them."""
     data = _load(path, source)
@@ -59,9 +74,12 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
         head = bytes(data[:4096])
         if CAPTURE_MARK in head.split(b"\n", 1)[0]:
             return "capture", data
-        return "har", data
-    if first.isdigit():
-        return "mitm", data
+        return ("log" if _is_log(data) else "har"), data
+    if first.isdigit():  # a flow file's tnetstring length, or a log line's date
+        log = not FLOW_HEAD.match(bytes(data[:64]).lstrip()) and _is_log(data)
+        return ("log" if log else "mitm"), data
+    if _is_log(data):
+        return "log", data
     if data[:1] == b"x":
         try:
             inflated = zlib.decompress(bytes(data))
@@ -71,10 +89,20 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
             if not inflated.lstrip()[:1] == b"{":
                 raise InputError("compressed data is not a HAR", source=source)
             return "har", inflated
-    raise InputError("not a HAR, mitmproxy flow file or qbtrace capture", source=source)
+    raise InputError(
+        "not a HAR, mitmproxy flow file, qbtrace capture or application log", source=source
+    )
+
+
+def _is_log(data: memoryview | bytes) -> bool:
+    from qbtrace.sources.logs import looks_like_log
+
+    return looks_like_log(bytes(data[:65536]))
 
 
 def _load(path: Path, source: str) -> memoryview | bytes:
+    if str(path) == STDIN:
+        return _spill(iter(lambda: sys.stdin.buffer.read(CHUNK), b""))
     if path.is_dir():
         raise InputError("is a directory, not a file", source=source)
     try:
