@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
-from qbtrace.model import Confidence, Evidence, Finding, Match
+from qbtrace.model import TOKEN_NOT_LOGGED, Confidence, Evidence, Finding, Match
 from qbtrace.profile import Profile
 from qbtrace.rules import BY_CAUSE, RULES, Rule
 from qbtrace.rules.common import Context, cap, client_error, grant_error
@@ -67,6 +67,8 @@ def explain(ctx: Context) -> Finding:
         token=f.presented.tag if f.presented else None,
         client_id=f.client_id,
         warnings=tuple(warnings),
+        process=f.x.process,
+        seen_in=f.x.seen_in,
     )
 
 
@@ -114,6 +116,13 @@ def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
     token = r.presented
     if token is not None:
         return lineage.root.get(token.hex, token.hex)
+    realm = r.x.params.get("realmId")  # a log line names the company, not the token
+    if isinstance(realm, str):
+        return f"realm:{realm}"
+    if r.client_id is None and TOKEN_NOT_LOGGED in r.x.gaps:
+        # a log naming neither company nor client: its failures cannot be told apart as
+        # unrelated connections, so they do not make an outage by their number alone
+        return f"log:{r.x.ref.source}"
     return r.client_id or f"request:{r.seq}"
 
 

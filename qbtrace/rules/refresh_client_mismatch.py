@@ -13,6 +13,7 @@ credentials; keep sandbox and production tokens apart.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, before, cite, environments, match, refresh_failure
 
 CAUSE = "refresh_client_mismatch"
@@ -21,7 +22,9 @@ CAUSE = "refresh_client_mismatch"
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     f = ctx.failure
-    if token is None or f.client_id is None:
+    if token is None:
+        return from_logs.client_hint(ctx)
+    if f.client_id is None:
         return None
     issuers = ctx.lineage.issuers.get(token.hex, [])
     issuer = issuers[0] if issuers else None  # one token, one client: its first issuer says which

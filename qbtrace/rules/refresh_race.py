@@ -19,6 +19,7 @@ import bisect
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
 from qbtrace.redact import Secret
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure, span
 
 CAUSE = "refresh_race"
@@ -30,7 +31,7 @@ SHOWN = 20
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.race(ctx)
     f = ctx.failure
     slack = ctx.profile.race_window
     spends = ctx.lineage.spends.get(token.hex, [])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
 
 CAUSE = "refresh_response_lost"
@@ -26,7 +27,7 @@ SHOWN = 5
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.lost(ctx)
     f = ctx.failure
     spends = ctx.lineage.spends_before(token, f.seq)
     lost: list[TokenRequest] = []

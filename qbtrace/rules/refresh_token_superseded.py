@@ -16,6 +16,7 @@ unchanged) before using the new access token, in the one place all workers read 
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span
 
 CAUSE = "refresh_token_superseded"
@@ -24,7 +25,7 @@ CAUSE = "refresh_token_superseded"
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.superseded(ctx)
     f, profile = ctx.failure, ctx.profile
     rotation = ctx.lineage.first_rotation.get(token.hex)
     if rotation is None or rotation.issued_rt is None or not before(rotation, f):

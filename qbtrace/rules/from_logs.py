@@ -1,0 +1,143 @@
+"""Guesses for a failure an application log reports without the token it spent.
+
+Most SDK error lines (intuitlib's `AuthClientError`, the Node SDK's `threw an exception`)
+show when a refresh failed, with what error, from which process, but not which refresh
+token it presented, so the per-token rules cannot decide. causes.md ("Application logs as
+evidence") allows a ranked guess from what the log does show, at most `possible`, citing it:
+another process refreshing the same company at the same moment (a race), an earlier
+successful refresh of that company (a superseded token), an earlier attempt without a usable
+answer (a lost response), or Intuit's `Incorrect Token type or clientID` (a client mismatch).
+A company is the `realmId` a line names, else the client id; a log that names neither is
+taken as one app's, and the notes say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from qbtrace.events import TokenRequest
+from qbtrace.model import TOKEN_NOT_LOGGED, Confidence, Evidence, Match
+from qbtrace.rules.common import Context, cite, grant_error, match, span
+
+AT_ONCE = 2.0
+"""Seconds within which two refreshes of one company count as made at once (log stamps are
+whole seconds or milliseconds after the answer, not request starts)."""
+LOOK_BACK = 200
+LOST_WITHIN = 600.0
+CLIENT_HINT = "Incorrect Token type or clientID"
+
+
+def tokenless(f: TokenRequest) -> bool:
+    """A refresh failure from a log that does not say which refresh token was sent."""
+    return TOKEN_NOT_LOGGED in f.x.gaps and f.grant in (None, "refresh_token") and grant_error(f)
+
+
+def company(r: TokenRequest) -> str | None:
+    realm = r.x.params.get("realmId")
+    return realm if isinstance(realm, str) else r.client_id
+
+
+def _who(r: TokenRequest) -> str:
+    return r.x.process or "the app"
+
+
+def _what(r: TokenRequest) -> str:
+    name = company(r)
+    return f"company {name}" if name else "a connection (the log names no company)"
+
+
+def _near(ctx: Context) -> Iterator[TokenRequest]:
+    """Token requests of the failure's company around it, nearest first in list order."""
+    f = ctx.failure
+    requests = ctx.lineage.requests
+    mine = company(f)
+    low = max(f.seq - LOOK_BACK, 0)
+    high = min(f.seq + LOOK_BACK, len(requests) - 1)
+    for r in [*reversed(requests[low : f.seq]), *requests[f.seq + 1 : high + 1]]:
+        if company(r) == mine and r.x.kind == f.x.kind:
+            yield r
+
+
+def race(ctx: Context) -> Match | None:
+    """Another process refreshed the same company at the same moment."""
+    f = ctx.failure
+    if not tokenless(f):
+        return None
+    others = [
+        r
+        for r in _near(ctx)
+        if abs(r.start - f.start) <= max(AT_ONCE, ctx.profile.race_window)
+        and r.grant in (None, "refresh_token")
+        and (r.x.process != f.x.process or r.x.process is None)
+    ]
+    if not others:
+        return None
+    evidence = [cite("winner" if r.ok else "overlapping", r, _at_once(r, f)) for r in others]
+    return match("refresh_race", Confidence.POSSIBLE, *evidence)
+
+
+def _at_once(r: TokenRequest, f: TokenRequest) -> str:
+    lead = f.start - r.start
+    side = "earlier" if lead >= 0 else "later"
+    said = "succeeded" if r.ok else f"failed too (HTTP {r.x.status or 'no answer'})"
+    return f"{_who(r)} refreshed {_what(r)} {span(lead)} {side} and {said}"
+
+
+def superseded(ctx: Context) -> Match | None:
+    """An earlier successful refresh of the same company, outside the race window."""
+    f = ctx.failure
+    if not tokenless(f):
+        return None
+    for r in _near(ctx):
+        if r.seq < f.seq and r.ok and f.start - r.start > AT_ONCE:
+            issued = f", issuing {r.issued_rt.tag}" if r.issued_rt is not None else ""
+            note = (
+                f"{_who(r)} refreshed {_what(r)} {span(f.start - r.start)} earlier and "
+                f"succeeded{issued}: the token sent here may be the one it replaced"
+            )
+            return match(
+                "refresh_token_superseded", Confidence.POSSIBLE, cite("issued_successor", r, note)
+            )
+    return None
+
+
+def lost(ctx: Context) -> Match | None:
+    """An earlier attempt for the same company got no usable answer."""
+    f = ctx.failure
+    if not tokenless(f):
+        return None
+    for r in _near(ctx):
+        if r.seq > f.seq or f.start - r.start > LOST_WITHIN or r.ok:
+            if r.ok and r.seq < f.seq:
+                return None  # a success in between: the app saw a successor
+            continue
+        if r.x.status is None or r.x.status >= 500 or r.x.status == 408:
+            how = f"HTTP {r.x.status}" if r.x.status else (r.x.failure or "no answer")
+            note = f"{_who(r)}'s refresh of {_what(r)} {span(f.start - r.start)} earlier: {how}"
+            return match(
+                "refresh_response_lost", Confidence.POSSIBLE, cite("lost_response", r, note)
+            )
+    return None
+
+
+def client_hint(ctx: Context) -> Match | None:
+    """Intuit's wording for a token presented by another client (community evidence)."""
+    f = ctx.failure
+    if not tokenless(f) or CLIENT_HINT.lower() not in (f.error_description or "").lower():
+        return None
+    note = (
+        f"Intuit answered {CLIENT_HINT!r}: seen when the token belongs to another client id "
+        "(another app, Development vs Production keys) or an access token was sent as the "
+        "refresh token"
+    )
+    return match(
+        "refresh_client_mismatch", Confidence.POSSIBLE, Evidence("error_description", note)
+    )
+
+
+def unknown(ctx: Context) -> Match | None:
+    """The fallback guess: the log cannot show the token's history."""
+    if not tokenless(ctx.failure):
+        return None
+    note = "the log does not say which refresh token was sent, so its history cannot be checked"
+    return match("refresh_token_unknown", Confidence.POSSIBLE, Evidence("token_not_logged", note))
