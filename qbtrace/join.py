@@ -1,0 +1,136 @@
+"""Application logs joined to captures of the same traffic: one exchange, seen twice.
+
+A log record and a captured exchange are the same request when they carry the same
+`intuit_tid`, or issued the same access token (the Node SDK's success lines). Else when they
+had the same outcome at the same moment, within SKEW seconds once the log host's clock is
+estimated: from the pairs already matched (the capture's answer time against the log's
+stamp, the nearest pair in log order first, since an app's host clock and a capture's can
+drift or jump), and with no pair at all, as they are. The captured exchange is kept (it shows
+the most), with the log's process and a `seen_in` reference to the record; the record leaves
+the timeline, so the failure gets one finding.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+from qbtrace.model import Exchange, Input, Kind, Ref
+from qbtrace.redact import Secret
+
+SKEW = 5.0
+"""Seconds between a log stamp and the captured answer, once clocks agree: a log line is
+written after the answer arrives, a slow handler may log later still."""
+JOINED = (Kind.TOKEN, Kind.REVOKE)
+
+
+def join_logs(inputs: tuple[Input, ...]) -> tuple[Input, ...]:
+    """The inputs with each log record that a capture also shows folded into the capture."""
+    wire = [x for item in inputs if item.kind != "log" for x in item.exchanges if x.kind in JOINED]
+    if not wire or all(item.kind != "log" for item in inputs):
+        return inputs
+    seen: dict[int, list[Exchange]] = {}
+    index = _Index(wire)
+    out: list[Input] = []
+    for item in inputs:
+        if item.kind != "log":
+            out.append(item)
+            continue
+        kept = _match_log(item, index, seen)
+        out.append(replace(item, exchanges=kept))
+    return tuple(_enriched(item, seen) if item.kind != "log" else item for item in out)
+
+
+class _Index:
+    """The captured exchanges by request id, by issued access token, and by answer time."""
+
+    def __init__(self, wire: list[Exchange]) -> None:
+        self.by_tid = {t: x for x in wire if (t := x.headers.get("intuit_tid"))}
+        self.by_at = {
+            s.hex: x for x in wire if isinstance(s := x.reply.get("access_token"), Secret)
+        }
+        self.timed = sorted((w, n, x) for n, x in enumerate(wire) if (w := _when(x)) is not None)
+        self.times = [w for w, _, _ in self.timed]
+        self.taken: set[int] = set()
+
+    def exact(self, x: Exchange) -> Exchange | None:
+        tid = x.headers.get("intuit_tid")
+        at = x.reply.get("access_token")
+        found = self.by_tid.get(tid) if tid else None
+        if found is None and isinstance(at, Secret):
+            found = self.by_at.get(at.hex)
+        return found if found is not None and id(found) not in self.taken else None
+
+    def near(self, x: Exchange, moment: float) -> Exchange | None:
+        lo = bisect.bisect_left(self.times, moment - SKEW)
+        hi = bisect.bisect_right(self.times, moment + SKEW)
+        fits = [
+            (abs(at - moment), w)
+            for at, _, w in self.timed[lo:hi]
+            if id(w) not in self.taken and _same_outcome(x, w)
+        ]
+        return min(fits, key=lambda f: f[0])[1] if fits else None
+
+
+def _when(x: Exchange) -> float | None:
+    return x.ended if x.ended is not None else x.started
+
+
+def _same_outcome(log: Exchange, wire: Exchange) -> bool:
+    if log.kind != wire.kind or log.status != wire.status:
+        return False
+    grant, other = log.params.get("grant_type"), wire.params.get("grant_type")
+    error, said = log.reply.get("error"), wire.reply.get("error")
+    return (grant is None or grant == other) and (error is None or error == said)
+
+
+def _match_log(item: Input, index: _Index, seen: dict[int, list[Exchange]]) -> tuple[Exchange, ...]:
+    pairs: list[tuple[float, float]] = []  # (log time, capture time - log time)
+    rest: list[Exchange] = []
+    for x in item.exchanges:
+        found = index.exact(x) if x.kind in JOINED else None
+        if found is None:
+            rest.append(x)
+            continue
+        _take(index, seen, found, x)
+        if x.started is not None and (t := _when(found)) is not None:
+            pairs.append((x.started, t - x.started))
+    pairs.sort()
+    kept: list[Exchange] = []
+    for x in rest:
+        found = None
+        if x.kind in JOINED and x.started is not None:
+            found = index.near(x, x.started + _offset(pairs, x.started))
+        if found is None:
+            kept.append(x)
+        else:
+            _take(index, seen, found, x)
+    return tuple(kept)
+
+
+def _offset(pairs: list[tuple[float, float]], moment: float) -> float:
+    """The log clock's offset at `moment`: that of the nearest matched pair, else none."""
+    if not pairs:
+        return 0.0
+    at = bisect.bisect_left(pairs, (moment, float("-inf")))
+    near = [pairs[i] for i in (at - 1, at) if 0 <= i < len(pairs)]
+    return min(near, key=lambda p: abs(p[0] - moment))[1]
+
+
+def _take(index: _Index, seen: dict[int, list[Exchange]], wire: Exchange, log: Exchange) -> None:
+    index.taken.add(id(wire))
+    seen.setdefault(id(wire), []).append(log)
+
+
+def _enriched(item: Input, seen: dict[int, list[Exchange]]) -> Input:
+    if not any(id(x) in seen for x in item.exchanges):
+        return item
+    return replace(item, exchanges=tuple(_with_log(x, seen.get(id(x), [])) for x in item.exchanges))
+
+
+def _with_log(x: Exchange, logs: list[Exchange]) -> Exchange:
+    if not logs:
+        return x
+    process = x.process or next((y.process for y in logs if y.process), None)
+    refs: tuple[Ref, ...] = (*x.seen_in, *(y.ref for y in logs))
+    return replace(x, process=process, seen_in=refs)
