@@ -178,21 +178,26 @@ def make_redactor() -> Redactor:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Where to write the sanitized HAR.",
+    help="Where to write the sanitized HAR (or, for an application log, the sanitized log).",
 )
 @guarded
 def sanitize(source: Path, output: Path) -> None:
     """Copy an input as a HAR with every token, code, client secret and cookie replaced.
 
     SOURCE is anything `qbtrace analyze` reads: a HAR, a mitmproxy flow file (every flow is
-    converted, through mitmproxy's HAR export) or a qbtrace capture. Each secret becomes a
+    converted, through mitmproxy's HAR export) or a qbtrace capture; an application log is
+    copied as a log, line for line, with its secrets replaced. Each secret becomes a
     keyed stand-in: equal values stay equal and altered values stay altered, so the copy
     analyzes to the same causes. Prints how many values of each kind were replaced.
     """
     from qbtrace.sanitize import sanitize_file
+    from qbtrace.sanitize_log import is_log, sanitize_log_file
 
     warnings: list[str] = []
-    counts = sanitize_file(source, output, make_redactor(), warnings)
+    if is_log(source):
+        counts = sanitize_log_file(source, output, make_redactor())
+    else:
+        counts = sanitize_file(source, output, make_redactor(), warnings)
     for warning in warnings:
         click.echo(f"qbtrace: warning: {source.name}: {warning}", err=True)
     for kind, count in counts.items():

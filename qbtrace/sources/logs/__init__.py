@@ -140,12 +140,9 @@ def looks_like_log(head: bytes) -> bool:
     prefix, a JSON log record or export, or a token-request line of any format."""
     if HAR_HEAD.search(head):
         return False
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # a character cut at the end of the head is fine
-            return False
-        text = head[: exc.start].decode("utf-8")
+    text = head.decode("utf-8", "replace")
+    if text.count("\ufffd") > len(text) // 100 or "\x00" in text:
+        return False  # binary, or text in another encoding: not a log we can read
     if any(n in text for n in TEXT_NEEDLES):
         return True
     if exports.is_document(head):
