@@ -25,6 +25,7 @@ NEEDLES = (
     b"() threw",
     b"Token failed",
     b"refresh_token_external_error",
+    b"Request url- ",
 )
 """Every SDK line of `sdk_*` modules contains one: its error, the token endpoint or the
 `token_type` of a success, the request id, or the SDK's own failure wording."""
@@ -105,7 +106,7 @@ def spans(data: memoryview | bytes, tally: Tally | None = None) -> Iterator[Span
             counted = first
             last_end = base + stop
             yield Span(counted_lines, chunk[first:stop])
-        lines_before += chunk.count(b"\n", lo, lo + end - start)
+        lines_before = counted_lines + chunk.count(b"\n", counted, lo + end - start)
         _release(data, start - lo)
         start = end
     if tally is not None:

@@ -27,6 +27,11 @@ HTTP_DATE = re.compile(
 )
 REALM = re.compile(rf"(?:realm_?[Ii]d{Q}\s*[:=]\s*{Q}|/v3/company/)(\d{{4,20}})\b")
 CLIENT_ID = re.compile(rf"client_?[Ii]d{Q}\s*[:=]\s*{Q}([A-Za-z0-9]{{16,64}})\b")
+HTML_STATUS = re.compile(r"<(?:h1|title)>\s*([45]\d\d)\b")
+"""A proxy's or load balancer's error page (`<h1>503 Service Temporarily Unavailable</h1>`)."""
+FORM_BODY = re.compile(r"\bgrant_type=[A-Za-z_]+(?:&[A-Za-z_]+=[^&\s\"'\\]*)*")
+"""A token request's form body, as an error object's `config.data` carries it."""
+BASIC = re.compile(r"\bBasic [A-Za-z0-9+/]{8,}={0,2}")
 TOKEN_ENDPOINT = re.compile(r"oauth2/v1/tokens\\?/bearer|tokens\\?/bearer")
 STATUS_BY_ERROR = {"invalid_client": 401}
 """Intuit's status for an error when the log line does not say it; 400 for the others."""

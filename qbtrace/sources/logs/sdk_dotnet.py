@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
+from qbtrace.model import Kind
 from qbtrace.sources.logs import fields
 from qbtrace.sources.logs.hits import Hit, Record
 
 NAME = "dotnet-advanced"
 MARK = "Request url- "
 AUTH = re.compile(r"Authorization Header: ?(Basic [A-Za-z0-9+/=]+)")
-BODY = re.compile(r"Request Body: ?([^\s\"]*grant_type=[^\s\"]*)")
+BODY = re.compile(r"Request Body: ?(\S*grant_type=\S*|\{[^\n]*\})")
+REVOKE = re.compile(r"Request url- \S*/tokens/revoke")
 RESPONSE = re.compile(
     r"Response Intuit_Tid header - ?([\w-]*), Response Status Code- ?(\w+), "
     r"Response Body- ?([^\n]*)"
@@ -35,7 +37,10 @@ STATUS_NAMES = {
 
 def read(rec: Record) -> Hit | None:
     text = rec.text
-    if MARK not in text or not fields.TOKEN_ENDPOINT.search(text):
+    if MARK not in text:
+        return None
+    revoke = REVOKE.search(text) is not None
+    if not revoke and not fields.TOKEN_ENDPOINT.search(text):
         return None
     body = BODY.search(text)
     auth = AUTH.search(text)
@@ -44,6 +49,7 @@ def read(rec: Record) -> Hit | None:
     grant = re.search(r"grant_type=(\w+)", request_body or "")
     hit = Hit(
         NAME,
+        kind=Kind.REVOKE if revoke else Kind.TOKEN,
         grant=grant.group(1) if grant else None,
         request_body=request_body,
         authorization=auth.group(1) if auth else None,
@@ -53,8 +59,8 @@ def read(rec: Record) -> Hit | None:
         return hit
     code = answer.group(2)
     hit.status = int(code) if code.isdigit() else STATUS_NAMES.get(code)
-    hit.response_body = answer.group(3).rstrip().rstrip('"')
-    hit.error = fields.error_of(hit.response_body)
+    hit.response_body = answer.group(3).rstrip().rstrip('"') or None
+    hit.error = fields.error_of(hit.response_body or "")
     tid = answer.group(1)
     hit.tid = tid if fields.TID.fullmatch(tid) else None
     return hit

@@ -9,8 +9,11 @@
 - `warn: {"message":"Retrying request (attempt 1/3)","clientId":…,"request":{…,"headers":
   {"Authorization":"Basic …"}},"data":{"error":"Request failed with status code 503",…}}`:
   one attempt that got no usable answer (the SDK retries 5xx and network errors).
-And `console.error(e)` of its `Error`: own properties `error`, `error_description`,
-`intuit_tid`, `originalMessage` (`Request failed with status code 400`).
+And the app's own log of its `Error` (`console.error(e)`, pino's `err`): own properties
+`error`, `error_description`, `intuit_tid`, `originalMessage` (`Request failed with status
+code 400`) and `authResponse`, whose axios `response.config` holds the request as sent: its
+form body (the refresh token or code in clear) and `Authorization: Basic` header. Those are
+tagged here, so such a log supports the full rules.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ ANSWER = re.compile(
     r"(\{[^\n]*\}|null)"
 )
 RETRY = "Retrying request (attempt"
+GRANT = re.compile(r"grant_type=(\w+)")
 ACTIONS = {
     "Create Token": (Kind.TOKEN, "authorization_code"),
     "Refresh Token": (Kind.TOKEN, "refresh_token"),
@@ -55,7 +59,7 @@ def read(rec: Record) -> Hit | None:
             return found
     if RETRY in text:
         return _retry(text)
-    if "originalMessage" in text and fields.ERROR.search(text):
+    if "originalMessage" in text or "authResponse" in text:
         return _error_object(text)
     return None
 
@@ -67,7 +71,7 @@ def _threw(text: str) -> Hit | None:
     kind, grant = ACTIONS[hit.group(1)]
     rest = hit.group(2)
     error = fields.error_of(rest)
-    said = FAILED_WITH.search(rest)
+    said = FAILED_WITH.search(rest) or fields.HTML_STATUS.search(rest)
     status = int(said.group(1)) if said else fields.status_of(rest, error)
     return Hit(
         NAME,
@@ -124,17 +128,25 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _error_object(text: str) -> Hit:
+def _error_object(text: str) -> Hit | None:
     """`console.error(e)` (util.inspect) or a JSON dump of the SDK's Error."""
     error = fields.error_of(text)
-    said = FAILED_WITH.search(text)
+    said = FAILED_WITH.search(text) or fields.HTML_STATUS.search(text)
+    status = int(said.group(1)) if said else fields.status_of(text, error)
+    if status is None:
+        return None
+    body = fields.first(fields.FORM_BODY, text)
     grant = next((g for mark, g in STACK_GRANTS if mark in text), None)
+    if body is not None:
+        grant = fields.first(GRANT, body) or grant
     return Hit(
         NAME,
         grant=grant,
-        status=int(said.group(1)) if said else fields.status_of(text, error),
+        status=status,
         error=error,
         description=fields.description_of(text),
         tid=fields.first(fields.TID, text),
         realm=fields.first(fields.REALM, text),
+        request_body=body,
+        authorization=fields.first(fields.BASIC, text),
     )
