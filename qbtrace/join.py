@@ -8,11 +8,18 @@ stamp, the nearest pair in log order first, since an app's host clock and a capt
 drift or jump), and with no pair at all, as they are. The captured exchange is kept (it shows
 the most), with the log's process and a `seen_in` reference to the record; the record leaves
 the timeline, so the failure gets one finding.
+
+A log that records every attempt (the Node SDK's file: each retry, each answer) can still
+miss by time when its host's clock jumped between two matched pairs; once a log has matched
+by id at least once (it is the same traffic), the records left between two matched pairs are
+paired in order with the captured exchanges left between the same pairs, where both sides
+have as many of each outcome.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import replace
 
 from qbtrace.model import Exchange, Input, Kind, Ref
@@ -36,6 +43,7 @@ def join_logs(inputs: tuple[Input, ...]) -> tuple[Input, ...]:
         if item.kind != "log":
             out.append(item)
             continue
+        index.taken = set()  # each log is matched to the capture on its own
         kept = _match_log(item, index, seen)
         out.append(replace(item, exchanges=kept))
     return tuple(_enriched(item, seen) if item.kind != "log" else item for item in out)
@@ -52,6 +60,9 @@ class _Index:
         self.timed = sorted((w, n, x) for n, x in enumerate(wire) if (w := _when(x)) is not None)
         self.times = [w for w, _, _ in self.timed]
         self.taken: set[int] = set()
+        by_start = sorted(range(len(wire)), key=lambda n: (wire[n].started or 0.0, n))
+        self.ordered = [wire[n] for n in by_start]
+        self.place = {id(x): at for at, x in enumerate(self.ordered)}
 
     def exact(self, x: Exchange) -> Exchange | None:
         tid = x.headers.get("intuit_tid")
@@ -86,26 +97,60 @@ def _same_outcome(log: Exchange, wire: Exchange) -> bool:
 
 def _match_log(item: Input, index: _Index, seen: dict[int, list[Exchange]]) -> tuple[Exchange, ...]:
     pairs: list[tuple[float, float]] = []  # (log time, capture time - log time)
-    rest: list[Exchange] = []
-    for x in item.exchanges:
+    anchors: list[tuple[int, int]] = []  # (position in the log, place in the capture)
+    rest: list[tuple[int, Exchange]] = []
+    for at, x in enumerate(item.exchanges):
         found = index.exact(x) if x.kind in JOINED else None
         if found is None:
-            rest.append(x)
+            rest.append((at, x))
             continue
         _take(index, seen, found, x)
+        anchors.append((at, index.place[id(found)]))
         if x.started is not None and (t := _when(found)) is not None:
             pairs.append((x.started, t - x.started))
     pairs.sort()
-    kept: list[Exchange] = []
-    for x in rest:
+    left: list[tuple[int, Exchange]] = []
+    for at, x in rest:
         found = None
         if x.kind in JOINED and x.started is not None:
             found = index.near(x, x.started + _offset(pairs, x.started))
         if found is None:
-            kept.append(x)
+            left.append((at, x))
         else:
             _take(index, seen, found, x)
-    return tuple(kept)
+    if anchors:
+        left = _in_order(left, anchors, index, seen)
+    return tuple(x for _, x in left)
+
+
+def _in_order(
+    left: list[tuple[int, Exchange]],
+    anchors: list[tuple[int, int]],
+    index: _Index,
+    seen: dict[int, list[Exchange]],
+) -> list[tuple[int, Exchange]]:
+    """Pair what is left between the same two matched pairs, in order, outcome by outcome."""
+    bounds = [(-1, -1), *anchors, (1 << 62, len(index.ordered))]
+    kept: list[tuple[int, Exchange]] = []
+    for (lo_log, lo_cap), (hi_log, hi_cap) in itertools.pairwise(bounds):
+        logs = [(at, x) for at, x in left if lo_log < at < hi_log]
+        caps = [
+            w
+            for w in index.ordered[max(lo_cap + 1, 0) : max(hi_cap, 0)]
+            if id(w) not in index.taken and w.kind in JOINED
+        ]
+        for at, x in logs:
+            same = [w for w in caps if _outcome(w) == _outcome(x)]
+            mine = [y for _, y in logs if _outcome(y) == _outcome(x)]
+            if len(same) == len(mine) and _same_outcome(x, same[mine.index(x)]):
+                _take(index, seen, same[mine.index(x)], x)
+            else:
+                kept.append((at, x))
+    return kept
+
+
+def _outcome(x: Exchange) -> tuple[object, ...]:
+    return (x.kind, x.status)
 
 
 def _offset(pairs: list[tuple[float, float]], moment: float) -> float:
