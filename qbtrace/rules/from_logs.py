@@ -24,6 +24,8 @@ AT_ONCE = 2.0
 whole seconds or milliseconds after the answer, not request starts)."""
 LOOK_BACK = 200
 LOST_WITHIN = 600.0
+SUPERSEDED_WITHIN = 400 * 86_400.0
+"""Any earlier success of the company counts (a refresh token lives 100 days unused)."""
 CLIENT_HINT = "Incorrect Token type or clientID"
 
 
@@ -46,16 +48,23 @@ def _what(r: TokenRequest) -> str:
     return f"company {name}" if name else "a connection (the log names no company)"
 
 
-def _near(ctx: Context) -> Iterator[TokenRequest]:
-    """Token requests of the failure's company around it, nearest first in list order."""
+def _near(ctx: Context, before: float, after: float = 0.0) -> Iterator[TokenRequest]:
+    """Token requests of the failure's company that started at most `before` seconds before
+    it or `after` seconds after it, nearest first on each side (earlier ones first)."""
     f = ctx.failure
     requests = ctx.lineage.requests
     mine = company(f)
-    low = max(f.seq - LOOK_BACK, 0)
-    high = min(f.seq + LOOK_BACK, len(requests) - 1)
-    for r in [*reversed(requests[low : f.seq]), *requests[f.seq + 1 : high + 1]]:
-        if company(r) == mine and r.x.kind == f.x.kind:
-            yield r
+    for step, stop in (
+        (-1, max(f.seq - LOOK_BACK, 0) - 1),
+        (1, min(f.seq + LOOK_BACK, len(requests))),
+    ):
+        limit = f.start - before if step < 0 else f.start + after
+        for i in range(f.seq + step, stop, step):
+            r = requests[i]
+            if (r.start < limit) if step < 0 else (r.start > limit):
+                break
+            if r.x.kind == f.x.kind and company(r) == mine:
+                yield r
 
 
 def race(ctx: Context) -> Match | None:
@@ -63,11 +72,11 @@ def race(ctx: Context) -> Match | None:
     f = ctx.failure
     if not tokenless(f):
         return None
+    window = max(AT_ONCE, ctx.profile.race_window)
     others = [
         r
-        for r in _near(ctx)
-        if abs(r.start - f.start) <= max(AT_ONCE, ctx.profile.race_window)
-        and r.grant in (None, "refresh_token")
+        for r in _near(ctx, window, window)
+        if r.grant in (None, "refresh_token")
         and (r.x.process != f.x.process or r.x.process is None)
     ]
     if not others:
@@ -88,8 +97,8 @@ def superseded(ctx: Context) -> Match | None:
     f = ctx.failure
     if not tokenless(f):
         return None
-    for r in _near(ctx):
-        if r.seq < f.seq and r.ok and f.start - r.start > AT_ONCE:
+    for r in _near(ctx, SUPERSEDED_WITHIN):
+        if r.ok and f.start - r.start > AT_ONCE:
             issued = f", issuing {r.issued_rt.tag}" if r.issued_rt is not None else ""
             note = (
                 f"{_who(r)} refreshed {_what(r)} {span(f.start - r.start)} earlier and "
@@ -106,11 +115,9 @@ def lost(ctx: Context) -> Match | None:
     f = ctx.failure
     if not tokenless(f):
         return None
-    for r in _near(ctx):
-        if r.seq > f.seq or f.start - r.start > LOST_WITHIN or r.ok:
-            if r.ok and r.seq < f.seq:
-                return None  # a success in between: the app saw a successor
-            continue
+    for r in _near(ctx, LOST_WITHIN):
+        if r.ok:
+            return None  # a success in between: the app saw a successor
         if r.x.status is None or r.x.status >= 500 or r.x.status == 408:
             how = f"HTTP {r.x.status}" if r.x.status else (r.x.failure or "no answer")
             note = f"{_who(r)}'s refresh of {_what(r)} {span(f.start - r.start)} earlier: {how}"
