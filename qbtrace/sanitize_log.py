@@ -30,7 +30,7 @@ CAMEL = {
 }
 NAMES = "|".join(sorted((*SECRET_PARAMS, *CAMEL), key=len, reverse=True))
 FIELD = re.compile(
-    rf"(?P<pre>\b(?P<name>{NAMES})\\*[\"']?\s*[:=]\s*\\*[\"']?)(?P<value>[^\"'\\\s,;&}}\])<>]+)"
+    rf"(?P<pre>\b(?P<name>{NAMES})\\*[\"']?\s*[:=]\s*\\*[\"']?)(?P<value>[^\"'\\\s,;&{{}}\[\]()<>]+)"
 )
 BASIC = re.compile(r"\b(Basic\s+)([A-Za-z0-9+/=]{8,})")
 BEARER = re.compile(r"\b(Bearer\s+)([A-Za-z0-9._~+/=-]{8,})")
