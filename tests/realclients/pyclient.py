@@ -9,6 +9,7 @@ are the app's, the HTTP is the SDK's own.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -29,6 +30,41 @@ DEV, PROD, OTHER, TENANT_A, TENANT_B, TENANT_C = list(APPS)
 CALLBACK = "https://app.example.test/callback"
 DAY = 86_400
 log: list[dict[str, Any]] = []
+APP = logging.getLogger("app.tokens")
+
+
+class JsonLines(logging.Formatter):
+    """A structlog-style JSON line (`event`, `level`, `timestamp`, `exception`) per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        out = {
+            "event": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "timestamp": f"{stamp}.{int(record.msecs):03d}Z",
+            "pid": record.process,
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def app_logging() -> None:
+    """With QBT_APP_LOG (a folder), log as an app does: Python `logging`'s plain text to
+    python.log and JSON lines to python.jsonl, an exception logged with its traceback."""
+    folder = os.environ.get("QBT_APP_LOG")
+    if not folder:
+        return
+    plain = logging.FileHandler(os.path.join(folder, "python.log"))
+    plain.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s pid=%(process)d %(name)s: %(message)s")
+    )
+    lines = logging.FileHandler(os.path.join(folder, "python.jsonl"))
+    lines.setFormatter(JsonLines())
+    APP.addHandler(plain)
+    APP.addHandler(lines)
+    APP.setLevel(logging.INFO)
 
 
 def control(path: str, **body: Any) -> dict[str, Any]:
@@ -62,8 +98,10 @@ def call(op: str, fn: Callable[[], Any], ac: AuthClient) -> bool:
     try:
         fn()
     except AuthClientError as e:
+        APP.exception("%s failed", op)
         log.append({"op": op, "status": e.status_code, "body": e.content.decode()})
         return False
+    APP.info("%s done", op)
     log.append({"op": op, "status": 200})
     return True
 
@@ -252,6 +290,7 @@ def mixed(a: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    app_logging()
     part, args = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
     result = globals()[part](args)
     print(json.dumps({"part": part, "log": log, "result": result}))
