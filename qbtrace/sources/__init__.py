@@ -6,6 +6,8 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import mmap
 import re
 import sys
@@ -14,6 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from pathlib import Path
+from typing import BinaryIO
 
 from qbtrace.errors import InputError
 from qbtrace.model import Input
@@ -35,7 +38,14 @@ def read_input(
     """Read one input file of any supported format; InputError when it cannot be read at all.
 
     `log_tz` is the zone of an application log's timestamps that carry none (UTC if None).
+    An application log in a regular file, plain or gzip, is read as a stream: never mapped,
+    never inflated whole.
     """
+    with _log_stream(path, source) as pieces:
+        if pieces is not None:
+            from qbtrace.sources.logs import read_log_pieces
+
+            return read_log_pieces(pieces, source, profile, redactor, log_tz)
     kind, data = sniff(path, source)
     if kind == "log":
         from qbtrace.sources.logs import read_log
@@ -92,6 +102,90 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
     raise InputError(
         "not a HAR, mitmproxy flow file, qbtrace capture or application log", source=source
     )
+
+
+@contextlib.contextmanager
+def _log_stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
+    """The pieces of a regular file (gzip inflated on the way) when it starts like an
+    application log, else None (then `sniff` decides, and says what is wrong)."""
+    if str(path) == STDIN or not path.is_file():
+        yield None
+        return
+    try:
+        handle = path.open("rb")
+    except OSError:
+        yield None
+        return
+    with handle:
+        try:
+            raw = handle.read(65536)
+        except OSError:
+            yield None  # `sniff` reads it again and names the problem
+            return
+        blocks: Iterator[bytes] = _read_blocks(handle, source)
+        if raw[:2] == b"\x1f\x8b":
+            blocks = _inflate(itertools.chain([raw], blocks), source)
+            raw = b""
+        head = b"".join(_take(blocks, 65536, raw))
+        if not _starts_like_log(head):
+            yield None
+            return
+        from qbtrace.sources.logs.driver import newline_pieces
+
+        yield newline_pieces(blocks, head)
+
+
+def _read_blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:
+    try:
+        yield from iter(lambda: handle.read(CHUNK), b"")
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
+
+
+def _take(blocks: Iterator[bytes], size: int, head: bytes) -> Iterator[bytes]:
+    """`head`, then blocks until `size` bytes were given."""
+    yield head
+    got = len(head)
+    while got < size:
+        block = next(blocks, b"")
+        if not block:
+            return
+        got += len(block)
+        yield block
+
+
+def _starts_like_log(head: bytes) -> bool:
+    """What `sniff` would call a log, decided on the first bytes alone."""
+    if head[:3] == UTF8_BOM or head[:2] in UTF16_BOMS:
+        return False  # `sniff` decodes those first
+    first = head.lstrip()[:1]
+    if not first or (first == b"{" and CAPTURE_MARK in head.split(b"\n", 1)[0]):
+        return False
+    if first.isdigit() and FLOW_HEAD.match(head[:64].lstrip()):
+        return False
+    return _is_log(head)
+
+
+def _inflate(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """gzip members inflated as they are read, CHUNK bytes of output at a time."""
+    unzip = zlib.decompressobj(wbits=31)
+    try:
+        for block in blocks:
+            while block:
+                yield unzip.decompress(block, CHUNK)
+                while unzip.unconsumed_tail and not unzip.eof:
+                    yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
+                block = b""
+                if unzip.eof:
+                    rest = unzip.unused_data
+                    if rest[:2] != b"\x1f\x8b":
+                        return  # trailing bytes after the last member are ignored
+                    unzip = zlib.decompressobj(wbits=31)
+                    block = rest
+    except zlib.error as exc:
+        raise InputError(f"damaged gzip data ({exc})", source=source) from None
+    if not unzip.eof:
+        raise InputError("damaged gzip data (the compressed data ends early)", source=source)
 
 
 def _is_log(data: memoryview | bytes) -> bool:

@@ -10,6 +10,7 @@ record's first line, tagged like any capture (`hits.to_exchange`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -31,7 +32,7 @@ from qbtrace.sources.logs import (
     sdk_php,
     sdk_ruby,
 )
-from qbtrace.sources.logs.driver import NEEDLES, Tally, spans
+from qbtrace.sources.logs.driver import NEEDLES, Tally, buffer_pieces, spans_of
 from qbtrace.sources.logs.hits import Hit, Record, to_exchange
 from qbtrace.sources.logs.stamps import STAMP, zone_name
 from qbtrace.sources.logs.wrappers import PREFIX, json_line, plain
@@ -70,16 +71,30 @@ def read_log(
     zone: tzinfo | None = None,
 ) -> Input:
     """Every token request the log reports, in file order."""
+    return read_log_pieces(buffer_pieces(data), source, profile, redactor, zone)
+
+
+def read_log_pieces(
+    pieces: Iterable[bytes],
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo | None = None,
+) -> Input:
+    """`read_log` over the log as a stream of newline-ended pieces (a file read in windows,
+    gzip inflated as it is read)."""
     zone = zone or UTC
     tally = Tally()
-    if exports.is_document(bytes(data[:65536])):
-        whole = bytes(data)
+    stream = iter(pieces)
+    first = next(stream, b"")
+    if exports.is_document(first[:65536]):
+        whole = b"".join(itertools.chain([first], stream))
         tally.lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
         records: Iterable[Record] = (
             r for r in exports.records(whole, source, zone) if _mentions(r.text)
         )
     else:
-        records = _records(data, zone, tally)
+        records = _records(itertools.chain([first], stream), zone, tally)
     exchanges: list[Exchange] = []
     formats: Counter[str] = Counter()
     naive = False
@@ -95,8 +110,8 @@ def read_log(
     return Input(source, "log", tally.lines, tuple(exchanges), warnings, format=name)
 
 
-def _records(data: memoryview | bytes, zone: tzinfo, tally: Tally) -> Iterator[Record]:
-    for span in spans(data, tally):
+def _records(pieces: Iterable[bytes], zone: tzinfo, tally: Tally) -> Iterator[Record]:
+    for span in spans_of(pieces, tally):
         text = span.data.decode("utf-8", "replace").rstrip("\r")
         rec = json_line(span.index, text, zone) if text[:1] == "{" else None
         yield rec if rec is not None else plain(span.index, text, zone)
