@@ -17,7 +17,7 @@ from qbtrace import lineage as lineage_mod
 from qbtrace.classify import SCAN_LIMIT, classify, explain_new
 from qbtrace.clocks import on_intuit_clock
 from qbtrace.events import timeline
-from qbtrace.join import join_logs
+from qbtrace.join import join, without
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
@@ -86,9 +86,9 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs = tuple(on_intuit_clock(item) for item in inputs)
+    inputs, folded = join(tuple(on_intuit_clock(item) for item in inputs))
     order = {item.source: n for n, item in enumerate(inputs)}
-    state, found = analyze_timeline(timeline(join_logs(inputs)), profile)
+    state, found = analyze_timeline(timeline(without(inputs, folded)), profile)
     findings = [_clock_said(f, inputs) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)

@@ -33,20 +33,35 @@ JOINED = (Kind.TOKEN, Kind.REVOKE)
 
 def join_logs(inputs: tuple[Input, ...]) -> tuple[Input, ...]:
     """The inputs with each log record that a capture also shows folded into the capture."""
+    return without(*join(inputs))
+
+
+def without(joined: tuple[Input, ...], folded: set[int]) -> tuple[Input, ...]:
+    """The logs without their records folded into a capture: what goes on the timeline."""
+    return tuple(
+        replace(item, exchanges=tuple(x for x in item.exchanges if id(x) not in folded))
+        if item.kind == "log"
+        else item
+        for item in joined
+    )
+
+
+def join(inputs: tuple[Input, ...]) -> tuple[tuple[Input, ...], set[int]]:
+    """The inputs with the captured exchanges a log also shows enriched (process, seen_in),
+    and the ids of the log exchanges folded into them (to leave off the timeline; the logs
+    keep them, so an input still counts what it reports)."""
     wire = [x for item in inputs if item.kind != "log" for x in item.exchanges if x.kind in JOINED]
     if not wire or all(item.kind != "log" for item in inputs):
-        return inputs
+        return inputs, set()
     seen: dict[int, list[Exchange]] = {}
     index = _Index(wire)
-    out: list[Input] = []
+    folded: set[int] = set()
     for item in inputs:
-        if item.kind != "log":
-            out.append(item)
-            continue
-        index.taken = set()  # each log is matched to the capture on its own
-        kept = _match_log(item, index, seen)
-        out.append(replace(item, exchanges=kept))
-    return tuple(_enriched(item, seen) if item.kind != "log" else item for item in out)
+        if item.kind == "log":
+            index.taken = set()  # each log is matched to the capture on its own
+            kept = {id(x) for x in _match_log(item, index, seen)}
+            folded |= {id(x) for x in item.exchanges if id(x) not in kept}
+    return tuple(_enriched(item, seen) if item.kind != "log" else item for item in inputs), folded
 
 
 class _Index:

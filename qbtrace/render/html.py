@@ -83,6 +83,8 @@ class FindingView:
     time: str
     said: str
     intuit_tid: str | None
+    process: str | None
+    """Who made the request and where else it was seen (a log record joined to a capture)."""
     presented: str
     steps: tuple[Step, ...]
     alternatives: tuple[str, ...]
@@ -115,6 +117,7 @@ class RequestRow:
     url: str
     outcome: str
     intuit_tid: str | None
+    process: str
     css: str
 
 
@@ -206,6 +209,7 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         time=iso(f.time) or "time unknown",
         said=clip(f"{f.grant_type or 'unknown grant'}, {said}"),
         intuit_tid=clip(f.intuit_tid, 200) if f.intuit_tid else None,
+        process=_who(f.process, f.seen_in),
         presented=who,
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
@@ -249,8 +253,18 @@ def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
         url=clip(x.url, 500),
         outcome=clip(outcome, 500),
         intuit_tid=clip(x.headers.get("intuit_tid") or "", 200) or None,
+        process=_who(x.process, x.seen_in) or "",
         css="failed" if failed else ("ok" if x.ok else "other"),
     )
+
+
+def _who(process: str | None, seen_in: tuple[Ref, ...]) -> str | None:
+    """`worker-2, pid 4411 (also app.log #12)`: the process a log names, and the records."""
+    also = ", ".join(f"{r.source} #{r.index}" for r in seen_in)
+    if not process and not also:
+        return None
+    text = (process or "") + (f" (also {also})" if also and process else also)
+    return clip(text, 300)
 
 
 def _blind_spots(analysis: Analysis) -> tuple[str, ...]:

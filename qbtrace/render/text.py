@@ -67,6 +67,16 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
         f"{f.grant_type or 'unknown grant'}  {said}{tid}",
         f"    cause: {f.cause} ({f.confidence})  {BY_CAUSE[f.cause].title}",
     ]
+    if f.process or f.seen_in:
+        also = ", ".join(f"{r.source} #{r.index}" for r in f.seen_in)
+        lines.append(
+            "    "
+            + "  ".join(
+                x
+                for x in (f"by {f.process}" if f.process else "", f"seen in {also}" if also else "")
+                if x
+            )
+        )
     who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
     if who:
         lines.append(f"    presented: {who}")
