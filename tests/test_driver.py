@@ -66,3 +66,19 @@ def test_fallback_finder_agrees_with_aho_corasick() -> None:
     plain = driver._Finder()
     plain._ac = None
     assert plain.hits(text, 0, len(text)) == driver.FINDER.hits(text, 0, len(text))
+
+
+@pytest.mark.parametrize("block", [2048, 2500, 4099, 7777])
+def test_pieces_cut_anywhere_give_the_same_records(
+    monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """A file is read in fixed blocks (at least CONTEXT long, but the last): needles and
+    records across every cut are found once."""
+    monkeypatch.setattr(driver, "CONTEXT", 2048)
+    text = (s.NOISE + s.INTUITLIB_TRACEBACK + s.PINO + s.DOTNET + s.NODE_WINSTON) * 6
+    data = text.encode()
+    whole = [(x.index, x.data) for x in driver.spans(data)]
+    pieces = [data[i : i + block] for i in range(0, len(data), block)]
+    tally = driver.Tally()
+    assert [(x.index, x.data) for x in driver.spans_of(pieces, tally)] == whole
+    assert tally.lines == text.count("\n") and len(whole) == 6 * 6

@@ -7,6 +7,7 @@ freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import mmap
 import re
@@ -122,17 +123,29 @@ def _log_stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
         except OSError:
             yield None  # `sniff` reads it again and names the problem
             return
-        blocks: Iterator[bytes] = _read_blocks(handle, source)
-        if raw[:2] == b"\x1f\x8b":
-            blocks = _inflate(itertools.chain([raw], blocks), source)
-            raw = b""
-        head = b"".join(_take(blocks, 65536, raw))
-        if not _starts_like_log(head):
-            yield None
-            return
-        from qbtrace.sources.logs.driver import newline_pieces
+        from qbtrace.sources.logs.driver import file_pieces, newline_pieces
 
-        yield newline_pieces(blocks, head)
+        if raw[:2] == b"\x1f\x8b":
+            blocks = _inflate(itertools.chain([raw], _read_blocks(handle, source)), source)
+            head = b"".join(_take(blocks, 65536, b""))
+            pieces = newline_pieces(blocks, head)
+        else:
+            head = raw
+            pieces = file_pieces(_Reading(handle, source), head)
+        yield pieces if _starts_like_log(head) else None
+
+
+class _Reading:
+    """A file whose read errors name it (an InputError, one line on stderr)."""
+
+    def __init__(self, handle: io.BufferedReader, source: str) -> None:
+        self.handle, self.source = handle, source
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.handle.read(size)
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror or exc})", source=self.source) from None
 
 
 def _read_blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:

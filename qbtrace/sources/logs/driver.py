@@ -16,7 +16,7 @@ import mmap
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 NEEDLES = (
     b"invalid_",
@@ -30,6 +30,7 @@ NEEDLES = (
 )
 """Every SDK line of `sdk_*` modules contains one: its error, the token endpoint or the
 `token_type` of a success, the request id, or the SDK's own failure wording."""
+LONGEST = max(len(n) for n in NEEDLES)
 WINDOW = 8 << 20
 CONTEXT = 256 << 10
 """Bytes kept either side of a window: the longest record assembled around a hit."""
@@ -67,6 +68,10 @@ class _Finder:
                 list(NEEDLES), matchkind=ahocorasick_rs.MatchKind.LeftmostFirst
             )
 
+    def inside(self, chunk: bytes, at: int, end: int) -> bool:
+        """Whether a needle starting at `at` ends before `end` (found in the piece already)."""
+        return any(chunk.startswith(n, at) and at + len(n) <= end for n in NEEDLES)
+
     def hits(self, chunk: bytes, lo: int, hi: int) -> list[int]:
         """Sorted positions in chunk[lo:hi] where a needle starts."""
         if self._ac is not None:
@@ -90,9 +95,10 @@ def spans(data: memoryview | bytes, tally: Tally | None = None) -> Iterator[Span
 
 
 def spans_of(pieces: Iterable[bytes], tally: Tally | None = None) -> Iterator[Span]:
-    """`spans` over a stream of pieces that each end at a newline (but the last): a file read
-    in windows, or gzip inflated as it is read, never held whole. A piece is searched where
-    it lies; only a record near its edges is assembled over the neighbouring pieces."""
+    """`spans` over a stream of pieces cut anywhere, each but the last at least CONTEXT long:
+    a file read in windows, or gzip inflated as it is read, never held whole. A piece is
+    searched where it lies; a record near its edges (or a needle across a cut) is assembled
+    over the neighbouring pieces."""
     stream = iter(pieces)
     behind = b""  # the end of the previous piece: context for records that began there
     current = next(stream, None)
@@ -103,7 +109,7 @@ def spans_of(pieces: Iterable[bytes], tally: Tally | None = None) -> Iterator[Sp
         following = next(stream, None)
         window = _Window(behind, current, following)
         counted, counted_lines = 0, lines_before
-        for at in FINDER.hits(current, 0, len(current)):
+        for at in sorted({*FINDER.hits(current, 0, len(current)), *window.across()}):
             if at < last_end:
                 continue
             first, stop, data = window.record(at)
@@ -141,13 +147,28 @@ class _Window:
         the shift from piece positions to positions in it."""
         if side not in self._edges:
             current, span = self.current, 2 * CONTEXT
-            if side == "head":
+            if len(current) <= 2 * span:  # a short piece: one buffer with both contexts
+                ahead = self.following[:CONTEXT] if self.following else b""
+                joined = (self.behind + current + ahead, len(self.behind))
+                self._edges["head"] = self._edges["tail"] = joined
+            elif side == "head":
                 self._edges[side] = (self.behind + current[:span], len(self.behind))
             else:
                 ahead = self.following[:CONTEXT] if self.following else b""
                 cut = max(len(current) - span, 0)
                 self._edges[side] = (current[cut:] + ahead, -cut)
         return self._edges[side]
+
+    def across(self) -> list[int]:
+        """Needles that begin in this piece and end in the next (a file read in fixed
+        blocks cuts lines anywhere)."""
+        if not self.following:
+            return []
+        edge, shift = self._edge("tail")
+        end = len(self.current) + shift
+        lo = max(end - LONGEST + 1, 0)
+        found = FINDER.hits(edge, lo, min(end + LONGEST - 1, len(edge)))
+        return [at - shift for at in found if at < end and not FINDER.inside(edge, at, end)]
 
     def newlines(self, a: int, b: int) -> int:
         """Newlines between positions a and b (negative when b < a)."""
@@ -190,10 +211,22 @@ def buffer_pieces(data: memoryview | bytes) -> Iterator[bytes]:
         start = end
 
 
-def file_pieces(handle: BinaryIO, head: bytes = b"") -> Iterator[bytes]:
-    """A file read in WINDOW pieces ending at newlines (read(), not a mapping: no page
-    faults, and the memory is one window whatever the file's size)."""
-    return newline_pieces(iter(lambda: handle.read(WINDOW), b""), head)
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def file_pieces(handle: Readable, head: bytes = b"") -> Iterator[bytes]:
+    """A file read in WINDOW blocks after `head` (bytes already read), cut anywhere:
+    `spans_of` finds the needles and records across the cuts. `read()` rather than a
+    mapping (which faults in every 4 KB page), and memory is a few windows whatever the
+    file's size."""
+    if head:
+        yield head
+    while True:
+        block = handle.read(WINDOW)
+        if not block:
+            return
+        yield block
 
 
 def newline_pieces(blocks: Iterable[bytes], head: bytes = b"") -> Iterator[bytes]:
