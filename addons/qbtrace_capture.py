@@ -1,4 +1,4 @@
-"""mitmproxy addon: record QuickBooks OAuth exchanges to a qbtrace capture, explain failures live.
+"""mitmproxy addon: record OAuth exchanges to a qbtrace capture, explain failures live.
 
     mitmdump -s addons/qbtrace_capture.py --set qbtrace_capture=oauth.jsonl
 
@@ -33,9 +33,10 @@ from qbtrace.capture import (
     exchange_record,
     make_header,
 )
+from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
 from qbtrace.model import Exchange, Finding, Ref
-from qbtrace.profile import Profile, load_profile
+from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, terminal_safe
 from qbtrace.sources.build import build_exchange
@@ -79,7 +80,7 @@ class QbtraceCapture:
             "qbtrace_capture",
             str,
             "",
-            "Append QuickBooks OAuth exchanges to this qbtrace capture file (JSON Lines).",
+            "Append OAuth exchanges to this qbtrace capture file (JSON Lines).",
         )
         loader.add_option(
             "qbtrace_config",

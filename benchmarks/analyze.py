@@ -153,7 +153,7 @@ def generate(path: Path, size_mb: float, seed: int = 5) -> dict[str, int]:
 
 def _run_qbtrace(path: Path) -> str:
     from qbtrace.analysis import analyze_inputs, read_all
-    from qbtrace.profile import load_profile
+    from qbtrace.config import load_profile
     from qbtrace.redact import Redactor, default_key
     from qbtrace.render import json as render_json
     from qbtrace.render.view import Presenter

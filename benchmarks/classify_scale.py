@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qbtrace import lineage as lineage_mod
 from qbtrace.analysis import analyze_timeline
 from qbtrace.classify import classify
+from qbtrace.config import load_profile
 from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
-from qbtrace.profile import load_profile
 from qbtrace.redact import Secret
 
 TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"

@@ -3,7 +3,8 @@
     python benchmarks/fuzz_long.py --minutes 10
 
 Runs batches of the in-process property (every reader outcome, the analysis and the json,
-text and csv renderings), the arbitrary-bytes property and, every few batches, the CLI
+text and csv renderings), the arbitrary-bytes property, the sanitize property (no planted
+secret in the copy, the same findings) and, every few batches, the CLI
 property (exit status, --events parquet); each batch has a fresh random seed. Stops at the
 first broken property and prints Hypothesis's minimal example.
 """
@@ -25,7 +26,7 @@ os.environ.setdefault("QBTRACE_TAG_KEY", "qbtrace-tests")
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from tests import test_fuzz
+from tests import test_fuzz, test_fuzz_sanitize
 from tests.strategies import Built, hars
 
 COUNTS: collections.Counter[str] = collections.Counter()
@@ -56,8 +57,22 @@ def batch(examples: int, batch_seed: int) -> None:
             test_fuzz.check_in_process(prefix + blob, Built(), Path(folder))
         COUNTS["bytes"] += 1
 
+    @seed(batch_seed)
+    @settings(max_examples=examples // 4, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(hars(), test_fuzz.WRAPS)
+    def sanitize(case: tuple[bytes, Built], how: str) -> None:
+        data, built = case
+        with tempfile.TemporaryDirectory() as folder:
+            outcome = test_fuzz_sanitize.check_sanitize(
+                test_fuzz.wrap(data, how), built, Path(folder)
+            )
+        COUNTS["sanitize"] += 1
+        COUNTS[f"sanitize-{outcome}"] += 1
+
     in_process()
     arbitrary()
+    sanitize()
 
 
 def cli_batch(examples: int, batch_seed: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
@@ -15,13 +16,14 @@ from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import SCAN_LIMIT, classify, explain_new
-from qbtrace.clocks import on_intuit_clock
+from qbtrace.clocks import on_provider_clock
 from qbtrace.events import timeline
 from qbtrace.join import join, without
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
+from qbtrace.replay import Replay
 from qbtrace.sources import read_input
 
 OPEN_LIMIT = 4 * SCAN_LIMIT
@@ -46,16 +48,34 @@ class Analysis:
         """What the user should know about the inputs as a whole, beyond the findings."""
         if self.lineage.requests:
             return ()
-        browser = self.lineage.authorizes or self.lineage.grants
+        browser = self.lineage.saw_browser()
         where = (
             "the input shows the browser's authorize and callback, but the token requests "
             "are made by the app's server: capture them too (`qbtrace proxy`, or a HAR of "
             "the server's traffic) and analyze both files together"
             if browser
-            else "no QuickBooks token, authorize or callback traffic either: is this the "
-            "right capture, or does the app use other endpoints (see qbtrace.toml)?"
+            else f"no {self._titles()} token, authorize or callback traffic either: is this "
+            "the right capture, or does the app use other endpoints (see qbtrace.toml)?"
         )
         return (f"no token-endpoint requests in the input; {where}",)
+
+    def providers_of(self, item: Input) -> list[str]:
+        """The providers of an input's OAuth exchanges, most exchanges first (the default
+        provider's alone when it has none): one capture may hold several."""
+        counts = Counter(self.profile.provider_for(x).name for x in item.exchanges)
+        if not counts:
+            return [self.profile.default.name]
+        return [name for name, _ in counts.most_common()]
+
+    @property
+    def config(self) -> dict[str, object]:
+        """Which config was read and what it changed (findings-json.md's `config`)."""
+        return {"file": self.profile.config_file, "overrides": dict(self.profile.overrides)}
+
+    def _titles(self) -> str:
+        """The providers by the names people use (the first word of each title)."""
+        names = [p.label.split()[0] for p in self.profile.providers]
+        return " or ".join(dict.fromkeys(names))
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
@@ -86,19 +106,20 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs, folded = join(tuple(on_intuit_clock(item) for item in inputs))
+    inputs, folded = join(tuple(on_provider_clock(item, profile) for item in inputs), profile)
     order = {item.source: n for n, item in enumerate(inputs)}
     state, found = analyze_timeline(timeline(without(inputs, folded)), profile)
-    findings = [_clock_said(f, inputs) for f in found]
+    findings = [_clock_said(f, inputs, profile) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)
 
 
-def _clock_said(finding: Finding, inputs: tuple[Input, ...]) -> Finding:
+def _clock_said(finding: Finding, inputs: tuple[Input, ...], profile: Profile) -> Finding:
     """A finding whose times came from a corrected clock says so."""
     sources = {finding.ref.source} | {e.ref.source for e in finding.evidence if e.ref}
+    clock = profile.named(finding.provider).phrases()["provider_s"]
     notes = [
-        f"times from {item.source} were put on Intuit's clock"
+        f"times from {item.source} were put on {clock} clock"
         for item in inputs
         if item.source in sources and any("were corrected" in w for w in item.warnings)
     ]
@@ -132,7 +153,7 @@ class LiveAnalysis:
     for the session, and each new failure explained once, on the state seen so far.
 
     `add` folds an exchange in its place by start time, even when it finishes late
-    (`Lineage.add`). `explain` runs the rules for one failed token request; when they leave
+    (`Replay.add`). `explain` runs the rules for one failed token request; when they leave
     it unexplained, its outage cluster is formed from the unexplained failures that started
     at most two outage windows before the newest one, all that is kept of them. So the work
     per failure does not grow with the session. A failure is explained before later
@@ -141,15 +162,20 @@ class LiveAnalysis:
     """
 
     profile: Profile
-    lineage: Lineage = field(default_factory=Lineage)
+    replay: Replay = field(default_factory=Replay)
     held: list[tuple[Exchange, float]] = field(default_factory=list)
     """Failures whose finding is still a guess, with when they arrived (see `tell`)."""
     _open: list[Exchange] = field(default_factory=list)
     """Recent failures left unexplained (the candidates for an outage cluster), by start."""
     _newest: float = float("-inf")
 
+    @property
+    def lineage(self) -> Lineage:
+        """The indexes of every exchange added so far, in start order."""
+        return self.replay.lineage
+
     def add(self, exchange: Exchange) -> None:
-        self.lineage.add(exchange)
+        self.replay.add(exchange)
 
     def tell(
         self, arrived: Sequence[Exchange], now: float, force: bool = False
@@ -179,13 +205,13 @@ class LiveAnalysis:
 
     def explain(self, exchange: Exchange) -> Finding | None:
         """The finding for a failed token request already added; None for anything else."""
-        failure = self.lineage.request_of(exchange)
+        failure = self.replay.request_of(exchange)
         if failure is None or failure.ok:
             return None
         # a cluster scan reaches at most SCAN_LIMIT failures either side in start order
         at = bisect.bisect_left(self._open, failure.start, key=lambda x: x.started or 0.0)
         near = self._open[max(at - SCAN_LIMIT - 1, 0) : at + SCAN_LIMIT + 1]
-        recent = [r for x in near if (r := self.lineage.request_of(x)) is not None]
+        recent = [r for x in near if (r := self.replay.request_of(x)) is not None]
         finding, unexplained = explain_new(self.lineage, self.profile, failure, recent)
         if unexplained and exchange.started is not None:
             self._keep_open(exchange, exchange.started)

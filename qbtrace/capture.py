@@ -19,9 +19,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from qbtrace import __version__
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
 from qbtrace.redact import Redactor
-from qbtrace.sources.build import RawParts
 
 CAPTURE_VERSION = 1
 """History: 1 (qbtrace 0.1.0) — header line, then `exchange` or `raw` records."""

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
-from qbtrace.model import TOKEN_NOT_LOGGED, Confidence, Evidence, Finding, Match
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Finding, Match
 from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.rules import BY_CAUSE, RULES, Rule
 from qbtrace.rules.common import Context, cap, client_error, grant_error
 
@@ -61,12 +62,15 @@ def explain(ctx: Context) -> Finding:
         status=f.x.status,
         error=f.error,
         error_description=f.error_description,
-        intuit_tid=f.intuit_tid,
+        request_id=ctx.provider.request_id(f.x),
         evidence=chosen.evidence,
         alternatives=tuple(alternatives),
         token=f.presented.tag if f.presented else None,
         client_id=f.client_id,
         warnings=tuple(warnings),
+        happened=chosen.happened,
+        fix=chosen.fix,
+        provider=ctx.provider.name,
         process=f.x.process,
         seen_in=f.x.seen_in,
     )
@@ -81,13 +85,13 @@ def _guess_without_credentials(
     if f.client_known or rule.cause not in ("unexplained", "client_credentials_rejected"):
         return rule, chosen
     token = f.presented
-    if f.grant == "refresh_token" and grant_error(f) and token and token.hex in ctx.lineage.issuers:
+    if f.grant == "refresh_token" and grant_error(f) and token and ctx.lineage.was_issued(token):
         guess = BY_CAUSE["refresh_client_mismatch"]
     elif (
         f.grant == "authorization_code"
         and grant_error(f)
         and token
-        and token.hex in ctx.lineage.grants
+        and ctx.lineage.grant_of(token) is not None
     ):
         guess = BY_CAUSE["code_client_mismatch"]
     else:
@@ -115,10 +119,10 @@ def _weakened(ctx: Context, rule: Rule, confidence: Confidence, warnings: list[s
 def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
     token = r.presented
     if token is not None:
-        return lineage.root.get(token.hex, token.hex)
-    realm = r.x.params.get("realmId")  # a log line names the company, not the token
-    if isinstance(realm, str):
-        return f"realm:{realm}"
+        return lineage.lineage_of(token) or token.hex
+    tenant = r.x.params.get(TENANT)  # a log line names the company, not the token
+    if isinstance(tenant, str):
+        return f"tenant:{tenant}"
     if r.client_id is None and TOKEN_NOT_LOGGED in r.x.gaps:
         # a log naming neither company nor client: its failures cannot be told apart as
         # unrelated connections, so they do not make an outage by their number alone
@@ -129,15 +133,26 @@ def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
 def outage_clusters(
     failures: Iterable[TokenRequest], lineage: Lineage, profile: Profile
 ) -> dict[int, tuple[TokenRequest, ...]]:
-    """For each failure, failures of other lineages within the outage window (a capped scan)."""
-    timed, starts, keys = _by_start(failures, lineage)
-    need = _burst_size(starts, profile)
+    """For each failure, failures of other lineages within the outage window (a capped scan),
+    among the failures of the same provider: one provider's outage is not another's."""
     out: dict[int, tuple[TokenRequest, ...]] = {}
-    for i, f in enumerate(timed):
-        cluster = _cluster(i, timed, starts, keys, profile, need)
-        if cluster:
-            out[f.seq] = cluster
+    for provider, group in _by_provider(failures, profile).items():
+        timed, starts, keys = _by_start(group, lineage)
+        need = _burst_size(starts, provider)
+        for i, f in enumerate(timed):
+            cluster = _cluster(i, timed, starts, keys, provider, need)
+            if cluster:
+                out[f.seq] = cluster
     return out
+
+
+def _by_provider(
+    failures: Iterable[TokenRequest], profile: Profile
+) -> dict[Provider, list[TokenRequest]]:
+    groups: dict[Provider, list[TokenRequest]] = {}
+    for f in failures:
+        groups.setdefault(profile.provider_for(f.x), []).append(f)
+    return groups
 
 
 def _by_start(
@@ -148,17 +163,17 @@ def _by_start(
     return timed, [f.start for f in timed], [_lineage_key(lineage, f) for f in timed]
 
 
-def _burst_size(starts: list[float], profile: Profile) -> int:
+def _burst_size(starts: list[float], provider: Provider) -> int:
     """How many other lineages must fail near a failure for an outage: the configured minimum,
     or BURST times what the capture's own background rate of unexplained failures puts in one
     window, whichever is more. A big app has a few stray failures every few minutes; an
     outage stands out from them. The rate is taken over a day at least, so a short capture of
     an outage alone does not count as its own background."""
-    need = max(profile.outage_min_lineages - 1, 1)
+    need = max(provider.outage_min_lineages - 1, 1)
     if len(starts) < 2:
         return need
     span = max(starts[-1] - starts[0], BACKGROUND_SPAN)
-    expected = len(starts) * 2 * profile.outage_window / span
+    expected = len(starts) * 2 * provider.outage_window / span
     return max(need, math.ceil(BURST * expected))
 
 
@@ -167,15 +182,15 @@ def _cluster(
     timed: list[TokenRequest],
     starts: list[float],
     keys: list[str],
-    profile: Profile,
+    provider: Provider,
     need: int | None = None,
 ) -> tuple[TokenRequest, ...]:
     """The cluster of `timed[i]`, or () when too few other lineages failed near it."""
     f = timed[i]
     if need is None:
-        need = max(profile.outage_min_lineages - 1, 1)
-    lo = bisect.bisect_left(starts, f.start - profile.outage_window)
-    hi = bisect.bisect_right(starts, f.start + profile.outage_window)
+        need = max(provider.outage_min_lineages - 1, 1)
+    lo = bisect.bisect_left(starts, f.start - provider.outage_window)
+    hi = bisect.bisect_right(starts, f.start + provider.outage_window)
     seen: dict[str, TokenRequest] = {}
     for j in _nearest_first(i, lo, hi):
         if keys[j] != keys[i] and keys[j] not in seen:
@@ -199,10 +214,12 @@ def explain_new(
         return found, False
     if failure.start == float("-inf"):
         return found, True
-    candidates = sorted([*(r for r in recent if r is not failure), failure], key=lambda r: r.seq)
+    provider = profile.provider_for(failure.x)
+    others = (r for r in recent if r is not failure and profile.provider_for(r.x) is provider)
+    candidates = sorted([*others, failure], key=lambda r: r.seq)
     timed, starts, keys = _by_start(candidates, lineage)
     at = next(i for i, f in enumerate(timed) if f is failure)
-    cluster = _cluster(at, timed, starts, keys, profile)
+    cluster = _cluster(at, timed, starts, keys, provider)
     if cluster:
         found = explain(Context(lineage, profile, failure, cluster))
     return found, True

@@ -83,7 +83,12 @@ def main() -> None:
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     help="qbtrace.toml with provider overrides and the app's redirect URIs, client ids, "
-    "disconnect URL (default: ./qbtrace.toml if present).",
+    "disconnect URL (default: ./qbtrace.toml if present, and said so).",
+)
+@click.option(
+    "--no-config",
+    is_flag=True,
+    help="Ignore ./qbtrace.toml in the current folder: the built-in provider defaults.",
 )
 @click.option("--fail-on", help="Comma-separated cause ids (or 'any'): exit 1 when one is found.")
 @click.option(
@@ -104,6 +109,7 @@ def analyze(
     fmt: str,
     output: Path | None,
     config: Path | None,
+    no_config: bool,
     fail_on: str | None,
     events: Path | None,
     show_client_ids: bool,
@@ -119,7 +125,9 @@ def analyze(
     from qbtrace.run import run_analysis
 
     wanted = parse_causes(fail_on)
-    found = run_analysis(list(inputs), fmt, output, config, events, show_client_ids, wanted, log_tz)
+    found = run_analysis(
+        list(inputs), fmt, output, config, events, show_client_ids, wanted, not no_config, log_tz
+    )
     sys.exit(1 if found else 0)
 
 
@@ -133,6 +141,7 @@ def analyze(
     show_default=True,
 )
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-config", is_flag=True, help="Ignore ./qbtrace.toml in the current folder.")
 @click.option("--show-client-ids", is_flag=True)
 @click.option("--log-tz", metavar="ZONE", help="Zone of naive application-log timestamps.")
 @guarded
@@ -140,13 +149,16 @@ def report(
     inputs: tuple[Path, ...],
     output: Path,
     config: Path | None,
+    no_config: bool,
     show_client_ids: bool,
     log_tz: str | None,
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import run_analysis
 
-    run_analysis(list(inputs), "html", output, config, None, show_client_ids, (), log_tz)
+    run_analysis(
+        list(inputs), "html", output, config, None, show_client_ids, (), not no_config, log_tz
+    )
 
 
 @main.command()
@@ -180,29 +192,44 @@ def make_redactor() -> Redactor:
     required=True,
     help="Where to write the sanitized HAR (or, for an application log, the sanitized log).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also drop the bodies and query values of every exchange qbtrace does not analyse.",
+)
 @guarded
-def sanitize(source: Path, output: Path) -> None:
-    """Copy an input as a HAR with every token, code, client secret and cookie replaced.
+def sanitize(source: Path, output: Path, strict: bool) -> None:
+    """Copy an input as a HAR with every secret replaced: tokens, codes, client secrets,
+    cookies, Authorization of any scheme, API keys, session ids, JWTs, URL passwords.
 
     SOURCE is anything `qbtrace analyze` reads: a HAR, a mitmproxy flow file (every flow is
     converted, through mitmproxy's HAR export) or a qbtrace capture; an application log is
     copied as a log, line for line, with its secrets replaced. Each secret becomes a
-    keyed stand-in: equal values stay equal and altered values stay altered, so the copy
-    analyzes to the same causes. Prints how many values of each kind were replaced.
+    keyed stand-in wherever it occurs, in any spelling: equal values stay equal and altered
+    values stay altered, so the copy analyzes to the same causes. Prints on standard error
+    how many values of each kind were replaced, and what --strict dropped.
     """
+    from qbtrace.profile import Profile
     from qbtrace.sanitize import sanitize_file
     from qbtrace.sanitize_log import is_log, sanitize_log_file
 
     warnings: list[str] = []
     if is_log(source):
-        counts = sanitize_log_file(source, output, make_redactor())
+        summary = sanitize_log_file(source, output, make_redactor())
     else:
-        counts = sanitize_file(source, output, make_redactor(), warnings)
+        summary = sanitize_file(
+            source, output, make_redactor(), warnings, Profile() if strict else None
+        )
     for warning in warnings:
         click.echo(f"qbtrace: warning: {source.name}: {warning}", err=True)
-    for kind, count in counts.items():
-        click.echo(f"{kind:<16} {count}")
-    click.echo(f"qbtrace: wrote {output} ({sum(counts.values())} values replaced)")
+    for kind, count in summary.replaced.items():
+        click.echo(f"replaced {count:>6} {kind}", err=True)
+    for what, count in summary.dropped.items():
+        click.echo(f"dropped  {count:>6} {what}", err=True)
+    total = sum(summary.replaced.values())
+    click.echo(
+        f"qbtrace: wrote {output} ({summary.entries} entries, {total} values replaced)", err=True
+    )
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -1,58 +1,46 @@
-"""Put every input on Intuit's clock when the machine that recorded it disagreed.
+"""Put every input on the providers' clock when the machine that recorded it disagreed.
 
 Inputs come from different machines (the browser's HAR, the server's capture), and a client
 clock that is minutes off turns a fast code exchange into an "expired" one or hides a race.
-Intuit's answers carry its own time: the 8 hex digits of `intuit_tid` (`1-<unix second>-…`)
-and the `Date` header. The median difference between those and the recorded request start
-is the input's clock offset; past a threshold, the input's times are shifted and we say so.
+A provider's answers carry its own time (`Provider.server_time`: the `Date` header, or a
+request id that holds the second, as some providers' do). The median difference
+between those and the recorded request start is the input's clock offset; past a threshold,
+the input's times are shifted and we say so.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import replace
-from email.utils import parsedate_to_datetime
 
-from qbtrace.model import Exchange, Input, Kind
+from qbtrace.model import Input
+from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 
 THRESHOLD = 30.0
 """Offsets below this are latency and second-rounding, not a wrong clock."""
-INTUIT_KINDS = (Kind.TOKEN, Kind.AUTHORIZE, Kind.REVOKE)
 
 
-def server_time(x: Exchange) -> float | None:
-    """When Intuit handled the request, by its own clock; None when the answer does not say."""
-    tid = x.headers.get("intuit_tid", "")
-    parts = tid.split("-")
-    if len(parts) == 3 and parts[0] == "1" and len(parts[1]) == 8:
-        try:
-            return float(int(parts[1], 16))
-        except ValueError:
-            pass
-    date = x.headers.get("date")
-    if date and x.kind in INTUIT_KINDS and x.status is not None:
-        try:
-            return parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    return None
-
-
-def offset_of(item: Input) -> tuple[float, int]:
-    """The input's clock offset from Intuit's (seconds to add) and how many answers said so."""
+def offset_of(item: Input, profile: Profile) -> tuple[float, int, Provider]:
+    """The input's clock offset from its providers' (seconds to add), how many answers said
+    so, and the provider most of them came from."""
     diffs = []
+    said_by: Counter[str] = Counter()
     for x in item.exchanges:
-        said = server_time(x)
+        provider = profile.provider_for(x)
+        said = provider.server_time(x)
         if said is not None and x.started is not None:
             diffs.append(said - x.started)
+            said_by[provider.name] += 1
     if not diffs:
-        return 0.0, 0
-    return statistics.median(diffs), len(diffs)
+        return 0.0, 0, profile.default
+    return statistics.median(diffs), len(diffs), profile.named(said_by.most_common(1)[0][0])
 
 
-def on_intuit_clock(item: Input) -> Input:
-    """The input with its times shifted to Intuit's clock, or unchanged when it agreed."""
-    offset, count = offset_of(item)
+def on_provider_clock(item: Input, profile: Profile) -> Input:
+    """The input with its times shifted to the providers' clock, or unchanged when it agreed."""
+    offset, count, provider = offset_of(item, profile)
     if abs(offset) < THRESHOLD:
         return item
     shifted = tuple(
@@ -64,9 +52,11 @@ def on_intuit_clock(item: Input) -> Input:
         for x in item.exchanges
     )
     direction = "behind" if offset > 0 else "ahead of"
+    words = provider.phrases()
     note = (
-        f"the recording machine's clock was {_duration(offset)} {direction} Intuit's "
-        f"(from intuit_tid and Date of {count} answers); its times were corrected"
+        f"the recording machine's clock was {_duration(offset)} {direction} "
+        f"{words['provider_s']} (from {words['clock_sources']} of {count} answers); "
+        "its times were corrected"
     )
     return replace(item, exchanges=shifted, warnings=(*item.warnings, note))
 

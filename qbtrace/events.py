@@ -6,10 +6,11 @@ an exchange seen in two inputs at the same moment counts once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from qbtrace.model import Exchange, Input
+from qbtrace.providers import HARD_LIFETIME_FIELDS, REFRESH_LIFETIME_FIELDS
 from qbtrace.redact import Secret
 
 DUPLICATE_WINDOW = 2.0
@@ -57,10 +58,6 @@ class TokenRequest:
     @property
     def client_known(self) -> bool:
         return self.x.client is not None and self.x.client.via != "none"
-
-    @property
-    def intuit_tid(self) -> str | None:
-        return self.x.headers.get("intuit_tid")
 
 
 def timeline(inputs: Iterable[Input]) -> list[Exchange]:
@@ -112,11 +109,20 @@ def token_request(seq: int, x: Exchange) -> TokenRequest:
         client_secret=client.secret if client else None,
         issued_rt=_secret(r.get("refresh_token")) if x.ok else None,
         issued_at=_secret(r.get("access_token")) if x.ok else None,
-        rt_expires_in=_number(r.get("x_refresh_token_expires_in")),
-        rt_hard_expires_in=_number(r.get("x_refresh_token_hard_expires_in")),
+        rt_expires_in=_first_number(r, REFRESH_LIFETIME_FIELDS),
+        rt_hard_expires_in=_first_number(r, HARD_LIFETIME_FIELDS),
         error=_text(r.get("error")),
         error_description=_text(r.get("error_description")),
     )
+
+
+def _first_number(reply: Mapping[str, object], names: tuple[str, ...]) -> float | None:
+    """The first of the providers' lifetime fields the answer carries (each provider's
+    answers carry only its own)."""
+    for name in names:
+        if name in reply:
+            return _number(reply[name])
+    return None
 
 
 def _text(value: object) -> str | None:

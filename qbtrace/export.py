@@ -34,18 +34,16 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from qbtrace import __version__
-from qbtrace.capture import ExchangeRecord, Header, RawRecord, decode_line
-from qbtrace.errors import InputError
-from qbtrace.model import ClientAuth, Kind
+from qbtrace.capture import ExchangeRecord, RawRecord
+from qbtrace.model import ClientAuth, Kind, RawParts
 from qbtrace.redact import Secret
-from qbtrace.sources.build import RawParts
 from qbtrace.spelling import TagSpeller
 
 Har = dict[str, Any]
 ALL = re.compile(b"")
 """Matches every request path: `qbtrace sanitize` converts every flow, not only OAuth ones."""
 REQUEST_HEADERS = ("user-agent", "x-include-refresh-token-hard-expires-in")
-"""Kept headers a client sends; the others (`intuit_tid`, `date`...) go on the response."""
+"""Kept headers a client sends; the others (a request id, `date`...) go on the response."""
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -75,17 +73,28 @@ def flows_to_har(path: Path, source: str, warnings: list[str]) -> Har:
     servers_seen: set[Any] = set()
     entries: list[Har] = []
     skipped = 0
+    unconvertible: list[int] = []
     warned = len(warnings)
-    for _, flow in flows(path, source, ALL, warnings):
+    for index, flow in flows(path, source, ALL, warnings):
         if not isinstance(flow, http.HTTPFlow):
             skipped += len(warnings) == warned  # else damaged, and warned of
             warned = len(warnings)
             continue
-        entry = saver.flow_entry(flow, servers_seen)
+        try:
+            entry = saver.flow_entry(flow, servers_seen)
+        except Exception:  # SaveHar fails on flows it cannot model (a str WebSocket message)
+            unconvertible.append(index)
+            continue
         _as_qbtrace_reads_it(entry, flow)
         entries.append(_clean(entry))
     if skipped:
         warnings.append(f"{skipped} flows that are not HTTP (tcp, udp, dns) have no HAR form")
+    if unconvertible:
+        shown = ", ".join(map(str, unconvertible[:5])) + (", ..." if len(unconvertible) > 5 else "")
+        warnings.append(
+            f"{len(unconvertible)} flows that mitmproxy's HAR export cannot convert were "
+            f"skipped (flows {shown}, counting from 0)"
+        )
     return har_document(entries, "a mitmproxy flow file, by mitmproxy's HAR export")
 
 
@@ -134,40 +143,12 @@ def _clean(data: Any) -> Any:
 
 def capture_to_har(data: bytes, source: str, warnings: list[str]) -> Har:
     """Every record of a capture as a HAR entry: raw records from their parts, tagged ones
-    spelled from their tags."""
-    from qbtrace.capture import CAPTURE_VERSION
+    spelled from their tags. Parsed by the reader's own parser (`parse_capture`)."""
+    from qbtrace.sources.capture import parse_capture
 
-    records: list[tuple[int, ExchangeRecord | RawRecord]] = []
-    bad: list[str] = []
-    header_seen = False
-    lines = data.split(b"\n")
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            item = decode_line(line)
-        except ValueError as exc:
-            if not header_seen:
-                raise InputError(f"line {index + 1}: {exc}", source=source) from None
-            cut = index == len(lines) - 1 and not data.endswith(b"\n")
-            bad.append(f"line {index + 1}: {'cut short' if cut else exc}")
-            continue
-        if isinstance(item, Header):
-            if item.qbtrace_capture != CAPTURE_VERSION:
-                raise InputError(
-                    f"capture format version {item.qbtrace_capture} is not supported "
-                    f"(this qbtrace reads version {CAPTURE_VERSION})",
-                    source=source,
-                )
-            header_seen = True
-        elif not header_seen:
-            raise InputError("the first line is not a qbtrace capture header", source=source)
-        else:
-            records.append((index, item))
-    if not header_seen:
-        raise InputError("no qbtrace capture header", source=source)
-    if bad:
-        warnings.append(f"{len(bad)} unreadable lines skipped ({'; '.join(bad[:5])})")
+    parsed = parse_capture(data, source)
+    warnings.extend(parsed.warnings())
+    records = parsed.records
     speller = TagSpeller(
         s for _, r in records if isinstance(r, ExchangeRecord) for s in record_secrets(r)
     )

@@ -1,7 +1,7 @@
 """Application logs joined to captures of the same traffic: one exchange, seen twice.
 
 A log record and a captured exchange are the same request when they carry the same
-`intuit_tid`, or issued the same access token (the Node SDK's success lines). Else when they
+provider request id, or issued the same access token (the Node SDK's success lines). Else when they
 had the same outcome at the same moment, within SKEW seconds once the log host's clock is
 estimated: from the pairs already matched (the capture's answer time against the log's
 stamp, the nearest pair in log order first, since an app's host clock and a capture's can
@@ -23,6 +23,7 @@ import itertools
 from dataclasses import replace
 
 from qbtrace.model import Exchange, Input, Kind, Ref
+from qbtrace.profile import Profile
 from qbtrace.redact import Secret
 
 SKEW = 5.0
@@ -31,9 +32,9 @@ written after the answer arrives, a slow handler may log later still."""
 JOINED = (Kind.TOKEN, Kind.REVOKE)
 
 
-def join_logs(inputs: tuple[Input, ...]) -> tuple[Input, ...]:
+def join_logs(inputs: tuple[Input, ...], profile: Profile) -> tuple[Input, ...]:
     """The inputs with each log record that a capture also shows folded into the capture."""
-    return without(*join(inputs))
+    return without(*join(inputs, profile))
 
 
 def without(joined: tuple[Input, ...], folded: set[int]) -> tuple[Input, ...]:
@@ -46,7 +47,7 @@ def without(joined: tuple[Input, ...], folded: set[int]) -> tuple[Input, ...]:
     )
 
 
-def join(inputs: tuple[Input, ...]) -> tuple[tuple[Input, ...], set[int]]:
+def join(inputs: tuple[Input, ...], profile: Profile) -> tuple[tuple[Input, ...], set[int]]:
     """The inputs with the captured exchanges a log also shows enriched (process, seen_in),
     and the ids of the log exchanges folded into them (to leave off the timeline; the logs
     keep them, so an input still counts what it reports)."""
@@ -54,7 +55,7 @@ def join(inputs: tuple[Input, ...]) -> tuple[tuple[Input, ...], set[int]]:
     if not wire or all(item.kind != "log" for item in inputs):
         return inputs, set()
     seen: dict[int, list[Exchange]] = {}
-    index = _Index(wire)
+    index = _Index(wire, profile)
     folded: set[int] = set()
     for item in inputs:
         if item.kind == "log":
@@ -67,8 +68,9 @@ def join(inputs: tuple[Input, ...]) -> tuple[tuple[Input, ...], set[int]]:
 class _Index:
     """The captured exchanges by request id, by issued access token, and by answer time."""
 
-    def __init__(self, wire: list[Exchange]) -> None:
-        self.by_tid = {t: x for x in wire if (t := x.headers.get("intuit_tid"))}
+    def __init__(self, wire: list[Exchange], profile: Profile) -> None:
+        self.profile = profile
+        self.by_tid = {t: x for x in wire if (t := self.request_id(x))}
         self.by_at = {
             s.hex: x for x in wire if isinstance(s := x.reply.get("access_token"), Secret)
         }
@@ -79,8 +81,11 @@ class _Index:
         self.ordered = [wire[n] for n in by_start]
         self.place = {id(x): at for at, x in enumerate(self.ordered)}
 
+    def request_id(self, x: Exchange) -> str | None:
+        return self.profile.provider_for(x).request_id(x)
+
     def exact(self, x: Exchange) -> Exchange | None:
-        tid = x.headers.get("intuit_tid")
+        tid = self.request_id(x)
         at = x.reply.get("access_token")
         found = self.by_tid.get(tid) if tid else None
         if found is None and isinstance(at, Secret):

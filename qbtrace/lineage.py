@@ -5,61 +5,61 @@ scanning all events per failure (a million token requests must classify in secon
 Authorize → callback → code exchange chains are joined by `state` (else by the authorize's
 own redirect), and refresh tokens form lineages rooted at the code exchange that began them.
 
-`build` folds a whole timeline in the order given. The capture addon keeps one `Lineage` for
-the session and folds each exchange as it completes with `Lineage.add`, which puts exchanges
-that finish out of start order where `build` would have put them (see `Lineage.add`).
+Rules read the indexes only through the named queries below (`grant_of`, `spends_before`,
+`revokes_of`...), never the dictionaries themselves, so an index can change shape without
+touching a rule. `build` folds a whole timeline in the order given; `replay` folds exchanges
+as they complete in a live session, out of start order, by undoing and redoing folds: every
+change to an index goes through `_append`/`_push`/`_first`/`_replace`, which report it to
+the journal `replay` installs (and cost one `is None` test otherwise).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, TypeVar
 
 from qbtrace.events import TokenRequest, token_request
-from qbtrace.model import Exchange, Kind, Ref, Value
+from qbtrace.model import Exchange, Kind, Value
+from qbtrace.providers import TENANT_PARAMS
 from qbtrace.redact import Secret
 
-REWIND_LIMIT = 1024
-"""Folds whose undo journal `add` keeps: how far back a late exchange can be slotted in
-without folding the whole session again."""
 K = TypeVar("K")
 V = TypeVar("V")
-Key = tuple[float, Ref]
-"""Where an exchange sits on the timeline: its start, then its ref."""
-# undo journal entries: (operation, container, key, previous value)
-_POP, _UNPUSH, _RESTORE = range(3)
-_MISSING = object()
-Undo = list[tuple[int, Any, Any, Any]]
+
+
+class Edit(Enum):
+    """What one change to an index did, so a journal can take it back."""
+
+    APPENDED = "appended"
+    """An item went at the end of a list."""
+    PUSHED = "pushed"
+    """An item went at the end of the list under a key (the list made when missing)."""
+    SET = "set"
+    """A key got a value; the change carries the previous one, or MISSING."""
+
+
+MISSING: Any = object()
+"""The previous value of a key that was not there."""
+Change = tuple[Edit, Any, Any, Any]
+"""(edit, container, key, previous value): one change to one index."""
 
 
 TRUNCATION_PREFIX = 32
-"""Shorter prefixes are shared by unrelated tokens (Intuit's start with a timestamp)."""
+"""Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CodeGrant:
-    """A code as Intuit handed it out: the callback that carried it and its authorize request."""
+    """A code as the provider handed it out: the callback that carried it, its authorize request."""
 
     code: Secret
     callback: Exchange
     authorize: Exchange | None
     realm: str | None
-
-
-@dataclass(slots=True)
-class _Replay:
-    """What `Lineage.add` keeps to slot a late exchange in: the timeline so far and undo logs."""
-
-    keys: list[Key] = field(default_factory=list)
-    folded: list[Exchange] = field(default_factory=list)
-    """The exchanges folded so far, in timeline order (`keys` holds their keys)."""
-    journal: deque[Undo] = field(default_factory=deque)
-    """Undo log of each of the last REWIND_LIMIT folds, newest last."""
-    requests: dict[int, TokenRequest] = field(default_factory=dict)
-    """id of a token exchange → its current `TokenRequest` (seq moves when one slots in)."""
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Lineage:
     root: dict[str, str] = field(default_factory=dict)
     """token hex → id of its lineage (the code that began it, else the oldest token seen)."""
     realm: dict[str, str] = field(default_factory=dict)
-    """lineage id → realmId from the callback."""
+    """lineage id → the tenant id (a provider's `tenant_param`) from the callback."""
     revokes: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     """token hex → successful revoke requests naming it."""
     revoked_roots: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
@@ -99,14 +99,99 @@ class Lineage:
     """refresh token hex → the first successful refresh that spent it and issued another."""
     by_state: dict[str, Exchange] = field(default_factory=dict)
     """state hex → the latest authorize request that sent it."""
-    _replay: _Replay | None = field(default=None, repr=False)
-    _undo: Undo | None = field(default=None, repr=False)
-    """The undo log of the fold in progress, when `add` journals it."""
+    redirects: dict[str, Exchange] = field(default_factory=dict)
+    """scheme://host/path a step of the flow redirected to → the authorize it belongs to."""
+    callbacks: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
+    """code hex → every callback request that carried it, redirected onwards or not."""
+    _journal: Callable[[Change], None] | None = field(default=None, repr=False, compare=False)
+    """Told every change while `replay` journals a fold; None otherwise."""
 
-    def spends_before(self, token: Secret, seq: int) -> list[TokenRequest]:
+    # Named queries: what the rules ask, phrased as the question.
+
+    def grant_of(self, code: Secret) -> CodeGrant | None:
+        """Where this exact code came from (its callback, its authorize), if the input shows it."""
+        return self.grants.get(code.hex)
+
+    def grant_like(self, code: Secret) -> CodeGrant | None:
+        """The issued code this one is a copy of once quotes, whitespace and encoding are
+        undone (`Secret.canon`); the exact code's own grant when it has one."""
+        return self.grants.get(code.hex) or self.grant_canon.get(code.canon)
+
+    def grant_by_head(self, head: tuple[int, str]) -> CodeGrant | None:
+        """The first issued code with this (length, prefix digest): truncation search."""
+        return self.grant_heads.get(head)
+
+    def callbacks_of(self, code: Secret) -> Sequence[Exchange]:
+        """Every callback request that carried this code, in time order (the app server's
+        own redirects of it included)."""
+        return self.callbacks.get(code.hex, ())
+
+    def deliveries_of(self, code: Secret) -> list[Exchange]:
+        """Callback requests that brought this code to the app's handler (a redirect of the
+        app's own server, `/callback` → `/callback/`, is not one), in time order."""
+        return [x for x in self.callbacks.get(code.hex, ()) if not _redirected(x)]
+
+    def exchanges_of(self, code: Secret | str) -> Sequence[TokenRequest]:
+        """Token requests that sent this code (or code hex), in time order."""
+        return self.code_uses.get(code if isinstance(code, str) else code.hex, ())
+
+    def issuers_of(self, token: Secret) -> Sequence[TokenRequest]:
+        """Successful responses that returned this refresh token, in time order."""
+        return self.issuers.get(token.hex, ())
+
+    def was_issued(self, token: Secret) -> bool:
+        """Some response in the input returned this exact refresh token."""
+        return token.hex in self.issuers
+
+    def access_token_issuer(self, token: Secret) -> TokenRequest | None:
+        """The response that issued this value as an access token."""
+        return self.at_issuers.get(token.hex)
+
+    def issued_by_head(self, head: tuple[int, str]) -> tuple[Secret, TokenRequest] | None:
+        """The first issued refresh token with this (length, prefix digest), and its issuer."""
+        return self.issued_heads.get(head)
+
+    def spends_of(self, token: Secret) -> Sequence[TokenRequest]:
+        """Refresh requests that presented this token, in time order."""
+        return self.spends.get(token.hex, ())
+
+    def spends_before(self, token: Secret, seq: int) -> Sequence[TokenRequest]:
         """Refreshes with `token` sent before position `seq` (bisect: no scan of the rest)."""
         spends = self.spends.get(token.hex, [])
         return spends[: bisect.bisect_left(spends, seq, key=lambda r: r.seq)]
+
+    def first_rotation_of(self, token: Secret) -> TokenRequest | None:
+        """The first successful refresh that spent this token and issued another."""
+        return self.first_rotation.get(token.hex)
+
+    def lineage_of(self, token: Secret) -> str | None:
+        """The id of the lineage this code or token belongs to (`code:<hex>` when a code
+        began it), None when no success in the input issued or spent it."""
+        return self.root.get(token.hex)
+
+    def realm_of(self, lineage: str) -> str | None:
+        """The tenant (company) the callback of a lineage's code named."""
+        return self.realm.get(lineage)
+
+    def revokes_of(self, token: Secret) -> list[Exchange]:
+        """Successful revokes of this token or of any token of its lineage, in time order."""
+        found = list(self.revokes.get(token.hex, ()))
+        lineage = self.root.get(token.hex)
+        if lineage is not None:
+            found += self.revoked_roots.get(lineage, ())
+        return found
+
+    def revokes_of_lineage(self, lineage: str) -> Sequence[Exchange]:
+        """Successful revokes of any token of this lineage, in time order."""
+        return self.revoked_roots.get(lineage, ())
+
+    def secrets_of(self, client_id: str) -> Mapping[str, TokenRequest]:
+        """Secret hex → the first successful request of this client id with that secret."""
+        return self.first_secret.get(client_id, {})
+
+    def saw_browser(self) -> bool:
+        """The input holds the browser side of a flow (an authorize request or a code's origin)."""
+        return bool(self.authorizes or self.grants)
 
     def issued_as(self, canon: str) -> tuple[str, TokenRequest] | None:
         """The issued token whose canonical form is `canon`: (`rt` or `at`, its issuer)."""
@@ -119,6 +204,7 @@ class Lineage:
         return self.issued_canon.get(canon)
 
     def last_issuer_before(self, token: Secret, seq: int) -> TokenRequest | None:
+        """The newest response before position `seq` that returned this refresh token."""
         issuers = self.issuers.get(token.hex, [])
         cut = bisect.bisect_left(issuers, seq, key=lambda r: r.seq)
         return issuers[cut - 1] if cut else None
@@ -126,14 +212,13 @@ class Lineage:
     def fold(self, x: Exchange) -> None:
         """Fold `x` in as the newest exchange: the caller keeps time order (`build` does)."""
         if x.kind == Kind.AUTHORIZE:
-            self._append(self.authorizes, x)
-            st = x.params.get("state")
-            if isinstance(st, Secret):
-                self._replace(self.by_state, st.hex, x)
-            if isinstance(x.reply.get("code"), Secret):
-                self._add_grant(x, x.reply, x)
+            self._add_authorize(x)
         elif x.kind == Kind.CALLBACK:
-            self._add_grant(x, x.params, self._authorize_for(x))
+            origin = self._authorize_for(x)
+            self._note_redirect(x, origin)
+            if isinstance(code := x.params.get("code"), Secret):
+                self._push(self.callbacks, code.hex, x)
+            self._add_grant(x, x.params, origin)
         elif x.kind == Kind.TOKEN:
             self._add_token(token_request(len(self.requests), x))
         elif x.kind == Kind.REVOKE and x.ok:
@@ -141,89 +226,42 @@ class Lineage:
         elif x.kind == Kind.DISCONNECT:
             self._append(self.disconnects, x)
 
-    def add(self, x: Exchange) -> None:
-        """Fold `x` in where it belongs by start time, even when it arrives late.
+    def _add_authorize(self, x: Exchange) -> None:
+        """An authorize request, the consent form's POST, or another step on the authorize
+        host. Only a step that asks (client_id, redirect_uri) is an authorize of its own; a
+        step that does not continues the one its state or the redirect that led to it names."""
+        origin = x if _asks(x) else self._continued(x)
+        if origin is x:
+            self._append(self.authorizes, x)
+            st = x.params.get("state")
+            if isinstance(st, Secret):
+                self._replace(self.by_state, st.hex, x)
+        self._note_redirect(x, origin)
+        if isinstance(x.reply.get("code"), Secret):
+            self._add_grant(x, x.reply, origin)
 
-        Responses finish out of start order (of two overlapping refreshes the later one may
-        answer first), and the rules reason in start order (`seq`, time-ordered lists, "the
-        first success"). So `add` keeps the timeline sorted by (start, ref), an exchange
-        without a start time going after everything so far, as `events.timeline` places it
-        after its predecessor. An exchange that sorts last is simply folded. A late one
-        rewinds the few folds after its place (each fold journals how to undo its changes),
-        is folded, and those are folded again: every index, `seq` included, is then exactly
-        what `build` gives for the same exchanges sorted, whatever the arrival order. Chosen
-        over inserting into each list (every `seq` after the place would change anyway) and
-        over a reorder buffer (it would hold back the diagnosis of the newest failure).
-        Undo logs are kept for the last REWIND_LIMIT folds; a straggler older than that is
-        placed by folding the whole timeline again: correct, only slower.
-        """
-        if self._replay is None:
-            if self.requests or self.authorizes or self.grants or self.revokes or self.disconnects:
-                raise ValueError("add() needs a Lineage that only add() has folded into")
-            self._replay = _Replay()
-        replay = self._replay
-        last = replay.keys[-1] if replay.keys else None
-        start = x.started if x.started is not None else last[0] if last else float("-inf")
-        key = (start, x.ref)
-        if last is None or key >= last:
-            self._fold_logged(x, key)
-            return
-        at = bisect.bisect_right(replay.keys, key)
-        later = list(zip(replay.keys[at:], replay.folded[at:], strict=True))
-        if len(later) > len(replay.journal):
-            self._fold_again([*zip(replay.keys, replay.folded, strict=True)], at, key, x)
-            return
-        for _ in later:
-            self._rewind()
-        self._fold_logged(x, key)
-        for k, y in later:
-            self._fold_logged(y, k)
+    def _continued(self, x: Exchange) -> Exchange | None:
+        """The authorize a step of the flow belongs to: by its state, else by the redirect
+        that led to its URL (a chain of 3xx answers)."""
+        for st in (x.params.get("state"), x.reply.get("state")):
+            if isinstance(st, Secret) and st.hex in self.by_state:
+                return self.by_state[st.hex]
+        return self.redirects.get(x.url)
 
-    def request_of(self, x: Exchange) -> TokenRequest | None:
-        """The token request `add` made of `x`, with its current `seq`."""
-        return self._replay.requests.get(id(x)) if self._replay is not None else None
-
-    def _fold_logged(self, x: Exchange, key: Key) -> None:
-        assert self._replay is not None
-        replay = self._replay
-        undo: Undo = []
-        self._undo = undo
-        try:
-            self.fold(x)
-        except BaseException:
-            _undo(undo)  # no half-folded exchange stays behind
-            raise
-        finally:
-            self._undo = None
-        replay.journal.append(undo)
-        if len(replay.journal) > REWIND_LIMIT:
-            replay.journal.popleft()
-        replay.keys.append(key)
-        replay.folded.append(x)
-
-    def _rewind(self) -> None:
-        """Undo the newest fold."""
-        assert self._replay is not None
-        _undo(self._replay.journal.pop())
-        self._replay.keys.pop()
-        self._replay.folded.pop()
-
-    def _fold_again(
-        self, timeline: list[tuple[Key, Exchange]], at: int, key: Key, x: Exchange
-    ) -> None:
-        """Start from empty indexes and fold the whole timeline, `x` in its place."""
-        timeline.insert(at, (key, x))
-        fresh = Lineage()
-        for name in Lineage.__dataclass_fields__:
-            setattr(self, name, getattr(fresh, name))
-        self._replay = _Replay()
-        for k, y in timeline:
-            self._fold_logged(y, k)
+    def _note_redirect(self, x: Exchange, origin: Exchange | None) -> None:
+        target = x.reply.get("redirect_to")
+        if origin is not None and isinstance(target, str) and _redirected(x):
+            self._replace(self.redirects, target, origin)
 
     def _authorize_for(self, callback: Exchange) -> Exchange | None:
+        """The authorize a callback answers: by its state (tabs and attempts interleave),
+        else the one whose redirect led here, else (no state at all) the latest authorize."""
         st = callback.params.get("state")
         if isinstance(st, Secret) and st.hex in self.by_state:
             return self.by_state[st.hex]
+        led = self.redirects.get(callback.url)
+        if led is not None:
+            return led
         return self.authorizes[-1] if self.authorizes and not isinstance(st, Secret) else None
 
     def _add_grant(
@@ -232,7 +270,7 @@ class Lineage:
         code = fields.get("code")
         if not isinstance(code, Secret) or code.hex in self.grants:
             return
-        realm = fields.get("realmId")
+        realm = next((fields[t] for t in TENANT_PARAMS if t in fields), None)
         grant = CodeGrant(code, carrier, authorize, realm if isinstance(realm, str) else None)
         self._first(self.grants, code.hex, grant)
         self._first(self.grant_canon, code.canon, grant)
@@ -243,8 +281,6 @@ class Lineage:
 
     def _add_token(self, req: TokenRequest) -> None:
         self._append(self.requests, req)
-        if self._replay is not None:
-            self._first(self._replay.requests, id(req.x), req)
         presented = req.presented
         if req.grant == "authorization_code" and req.code:
             self._push(self.code_uses, req.code.hex, req)
@@ -284,7 +320,7 @@ class Lineage:
             self._issued(at, "at", req, lineage)
 
     def _issued(self, token: Secret, kind: str, req: TokenRequest, lineage: str | None) -> None:
-        # a value Intuit issued is normally its own canonical form (exact tag == canonical tag),
+        # an issued value is normally its own canonical form (exact tag == canonical tag),
         # found through `issuers`/`at_issuers`; only the rare other kind needs its own entry
         if token.canon != token.hex:
             self._first(self.issued_canon, token.canon, (kind, req))
@@ -304,13 +340,13 @@ class Lineage:
         if lineage is not None:
             self._push(self.revoked_roots, lineage, x)
 
-    # Every change to an index goes through these four, which journal its undo when `add`
-    # asks for it (one `is not None` test otherwise, so `build` stays as fast as before).
+    # Every change to an index goes through these four, which tell the journal when `replay`
+    # installed one (one `is not None` test otherwise, so `build` stays as fast as before).
 
     def _append(self, items: list[V], item: V) -> None:
         items.append(item)
-        if self._undo is not None:
-            self._undo.append((_POP, items, None, None))
+        if self._journal is not None:
+            self._journal((Edit.APPENDED, items, None, None))
 
     def _push(self, table: dict[K, list[V]], key: K, item: V) -> None:
         """Append to the list under `key`, making it when missing."""
@@ -318,37 +354,33 @@ class Lineage:
         if items is None:
             items = table[key] = []
         items.append(item)
-        if self._undo is not None:
-            self._undo.append((_UNPUSH, table, key, None))
+        if self._journal is not None:
+            self._journal((Edit.PUSHED, table, key, None))
 
     def _first(self, table: dict[K, V], key: K, value: V) -> None:
         """`setdefault`: the first value under a key stays."""
         if key in table:
             return
         table[key] = value
-        if self._undo is not None:
-            self._undo.append((_RESTORE, table, key, _MISSING))
+        if self._journal is not None:
+            self._journal((Edit.SET, table, key, MISSING))
 
     def _replace(self, table: dict[K, V], key: K, value: V) -> None:
-        if self._undo is not None:
-            self._undo.append((_RESTORE, table, key, table.get(key, _MISSING)))
+        if self._journal is not None:
+            self._journal((Edit.SET, table, key, table.get(key, MISSING)))
         table[key] = value
 
 
-def _undo(log: Undo) -> None:
-    """Reverse one fold's changes, newest first."""
-    for op, container, key, previous in reversed(log):
-        if op == _POP:
-            container.pop()
-        elif op == _UNPUSH:
-            items = container[key]
-            items.pop()
-            if not items:
-                del container[key]
-        elif previous is _MISSING:
-            del container[key]
-        else:
-            container[key] = previous
+def _asks(x: Exchange) -> bool:
+    """The step names the client or the redirect_uri: it is an authorize request itself."""
+    return isinstance(x.params.get("client_id"), str) or isinstance(
+        x.params.get("redirect_uri"), str
+    )
+
+
+def _redirected(x: Exchange) -> bool:
+    """The answer sent the browser on (3xx): the request did not reach its final handler."""
+    return x.status is not None and 300 <= x.status < 400
 
 
 def build(exchanges: list[Exchange]) -> Lineage:

@@ -1,8 +1,10 @@
 """The records every layer shares: exchanges read from inputs, and the findings made of them.
 
-Everything here is frozen and holds no raw secret: tokens, codes and client secrets appear
-only as `Secret` tags (see `redact`). Client ids are kept raw (they are not secrets) so
-they can be matched against the config; renderers tag them unless asked not to.
+Everything here but `RawParts` is frozen and holds no raw secret: tokens, codes and client
+secrets appear only as `Secret` tags (see `redact`). Client ids are kept raw (they are not
+secrets) so they can be matched against the config; renderers tag them unless asked not to.
+`RawParts` is what a reader found before redaction: only readers, `sources.build` (which
+turns it into an `Exchange`) and the raw capture records hold one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from enum import StrEnum
 from qbtrace.redact import Secret
 
 Value = str | int | float | bool | Secret | None
+TENANT = "tenant"
+"""Param of an exchange read from a log: the tenant (company) the line names."""
 TOKEN_NOT_LOGGED = "token-not-in-log"
 """Gap of an exchange read from an application log that does not show which code or refresh
 token it presented: the per-token causes can then only be guessed (causes.md, "Application
@@ -28,6 +32,15 @@ class Kind(StrEnum):
     CALLBACK = "callback"
     REVOKE = "revoke"
     DISCONNECT = "disconnect"
+
+
+class InputKind(StrEnum):
+    """The format of an input file, as the reader that recognised it names it."""
+
+    HAR = "har"
+    MITM = "mitm"
+    CAPTURE = "capture"
+    LOG = "log"
 
 
 class Confidence(StrEnum):
@@ -58,6 +71,24 @@ class ClientAuth:
     """What is wrong with the credentials' form (`not-base64`, `no-colon`, `empty-secret`...)."""
 
 
+@dataclass(slots=True)
+class RawParts:
+    """What a reader found for one exchange, raw (secrets included): the input of
+    `sources.build.build_exchange`, which redacts it into an `Exchange`."""
+
+    method: str
+    url: str
+    started: float | None
+    ended: float | None
+    request_headers: list[tuple[str, str]]
+    request_body: str | None
+    status: int | None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: str | None = None
+    failure: str | None = None
+    gaps: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One HTTP exchange that matters to OAuth, from any input format."""
@@ -80,7 +111,7 @@ class Exchange:
     reply: Mapping[str, Value] = field(default_factory=dict)
     """Fields of the answer: token-response JSON, or the query of a redirect's Location."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers the rules use (intuit_tid, date, user-agent, location), lowercase names."""
+    """Headers the rules use (the provider's request id, date, user-agent), lowercase names."""
     client: ClientAuth | None = None
     gaps: tuple[str, ...] = ()
     """What the exporter left out that the rules might have needed."""
@@ -113,6 +144,10 @@ class Match:
     cause: str
     confidence: Confidence
     evidence: tuple[Evidence, ...] = ()
+    happened: str | None = None
+    """What happened, when this evidence says more than the rule's general text."""
+    fix: str | None = None
+    """The fix this evidence calls for, when it is narrower than the rule's general one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +162,20 @@ class Finding:
     status: int | None
     error: str | None
     error_description: str | None
-    intuit_tid: str | None
+    request_id: str | None
+    """The provider's own id of the failed exchange (see `Provider.request_id`)."""
     evidence: tuple[Evidence, ...]
     alternatives: tuple[str, ...]
     token: str | None
     """Tag of the code or refresh token the request presented."""
     client_id: str | None
     warnings: tuple[str, ...] = ()
+    happened: str | None = None
+    """This finding's own explanation, else the rule's (`Match.happened`)."""
+    fix: str | None = None
+    """This finding's own fix, else the rule's (`Match.fix`)."""
+    provider: str = ""
+    """Name of the provider the request went to; empty: the profile's default."""
     process: str | None = None
     """Who made the failed request (a log's hostname, pid or worker), when known."""
     seen_in: tuple[Ref, ...] = ()
@@ -145,11 +187,10 @@ class Input:
     """What one input file yielded: its matching exchanges and what could not be read."""
 
     source: str
-    kind: str
-    """`har`, `mitm`, `capture` or `log`."""
+    kind: InputKind
     entries: int
     """All entries or flows in the file, matching or not (a log: its lines)."""
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
     format: str | None = None
-    """For a log, what was recognised (`intuitlib in pino`, `intuit-oauth-node`, …)."""
+    """For a log, the SDK formats recognised and their wrappers (`<sdk> in pino`, …)."""

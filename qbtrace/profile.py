@@ -1,42 +1,23 @@
-"""The provider profile (QuickBooks defaults) and the app's config that overrides it.
+"""What one analysis is configured with: the providers, and the app's registered facts.
 
-Facts the domain notes mark UNVERIFIED (code lifetime, rotation grace) are parameters here,
-never constants in the rules.
+The providers are the built-in ones (`qbtrace.providers`), tuned and extended by
+`qbtrace.toml` (see `qbtrace.config`). `Profile` answers the two questions every reader asks
+of a request, fast: is it OAuth traffic, and of which role (`kind_of`); and whose
+(`provider_of`, by host: one capture may hold several providers).
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from qbtrace.errors import ConfigError
-from qbtrace.model import Kind
+from qbtrace.model import Exchange, Kind
+from qbtrace.providers import BUILTIN, DEFAULT, Provider, host_of, host_path
 
-QUICKBOOKS_TOKEN = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
-QUICKBOOKS_AUTHORIZE = "https://appcenter.intuit.com/connect/oauth2"
-QUICKBOOKS_REVOKE = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
-
-
-DEFAULT_PORTS = {"https": 443, "http": 80}
-
-
-def host_path(url: str) -> str:
-    """`host[:port]/path`, host lowercased, default port and trailing slash dropped: how
-    endpoints are compared (a mock on localhost:8080 is not the one on :9090)."""
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    where = (parts.hostname or "").lower()
-    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
-        where += f":{port}"
-    return f"{where}{parts.path.rstrip('/')}"
+SEEN_LIMIT = 4096
 
 
 def query_names(query: str) -> set[str]:
@@ -45,71 +26,130 @@ def query_names(query: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Profile:
-    """Endpoints, lifetimes and the app's registered facts; every field can be overridden."""
+    """The providers (the default first) and the app's facts; `qbtrace.config` builds it."""
 
-    token_endpoint: str = QUICKBOOKS_TOKEN
-    authorize_endpoint: str = QUICKBOOKS_AUTHORIZE
-    revoke_endpoint: str = QUICKBOOKS_REVOKE
-    access_token_lifetime: float = 3600
-    refresh_token_lifetime: float = 8_726_400
-    """Rolling lifetime used when the issuing response has no x_refresh_token_expires_in."""
-    rotation_grace: float = 0
-    """How long a superseded refresh token is still accepted (Intuit today: 0)."""
-    legacy_rotation_grace: float = 86_400
-    """The 24 h grace of older Intuit documents: replays sooner than this are only `likely`."""
-    code_lifetime: float = 600
-    outage_window: float = 300
-    outage_min_lineages: int = 3
-    race_window: float = 0
-    """Extra seconds around an in-flight refresh that still count as overlapping."""
+    providers: tuple[Provider, ...] = (DEFAULT,)
     redirect_uris: tuple[str, ...] = ()
     client_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Known client id -> environment name (development, production)."""
     disconnect_urls: tuple[str, ...] = ()
-    _token: str = field(init=False, repr=False, compare=False, default="")
-    _authorize: str = field(init=False, repr=False, compare=False, default="")
-    _revoke: str = field(init=False, repr=False, compare=False, default="")
+    config_file: str | None = None
+    """The qbtrace.toml read, as named; None when none was."""
+    config_implicit: bool = False
+    """The config was picked up from the current folder rather than named by `--config`."""
+    overrides: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """Settings of the config that differ from the built-in defaults (see `qbtrace.config`)."""
+    _endpoints: dict[str, tuple[Kind, Provider]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _hosts: dict[str, Provider] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _seen: dict[str, Provider] = field(init=False, repr=False, compare=False, default_factory=dict)
     _disconnect: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _needles: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _tenants: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _authorize_steps: tuple[tuple[str, str], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_token", host_path(self.token_endpoint))
-        object.__setattr__(self, "_authorize", host_path(self.authorize_endpoint))
-        object.__setattr__(self, "_revoke", host_path(self.revoke_endpoint))
+        for provider in self.providers:
+            for where, kind in provider.endpoints.items():
+                self._endpoints.setdefault(where, (kind, provider))
+            for host in provider.hosts:
+                self._hosts.setdefault(host, provider)
         object.__setattr__(self, "_disconnect", tuple(host_path(u) for u in self.disconnect_urls))
+        tenants = tuple(dict.fromkeys(p.tenant_param for p in self.providers if p.tenant_param))
+        object.__setattr__(self, "_tenants", tenants)
+        steps = [host_path(p.authorize_endpoint) for p in self.providers if p.authorize_endpoint]
+        object.__setattr__(self, "_authorize_steps", tuple(_split(w) for w in steps))
+        object.__setattr__(self, "_needles", self._make_needles())
+
+    def _make_needles(self) -> tuple[str, ...]:
         # a URL's path; "/" (every request: slower, still right) for one at the root of its
         # host, since the flow-file reader and the addon pre-filter on the path alone
-        needles = [
-            urlsplit(u).path.rstrip("/") or "/"
-            for u in (
-                self.token_endpoint,
-                self.authorize_endpoint,
-                self.revoke_endpoint,
-                *self.disconnect_urls,
-            )
+        urls = [
+            u
+            for p in self.providers
+            for u in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
+            if u
         ]
-        object.__setattr__(self, "_needles", (*(n for n in needles if n), "code=", "realmId="))
+        paths = [urlsplit(u).path.rstrip("/") or "/" for u in (*urls, *self.disconnect_urls)]
+        found = (*paths, "code=", *(f"{t}=" for t in self._tenants))
+        return tuple(dict.fromkeys(n for n in found if n))
+
+    @property
+    def outage_window(self) -> float:
+        """The widest outage window of the providers: how far back failures are kept live."""
+        return max(p.outage_window for p in self.providers)
+
+    @property
+    def default(self) -> Provider:
+        """The provider `[provider]` tunes, and of exchanges on no provider's host."""
+        return self.providers[0]
+
+    def tuned(self, **changes: Any) -> Profile:
+        """This profile with the default provider's parameters changed (tests, benchmarks)."""
+        return replace(self, providers=(replace(self.default, **changes), *self.providers[1:]))
 
     def kind_of(self, method: str, url: str) -> Kind | None:
         """The OAuth role of a request, or None for unrelated traffic (the common, fast case)."""
         if not any(n in url for n in self._needles):
             return None
         where = host_path(url)
-        if where == self._token:
-            return Kind.TOKEN if method.upper() == "POST" else None
-        if where == self._revoke:
-            return Kind.REVOKE if method.upper() == "POST" else None
-        if where == self._authorize:
+        hit = self._endpoints.get(where)
+        if hit is not None:
+            kind = hit[0]
+            if kind in (Kind.TOKEN, Kind.REVOKE):
+                return kind if method.upper() == "POST" else None
+            return kind
+        if self._authorize_step(where):
             return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
         parts = urlsplit(url)
         names = query_names(parts.query)
-        if method.upper() == "GET" and "code" in names and ("state" in names or "realmId" in names):
+        tenant = any(t in names for t in self._tenants)
+        if method.upper() == "GET" and "code" in names and ("state" in names or tenant):
             return Kind.CALLBACK
-        if "realmId" in names and "disconnect" in parts.path.lower():
-            # an unconfigured Disconnect URL, recognised by its usual name and Intuit's realmId
+        if tenant and "disconnect" in parts.path.lower():
+            # an unconfigured Disconnect URL, recognised by its usual name and a tenant id
             return Kind.DISCONNECT
+        return None
+
+    def _authorize_step(self, where: str) -> bool:
+        """A step of the consent flow on an authorize host: a path that contains the
+        authorize endpoint's (`/app/connect/oauth2`, `/connect/oauth2/consent`), whose 3xx
+        answers may carry the code when the callback itself is not in the capture."""
+        here, there = _split(where)
+        return any(
+            path and here == host and f"/{path}/" in f"/{there}/"
+            for host, path in self._authorize_steps
+        )
+
+    def provider_of(self, url: str) -> Provider:
+        """The provider whose endpoints are on the URL's host; the default one otherwise."""
+        found = self._seen.get(url)
+        if found is None:
+            if len(self._seen) >= SEEN_LIMIT:
+                self._seen.clear()  # exchange URLs carry no query: few distinct ones
+            found = self._seen[url] = self._hosts.get(host_of(url), self.default)
+        return found
+
+    def provider_for(self, x: Exchange) -> Provider:
+        return self.provider_of(x.url)
+
+    def named(self, name: str) -> Provider:
+        """A provider of this profile by name (a built-in one when not configured here)."""
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        return BUILTIN.get(name, self.default)
+
+    def tenant_of(self, fields: Mapping[str, object]) -> object:
+        """The tenant id among a callback's or Disconnect URL's fields, or None."""
+        for name in self._tenants:
+            if name in fields:
+                return fields[name]
         return None
 
     @property
@@ -124,79 +164,17 @@ class Profile:
         return self.client_ids.get(client_id or "")
 
 
-NUMBER_FIELDS = {f.name for f in fields(Profile) if f.init and f.type in ("float", "int")}
+def _split(where: str) -> tuple[str, str]:
+    """`host[:port]/path` → (host[:port], path without its leading slash)."""
+    host, _, path = where.partition("/")
+    return host, path
 
 
-def load_profile(path: Path | None) -> Profile:
-    """The QuickBooks profile, overridden by `path` or by ./qbtrace.toml when it exists."""
-    if path is None:
-        local = Path("qbtrace.toml")
-        if not local.is_file():
-            return Profile()
-        path = local
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read config: {exc.__class__.__name__}", source=str(path)
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
-    return profile_from_dict(data, str(path))
+def __getattr__(name: str) -> Any:
+    """`load_profile` and `profile_from_dict` moved to `qbtrace.config`; the old imports of
+    branches written before keep working."""
+    if name in ("load_profile", "profile_from_dict"):
+        from qbtrace import config
 
-
-def profile_from_dict(data: Mapping[str, Any], source: str = "config") -> Profile:
-    """Apply `[provider]` and `[app]` tables to the QuickBooks defaults."""
-    changes: dict[str, Any] = {}
-    unknown = set(data) - {"provider", "app"}
-    if unknown:
-        raise ConfigError(
-            f"unknown table [{sorted(unknown)[0]}]; use [provider] or [app]", source=source
-        )
-    provider = data.get("provider", {})
-    app = data.get("app", {})
-    if not isinstance(provider, dict) or not isinstance(app, dict):
-        raise ConfigError("[provider] and [app] must be tables", source=source)
-    for key, value in provider.items():
-        if key in NUMBER_FIELDS:
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"provider.{key} must be a non-negative number", source=source)
-            changes[key] = value
-        elif key in ("token_endpoint", "authorize_endpoint", "revoke_endpoint"):
-            if not isinstance(value, str) or not urlsplit(value).hostname:
-                raise ConfigError(f"provider.{key} must be an absolute URL", source=source)
-            changes[key] = value
-        else:
-            raise ConfigError(f"unknown setting provider.{key}", source=source)
-    changes.update(_app_settings(app, source))
-    return replace(Profile(), **changes)
-
-
-def _app_settings(app: Mapping[str, Any], source: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in ("redirect_uris", "disconnect_urls"):
-        value = app.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"app.{key} must be a list of URLs", source=source)
-        out[key] = tuple(value)
-    if "disconnect_url" in app:
-        if not isinstance(app["disconnect_url"], str):
-            raise ConfigError("app.disconnect_url must be a URL", source=source)
-        out["disconnect_urls"] = (*out["disconnect_urls"], app["disconnect_url"])
-    ids = app.get("client_ids", {})
-    if not isinstance(ids, dict):
-        raise ConfigError("app.client_ids must be a table: environment = [ids]", source=source)
-    known: dict[str, str] = {}
-    for env, values in ids.items():
-        listed = [values] if isinstance(values, str) else values
-        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
-            raise ConfigError(f"app.client_ids.{env} must list strings", source=source)
-        for value in listed:
-            known[value] = env
-    out["client_ids"] = MappingProxyType(known)
-    unknown = set(app) - {"redirect_uris", "disconnect_urls", "disconnect_url", "client_ids"}
-    if unknown:
-        raise ConfigError(f"unknown setting app.{sorted(unknown)[0]}", source=source)
-    return out
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -88,12 +88,12 @@ def setup_text(port: int, out: Path, ca: Path, host: str = "127.0.0.1") -> str:
     first_run = "" if ca.exists() else "  (mitmproxy creates it on its first start)"
     return "\n".join(
         [
-            f"qbtrace proxy listening on {url}, recording QuickBooks OAuth traffic to {out}",
+            f"qbtrace proxy listening on {url}, recording OAuth traffic to {out}",
             f"CA certificate: {ca}{first_run}",
             "",
-            "Python (requests, intuitlib):",
+            "Python (requests, and the SDKs built on it):",
             f"  export HTTPS_PROXY={url} REQUESTS_CA_BUNDLE={ca}",
-            "Node (intuit-oauth, axios):",
+            "Node (axios, and the SDKs built on it):",
             f"  export HTTPS_PROXY={url} NODE_EXTRA_CA_CERTS={ca}",
             "",
             "Failed token requests are explained here as they happen. Press Ctrl-C to stop.",

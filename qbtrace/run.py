@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
-from qbtrace.profile import load_profile
+from qbtrace.config import load_profile
 from qbtrace.redact import Redactor, default_key
-from qbtrace.render.view import Presenter
+from qbtrace.render.view import Presenter, config_line_of
 from qbtrace.sources.logs.stamps import parse_zone
 
 
@@ -20,16 +20,20 @@ def run_analysis(
     events: Path | None,
     show_client_ids: bool,
     fail_on: tuple[str, ...],
+    use_local_config: bool = True,
     log_tz: str | None = None,
 ) -> bool:
     """Analyze, write the chosen format; True when a `fail_on` cause was found."""
-    profile = load_profile(config)
+    profile = load_profile(config, local=use_local_config)
+    if profile.config_implicit:
+        said = config_line_of(profile)
+        print(f"qbtrace: note: {said}", file=sys.stderr)
     redactor = Redactor(default_key())
     zone = parse_zone(log_tz) if log_tz else None
     progress = _progress if sys.stderr.isatty() else None
     inputs = read_all(paths, profile, redactor, before=progress, log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
-    presenter = Presenter(redactor, show_client_ids)
+    presenter = Presenter(redactor, show_client_ids, profile)
     text = render(analysis, presenter, fmt)
     if output is None:
         sys.stdout.write(text)

@@ -1,11 +1,12 @@
 """`qbtrace sanitize app.log`: the log with every secret replaced by its keyed stand-in.
 
-Lines are copied byte for byte except the values of secret fields, in whichever spelling
-the log has them: JSON (`"refresh_token":"RT1-…"`), JSON escaped in a string, Node's
-`util.inspect` (`refresh_token: 'RT1-…'`), form bodies and URLs (`refresh_token=…&`),
-`Authorization: Basic …` (the client id stays, the secret is replaced) and `Bearer …`, and
-cookies. Each value goes through the HAR sanitizer's `Sanitizer`, so equal values stay equal
-and the copy analyzes the same. The file is streamed in windows: memory stays bounded.
+The log is copied line for line through the same value-replacement core as a HAR
+(`qbtrace.scrub`): a first pass collects every secret the text shows (secret-named fields in
+any syntax: JSON, JSON escaped in a string, Node's `util.inspect`, form bodies and URLs;
+`Basic` and `Bearer` credentials, the client id kept; cookies; JWTs), a second replaces every
+spelling of each in one Aho-Corasick pass. Equal values stay equal, so the copy analyzes the
+same. Both passes stream the file in windows: memory stays bounded by the secrets, not the
+file.
 """
 
 from __future__ import annotations
@@ -13,48 +14,52 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from qbtrace.redact import Redactor
-from qbtrace.sanitize import Sanitizer, _basic, _cookie
-from qbtrace.sources import sniff
-from qbtrace.sources.build import SECRET_PARAMS
+from qbtrace.sanitize import Summary
+from qbtrace.scrub.collect import Collector
+from qbtrace.scrub.standin import StandIns
+from qbtrace.sources import load
 
 WINDOW = 8 << 20
-CAMEL = {
-    "refreshToken": "refresh_token",
-    "accessToken": "access_token",
-    "idToken": "id_token",
-    "clientSecret": "client_secret",
-    "authCode": "code",
-}
-NAMES = "|".join(sorted((*SECRET_PARAMS, *CAMEL), key=len, reverse=True))
-FIELD = re.compile(
-    rf"(?P<pre>\b(?P<name>{NAMES})\\*[\"']?\s*[:=]\s*\\*[\"']?)(?P<value>[^\"'\\\s,;&{{}}\[\]()<>]+)"
-)
-BASIC = re.compile(r"\b(Basic\s+)([A-Za-z0-9+/=]{8,})")
-BEARER = re.compile(r"\b(Bearer\s+)([A-Za-z0-9._~+/=-]{8,})")
-COOKIE = re.compile(r"(?i)\b((?:set-)?cookie[\"']?\s*[:=]\s*[\"']?)([^\"'\n]+)")
-SHORT_NUMBER = 8
-"""`code: 400` (an exception code) and `state=2` are no secrets: short numbers stay."""
+CREDENTIAL = re.compile(r"\b(?:Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+COOKIE = re.compile(r"(?i)\b((?:set-)?cookie)[\"']?\s*[:=]\s*[\"']?([^\"'\n]+)")
 
 
 def is_log(path: Path) -> bool:
-    kind, _ = sniff(path, path.name)
-    return kind == "log"
+    from qbtrace.sources import recognise
+    from qbtrace.sources.log import READER
+
+    return recognise(load(path, path.name)) is READER
 
 
-def sanitize_log_file(src: Path, dst: Path, redactor: Redactor) -> dict[str, int]:
-    """Write the sanitized copy of the log `src` to `dst`; counts of replaced values by kind."""
-    _, data = sniff(src, src.name)
-    s = Sanitizer(redactor)
+def sanitize_log_file(src: Path, dst: Path, redactor: Redactor) -> Summary:
+    """Write the sanitized copy of the log `src` to `dst`."""
+    data = load(src, src.name).data
+    collector = Collector(StandIns(redactor))
+    for text in _texts(data):
+        collect(text, collector)
+    replacer = collector.replacer()
+    lines = 0
     with dst.open("wb") as out:
-        sanitize_stream(_windows(data), out, s)
-    return dict(sorted(s.counts.items()))
+        for text in _texts(data):
+            lines += text.count("\n")
+            # surrogateescape: bytes that are not UTF-8 are written back exactly as they were
+            out.write(replacer.text(text).encode("utf-8", "surrogateescape"))
+    return Summary(dict(sorted(replacer.counts.items())), {}, lines)
 
 
-def _windows(data: memoryview | bytes) -> Iterator[bytes]:
-    """The data in pieces that end at a newline (a secret never spans two pieces)."""
+def collect(text: str, collector: Collector) -> None:
+    """Every secret of a stretch of log text: its fields and JWTs, credentials, cookies."""
+    collector.text(text)
+    for credential in CREDENTIAL.finditer(text):
+        collector.credential(credential.group(0))
+    for cookie in COOKIE.finditer(text):
+        collector.header(cookie.group(1), cookie.group(2))
+
+
+def _texts(data: memoryview | bytes) -> Iterator[str]:
+    """The data in pieces that end at a newline (a secret never spans two), decoded."""
     start, total = 0, len(data)
     while start < total:
         end = min(start + WINDOW, total)
@@ -64,30 +69,4 @@ def _windows(data: memoryview | bytes) -> Iterator[bytes]:
             if cut >= 0:
                 chunk = chunk[: cut + 1]
         start += len(chunk)
-        yield chunk
-
-
-def sanitize_stream(chunks: Iterator[bytes], out: BinaryIO, s: Sanitizer) -> None:
-    for chunk in chunks:
-        # surrogateescape: bytes that are not UTF-8 are written back exactly as they were
-        text = chunk.decode("utf-8", "surrogateescape")
-        out.write(sanitize_text(text, s).encode("utf-8", "surrogateescape"))
-
-
-def sanitize_text(text: str, s: Sanitizer) -> str:
-    text = BASIC.sub(lambda m: m.group(1) + _basic(m.group(2), s), text)
-    text = BEARER.sub(lambda m: m.group(1) + s.value("authorization", m.group(2)), text)
-    text = COOKIE.sub(lambda m: m.group(1) + _cookies(m.group(2), s), text)
-    return FIELD.sub(lambda m: _field(m, s), text)
-
-
-def _field(hit: re.Match[str], s: Sanitizer) -> str:
-    name = CAMEL.get(hit.group("name"), hit.group("name"))
-    value = hit.group("value")
-    if value.isdigit() and len(value) < SHORT_NUMBER:
-        return hit.group(0)
-    return hit.group("pre") + s.field(name, value)
-
-
-def _cookies(text: str, s: Sanitizer) -> str:
-    return "; ".join(_cookie(pair, s) for pair in text.split("; "))
+        yield chunk.decode("utf-8", "surrogateescape")

@@ -28,7 +28,8 @@ EVENT_SCHEMA: dict[str, Any] = {
     "client": pl.String,
     "lineage": pl.String,
     "realm": pl.String,
-    "intuit_tid": pl.String,
+    "provider": pl.String,
+    "request_id": pl.String,
 }
 FINDING_SCHEMA: dict[str, Any] = {
     "source": pl.String,
@@ -41,7 +42,8 @@ FINDING_SCHEMA: dict[str, Any] = {
     "error": pl.String,
     "token": pl.String,
     "client": pl.String,
-    "intuit_tid": pl.String,
+    "provider": pl.String,
+    "request_id": pl.String,
     "alternatives": pl.String,
     "evidence": pl.String,
 }
@@ -55,8 +57,9 @@ def events_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
     lin = analysis.lineage
     rows = []
     for r in lin.requests:
+        provider = analysis.profile.provider_for(r.x)
         token = r.presented
-        lineage = lin.root.get(token.hex) if token else None
+        lineage = lin.lineage_of(token) if token else None
         rows.append(
             {
                 "source": r.x.ref.source,
@@ -69,8 +72,9 @@ def events_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
                 "issued_refresh_token": r.issued_rt.tag if r.issued_rt else None,
                 "client": presenter.client(r.client_id),
                 "lineage": lineage,
-                "realm": lin.realm.get(lineage) if lineage else None,
-                "intuit_tid": r.intuit_tid,
+                "realm": lin.realm_of(lineage) if lineage else None,
+                "provider": provider.name,
+                "request_id": provider.request_id(r.x),
             }
         )
     frame = pl.DataFrame(rows, schema={**EVENT_SCHEMA, "time": pl.Int64}, orient="row")
@@ -90,7 +94,8 @@ def findings_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
             "error": f.error,
             "token": f.token,
             "client": presenter.client(f.client_id),
-            "intuit_tid": f.intuit_tid,
+            "provider": f.provider,
+            "request_id": f.request_id,
             "alternatives": ",".join(f.alternatives),
             "evidence": " | ".join(
                 f"{e.ref.source}#{e.ref.index}: {presenter.note(e)}" if e.ref else presenter.note(e)

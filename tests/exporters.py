@@ -1,11 +1,22 @@
 """Rewrite a recorded HAR into the shapes other exporters write, entry for entry.
 
-The traffic stays what the real clients sent; only the file's shape changes, following each
-exporter's writer: Chrome DevTools `front_end/models/har/Writer.ts` (sanitized by default since
-Chrome 130: no Authorization, Cookie, Set-Cookie; HTTP/2 pseudo-headers, lowercase names,
-base64 content), Firefox's HAR builder (local-offset times, postData with text and params),
-Fiddler (UTF-8 BOM, `postData.params` without `text`), Charles (-1 timings, creator name) and
-Playwright's minimal mode (no timings, sizes or cookies).
+The traffic stays what the real clients sent; only the file's shape changes. Which shapes in
+the goldens are real and which are still rewrites:
+- real, written by the tool itself: mitmproxy's `hardump` (every `<name>.har`), Chromium's
+  HAR as Playwright records it (`<name>.playwright.har`), Firefox ESR 153's Network panel
+  "Save All As HAR" (`<name>.firefox.har`, driven over Marionette);
+- rewrites here, following each exporter's writer or documentation:
+  `chrome-sanitized` from Chrome DevTools `front_end/models/har/Writer.ts` and the Chrome 130
+  change that sanitizes exports by default (no Authorization, Cookie, Set-Cookie; HTTP/2
+  pseudo-headers, lowercase names, base64 content); `firefox` from Firefox's HAR builder
+  (`devtools/client/netmonitor/src/har/har-builder.js`) and checked against the real Firefox
+  goldens by test_exporters (Title-Case request header names, local-offset times, postData
+  with text and params, redirect bodies left out with a comment, the page title holding the
+  last URL), so every scenario gets Firefox's shape, not only the two Firefox recorded;
+  `fiddler` from Fiddler's HTTPArchive v1.2 export (UTF-8 BOM, `postData.params` without
+  `text`); `charles` from Charles's HAR export (-1 timings, creator name); and
+  `playwright-minimal` from Playwright's `recordHar` `mode: "minimal"` (no timings, sizes or
+  cookies).
 """
 
 from __future__ import annotations
@@ -63,17 +74,39 @@ def chrome_sanitized(har: Har) -> Har:
     return out
 
 
+def title_case(name: str) -> str:
+    """`user-agent` -> `User-Agent`: how Firefox shows request header names, even over HTTP/2."""
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
 def firefox(har: Har) -> Har:
     out = copy.deepcopy(har)
-    out["log"]["creator"] = {"name": "Firefox", "version": "145.0"}
-    out["log"]["browser"] = {"name": "Firefox", "version": "145.0"}
-    offset = timezone(timedelta(hours=1))
-    for entry in _entries(out):
+    out["log"]["creator"] = {"name": "Firefox", "version": "153.8.0"}
+    out["log"]["browser"] = {"name": "Firefox", "version": "153.8.0"}
+    offset = timezone(timedelta(hours=-8))  # a user in California
+    entries = _entries(out)
+    for entry in entries:
         moment = datetime.fromisoformat(entry["startedDateTime"]).astimezone(offset)
         entry["startedDateTime"] = moment.isoformat(timespec="milliseconds")
-        post = entry["request"].get("postData")
+        req, resp = entry["request"], entry["response"]
+        req["headers"] = [{**h, "name": title_case(h["name"])} for h in req["headers"]]
+        req["httpVersion"] = resp["httpVersion"] = "HTTP/2"
+        post = req.get("postData")
         if post and "urlencoded" in post.get("mimeType", "") and post.get("text"):
             post["params"] = [{"name": k, "value": v} for k, v in parse_qsl(post["text"])]
+        if 300 <= resp["status"] < 400:
+            content = resp.setdefault("content", {})
+            content.pop("text", None)
+            content["comment"] = "Response bodies are not included."
+    if entries:
+        out["log"]["pages"] = [
+            {
+                "id": "page_1",
+                "startedDateTime": entries[0]["startedDateTime"],
+                "title": entries[-1]["request"]["url"],
+                "pageTimings": {},
+            }
+        ]
     return out
 
 

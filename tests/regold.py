@@ -3,11 +3,11 @@
     python tests/regold.py            # every input in tests/data/golden/
     python tests/regold.py code_reused refresh_race
 
-Each golden input (`<name>.har`, `<name>.mitm`, `<name>.playwright.har`) is analysed alone
-with the tests' tag key and no config, exactly as `tests/test_gold.py` does, and its whole
-`qbtrace analyze --format json` document is written to `tests/data/gold/<input>.json`. No
-browser, SDK or proxy is needed: the inputs are already recorded. Commit the diff of the gold
-files with the change that explains it.
+Each golden input (`<name>.har`, `<name>.mitm`, `<name>.playwright.har`,
+`<name>.firefox.har`) is analysed alone with the tests' tag key and no config, exactly as
+`tests/test_gold.py` does, and its whole `qbtrace analyze --format json` document is written
+to `tests/data/gold/<input>.json`. No browser, SDK or proxy is needed: the inputs are already
+recorded. Commit the diff of the gold files with the change that explains it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "data" / "golden"
 GOLD = ROOT / "tests" / "data" / "gold"
 TAG_KEY = "qbtrace-tests"
-SUFFIXES = (".playwright.har", ".har", ".mitm")
+SUFFIXES = (".playwright.har", ".firefox.har", ".har", ".mitm")
 
 
 def golden_inputs(names: list[str] | None = None) -> list[Path]:

@@ -12,7 +12,9 @@ import json
 import pytest
 
 from qbtrace.model import ClientAuth, Exchange, Kind, Ref
-from qbtrace.profile import QUICKBOOKS_AUTHORIZE, QUICKBOOKS_REVOKE, QUICKBOOKS_TOKEN
+from qbtrace.providers.quickbooks import AUTHORIZE as QUICKBOOKS_AUTHORIZE
+from qbtrace.providers.quickbooks import REVOKE as QUICKBOOKS_REVOKE
+from qbtrace.providers.quickbooks import TOKEN as QUICKBOOKS_TOKEN
 from qbtrace.redact import Redactor, Secret
 from qbtrace.sources.build import RawParts, build_exchange
 

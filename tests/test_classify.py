@@ -180,13 +180,13 @@ def test_an_outage_needs_enough_unrelated_lineages_within_the_window() -> None:
     for n in range(2):
         two.refresh(60 * n, unknown(n))
     assert {f.cause for f in classified(two)} == {"refresh_token_unknown"}
-    lenient = replace(Profile(), outage_min_lineages=2)
+    lenient = Profile().tuned(outage_min_lineages=2)
     assert {f.cause for f in classified(two, lenient)} == {"provider_outage"}
     apart = Capture()
     for n in range(3):
         apart.refresh(301 * n, unknown(n))  # each one just outside the others' window
     assert {f.cause for f in classified(apart)} == {"refresh_token_unknown"}
-    assert {f.cause for f in classified(apart, replace(Profile(), outage_window=700))} == {
+    assert {f.cause for f in classified(apart, Profile().tuned(outage_window=700))} == {
         "provider_outage"
     }
 

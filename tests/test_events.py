@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from qbtrace.events import DUPLICATE_WINDOW, timeline, token_request
 from qbtrace.model import Exchange, Input
+from qbtrace.providers import DEFAULT
 from tests.factories import CLIENT, SECRET, T0, Capture
 
 RT_A = "RT1-39-H0-1790000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -122,7 +123,7 @@ def test_token_request_of_a_refresh() -> None:
     assert r.client_secret is not None and r.client_secret.kind == "secret"
     assert (r.error, r.error_description) == (None, None)
     assert r.ok and (r.start, r.end) == (T0 + 10, T0 + 10.2)
-    assert r.intuit_tid == f"1-{int(T0 + 10):08x}-000000000000000000000000"
+    assert DEFAULT.request_id(r.x) == f"1-{int(T0 + 10):08x}-000000000000000000000000"
     text = repr(r)
     assert all(raw not in text for raw in (RT_A, RT_B, SECRET, f"eyJat-{RT_B}"))
 

@@ -1,5 +1,8 @@
 """The same real-client traffic in every exporter's HAR shape gives the same findings.
 
+tests/exporters.py says which shapes are real recordings and which are still rewrites, and
+from what documentation; the Firefox rewrite is checked here against Firefox's own HARs.
+
 A Chrome sanitized export has no Authorization headers, so causes that need the client
 credentials cannot be seen there: the finding then names the closest cause it can with lower
 confidence and a warning, never a wrong `certain`.
@@ -73,3 +76,37 @@ def test_sanitized_export_warns_that_credentials_are_missing(tmp_path: Path) -> 
     (finding,) = doc["findings"]  # type: ignore[misc]
     assert finding["cause"] == "refresh_token_superseded"
     assert finding["confidence"] == "likely"
+
+
+def firefox_quirks(har: dict[str, object]) -> dict[str, object]:
+    """What sets Firefox's HAR apart, as the reader must take it (issue 8 point 5)."""
+    log = har["log"]
+    assert isinstance(log, dict)
+    entries = log["entries"]
+    posts = [
+        e["request"]["postData"]
+        for e in entries
+        if "urlencoded" in (e["request"].get("postData") or {}).get("mimeType", "")
+    ]
+    redirects = [e["response"]["content"] for e in entries if 300 <= e["response"]["status"] < 400]
+    return {
+        "creator": log["creator"]["name"],
+        "title_case_request_headers": all(
+            h["name"][:1].isupper() for e in entries for h in e["request"]["headers"]
+        ),
+        "http2": {e["request"]["httpVersion"] for e in entries},
+        "local_offset": {e["startedDateTime"][-6:] for e in entries},
+        "form_params_and_text": bool(posts) and all("params" in p and "text" in p for p in posts),
+        "redirect_bodies_left_out": bool(redirects)
+        and all("text" not in c and c.get("comment") for c in redirects),
+        "title_is_last_url": log["pages"][-1]["title"].startswith("https://"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in golden_scenarios() if (GOLDEN / f"{n}.firefox.har").exists()]
+)
+def test_firefox_rewrite_has_the_quirks_of_firefox_own_har(name: str) -> None:
+    real = json.loads((GOLDEN / f"{name}.firefox.har").read_text())
+    rewrite = SHAPES["firefox"](json.loads((GOLDEN / f"{name}.har").read_text()))
+    assert firefox_quirks(rewrite) == firefox_quirks(real)

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qbtrace.analysis import analyze_inputs
+from qbtrace.config import load_profile
 from qbtrace.errors import InputError
-from qbtrace.profile import load_profile
 from qbtrace.redact import Redactor
 from qbtrace.render.view import Presenter
 from qbtrace.run import render

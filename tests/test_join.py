@@ -52,7 +52,7 @@ def test_matched_records_fold_into_the_capture_and_unmatched_ones_stay() -> None
     cap = _capture()
     har = Input("app.har", "har", 3, tuple(cap.exchanges))
     log = _log(_app_log(cap).replace(" +00:00", " +01:00"))
-    joined_har, joined_log = join_logs((har, log))
+    joined_har, joined_log = join_logs((har, log), Profile())
     ok, failed, lost = joined_har.exchanges
     assert [x.ref.index for x in joined_log.exchanges] == [3]  # the late failure: no capture
     assert ok.seen_in[0].index == 0  # by the issued access token
@@ -65,7 +65,7 @@ def test_without_pairs_a_skewed_log_does_not_join_by_time() -> None:
     har = Input("app.har", "har", 3, tuple(cap.exchanges))
     text = _app_log(cap).replace(" +00:00", " +01:00").splitlines()
     log = _log(text[2] + "\n")
-    joined_har, joined_log = join_logs((har, log))
+    joined_har, joined_log = join_logs((har, log), Profile())
     assert len(joined_log.exchanges) == 1
     assert all(not x.seen_in for x in joined_har.exchanges)
 
@@ -74,5 +74,5 @@ def test_logs_alone_or_captures_alone_are_unchanged() -> None:
     cap = _capture()
     har = Input("app.har", "har", 3, tuple(cap.exchanges))
     log = _log(_app_log(cap))
-    assert join_logs((har,)) == (har,)
-    assert join_logs((log,)) == (log,)
+    assert join_logs((har,), Profile()) == (har,)
+    assert join_logs((log,), Profile()) == (log,)

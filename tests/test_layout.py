@@ -3,6 +3,8 @@ tested; a new module without tests fails here."""
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import ROOT
 
 TESTED_ELSEWHERE = {
@@ -27,6 +29,14 @@ TESTED_ELSEWHERE = {
     "sdk_dotnet": "tests/test_log_sdks.py",
     "sdk_nango": "tests/test_log_sdks.py",
     "sdk_airbyte": "tests/test_log_sdks.py",
+    "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
+    "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
+}
+PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
+ALLOWED = {
+    ("qbtrace/__init__.py", "QuickBooks"): "the default provider's name",
+    ("qbtrace/cli.py", "QuickBooks"): "the default provider's name",
+    ("qbtrace/render/view.py", "intuit_tid"): "the JSON key kept for compatibility",
 }
 
 
@@ -56,3 +66,18 @@ def test_every_rule_module_is_a_cause_with_a_golden_scenario() -> None:
     golden = ROOT / "tests" / "data" / "golden"
     scenarios = {p.name.removesuffix(".expect.json") for p in golden.glob("*.expect.json")}
     assert set(PRECEDENCE) <= scenarios
+
+
+def test_no_module_outside_providers_names_a_providers_facts() -> None:
+    """QuickBooks knowledge lives in qbtrace/providers/: elsewhere at most the default
+    provider's name and the JSON key `intuit_tid` kept for compatibility."""
+    found = []
+    for path in sorted((ROOT / "qbtrace").glob("**/*.py")):
+        where = str(path.relative_to(ROOT))
+        if where.startswith(("qbtrace/providers/", "qbtrace/sources/logs/")):
+            continue  # sources/logs/: the QuickBooks SDKs' own log formats, one module each
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for hit in PROVIDER_FACTS.finditer(line):
+                if (where, hit.group(0)) not in ALLOWED:
+                    found.append(f"{where}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)

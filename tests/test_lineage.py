@@ -1,142 +1,75 @@
-"""Lineage folded one exchange at a time (`Lineage.add`) equals `build` over the sorted timeline."""
+"""The indexes the rules query, asked through their named queries, on traffic stated the way
+it looks on the wire (`tests/factories.py` goes through the readers' `build_exchange`)."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import fields
-from pathlib import Path
+from qbtrace.lineage import build
+from qbtrace.redact import Secret
+from tests.factories import Capture
 
-import pytest
-
-from qbtrace import lineage as lineage_mod
-from qbtrace.analysis import SETTLE, LiveAnalysis
-from qbtrace.classify import classify
-from qbtrace.events import timeline
-from qbtrace.lineage import Lineage, build
-from qbtrace.model import Exchange, Finding, Ref
-from qbtrace.profile import Profile
-from qbtrace.redact import Redactor
-from qbtrace.sources import read_input
-from tests.conftest import GOLDEN
-
-HARS = sorted(GOLDEN.glob("*.har"))
+CB = "https://app.example.com/callback"
 
 
-def exchanges_of(path: Path) -> list[Exchange]:
-    """The golden HAR's exchanges in timeline order, as `analyze` folds them."""
-    item = read_input(path, path.name, Profile(), Redactor(b"test-lineage-key"))
-    return timeline([item])
+def secret_of(value: object) -> Secret:
+    assert isinstance(value, Secret)
+    return value
 
 
-def completion_order(exchanges: list[Exchange]) -> list[Exchange]:
-    """The order a proxy sees them in: when each response (or failure) ended."""
-    return sorted(exchanges, key=lambda x: (x.ended or x.started or 0.0, x.ref.index))
+def test_a_code_leads_from_its_authorize_to_its_exchanges_and_lineage() -> None:
+    c = Capture()
+    auth = c.authorize(0, CB, "code-one")
+    first = c.exchange_code(5, "code-one", CB, issued="rt-1")
+    again = c.exchange_code(6, "code-one", CB)
+    lin = build(c.exchanges)
+    code = secret_of(first.params["code"])
+    grant = lin.grant_of(code)
+    assert grant is not None and grant.authorize is auth and grant.realm == "1234"
+    assert [r.x for r in lin.exchanges_of(code)] == [first, again]
+    rt = secret_of(first.reply["refresh_token"])
+    assert lin.lineage_of(rt) == lin.lineage_of(code) == f"code:{code.hex}"
+    assert lin.realm_of(f"code:{code.hex}") == "1234"
+    assert lin.saw_browser()
 
 
-def indexes(state: Lineage) -> dict[str, object]:
-    return {f.name: getattr(state, f.name) for f in fields(state) if not f.name.startswith("_")}
+def test_refresh_tokens_issuers_spends_and_rotation() -> None:
+    c = Capture()
+    c.exchange_code(0, "code-one", CB, issued="rt-1")
+    rotate = c.refresh(10, "rt-1", issued="rt-2")
+    replay = c.refresh(20, "rt-1")
+    lin = build(c.exchanges)
+    rt1 = secret_of(rotate.params["refresh_token"])
+    rt2 = secret_of(rotate.reply["refresh_token"])
+    assert lin.was_issued(rt1) and lin.was_issued(rt2)
+    assert [r.x for r in lin.spends_of(rt1)] == [rotate, replay]
+    failure = lin.requests[-1]
+    assert [r.x for r in lin.spends_before(rt1, failure.seq)] == [rotate]
+    rotation = lin.first_rotation_of(rt1)
+    assert rotation is not None and rotation.x is rotate
+    assert lin.lineage_of(rt2) == lin.lineage_of(rt1)
+    at = secret_of(rotate.reply["access_token"])
+    issuer = lin.access_token_issuer(at)
+    assert issuer is not None and issuer.x is rotate
+    last = lin.last_issuer_before(rt2, failure.seq)
+    assert last is not None and last.x is rotate
 
 
-def added(exchanges: list[Exchange]) -> Lineage:
-    state = Lineage()
-    for x in exchanges:
-        state.add(x)
-    return state
+def test_revokes_of_a_token_reach_its_whole_lineage() -> None:
+    c = Capture()
+    c.exchange_code(0, "code-one", CB, issued="rt-1")
+    rotate = c.refresh(10, "rt-1", issued="rt-2")
+    revoke = c.revoke(20, "rt-2")
+    lin = build(c.exchanges)
+    rt1 = secret_of(rotate.params["refresh_token"])
+    assert lin.revokes_of(rt1) == [revoke]
+    lineage = lin.lineage_of(rt1)
+    assert lineage is not None and list(lin.revokes_of_lineage(lineage)) == [revoke]
 
 
-def findings(state: Lineage) -> list[Finding]:
-    return classify(state, Profile())
-
-
-@pytest.mark.parametrize("har", HARS, ids=[p.stem for p in HARS])
-def test_added_in_completion_order_gives_the_findings_of_build(har: Path) -> None:
-    ordered = exchanges_of(har)
-    built = build(ordered)
-    live = added(completion_order(ordered))
-    assert findings(live) == findings(built)
-    assert indexes(live) == indexes(built)
-    assert [r.seq for r in live.requests] == list(range(len(built.requests)))
-
-
-def test_some_golden_capture_really_completes_out_of_start_order() -> None:
-    shuffled = [h.stem for h in HARS if completion_order(exchanges_of(h)) != exchanges_of(h)]
-    assert "refresh_race" in shuffled
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_any_arrival_order_gives_the_indexes_of_build(seed: int) -> None:
-    everything = [x for har in HARS for x in exchanges_of(har)]
-    ordered = sorted(everything, key=lambda x: (x.started or 0.0, x.ref))
-    arrival = ordered[:]
-    random.Random(seed).shuffle(arrival)
-    live = added(arrival)
-    built = build(ordered)
-    assert indexes(live) == indexes(built)
-    assert findings(live) == findings(built)
-
-
-def test_a_straggler_older_than_the_undo_logs_is_placed_by_folding_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(lineage_mod, "REWIND_LIMIT", 2)
-    ordered = exchanges_of(GOLDEN / "refresh_token_superseded.har")
-    arrival = [*ordered[1:], ordered[0]]  # the first exchange arrives last
-    live = added(arrival)
-    assert indexes(live) == indexes(build(ordered))
-
-
-def test_request_of_follows_a_token_request_whose_seq_moved() -> None:
-    ordered = [x for x in exchanges_of(GOLDEN / "refresh_race.har") if x.kind == "token"]
-    live = added(completion_order(ordered))
-    for seq, x in enumerate(ordered):
-        found = live.request_of(x)
-        assert found is not None and found.seq == seq and found.x is x
-
-
-def test_add_refuses_a_lineage_that_build_made() -> None:
-    ordered = exchanges_of(GOLDEN / "refresh_token_superseded.har")
-    with pytest.raises(ValueError, match="add"):
-        build(ordered).add(ordered[0])
-
-
-@pytest.mark.parametrize("har", HARS, ids=[p.stem for p in HARS])
-def test_live_analysis_tells_each_failure_as_analyze_does(har: Path) -> None:
-    """Exchanges told as they complete, on the capture's own clock; a guess is held until an
-    exchange in flight lands (a race's winner may answer after its loser) or SETTLE passes."""
-    ordered = exchanges_of(har)
-    live = LiveAnalysis(Profile())
-    said: dict[Ref, Finding] = {}
-    for x in completion_order(ordered):
-        for _, found in live.tell([x], x.ended or x.started or 0.0):
-            said[found.ref] = found
-    for _, found in live.tell([], float("inf"), force=True):
-        said[found.ref] = found
-    batch = findings(build(ordered))
-    assert sorted(said) == sorted(f.ref for f in batch)  # each failure told once
-    for f in batch:
-        if f.cause == "provider_outage":  # a live cluster holds the earlier failures only
-            assert (said[f.ref].cause, said[f.ref].confidence) == (f.cause, f.confidence)
-        else:
-            assert said[f.ref] == f
-
-
-def test_a_guess_is_told_when_settle_has_passed_without_news() -> None:
-    ordered = exchanges_of(GOLDEN / "refresh_token_unknown.har")
-    live = LiveAnalysis(Profile())
-    failure = next(x for x in ordered if x.kind == "token" and not x.ok)
-    assert live.tell(ordered, now=100.0) == [] and live.held
-    assert live.tell([], now=100.0 + SETTLE - 0.1) == []
-    ((told, found),) = live.tell([], now=100.0 + SETTLE)
-    assert told is failure and found.cause == "refresh_token_unknown" and not live.held
-
-
-def test_live_outage_cluster_looks_only_at_recent_failures() -> None:
-    ordered = exchanges_of(GOLDEN / "provider_outage.har")
-    live = LiveAnalysis(Profile())
-    for x in ordered:
-        live.add(x)
-        live.explain(x)
-    window = 2 * Profile().outage_window
-    assert live._open and all(x.started is not None for x in live._open)
-    newest = max(x.started or 0.0 for x in live._open)
-    assert all((x.started or 0.0) >= newest - window for x in live._open)
+def test_unknown_values_answer_empty_not_keyerror() -> None:
+    c = Capture()
+    failed = c.refresh(0, "never-issued")
+    lin = build(c.exchanges)
+    rt = secret_of(failed.params["refresh_token"])
+    assert not lin.was_issued(rt) and lin.issuers_of(rt) == () and lin.lineage_of(rt) is None
+    assert lin.revokes_of(rt) == [] and lin.secrets_of("nobody") == {}
+    assert not lin.saw_browser()

@@ -7,7 +7,7 @@ from datetime import UTC
 
 import pytest
 
-from qbtrace.model import TOKEN_NOT_LOGGED, Input, Kind
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, Secret
 from qbtrace.sources.logs import read_log
@@ -61,7 +61,7 @@ def test_pino_error_object_gives_process_tid_and_company() -> None:
     [x] = item.exchanges
     assert item.format == "intuit-oauth-node in pino"
     assert x.process == "worker-2, pid 4411"
-    assert x.params["realmId"] == "9341453050298471"
+    assert x.params[TENANT] == "9341453050298471"
     assert x.headers["intuit_tid"] == s.TID_2
     assert x.params["grant_type"] == "refresh_token"  # refreshUsingToken in the stack
     assert x.started == pytest.approx(1764344317.48)

@@ -1,22 +1,15 @@
-"""Which requests are OAuth traffic, and how qbtrace.toml overrides the QuickBooks defaults."""
+"""Which requests are OAuth traffic, and whose: the providers' endpoints, the app's URLs."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-from qbtrace.errors import ConfigError
+from qbtrace.config import profile_from_dict
 from qbtrace.model import Kind
-from qbtrace.profile import (
-    QUICKBOOKS_AUTHORIZE,
-    QUICKBOOKS_REVOKE,
-    QUICKBOOKS_TOKEN,
-    Profile,
-    load_profile,
-    profile_from_dict,
-)
+from qbtrace.profile import Profile
+from qbtrace.providers.quickbooks import AUTHORIZE as QUICKBOOKS_AUTHORIZE
+from qbtrace.providers.quickbooks import REVOKE as QUICKBOOKS_REVOKE
+from qbtrace.providers.quickbooks import TOKEN as QUICKBOOKS_TOKEN
 
 APP = "https://app.example.com"
 AUTHORIZE_QUERY = "?client_id=ABc&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&state=s1"
@@ -102,140 +95,35 @@ def test_environment_of_a_client_id() -> None:
     assert Profile().environment_of("ABdev1") is None
 
 
-NUMBERS = {
-    "access_token_lifetime": 1800,
-    "refresh_token_lifetime": 86_400.5,
-    "rotation_grace": 60,
-    "legacy_rotation_grace": 0,
-    "code_lifetime": 300,
-    "outage_window": 120,
-    "outage_min_lineages": 5,
-    "race_window": 1.5,
-}
-
-
-def test_each_provider_setting_is_applied() -> None:
-    urls = {
-        "token_endpoint": "https://auth.example.com/token",
-        "authorize_endpoint": "https://auth.example.com/authorize",
-        "revoke_endpoint": "https://auth.example.com/revoke",
-    }
-    profile = profile_from_dict({"provider": {**NUMBERS, **urls}})
-    for key, value in {**NUMBERS, **urls}.items():
-        assert getattr(profile, key) == value, key
-        assert getattr(profile, key) != getattr(Profile(), key), key
-
-
-def test_each_app_setting_is_applied() -> None:
-    profile = profile_from_dict(
-        {
-            "app": {
-                "redirect_uris": [f"{APP}/cb", "http://localhost:3000/cb"],
-                "disconnect_urls": [f"{APP}/unlink"],
-                "disconnect_url": f"{APP}/disconnect",
-                "client_ids": {"production": ["ABprod"]},
-            }
-        }
-    )
-    assert profile.redirect_uris == (f"{APP}/cb", "http://localhost:3000/cb")
-    assert profile.disconnect_urls == (f"{APP}/unlink", f"{APP}/disconnect")
-    assert dict(profile.client_ids) == {"ABprod": "production"}
-    assert profile_from_dict({"app": {"redirect_uris": f"{APP}/cb"}}).redirect_uris == (
-        f"{APP}/cb",
-    )
-
-
-def test_an_empty_config_is_the_quickbooks_profile() -> None:
-    assert profile_from_dict({}) == Profile()
-
-
-@pytest.mark.parametrize(
-    ("data", "named"),
-    [
-        ({"provider": {"code_lifetime": -1}}, "provider.code_lifetime"),
-        ({"provider": {"outage_window": "5m"}}, "provider.outage_window"),
-        ({"provider": {"rotation_grace": True}}, "provider.rotation_grace"),
-        ({"provider": {"token_endpoint": "/oauth/token"}}, "provider.token_endpoint"),
-        ({"provider": {"revoke_endpoint": 3}}, "provider.revoke_endpoint"),
-        ({"provider": {"authorize_endpoint": "appcenter.intuit.com"}}, "authorize_endpoint"),
-        ({"provider": {"code_lifetme": 60}}, "provider.code_lifetme"),
-        ({"provider": {"rotation_period": 60}}, "provider.rotation_period"),
-        ({"app": {"redirect_uri": f"{APP}/cb"}}, "app.redirect_uri"),
-        ({"app": {"redirect_uris": [f"{APP}/cb", 3]}}, "app.redirect_uris"),
-        ({"app": {"disconnect_urls": {"a": "b"}}}, "app.disconnect_urls"),
-        ({"app": {"client_ids": ["ABprod"]}}, "app.client_ids"),
-        ({"app": {"client_ids": {"production": ["ABprod", 7]}}}, "app.client_ids.production"),
-        ({"provider": "quickbooks"}, "[provider]"),
-        ({"app": ["x"]}, "[app]"),
-    ],
-)
-def test_a_bad_setting_is_a_config_error_naming_it(data: dict[str, object], named: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(named)) as err:
-        profile_from_dict(data, "qbtrace.toml")
-    assert err.value.source == "qbtrace.toml"
-
-
-def test_a_client_ids_value_that_is_no_list_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"app\.client_ids\.production"):
-        profile_from_dict({"app": {"client_ids": {"production": 5}}})
-
-
-def test_load_profile_reads_the_given_file(tmp_path: Path) -> None:
-    path = tmp_path / "custom.toml"
-    path.write_text(
-        '[provider]\ncode_lifetime = 120\n[app]\nredirect_uris = ["https://a.example.com/cb"]\n'
-    )
-    profile = load_profile(path)
-    assert profile.code_lifetime == 120
-    assert profile.redirect_uris == ("https://a.example.com/cb",)
-
-
-def test_load_profile_picks_up_qbtrace_toml_in_the_working_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert load_profile(None) == Profile()
-    (tmp_path / "qbtrace.toml").write_text("[provider]\noutage_min_lineages = 7\n")
-    assert load_profile(None).outage_min_lineages == 7
-    other = tmp_path / "other.toml"
-    other.write_text("[provider]\noutage_min_lineages = 4\n")
-    assert load_profile(other).outage_min_lineages == 4  # an explicit file wins
-
-
-def test_load_profile_errors_name_the_file(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.toml"
-    broken.write_text("[provider\ncode_lifetime = 1\n")
-    with pytest.raises(ConfigError, match="not valid TOML") as err:
-        load_profile(broken)
-    assert err.value.source == str(broken)
-    with pytest.raises(ConfigError, match="cannot read config"):
-        load_profile(tmp_path / "missing.toml")
-    latin = tmp_path / "latin.toml"
-    latin.write_bytes(b'[app]\nredirect_uris = ["https://caf\xe9.example.com/cb"]\n')
-    with pytest.raises(ConfigError, match="cannot read config"):
-        load_profile(latin)
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[provider]\ncode_lifetime = -5\n")
-    with pytest.raises(ConfigError, match=r"provider\.code_lifetime") as err:
-        load_profile(bad)
-    assert err.value.source == str(bad)
-
-
-def test_misspelled_tables_and_wrong_types_are_config_errors() -> None:
-    for data, says in (
-        ({"providr": {}}, r"unknown table \[providr\]"),
-        ({"app": {"disconnect_url": ["https://a.example.com/d"]}}, r"app\.disconnect_url"),
-        ({"app": {"client_ids": {"production": {"x": "y"}}}}, r"app\.client_ids\.production"),
-    ):
-        with pytest.raises(ConfigError, match=says):
-            profile_from_dict(data)
-
-
 def test_ports_tell_endpoints_apart_and_parameter_names_are_matched_whole() -> None:
-    profile = Profile(token_endpoint="http://localhost:8080/oauth2/v1/tokens/bearer")
+    profile = Profile().tuned(token_endpoint="http://localhost:8080/oauth2/v1/tokens/bearer")
     assert profile.kind_of("POST", "http://localhost:8080/oauth2/v1/tokens/bearer") == Kind.TOKEN
     assert profile.kind_of("POST", "http://localhost:9090/oauth2/v1/tokens/bearer") is None
     qb = Profile()
     assert qb.kind_of("POST", "https://oauth.platform.intuit.com:443/oauth2/v1/tokens/bearer")
     assert qb.kind_of("GET", "https://shop.example.com/items?zipcode=1&realmId=5") is None
     assert qb.kind_of("GET", "https://app.example.com/cb?code=1&realmId=5") == Kind.CALLBACK
+
+
+LOCAL = {"providers": {"local": {"token_endpoint": "http://127.0.0.1:8766/oauth/token"}}}
+
+
+def test_each_exchange_belongs_to_the_provider_on_its_host() -> None:
+    profile = profile_from_dict(LOCAL)
+    assert [p.name for p in profile.providers] == ["quickbooks", "local"]
+    assert profile.provider_of(QUICKBOOKS_TOKEN).name == "quickbooks"
+    assert profile.provider_of(QUICKBOOKS_AUTHORIZE).name == "quickbooks"
+    assert profile.provider_of("http://127.0.0.1:8766/oauth/token").name == "local"
+    # another port is another server; the app's own callback is the default provider's
+    assert profile.provider_of("http://127.0.0.1:9999/oauth/token").name == "quickbooks"
+    assert profile.provider_of(f"{APP}/cb").name == "quickbooks"
+    assert profile.kind_of("POST", "http://127.0.0.1:8766/oauth/token") == Kind.TOKEN
+    assert profile.kind_of("POST", QUICKBOOKS_TOKEN) == Kind.TOKEN  # both at once
+    assert profile.kind_of("GET", "http://127.0.0.1:8766/oauth/token") is None
+
+
+def test_a_provider_of_a_name_not_configured_is_the_built_in_one_or_the_default() -> None:
+    profile = profile_from_dict(LOCAL)
+    assert profile.named("local").token_endpoint == "http://127.0.0.1:8766/oauth/token"
+    assert profile.named("quickbooks") is profile.default
+    assert profile.named("") is profile.default

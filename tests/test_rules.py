@@ -52,7 +52,7 @@ def test_a_configured_grace_accepts_an_early_replay_as_something_else() -> None:
     granted(c)
     c.refresh(DAY, RT_A, issued=RT_B)
     c.refresh(DAY + 60, RT_A)
-    profile = replace(Profile(), rotation_grace=DAY)
+    profile = Profile().tuned(rotation_grace=DAY)
     assert only(c, profile).cause != "refresh_token_superseded"
 
 
@@ -73,6 +73,15 @@ def test_race_names_every_overlapping_request_and_the_winner() -> None:
     assert (f.cause, f.confidence) == ("refresh_race", "certain")
     assert [e.role for e in f.evidence] == ["winner"]
     assert "refresh_token_superseded" not in f.alternatives or f.cause == "refresh_race"
+
+
+def test_a_configured_grace_means_an_overlapping_refresh_lost_no_race() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, issued=RT_B, took=2.0)
+    c.refresh(DAY + 0.5, RT_A, took=0.3)
+    assert only(c, Profile().tuned(rotation_grace=1800)).cause != "refresh_race"
+    assert only(c, Profile().tuned(race_window=1.0)).cause == "refresh_race"
 
 
 def test_sequential_replay_is_not_a_race() -> None:
@@ -280,3 +289,50 @@ def test_credentials_in_the_form_body_count_like_basic_ones() -> None:
         basic="",
     )
     assert only(d).cause == "client_secret_wrong"
+
+
+INCORRECT_TYPE = {"error": "invalid_grant", "error_description": "Incorrect Token type or clientID"}
+
+
+def test_incorrect_token_type_narrows_an_unknown_token_to_a_client_mismatch_guess() -> None:
+    c = Capture()
+    c.refresh(DAY, RT_A, reply=INCORRECT_TYPE)
+    f = only(c)
+    assert (f.cause, f.confidence) == ("refresh_client_mismatch", "possible")
+    assert f.evidence[0].role == "error_description"
+    assert "another client's" in f.evidence[0].note
+    assert "refresh_token_unknown" in f.alternatives
+
+
+def test_incorrect_token_type_is_no_client_mismatch_when_the_capture_shows_one_client() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(DAY, RT_A, reply=INCORRECT_TYPE)
+    assert only(c).cause != "refresh_client_mismatch"
+
+
+def test_incorrect_token_type_on_a_code_from_elsewhere_points_at_the_client() -> None:
+    c = Capture()
+    c.exchange_code(1, CODE, REDIRECT, reply=INCORRECT_TYPE)
+    f = only(c)
+    assert (f.cause, f.confidence) == ("code_client_mismatch", "possible")
+    assert "code_unknown" in f.alternatives
+
+
+def test_incorrect_token_type_backs_an_access_token_shape_but_never_makes_it_certain() -> None:
+    c = Capture()
+    c.refresh(
+        DAY,
+        "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..abcdefghijklmnop",
+        reply=INCORRECT_TYPE,
+    )
+    f = only(c)
+    assert (f.cause, f.confidence) == ("refresh_token_altered", "likely")
+    assert [e.role for e in f.evidence] == ["malformed", "error_description"]
+
+
+def test_other_descriptions_give_no_hint() -> None:
+    c = Capture()
+    reply = {"error": "invalid_grant", "error_description": "Incorrect or invalid refresh token"}
+    c.refresh(DAY, RT_A, reply=reply)
+    assert only(c).cause == "refresh_token_unknown"

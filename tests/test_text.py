@@ -22,7 +22,7 @@ def test_summary_names_the_most_common_cause_and_its_fix() -> None:
     out = text_of("provider_outage", "refresh_token_superseded", "code_reused")
     first = out.splitlines()[0]
     assert first.startswith("qbtrace: ") and "failed" in first
-    assert "most common: provider_outage. Fix: Retry later" in out
+    assert "most common: provider_outage (15 failures). Fix: Retry later" in out
 
 
 def test_failures_are_broken_down_by_client_and_hour_when_there_are_several() -> None:
@@ -67,3 +67,19 @@ def test_control_characters_from_the_input_cannot_reach_the_terminal(tmp_path: P
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "bad\\x1b[2J\\x1b]0;pwned\\x07" in result.stdout
+
+
+def test_error_description_is_shown_as_in_the_html() -> None:
+    out = text_of("unexplained")
+    assert "HTTP 429 rate_limit_exceeded: Too many requests" in out
+
+
+def test_a_request_without_an_answer_gets_a_fix_about_retries_not_the_generic_one() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "response-lost.mitm"
+    result = CliRunner().invoke(main, ["analyze", str(example)])
+    assert result.exit_code == 0, result.output
+    lost = result.stdout.split("\n\n")[1]
+    assert "no response" in lost and "cause: unexplained" in lost
+    assert "what happened: The request got no answer at all (Connection killed.)" in lost
+    assert "fix: Treat a token call without an answer as possibly done" in lost
+    assert "Depends on the error" not in lost

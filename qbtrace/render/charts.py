@@ -118,8 +118,9 @@ def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
 def _lineage_key(analysis: Analysis, r: TokenRequest) -> str:
     lin = analysis.lineage
     for token in (r.presented, r.issued_rt):
-        if token is not None and token.hex in lin.root:
-            return lin.root[token.hex]
+        lineage = lin.lineage_of(token) if token is not None else None
+        if lineage is not None:
+            return lineage
     return r.presented.hex if r.presented else f"request:{r.seq}"
 
 
@@ -141,7 +142,7 @@ def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
         groups[_lineage_key(analysis, r)].append(r)
     strips = []
     for key, reqs in groups.items():
-        revokes = lin.revoked_roots.get(key, [])
+        revokes = lin.revokes_of_lineage(key)
         times = [m for m in (*(r.x.started for r in reqs), *(x.started for x in revokes)) if m]
         t0 = min(times, default=0.0)
         span = (max(times, default=0.0) - t0) or 1.0
@@ -157,7 +158,7 @@ def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
         for x in revokes:
             marks.append(Mark(at(x.started), "revoked", f"{iso(x.started)}: revoked"))
         client = presenter.client(reqs[0].client_id) or "client unknown"
-        realm = lin.realm.get(key)
+        realm = lin.realm_of(key)
         label = f"{client}, realm {realm}" if realm else client
         if len(times) > 1:
             label += f", {span_text(span)} from {iso(t0)}"

@@ -21,8 +21,9 @@ from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
-from qbtrace.render.view import Presenter, iso
-from qbtrace.rules import BY_CAUSE, PRECEDENCE
+from qbtrace.render.headline import headline, ranked, sentence
+from qbtrace.render.view import Presenter, config_line, iso
+from qbtrace.rules import BY_CAUSE
 
 FORMAT_VERSION = 1
 PER_GROUP = 200
@@ -82,13 +83,19 @@ class FindingView:
     href: str
     time: str
     said: str
-    intuit_tid: str | None
+    request_id: str | None
+    request_id_name: str
+    """What the provider calls its request id (`Provider.request_id_header`)."""
     process: str | None
     """Who made the request and where else it was seen (a log record joined to a capture)."""
     presented: str
     steps: tuple[Step, ...]
     alternatives: tuple[str, ...]
     warnings: tuple[str, ...]
+    happened: str | None = None
+    """What this finding's evidence says happened, when narrower than its cause's text."""
+    fix: str | None = None
+    """The fix this finding's evidence calls for, when narrower than its cause's fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +123,7 @@ class RequestRow:
     method: str
     url: str
     outcome: str
-    intuit_tid: str | None
+    request_id: str | None
     process: str
     css: str
 
@@ -137,6 +144,9 @@ class Report:
     token_requests: int
     failures: int
     causes: tuple[CauseCount, ...]
+    """In the order to fix them (see `render.headline`)."""
+    fix_first: str | None
+    """The headline sentence: which cause first, and any tie or outranked guess."""
     chart: Chart | None
     lineages: tuple[Strip, ...]
     lineages_hidden: int
@@ -145,15 +155,18 @@ class Report:
     blind_spots: tuple[str, ...]
     inputs: tuple[InputRow, ...]
     parameters: tuple[tuple[str, str], ...]
+    config: str | None
+    """Which qbtrace.toml was read and what it overrides; None when none was."""
+    request_id_name: str
 
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
     """Everything the template shows, decided here."""
-    counts = Counter(f.cause for f in analysis.findings)
     causes = tuple(
-        CauseCount(c, BY_CAUSE[c].title, counts[c], BY_CAUSE[c].fix, colour(c))
-        for c in sorted(counts, key=lambda c: (-counts[c], PRECEDENCE.index(c)))
+        CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colour(r.cause))
+        for r in ranked(analysis.findings)
     )
+    top = headline(analysis.findings)
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)
@@ -163,6 +176,7 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         token_requests=analysis.token_requests,
         failures=len(analysis.findings),
         causes=causes,
+        fix_first=sentence(top) if top is not None else None,
         chart=failure_chart(analysis.findings),
         lineages=tuple(strips[:MAX_STRIPS]),
         lineages_hidden=max(0, len(strips) - MAX_STRIPS),
@@ -171,7 +185,16 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         blind_spots=_blind_spots(analysis),
         inputs=_inputs(analysis),
         parameters=_parameters(analysis),
+        config=config_line(analysis),
+        request_id_name=_request_id_name(analysis),
     )
+
+
+def _request_id_name(analysis: Analysis) -> str:
+    """The requests table's column: the provider's name for its request id, when only one
+    provider has one."""
+    names = {p.request_id_header for p in analysis.profile.providers if p.request_id_header}
+    return names.pop() if len(names) == 1 else "request id"
 
 
 def _groups(
@@ -184,8 +207,9 @@ def _groups(
     few = len(findings) <= PER_GROUP
     out = []
     for n, c in enumerate(causes):
-        rule = BY_CAUSE[c.cause]
         items = by_cause[c.cause]
+        # one explanation per cause, in the words of its first finding's provider
+        rule = BY_CAUSE[c.cause].texts(presenter.provider(items[0]))
         views = tuple(_finding(numbers[id(f)], f, presenter) for f in items[:PER_GROUP])
         text = (rule.happened, rule.confirm, rule.fix)
         hidden = len(items) - len(views)
@@ -208,12 +232,15 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         href=f"#{anchor(f.ref)}",
         time=iso(f.time) or "time unknown",
         said=clip(f"{f.grant_type or 'unknown grant'}, {said}"),
-        intuit_tid=clip(f.intuit_tid, 200) if f.intuit_tid else None,
+        request_id=clip(f.request_id, 200) if f.request_id else None,
+        request_id_name=presenter.provider(f).request_id_header or "request id",
         process=_who(f.process, f.seen_in),
         presented=who,
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
         warnings=f.warnings,
+        happened=f.happened,
+        fix=f.fix,
     )
 
 
@@ -233,12 +260,13 @@ def _requests(analysis: Analysis, shown: list[FindingView]) -> tuple[RequestRow,
         for x in item.exchanges:
             key = anchor(x.ref)
             if key in wanted:
-                rows.append(_request_row(key, x, key in failed))
+                provider = analysis.profile.provider_for(x)
+                rows.append(_request_row(key, x, key in failed, provider.request_id(x)))
                 wanted.discard(key)
     return tuple(rows)
 
 
-def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
+def _request_row(key: str, x: Exchange, failed: bool, request_id: str | None) -> RequestRow:
     if x.status is None:
         outcome = f"no response ({x.failure})" if x.failure else "no response"
     else:
@@ -252,7 +280,7 @@ def _request_row(key: str, x: Exchange, failed: bool) -> RequestRow:
         method=x.method,
         url=clip(x.url, 500),
         outcome=clip(outcome, 500),
-        intuit_tid=clip(x.headers.get("intuit_tid") or "", 200) or None,
+        request_id=clip(request_id or "", 200) or None,
         process=_who(x.process, x.seen_in) or "",
         css="failed" if failed else ("ok" if x.ok else "other"),
     )
@@ -278,7 +306,7 @@ def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
     early = {
         r.refresh.hex
         for r in lin.requests
-        if r.grant == "refresh_token" and r.refresh and r.refresh.hex not in lin.issuers
+        if r.grant == "refresh_token" and r.refresh and not lin.was_issued(r.refresh)
     }
     if early:
         out.append(
@@ -303,14 +331,20 @@ def _inputs(analysis: Analysis) -> tuple[InputRow, ...]:
 
 
 def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:
+    """Every provider's parameters (prefixed by its name after the first), then the app's."""
     profile = analysis.profile
     out = []
-    for f in fields(profile):
-        if f.name.startswith("_") or f.name == "client_ids":
-            continue
-        value = getattr(profile, f.name)
-        text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        out.append((f.name, text or "—"))
+    for n, provider in enumerate(profile.providers):
+        prefix = f"{provider.name}." if n else ""
+        out.append((f"{prefix}provider", provider.label))
+        for f in fields(provider):
+            value = getattr(provider, f.name)
+            if f.name in ("name", "title", "words") or value in (None, (), ""):
+                continue
+            text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            out.append((f"{prefix}{f.name}", text))
+    for name in ("redirect_uris", "disconnect_urls"):
+        out.append((name, ", ".join(getattr(profile, name)) or "—"))
     out.append(("client_ids", f"{len(profile.client_ids)} configured"))
     return tuple(out)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from qbtrace.analysis import Analysis
 from qbtrace.model import Finding, Kind
-from qbtrace.render.view import Presenter, iso, terminal_safe
-from qbtrace.rules import BY_CAUSE
+from qbtrace.render.headline import headline, sentence
+from qbtrace.render.view import Presenter, config_line, iso, terminal_safe
+from qbtrace.rules import BY_CAUSE, fix_for
 from qbtrace.table import breakdowns, summary
 
 
@@ -24,6 +25,9 @@ def _header(analysis: Analysis) -> list[str]:
     causes = ", ".join(f"{c} {n}" for c, n in by_cause.items())
     head = f"{s['token_requests']} token requests, {s['failures']} failed"
     lines = [f"qbtrace: {head}" + (f" ({causes})" if causes else "")]
+    said = config_line(analysis)
+    if said:
+        lines.append(f"  {said}")
     for item in analysis.inputs:
         tokens = sum(1 for x in item.exchanges if x.kind == Kind.TOKEN)
         lines.append(
@@ -31,9 +35,9 @@ def _header(analysis: Analysis) -> list[str]:
         )
         lines += [f"    warning: {w}" for w in item.warnings]
     lines += [f"  note: {note}" for note in analysis.notes]
-    if by_cause:
-        top = max(by_cause, key=lambda cause: by_cause[cause])  # ties: precedence order
-        lines.append(f"  most common: {top}. Fix: {BY_CAUSE[top].fix}")
+    top = headline(analysis.findings)
+    if top is not None:
+        lines.append(f"  most common: {sentence(top)}. Fix: {top.top.fix}")
     return lines
 
 
@@ -61,11 +65,15 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     said = f"HTTP {f.status}" if f.status is not None else "no response"
     if f.error:
         said += f" {f.error}"
-    tid = f"  intuit_tid {f.intuit_tid}" if f.intuit_tid else ""
+    if f.error_description:
+        said += f": {f.error_description}"
+    name = presenter.provider(f).request_id_header or "request id"
+    tid = f"  {name} {f.request_id}" if f.request_id else ""
     lines = [
         f"[{number}] {f.ref.source} #{f.ref.index}  {iso(f.time) or 'time unknown'}  "
         f"{f.grant_type or 'unknown grant'}  {said}{tid}",
-        f"    cause: {f.cause} ({f.confidence})  {BY_CAUSE[f.cause].title}",
+        f"    cause: {f.cause} ({f.confidence})  "
+        f"{BY_CAUSE[f.cause].texts(presenter.provider(f)).title}",
     ]
     if f.process or f.seen_in:
         also = ", ".join(f"{r.source} #{r.index}" for r in f.seen_in)
@@ -86,5 +94,7 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> list[str]:
     if f.alternatives:
         lines.append(f"    also possible: {', '.join(f.alternatives)}")
     lines += [f"    warning: {w}" for w in f.warnings]
-    lines.append(f"    fix: {BY_CAUSE[f.cause].fix}")
+    if f.happened:
+        lines.append(f"    what happened: {f.happened}")
+    lines.append(f"    fix: {fix_for(f, presenter.provider(f))}")
     return lines

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Finding
+from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
 
 CLIENT_MARK = re.compile(r"\{client:([^{}]*)\}")
@@ -25,12 +28,45 @@ def iso(moment: float | None) -> str | None:
     return stamp.replace("+00:00", "Z")
 
 
+def config_line(analysis: Analysis) -> str | None:
+    """`config: qbtrace.toml (from the current folder) overrides rotation_grace=86400`: said
+    by the text and HTML outputs whenever a config was read, so none changes a verdict
+    silently."""
+    return config_line_of(analysis.profile)
+
+
+def config_line_of(profile: Profile) -> str | None:
+    if profile.config_file is None:
+        return None
+    where = " (found in the current folder; --no-config ignores it)"
+    head = f"config: {profile.config_file}{where if profile.config_implicit else ''}"
+    if not profile.overrides:
+        return f"{head}: changes no default"
+    changed = ", ".join(f"{k}={_shown(v)}" for k, v in profile.overrides.items())
+    return f"{head} overrides {changed}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 class Presenter:
     """Decides how identifiers appear: client ids as `client:` tags unless shown on request."""
 
-    def __init__(self, redactor: Redactor, show_client_ids: bool = False) -> None:
+    def __init__(
+        self, redactor: Redactor, show_client_ids: bool = False, profile: Profile | None = None
+    ) -> None:
         self.redactor = redactor
         self.show_client_ids = show_client_ids
+        self.profile = profile or Profile()
+        """Where a finding's provider name finds its words and request id name."""
+
+    def provider(self, f: Finding) -> Provider:
+        return self.profile.named(f.provider)
 
     def client(self, client_id: str | None) -> str | None:
         if client_id is None:
@@ -52,9 +88,10 @@ class Presenter:
         return out
 
     def finding(self, f: Finding) -> dict[str, object]:
-        from qbtrace.rules import BY_CAUSE
+        """The finding as findings-json.md specifies it (new keys only ever appended)."""
+        from qbtrace.rules import fix_for, happened_for
 
-        rule = BY_CAUSE[f.cause]
+        provider = self.provider(f)
         return {
             "cause": f.cause,
             "confidence": str(f.confidence),
@@ -66,7 +103,9 @@ class Presenter:
                 "source": f.ref.source,
                 "index": f.ref.index,
                 "time": iso(f.time),
-                "intuit_tid": f.intuit_tid,
+                # the key of qbtrace.findings/1 before providers, kept for the scripts using it
+                "intuit_tid": f.request_id if provider.request_id_header == "intuit_tid" else None,
+                "request_id": f.request_id,
                 "process": f.process,
                 "seen_in": [{"source": r.source, "index": r.index} for r in f.seen_in],
             },
@@ -74,7 +113,8 @@ class Presenter:
             "alternatives": list(f.alternatives),
             "token": f.token,
             "client": self.client(f.client_id),
-            "explanation": rule.happened,
-            "fix": rule.fix,
+            "explanation": happened_for(f, provider),
+            "fix": fix_for(f, provider),
             "warnings": list(f.warnings),
+            "provider": provider.name,
         }

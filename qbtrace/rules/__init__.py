@@ -3,17 +3,21 @@
 A rule module has `CAUSE` (the id), `check(ctx) -> Match | None` (pure), and a docstring whose
 first line is the title and whose `What happened:`, `How to confirm:` and `How to fix:`
 paragraphs are what `qbtrace explain`, the JSON `explanation`/`fix` and the report print.
+The docstring speaks of "the provider" through placeholders (`{Provider} answers
+`invalid_grant``, `the {tenant}`) that each finding fills with its provider's words.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from types import ModuleType
 
-from qbtrace.model import Match
+from qbtrace.model import Finding, Match
+from qbtrace.providers import DEFAULT, Provider
 from qbtrace.rules.common import Context
 
 PRECEDENCE: tuple[str, ...] = (
@@ -42,24 +46,78 @@ PRECEDENCE: tuple[str, ...] = (
 SECTIONS = ("What happened", "How to confirm", "How to fix")
 
 
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+"""`{provider}`, `{tenant}`...: a word the provider supplies (`Provider.phrases`). Other braces
+(a JSON body such as `{"error":"invalid_client"}`) are text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """A rule's documentation in one provider's words."""
+
+    title: str
+    happened: str
+    confirm: str
+    fix: str
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     cause: str
     rank: int
     check: Callable[[Context], Match | None]
-    title: str
-    happened: str
-    confirm: str
-    fix: str
+    template: Texts
+    """The docstring's sections, whitespace collapsed, placeholders left in."""
     guesses: tuple[str, ...] = ()
     """Causes to list as alternatives when this one is a guess (`LIKELY_CAUSES` of the module)."""
 
+    def texts(self, provider: Provider | None = None) -> Texts:
+        """The sections in the words of `provider` (the default provider's when None)."""
+        return _worded(self.template, provider or DEFAULT)
+
+    @property
+    def title(self) -> str:
+        return self.texts().title
+
+    @property
+    def happened(self) -> str:
+        return self.texts().happened
+
+    @property
+    def confirm(self) -> str:
+        return self.texts().confirm
+
+    @property
+    def fix(self) -> str:
+        return self.texts().fix
+
+    def doc_for(self, provider: Provider | None = None) -> str:
+        """What `qbtrace explain` prints."""
+        t = self.texts(provider)
+        return (
+            f"{self.cause}: {t.title}\n\nWhat happened: {t.happened}\n\n"
+            f"How to confirm: {t.confirm}\n\nHow to fix: {t.fix}\n"
+        )
+
     @property
     def doc(self) -> str:
-        return (
-            f"{self.cause}: {self.title}\n\nWhat happened: {self.happened}\n\n"
-            f"How to confirm: {self.confirm}\n\nHow to fix: {self.fix}\n"
-        )
+        return self.doc_for()
+
+
+@functools.lru_cache(maxsize=1024)
+def _worded(template: Texts, provider: Provider) -> Texts:
+    words = provider.phrases()
+
+    def fill(text: str) -> str:
+        out = PLACEHOLDER.sub(lambda m: words.get(m.group(1), m.group(0)), text)
+        return out[:1].upper() + out[1:]
+
+    return Texts(*(fill(part) for part in astuple(template)))
+
+
+def placeholders(template: Texts) -> set[str]:
+    """The words a rule's docstring asks of a provider (a test checks every one exists)."""
+    return {name for part in astuple(template) for name in PLACEHOLDER.findall(part)}
 
 
 def _sections(module: ModuleType) -> dict[str, str]:
@@ -69,8 +127,7 @@ def _sections(module: ModuleType) -> dict[str, str]:
     for name in SECTIONS:
         pattern = rf"{name}:(.*?)(?=\n\s*\n(?:{'|'.join(SECTIONS)}):|\Z)"
         hit = re.search(pattern, body, re.S)
-        text = " ".join(hit.group(1).split()) if hit else ""
-        found[name] = text[:1].upper() + text[1:]
+        found[name] = " ".join(hit.group(1).split()) if hit else ""
     return found
 
 
@@ -83,13 +140,20 @@ def _load(cause: str, rank: int) -> Rule:
         cause,
         rank,
         module.check,
-        s["title"],
-        s["What happened"],
-        s["How to confirm"],
-        s["How to fix"],
+        Texts(s["title"], s["What happened"], s["How to confirm"], s["How to fix"]),
         tuple(getattr(module, "LIKELY_CAUSES", ())),
     )
 
 
 RULES: tuple[Rule, ...] = tuple(_load(cause, rank) for rank, cause in enumerate(PRECEDENCE))
 BY_CAUSE: dict[str, Rule] = {rule.cause: rule for rule in RULES}
+
+
+def fix_for(finding: Finding, provider: Provider | None = None) -> str:
+    """The fix a finding's own evidence calls for, else its cause's, in `provider`'s words."""
+    return finding.fix or BY_CAUSE[finding.cause].texts(provider).fix
+
+
+def happened_for(finding: Finding, provider: Provider | None = None) -> str:
+    """What a finding's own evidence says happened, else its cause's general explanation."""
+    return finding.happened or BY_CAUSE[finding.cause].texts(provider).happened

@@ -1,14 +1,14 @@
-"""The client credentials were malformed, so Intuit could not even read them.
+"""The client credentials were malformed, so {provider} could not even read them.
 
 What happened: the token request's `Authorization: Basic` header (or the client_id and
 client_secret form fields) does not decode, has no `:` between id and secret, or the id or
 secret is empty, padded with whitespace or quotes, or a placeholder such as `undefined` or
-`None`. Intuit answers 401 `{"error":"invalid_client"}`.
+`None`. {Provider} answers 401 `{"error":"invalid_client"}`.
 
 How to confirm: look at how the app builds the header: an environment variable that is not set
 (a typo in its name), a value read with a trailing newline, or a secret pasted with quotes.
 
-How to fix: load the client id and secret from the app's Keys page exactly, trim them, and build
+How to fix: load the client id and secret from {keys_page} exactly, trim them, and build
 the header as base64(client_id + ":" + client_secret).
 """
 

@@ -1,13 +1,13 @@
-"""Intuit rejected the client credentials, and the capture does not show why.
+"""{Provider} rejected the client credentials, and the capture does not show why.
 
 What happened: the token endpoint answered `invalid_client` (HTTP 401): the client id is
-unknown to Intuit, belongs to a deleted app, or the secret is wrong, and no earlier request in
+unknown to {provider}, belongs to a deleted app, or the secret is wrong, and no earlier request in
 the capture shows a working secret for this id.
 
 How to confirm: check that the client id and secret come from the same app and the same key
-set (Development keys for sandbox companies, Production keys for real ones).
+set{key_sets}.
 
-How to fix: copy both values again from the app's Keys page on the Intuit developer portal and
+How to fix: copy both values again from {keys_portal} and
 restart the app with them.
 """
 

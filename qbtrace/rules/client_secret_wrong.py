@@ -1,8 +1,8 @@
 """The client id is right but the secret is not the one that worked before.
 
 What happened: the same client_id authenticated successfully earlier in the capture with a
-different client_secret; this request sent another secret and Intuit answered
-`invalid_client`. Typical after rotating the secret on the Keys page, or when one deployment
+different client_secret; this request sent another secret and {provider} answered
+`invalid_client`. Typical after rotating the secret on {secret_page}, or when one deployment
 holds the Development secret and another the Production one.
 
 How to confirm: compare the secret tags of the earlier successful request and the failing one
@@ -23,7 +23,7 @@ def check(ctx: Context) -> Match | None:
     f = ctx.failure
     if not client_error(f) or f.client_id is None or f.client_secret is None:
         return None
-    for secret_hex, earlier in ctx.lineage.first_secret.get(f.client_id, {}).items():
+    for secret_hex, earlier in ctx.lineage.secrets_of(f.client_id).items():
         secret = earlier.client_secret
         if before(earlier, f) and secret is not None and secret_hex != f.client_secret.hex:
             note = (

@@ -1,8 +1,8 @@
-"""The authorization code sent is a damaged copy of the one Intuit issued.
+"""The authorization code sent is a damaged copy of the one {provider} issued.
 
 What happened: the code in the token request matches no code from a callback exactly, but one
 nearly: with whitespace or quotes, percent-encoded once too often or decoded once too few,
-or truncated. Or it is empty or `undefined`. Intuit answers `invalid_grant`.
+or truncated. Or it is empty or `undefined`. {Provider} answers `invalid_grant`.
 
 How to confirm: the evidence points to the callback that carried the true code and says how the
 sent value differs. Look at how the app reads the `code` query parameter and passes it on.
@@ -29,13 +29,13 @@ def check(ctx: Context) -> Match | None:
             CAUSE, Confidence.CERTAIN, Evidence("malformed", "the code is empty or a placeholder")
         )
     lin = ctx.lineage
-    if code.hex in lin.grants:
+    if lin.grant_of(code) is not None:
         return None
-    grant = lin.grant_canon.get(code.canon)
+    grant = lin.grant_like(code)
     if grant is not None:
         note = f"carried {grant.code.tag}; the token request sent it {alteration(code)}"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("callback", grant.callback, note))
-    grant = truncated_from(code, lin.grant_heads, lambda g: g.code)
+    grant = truncated_from(code, lin.grant_by_head, lambda g: g.code)
     if grant is not None:
         note = (
             f"carried {grant.code.tag} ({grant.code.length} characters); the token request "

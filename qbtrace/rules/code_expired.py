@@ -1,8 +1,8 @@
 """The authorization code was exchanged too late.
 
-What happened: Intuit issues a code for a short time (qbtrace assumes 600 s; Intuit does not
-publish the figure). The token request came later than that after the callback that delivered
-the code, so Intuit answered `invalid_grant`. Typical of a debugger paused in the callback, a
+What happened: {Provider} issues a code for a short time (qbtrace assumes {code_lifetime}
+s{code_lifetime_note}). The token request came later than that after the callback that delivered
+the code, so {provider} answered `invalid_grant`. Typical of a debugger paused in the callback, a
 queued job, or a code copied by hand.
 
 How to confirm: the evidence shows the callback and the delay.
@@ -22,15 +22,15 @@ def check(ctx: Context) -> Match | None:
     code = code_failure(ctx)
     if code is None:
         return None
-    grant = ctx.lineage.grants.get(code.hex)
+    grant = ctx.lineage.grant_of(code)
     if grant is None or grant.callback.started is None:
         return None
     delay = ctx.failure.start - grant.callback.started
-    if delay <= ctx.profile.code_lifetime:
+    if delay <= ctx.provider.code_lifetime:
         return None
     note = (
         f"delivered {code.tag}; the exchange came {span(delay)} later "
-        f"(code lifetime assumed {span(ctx.profile.code_lifetime)})"
+        f"(code lifetime assumed {span(ctx.provider.code_lifetime)})"
     )
-    # Intuit does not publish the code lifetime: never more than likely.
+    # providers rarely publish the code lifetime: never more than likely.
     return match(CAUSE, Confidence.LIKELY, cite_exchange("callback", grant.callback, note))

@@ -22,7 +22,7 @@ LIKELY_CAUSES = ("code_reused", "code_expired", "redirect_uri_mismatch", "code_c
 
 def check(ctx: Context) -> Match | None:
     code = code_failure(ctx)
-    if code is None or code.hex in ctx.lineage.grants:
+    if code is None or ctx.lineage.grant_of(code) is not None:
         return None
     note = f"no callback in the input carried {code.tag}"
     return match(CAUSE, Confidence.POSSIBLE, Evidence("not_in_capture", note))

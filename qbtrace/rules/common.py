@@ -9,6 +9,7 @@ from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Evidence, Exchange, Match
 from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.redact import Secret
 
 
@@ -21,6 +22,11 @@ class Context:
     failure: TokenRequest
     cluster: tuple[TokenRequest, ...] = ()
     """Other failures of unrelated lineages close in time (for provider_outage)."""
+
+    @property
+    def provider(self) -> Provider:
+        """The provider the failed request went to: its parameters and words."""
+        return self.profile.provider_for(self.failure.x)
 
 
 def grant_error(f: TokenRequest) -> bool:
@@ -95,6 +101,16 @@ def match(cause: str, confidence: Confidence, *evidence: Evidence) -> Match:
 def cap(confidence: Confidence, limit: Confidence) -> Confidence:
     order = (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CERTAIN)
     return order[min(order.index(confidence), order.index(limit))]
+
+
+def hinted(ctx: Context, cause: str) -> Evidence | None:
+    """The failure's own error_description, when the provider's wording points at `cause`."""
+    f = ctx.failure
+    hint = ctx.provider.hint_for(f.error_description, cause)
+    if hint is None:
+        return None
+    note = f"the answer says {f.error_description!r}: {hint.meaning}"
+    return Evidence("error_description", note, f.x.ref, f.x.started)
 
 
 def environments(profile: Profile, first: str | None, second: str | None) -> str:

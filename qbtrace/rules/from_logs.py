@@ -1,13 +1,13 @@
 """Guesses for a failure an application log reports without the token it spent.
 
-Most SDK error lines (intuitlib's `AuthClientError`, the Node SDK's `threw an exception`)
+Most SDK error lines (the Python SDK's exception, the Node SDK's `threw an exception`)
 show when a refresh failed, with what error, from which process, but not which refresh
 token it presented, so the per-token rules cannot decide. causes.md ("Application logs as
 evidence") allows a ranked guess from what the log does show, at most `possible`, citing it:
 another process refreshing the same company at the same moment (a race), an earlier
 successful refresh of that company (a superseded token), an earlier attempt without a usable
-answer (a lost response), or Intuit's `Incorrect Token type or clientID` (a client mismatch).
-A company is the `realmId` a line names, else the client id; a log that names neither is
+answer (a lost response), or the provider's wording for another client's token (a client
+mismatch). A company is the tenant a line names, else the client id; a log that names neither is
 taken as one app's, and the notes say so.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from qbtrace.events import TokenRequest
-from qbtrace.model import TOKEN_NOT_LOGGED, Confidence, Evidence, Match
-from qbtrace.rules.common import Context, cite, grant_error, match, span
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Match
+from qbtrace.rules.common import Context, cite, grant_error, hinted, match, span
 
 AT_ONCE = 2.0
 """Seconds within which two refreshes of one company count as made at once (log stamps are
@@ -26,7 +26,6 @@ LOOK_BACK = 200
 LOST_WITHIN = 600.0
 SUPERSEDED_WITHIN = 400 * 86_400.0
 """Any earlier success of the company counts (a refresh token lives 100 days unused)."""
-CLIENT_HINT = "Incorrect Token type or clientID"
 
 
 def tokenless(f: TokenRequest) -> bool:
@@ -35,8 +34,8 @@ def tokenless(f: TokenRequest) -> bool:
 
 
 def company(r: TokenRequest) -> str | None:
-    realm = r.x.params.get("realmId")
-    return realm if isinstance(realm, str) else r.client_id
+    tenant = r.x.params.get(TENANT)
+    return tenant if isinstance(tenant, str) else r.client_id
 
 
 def _who(r: TokenRequest) -> str:
@@ -72,7 +71,7 @@ def race(ctx: Context) -> Match | None:
     f = ctx.failure
     if not tokenless(f):
         return None
-    window = max(AT_ONCE, ctx.profile.race_window)
+    window = max(AT_ONCE, ctx.provider.race_window)
     others = [
         r
         for r in _near(ctx, window, window)
@@ -128,18 +127,11 @@ def lost(ctx: Context) -> Match | None:
 
 
 def client_hint(ctx: Context) -> Match | None:
-    """Intuit's wording for a token presented by another client (community evidence)."""
-    f = ctx.failure
-    if not tokenless(f) or CLIENT_HINT.lower() not in (f.error_description or "").lower():
+    """The provider's wording for a token presented by another client (community evidence)."""
+    if not tokenless(ctx.failure):
         return None
-    note = (
-        f"Intuit answered {CLIENT_HINT!r}: seen when the token belongs to another client id "
-        "(another app, Development vs Production keys) or an access token was sent as the "
-        "refresh token"
-    )
-    return match(
-        "refresh_client_mismatch", Confidence.POSSIBLE, Evidence("error_description", note)
-    )
+    hint = hinted(ctx, "refresh_client_mismatch")
+    return match("refresh_client_mismatch", Confidence.POSSIBLE, hint) if hint else None
 
 
 def unknown(ctx: Context) -> Match | None:

@@ -1,7 +1,7 @@
 """The authorization this token descends from began with a code that was exchanged twice.
 
 What happened: the code was sent to the token endpoint twice; the first exchange succeeded and
-the app kept its tokens, the second failed. Intuit treats a reused code as a possible attack and
+the app kept its tokens, the second failed. {Provider} treats a reused code as a possible attack and
 may invalidate the tokens of the first exchange, so a later refresh of those tokens fails with
 `invalid_grant`, even though the app stored them correctly.
 
@@ -9,7 +9,7 @@ How to confirm: the evidence shows both exchanges of the code at the root of thi
 lineage, before the failure.
 
 How to fix: exchange each code exactly once (an idempotent callback handler), then reconnect
-the affected company to get a clean grant.
+the affected {tenant} to get a clean grant.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
         return None
-    lineage = ctx.lineage.root.get(token.hex)
+    lineage = ctx.lineage.lineage_of(token)
     if lineage is None or not lineage.startswith("code:"):
         return None
-    uses = ctx.lineage.code_uses.get(lineage.removeprefix("code:"), [])
+    uses = ctx.lineage.exchanges_of(lineage.removeprefix("code:"))
     uses = [u for u in uses if before(u, ctx.failure)]
     if len(uses) < 2 or not uses[0].ok:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TypeVar
 
 from qbtrace.lineage import TRUNCATION_PREFIX
@@ -24,14 +24,16 @@ def alteration(presented: Secret) -> str:
 
 
 def truncated_from(
-    presented: Secret, heads: Mapping[tuple[int, str], T], secret_of: Callable[[T], Secret]
+    presented: Secret,
+    heads: Callable[[tuple[int, str]], T | None],
+    secret_of: Callable[[T], Secret],
 ) -> T | None:
     """The issued value `presented` is a cut-short copy of: a longer value with the same
     prefix, compared at the longest prefix length both have (TRUNCATION_PREFIX at least)."""
     for n, digest in reversed(presented.heads):
         if n < TRUNCATION_PREFIX:
             continue
-        hit = heads.get((n, digest))
+        hit = heads((n, digest))
         if hit is not None:
             original = secret_of(hit)
             if original.length > presented.length and original.hex != presented.hex:

@@ -2,7 +2,7 @@
 
 What happened: several workers, threads, tabs or serverless instances refreshed with the same
 refresh token at the same moment (one request started before another's response arrived). The
-first one Intuit processed rotated the token; the others presented a token that was no longer
+first one {provider} processed rotated the token; the others presented a token that was no longer
 current and got `invalid_grant`.
 
 How to confirm: the evidence lists every overlapping request and the winner; their times
@@ -33,8 +33,8 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return from_logs.race(ctx)
     f = ctx.failure
-    slack = ctx.profile.race_window
-    spends = ctx.lineage.spends.get(token.hex, [])
+    slack = ctx.provider.race_window
+    spends = ctx.lineage.spends_of(token)
     # spends are in start order: look only at those that started before this one ended
     hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)
     overlapping: list[TokenRequest] = []
@@ -46,7 +46,11 @@ def check(ctx: Context) -> Match | None:
     if not overlapping:
         return None
     winners = [r for r in overlapping if r.ok]
-    rotated = any(w.issued_rt is not None and w.issued_rt.hex != token.hex for w in winners)
+    rotating = [w for w in winners if w.issued_rt is not None and w.issued_rt.hex != token.hex]
+    grace = ctx.provider.rotation_grace
+    if rotating and grace > 0 and all(f.start < w.end + grace for w in rotating):
+        return None  # within its grace the provider still takes the old token: no race lost
+    rotated = bool(rotating)
     evidence = [
         cite("winner" if r.ok else "overlapping", r, _note(r, f, token)) for r in overlapping
     ]

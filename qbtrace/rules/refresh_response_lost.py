@@ -1,9 +1,8 @@
 """An earlier refresh with this token got no usable answer, so the app never saw its successor.
 
 What happened: a refresh with this same token ended without a usable response (connection
-reset, timeout, a 5xx). Intuit may have rotated the token anyway; the app kept the old one and
-retried, and the retry failed with `invalid_grant`. The Node SDK retries token calls by itself
-(1 s, 2 s, 4 s), which puts such retries on the wire.
+reset, timeout, a 5xx). {Provider} may have rotated the token anyway; the app kept the old one and
+retried, and the retry failed with `invalid_grant`.{sdk_retry_note}
 
 How to confirm: the evidence shows the earlier request and how it ended; no successor was
 ever seen by the app.

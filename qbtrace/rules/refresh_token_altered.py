@@ -1,9 +1,9 @@
-"""The refresh token sent is not a token Intuit issued, but a damaged copy of one, or garbage.
+"""The refresh token sent is not a token {provider} issued, but a damaged copy of one, or garbage.
 
 What happened: the value matches no issued refresh token exactly, but one nearly: with
 whitespace or quotes around it, percent-encoded, truncated (a database column too short), or it
 is the access token stored in the refresh token's place. Or it is malformed: empty, `undefined`,
-`null`. Intuit answers `invalid_grant`, often "Incorrect or invalid refresh token".
+`null`. {Provider} answers `invalid_grant`{refresh_refused_note}.
 
 How to confirm: the evidence names the response that issued the true value and how the sent
 value differs. Check the column width and the code that writes and reads the token.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from qbtrace.model import Confidence, Evidence, Match
 from qbtrace.redact import Secret
-from qbtrace.rules.common import Context, cite, match, refresh_failure
+from qbtrace.rules.common import Context, cite, hinted, match, refresh_failure
 from qbtrace.rules.near_match import alteration, truncated_from
 
 CAUSE = "refresh_token_altered"
@@ -32,9 +32,9 @@ def check(ctx: Context) -> Match | None:
             CAUSE, Confidence.CERTAIN, Evidence("malformed", f"the refresh token is {what}")
         )
     lin = ctx.lineage
-    if token.hex in lin.issuers:
+    if lin.was_issued(token):
         return None
-    swapped = lin.at_issuers.get(token.hex)
+    swapped = lin.access_token_issuer(token)
     if swapped is not None:
         note = f"{token.tag} is the access token this response issued, sent as a refresh token"
         return match(CAUSE, Confidence.CERTAIN, cite("issued_access_token", swapped, note))
@@ -48,7 +48,7 @@ def check(ctx: Context) -> Match | None:
 
 
 def _truncated(ctx: Context, token: Secret) -> Match | None:
-    hit = truncated_from(token, ctx.lineage.issued_heads, lambda h: h[0])
+    hit = truncated_from(token, ctx.lineage.issued_by_head, lambda h: h[0])
     if hit is not None:
         issued, issuer = hit
         note = (
@@ -58,5 +58,7 @@ def _truncated(ctx: Context, token: Secret) -> Match | None:
         return match(CAUSE, Confidence.LIKELY, cite("issued_original", issuer, note))
     if "access-token-shape" in token.defects:
         note = "the refresh token has the shape of an access token (a JWE starting 'eyJ')"
-        return match(CAUSE, Confidence.LIKELY, Evidence("malformed", note))
+        hint = hinted(ctx, CAUSE)
+        shape = Evidence("malformed", note)
+        return match(CAUSE, Confidence.LIKELY, *((shape, hint) if hint else (shape,)))
     return None

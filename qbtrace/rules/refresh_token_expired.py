@@ -1,14 +1,13 @@
-"""The refresh token expired unused: it was older than its rolling lifetime (about 100 days).
+"""The refresh token expired unused: it was older than its rolling lifetime{refresh_lifetime_short}.
 
-What happened: each refresh token is valid for `x_refresh_token_expires_in` seconds from the
-response that returned it (QuickBooks: 8,726,400 s, 101 days); every refresh extends it. No
-refresh happened in that time, so the token lapsed and Intuit answered `invalid_grant`.
+What happened: each refresh token is valid for {refresh_lifetime}; every refresh extends it. No
+refresh happened in that time, so the token lapsed and {provider} answered `invalid_grant`.
 
 How to confirm: the evidence shows the last response that returned this token, the lifetime it
 announced and the age at the failure.
 
 How to fix: refresh every connection at least every few weeks (a scheduled job), even when the
-company is not used; a lapsed grant needs the user to connect again.
+{tenant} is not used; a lapsed grant needs the user to connect again.
 """
 
 from __future__ import annotations
@@ -30,7 +29,9 @@ def check(ctx: Context) -> Match | None:
     lifetime = last.rt_expires_in
     announced = lifetime is not None
     if lifetime is None:
-        lifetime = ctx.profile.refresh_token_lifetime
+        lifetime = ctx.provider.refresh_token_lifetime
+    if lifetime is None:
+        return None  # the provider's lifetime is unknown and the answer did not say
     age = f.start - last.end
     if age <= lifetime:
         return None

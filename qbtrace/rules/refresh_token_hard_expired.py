@@ -1,14 +1,12 @@
-"""The authorization passed Intuit's absolute five-year cap.
+"""The authorization passed {hard_cap}.
 
-What happened: since 2023 (accounting scopes) and 2022 (restricted scopes), a QuickBooks grant
-lives at most five years from the original consent, however often it is refreshed. The
-response that issued this token said so in `x_refresh_token_hard_expires_in`, and that time had
+What happened: {hard_cap_rule}, however often it is refreshed. The
+response that issued this token said so in {hard_cap_field}, and that time had
 passed when the app refreshed.
 
 How to confirm: the evidence shows the issuing response and the cap it announced.
 
-How to fix: send the user through Connect to QuickBooks again (Intuit's Reconnect URL flow);
-ask for `x-include-refresh-token-hard-expires-in: true` and warn users ahead of the date.
+How to fix: {hard_cap_fix}.
 """
 
 from __future__ import annotations

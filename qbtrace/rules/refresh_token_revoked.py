@@ -1,14 +1,14 @@
 """The refresh token (or its lineage) had been revoked.
 
-What happened: before this refresh, the app called Intuit's revoke endpoint with this token, its
-access token or another token of the same authorization, and Intuit confirmed it; or the user
-disconnected the app in QuickBooks, which shows as a hit on the app's Disconnect URL. A revoked
-grant cannot be refreshed: Intuit answers `invalid_grant`.
+What happened: before this refresh, the app called {provider_s} revoke endpoint with this token, its
+access token or another token of the same authorization, and {provider} confirmed it; or the user
+disconnected the app {disconnect_place}, which shows as a hit on the app's Disconnect URL. A revoked
+grant cannot be refreshed: {provider} answers `invalid_grant`.
 
 How to confirm: the evidence points to the revoke request or the Disconnect URL hit.
 
 How to fix: after a revoke or a disconnect, delete the stored tokens and send the user through
-Connect to QuickBooks again; don't keep refreshing a revoked grant.
+{reconnect}; don't keep refreshing a revoked grant.
 """
 
 from __future__ import annotations
@@ -25,19 +25,17 @@ def check(ctx: Context) -> Match | None:
         return None
     lin, f = ctx.lineage, ctx.failure
     started = f.start
-    lineage = lin.root.get(token.hex)
-    candidates = list(lin.revokes.get(token.hex, ()))
-    if lineage is not None:
-        candidates += lin.revoked_roots.get(lineage, ())
+    lineage = lin.lineage_of(token)
+    candidates = lin.revokes_of(token)
     done = [x for x in candidates if x.started is not None and x.started < started]
     if done:
         note = "revoked this token or another token of its authorization"
         return match(CAUSE, Confidence.CERTAIN, cite_exchange("revoke", done[0], note))
-    realm = lin.realm.get(lineage) if lineage else None
+    realm = lin.realm_of(lineage) if lineage else None
     for hit in lin.disconnects:
         if hit.started is None or hit.started >= started:
             continue
-        hit_realm = hit.params.get("realmId")
+        hit_realm = ctx.profile.tenant_of(hit.params)
         if not ctx.profile.is_configured_disconnect(hit.url):
             if realm is not None and hit_realm == realm:
                 note = (

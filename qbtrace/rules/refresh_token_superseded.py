@@ -1,8 +1,8 @@
 """The refresh token had already been replaced by a newer one, and the app replayed the old value.
 
-What happened: an earlier successful refresh spent this token and Intuit returned a different
-refresh token (Intuit rotates the value about every 24 hours). The app did not store the new
-value, or stored it where it does not read from, and presented the old one again. Intuit
+What happened: an earlier successful refresh spent this token and {provider} returned a different
+refresh token{rotation_note}. The app did not store the new
+value, or stored it where it does not read from, and presented the old one again. {Provider}
 invalidates the old value when it issues the new one: `invalid_grant`. This is the classic
 "works for a day, then invalid_grant".
 
@@ -26,8 +26,8 @@ def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
         return from_logs.superseded(ctx)
-    f, profile = ctx.failure, ctx.profile
-    rotation = ctx.lineage.first_rotation.get(token.hex)
+    f, profile = ctx.failure, ctx.provider
+    rotation = ctx.lineage.first_rotation_of(token)
     if rotation is None or rotation.issued_rt is None or not before(rotation, f):
         return None
     gap = f.start - rotation.end
@@ -43,7 +43,7 @@ def check(ctx: Context) -> Match | None:
         f"{span(gap)} before this request"
     )
     evidence = [cite("issued_successor", rotation, note)]
-    first = ctx.lineage.spends[token.hex][0]
+    first = ctx.lineage.spends_of(token)[0]
     if first is not rotation:
         evidence.append(cite("first_spent", first, f"first refresh with {token.tag}"))
     return match(CAUSE, confidence, *evidence)

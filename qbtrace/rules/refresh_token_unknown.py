@@ -2,13 +2,13 @@
 
 What happened: no token response in the input returned this refresh token: it was issued before
 the capture began. Its failure most often means it was superseded by a newer token the app did
-not store, expired after 100 days unused, or was revoked when a user disconnected the app.
+not store, expired {refresh_after}unused, or was revoked when a user disconnected the app.
 
 How to confirm: capture from the last successful refresh of this connection on, or look up when
 the stored token was written.
 
-How to fix: if the app has no newer token for this company, the user must connect again; then
-persist every refresh_token Intuit returns.
+How to fix: if the app has no newer token for this {tenant}, the user must connect again; then
+persist every refresh_token {provider} returns.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
         return from_logs.unknown(ctx)
-    if token.hex in ctx.lineage.issuers:
+    if ctx.lineage.was_issued(token):
         return None
     note = f"no token response in the input returned {token.tag}"
     return match(CAUSE, Confidence.POSSIBLE, Evidence("not_in_capture", note))

@@ -1,74 +1,134 @@
-"""Readers: each input format becomes `Exchange` records; raw secrets stop here.
+"""The reader registry: each input format becomes `Exchange` records; raw secrets stop here.
 
-`read_input` sniffs the format from the bytes, not the file name: exporters name files
-freely (`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`).
+A reader (`Reader`) says how it recognises its input from the first bytes, how it reads it
+into an `Input`, and how it converts it to a HAR for `qbtrace sanitize`. `read_input` and
+`to_har` load the file once (gzip, zlib, BOM and UTF-16 undone: exporters name files freely,
+`.har`, `.json`, `.zhar`, `.mitm`, `.flows`, `.jsonl`, so the bytes decide) and hand it to
+the first reader of `MODULES` that recognises it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import itertools
+import importlib
 import mmap
-import re
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import tzinfo
+from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 from qbtrace.errors import InputError
-from qbtrace.model import Input
+from qbtrace.model import Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-CAPTURE_MARK = b'"qbtrace_capture"'
 CHUNK = 4 << 20
-FLOW_HEAD = re.compile(rb"\d{1,10}:")
-"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
 STDIN = "-"
+"""The input name that reads standard input."""
+HEAD = 4096
+"""How many leading bytes a reader's `recognise` sees."""
+MODULES: tuple[str, ...] = ("capture", "log", "har", "mitm")
+"""Reader modules under `qbtrace/sources/`, asked in this order: a stricter `recognise`
+first (a capture is JSON too; an application log may be JSON lines or start with a date's
+digits, and is recognised only by its log lines). A reader is imported only when its turn
+comes, so reading a HAR never imports mitmproxy."""
+Har = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One input file, loaded: what every reader starts from."""
+
+    path: Path
+    source: str
+    """The name findings cite (`Ref.source`)."""
+    data: memoryview | bytes
+    """Decompressed, UTF-8 without a BOM; a flow file's bytes as they are."""
+    log_tz: tzinfo | None = None
+    """The zone of an application log's timestamps written without one (`--log-tz`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One input format. A module `qbtrace/sources/NAME.py` defines `READER`."""
+
+    kind: InputKind
+    what: str
+    """How the format is named in messages ("a HAR")."""
+    recognise: Callable[[bytes], bool]
+    """True when the first bytes (up to HEAD, decoded) are this format's."""
+    read: Callable[[Loaded, Profile, Redactor], Input]
+    """The input's exchanges the profile recognises, built by `sources.build`."""
+    to_har: Callable[[Loaded, list[str]], Har]
+    """Every entry as a HAR 1.2 document with its raw values, for `qbtrace sanitize`;
+    what could not be converted is appended to the list as warnings."""
+
+
+@cache
+def _reader(module: str) -> Reader:
+    reader = importlib.import_module(f"qbtrace.sources.{module}").READER
+    if not isinstance(reader, Reader):
+        raise RuntimeError(f"qbtrace.sources.{module} must define READER, a Reader")
+    return reader
+
+
+def readers() -> Iterator[Reader]:
+    """The registered readers in the order they are asked (each imported when reached)."""
+    return (_reader(module) for module in MODULES)
+
+
+def recognise(loaded: Loaded) -> Reader:
+    """The reader of a loaded input; InputError naming the formats when none takes it."""
+    head = bytes(loaded.data[:HEAD])
+    for reader in readers():
+        if reader.recognise(head):
+            return reader
+    order = list(InputKind)
+    names = [r.what for r in sorted(readers(), key=lambda r: order.index(r.kind))]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    raise InputError(f"not {listed}", source=loaded.source)
 
 
 def read_input(
     path: Path, source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
 ) -> Input:
-    """Read one input file of any supported format; InputError when it cannot be read at all.
+    """Read one input file of any registered format; InputError when it cannot be read.
 
-    `log_tz` is the zone of an application log's timestamps that carry none (UTC if None).
-    An application log in a regular file, plain or gzip, is read as a stream: never mapped,
-    never inflated whole.
+    An application log in a regular file, plain or gzip, is read as a stream
+    (`sources.log.stream`): never mapped, never inflated whole.
     """
-    with _log_stream(path, source) as pieces:
+    from qbtrace.sources.log import stream
+
+    with stream(path, source) as pieces:
         if pieces is not None:
             from qbtrace.sources.logs import read_log_pieces
 
             return read_log_pieces(pieces, source, profile, redactor, log_tz)
-    kind, data = sniff(path, source)
-    if kind == "log":
-        from qbtrace.sources.logs import read_log
-
-        return read_log(data, source, profile, redactor, log_tz)
-    if kind == "capture":
-        from qbtrace.sources.capture import read_capture
-
-        return read_capture(bytes(data), source, profile, redactor)
-    if kind == "har":
-        from qbtrace.sources.har import read_har
-
-        return read_har(data, source, profile, redactor)
-    from qbtrace.sources.mitm import read_mitm
-
-    return read_mitm(path, source, profile, redactor)
+    loaded = replace(load(path, source), log_tz=log_tz)
+    return recognise(loaded).read(loaded, profile, redactor)
 
 
-def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
-    """The format of an input file (`har`, `capture`, `mitm` or `log`) and its bytes, decompressed
-    and decoded to UTF-8 without a BOM (a flow file's bytes as they are); InputError when the
-    file cannot be read or is none of them."""
+def to_har(path: Path, source: str, warnings: list[str]) -> Har:
+    """Any input `read_input` reads, as a HAR document with its raw values (for sanitize)."""
+    loaded = load(path, source)
+    return recognise(loaded).to_har(loaded, warnings)
+
+
+def sniff(path: Path, source: str) -> tuple[InputKind, memoryview | bytes]:
+    """The format of an input file and its loaded bytes (see `Loaded.data`)."""
+    loaded = load(path, source)
+    return recognise(loaded).kind, loaded.data
+
+
+def load(path: Path, source: str) -> Loaded:
+    """The file's bytes, decompressed and decoded to UTF-8 without a BOM; InputError when
+    it cannot be read or is empty."""
     data = _load(path, source)
     if len(data) <= 65536 and not bytes(data).strip():
         raise InputError("the file is empty", source=source)
@@ -81,130 +141,20 @@ def sniff(path: Path, source: str) -> tuple[str, memoryview | bytes]:
     first = bytes(data[:64]).lstrip()[:1]
     if not first and not bytes(data[:65536]).strip():
         raise InputError("the file is empty once decompressed or decoded", source=source)
-    if first == b"{":
-        head = bytes(data[:4096])
-        if CAPTURE_MARK in head.split(b"\n", 1)[0]:
-            return "capture", data
-        return ("log" if _is_log(data) else "har"), data
-    if first.isdigit():  # a flow file's tnetstring length, or a log line's date
-        log = not FLOW_HEAD.match(bytes(data[:64]).lstrip()) and _is_log(data)
-        return ("log" if log else "mitm"), data
-    if _is_log(data):
-        return "log", data
-    if data[:1] == b"x":
-        try:
-            inflated = zlib.decompress(bytes(data))
-        except zlib.error:
-            pass
-        else:
-            if not inflated.lstrip()[:1] == b"{":
-                raise InputError("compressed data is not a HAR", source=source)
-            return "har", inflated
-    raise InputError(
-        "not a HAR, mitmproxy flow file, qbtrace capture or application log", source=source
-    )
+    if data[:1] == b"x" and first != b"{":
+        data = _inflate(data, source)
+    return Loaded(path, source, data)
 
 
-@contextlib.contextmanager
-def _log_stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
-    """The pieces of a regular file (gzip inflated on the way) when it starts like an
-    application log, else None (then `sniff` decides, and says what is wrong)."""
-    if str(path) == STDIN or not path.is_file():
-        yield None
-        return
+def _inflate(data: memoryview | bytes, source: str) -> memoryview | bytes:
+    """zlib-deflated data: a HAR inside, or an error."""
     try:
-        handle = path.open("rb")
-    except OSError:
-        yield None
-        return
-    with handle:
-        try:
-            raw = handle.read(65536)
-        except OSError:
-            yield None  # `sniff` reads it again and names the problem
-            return
-        from qbtrace.sources.logs.driver import file_pieces, newline_pieces
-
-        if raw[:2] == b"\x1f\x8b":
-            blocks = _inflate(itertools.chain([raw], _read_blocks(handle, source)), source)
-            head = b"".join(_take(blocks, 65536, b""))
-            pieces = newline_pieces(blocks, head)
-        else:
-            head = raw
-            pieces = file_pieces(_Reading(handle, source), head)
-        yield pieces if _starts_like_log(head) else None
-
-
-class _Reading:
-    """A file whose read errors name it (an InputError, one line on stderr)."""
-
-    def __init__(self, handle: io.BufferedReader, source: str) -> None:
-        self.handle, self.source = handle, source
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self.handle.read(size)
-        except OSError as exc:
-            raise InputError(f"cannot read ({exc.strerror or exc})", source=self.source) from None
-
-
-def _read_blocks(handle: BinaryIO, source: str) -> Iterator[bytes]:
-    try:
-        yield from iter(lambda: handle.read(CHUNK), b"")
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
-
-
-def _take(blocks: Iterator[bytes], size: int, head: bytes) -> Iterator[bytes]:
-    """`head`, then blocks until `size` bytes were given."""
-    yield head
-    got = len(head)
-    while got < size:
-        block = next(blocks, b"")
-        if not block:
-            return
-        got += len(block)
-        yield block
-
-
-def _starts_like_log(head: bytes) -> bool:
-    """What `sniff` would call a log, decided on the first bytes alone."""
-    if head[:3] == UTF8_BOM or head[:2] in UTF16_BOMS:
-        return False  # `sniff` decodes those first
-    first = head.lstrip()[:1]
-    if not first or (first == b"{" and CAPTURE_MARK in head.split(b"\n", 1)[0]):
-        return False
-    if first.isdigit() and FLOW_HEAD.match(head[:64].lstrip()):
-        return False
-    return _is_log(head)
-
-
-def _inflate(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
-    """gzip members inflated as they are read, CHUNK bytes of output at a time."""
-    unzip = zlib.decompressobj(wbits=31)
-    try:
-        for block in blocks:
-            while block:
-                yield unzip.decompress(block, CHUNK)
-                while unzip.unconsumed_tail and not unzip.eof:
-                    yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
-                block = b""
-                if unzip.eof:
-                    rest = unzip.unused_data
-                    if rest[:2] != b"\x1f\x8b":
-                        return  # trailing bytes after the last member are ignored
-                    unzip = zlib.decompressobj(wbits=31)
-                    block = rest
-    except zlib.error as exc:
-        raise InputError(f"damaged gzip data ({exc})", source=source) from None
-    if not unzip.eof:
-        raise InputError("damaged gzip data (the compressed data ends early)", source=source)
-
-
-def _is_log(data: memoryview | bytes) -> bool:
-    from qbtrace.sources.logs import looks_like_log
-
-    return looks_like_log(bytes(data[:65536]))
+        inflated = zlib.decompress(bytes(data))
+    except zlib.error:
+        return data  # not zlib after all: let the readers decide
+    if not inflated.lstrip()[:1] == b"{":
+        raise InputError("compressed data is not a HAR", source=source)
+    return inflated
 
 
 def _load(path: Path, source: str) -> memoryview | bytes:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
-from qbtrace.model import ClientAuth, Exchange, Kind, Ref, Value
+from qbtrace import providers
+from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
+from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
 SECRET_PARAMS = {
@@ -29,46 +30,38 @@ SECRET_PARAMS = {
     "code_verifier": "secret",
     "password": "secret",
 }
-REPLY_FIELDS = (
-    "error",
-    "error_description",
-    "token_type",
-    "expires_in",
-    "x_refresh_token_expires_in",
-    "x_refresh_token_hard_expires_in",
-    "realmId",
-    "scope",
+REPLY_FIELDS = tuple(
+    dict.fromkeys(
+        (
+            "error",
+            "error_description",
+            "token_type",
+            "expires_in",
+            *providers.REPLY_FIELDS,
+            *providers.TENANT_PARAMS,
+            "scope",
+        )
+    )
 )
-KEPT_HEADERS = (
-    "intuit_tid",
-    "date",
-    "user-agent",
-    "x-include-refresh-token-hard-expires-in",
-    "content-type",
-    "x-amzn-trace-id",
+"""RFC 6749's answer fields, and those the built-in providers add (lifetimes, tenant)."""
+KEPT_HEADERS = tuple(
+    dict.fromkeys(
+        (
+            *(p.request_id_header.lower() for p in BUILTIN.values() if p.request_id_header),
+            "date",
+            "user-agent",
+            *providers.KEPT_HEADERS,
+            "content-type",
+            "x-amzn-trace-id",
+        )
+    )
 )
+"""The headers of every built-in provider's rules, and those any provider's answers carry."""
 WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
-"""Long opaque runs in provider text (Intuit logs say 'Refresh token not found: AB11…')."""
+"""Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
-
-
-@dataclass(slots=True)
-class RawParts:
-    """What a reader found for one exchange, raw. Lives only inside `sources`."""
-
-    method: str
-    url: str
-    started: float | None
-    ended: float | None
-    request_headers: list[tuple[str, str]]
-    request_body: str | None
-    status: int | None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_body: str | None = None
-    failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
@@ -82,17 +75,20 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
             raw.gaps.append("request-body-missing")
     else:
         fields = _form(parts.query)
+        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+            # the consent page's form POST carries client_id, redirect_uri and state in its
+            # body; fields of the body win over the query's of the same name
+            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
+            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
-        target = urlsplit(location)
-        reply = _tagged(_form(target.query), redactor)
-        reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+        reply = _redirect(raw.url, location, redactor)
     elif raw.status is not None and (
         kind == Kind.TOKEN or (kind == Kind.REVOKE and (raw.response_body or "").strip())
     ):
-        # Intuit answers a successful revoke with an empty body: nothing is missing there
+        # a successful revoke may be answered with an empty body: nothing is missing there
         reply = _reply_fields(raw.response_body, redactor, raw.gaps)
     headers = {k: v for k in KEPT_HEADERS if (v := resp_headers.get(k) or req_headers.get(k))}
     client = _client_auth(req_headers.get("authorization"), fields, redactor)
@@ -107,12 +103,21 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         url=f"{parts.scheme}://{parts.netloc}{parts.path}",
         params=params,
         status=raw.status,
-        failure=raw.failure,
+        failure=_redacted_text(raw.failure),
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
+    """The fields of a redirect's target and where it points (scheme://host:port/path as
+    written there); a relative Location (an app server's `/callback/`) is resolved first."""
+    target = urlsplit(urljoin(url, location.strip()))
+    reply = _tagged(_form(target.query), redactor)
+    reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+    return reply
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -170,6 +175,14 @@ def _opaque(run: re.Match[str]) -> str:
     return "[redacted]" if mixed else text
 
 
+def _redacted_text(text: str | None) -> str | None:
+    """A transport error message (HAR `_error`, mitmproxy's error) redacted like provider
+    text: it may quote the URL with its query, and so a token."""
+    if text is None or len(text) < 24:
+        return text
+    return TOKEN_LIKE.sub(_opaque, text[:500])
+
+
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -193,6 +206,12 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict
             # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
             out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
         elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = value
+    for name, value in data.items():
+        # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
+        # may name them as `refresh_expires_field`
+        lifetime = isinstance(value, int | float) and not isinstance(value, bool)
+        if lifetime and isinstance(name, str) and name.endswith("expires_in") and name not in out:
             out[name] = value
     return out
 

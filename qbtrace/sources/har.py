@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +23,11 @@ from urllib.parse import urlencode
 import msgspec
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, Kind, Ref
+from qbtrace.model import Exchange, Input, InputKind, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources.build import RawParts, build_exchange, header_pairs
+from qbtrace.sources import Har, Loaded, Reader
+from qbtrace.sources.build import build_exchange, header_pairs
 
 
 class _Log(msgspec.Struct):
@@ -78,7 +80,7 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
     if skipped:
         warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
     _note_sanitized(creator, exchanges, warnings)
-    return Input(source, "har", len(entries), tuple(exchanges), tuple(warnings))
+    return Input(source, InputKind.HAR, len(entries), tuple(exchanges), tuple(warnings))
 
 
 def _head(raw: Any) -> _RequestHead | None:
@@ -180,13 +182,24 @@ def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> Ra
         request_headers=header_pairs(request.get("headers")),
         request_body=body,
         status=status,
-        response_headers=header_pairs(response.get("headers")),
+        response_headers=_with_redirect_url(header_pairs(response.get("headers")), response),
         response_body=_content(_mapping(response.get("content")), gaps, warnings, index)
         if status is not None
         else None,
         failure=str(failure) if failure and status is None else None,
         gaps=gaps,
     )
+
+
+def _with_redirect_url(
+    headers: list[tuple[str, str]], response: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """HAR 1.2 also gives a redirect's target as `response.redirectURL`; an exporter that
+    drops response headers (or a hand-trimmed file) may keep only that."""
+    target = response.get("redirectURL")
+    if isinstance(target, str) and target and not any(n.lower() == "location" for n, _ in headers):
+        headers.append(("location", target))
+    return headers
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -216,20 +229,45 @@ def _request_body(post: Mapping[str, Any], gaps: list[str]) -> str | None:
     if post.get("_file"):
         gaps.append("request-body-in-attachment")
         return None
-    text = post.get("text")
-    if isinstance(text, str) and text:
-        if post.get("encoding") == "base64":
-            try:
-                return base64.b64decode(text, validate=True).decode("utf-8", "replace")
-            except (binascii.Error, ValueError):
-                gaps.append("request-body-bad-base64")
-                return None
-        return text
+    body = body_text(post)
+    if body.bad:
+        gaps.append("request-body-bad-base64")
+        return None
+    if body.text:
+        return body.text
     params = post.get("params")
     if isinstance(params, list) and params:
         pairs = [(p.get("name", ""), p.get("value", "")) for p in params if isinstance(p, Mapping)]
         return urlencode([(str(n), str(v)) for n, v in pairs])
-    return text if isinstance(text, str) else None
+    return body.text
+
+
+@dataclass(frozen=True, slots=True)
+class HarText:
+    """A HAR body (`postData` or `content`) as text: what the reader parses and the sanitizer
+    rewrites, decoded the same way for both."""
+
+    text: str | None
+    """None when there is no text, or it does not decode."""
+    base64: bool = False
+    """The HAR held it base64-encoded (Chrome, Reqable): a rewrite must encode it again."""
+    bad: bool = False
+    """Marked base64 but not valid base64 (or, when decoded strictly, not UTF-8)."""
+
+
+def body_text(holder: Mapping[str, Any], strict: bool = False) -> HarText:
+    """The text of a HAR body; `strict` refuses bytes that are not UTF-8 instead of
+    replacing them (a sanitizer must not rewrite what it cannot read back unchanged)."""
+    text = holder.get("text")
+    if not isinstance(text, str):
+        return HarText(None)
+    if holder.get("encoding") != "base64" or not text:
+        return HarText(text)
+    try:
+        raw = base64.b64decode(text, validate=True)
+        return HarText(raw.decode("utf-8", "strict" if strict else "replace"), base64=True)
+    except (binascii.Error, ValueError):
+        return HarText(None, base64=True, bad=True)
 
 
 def _content(
@@ -238,17 +276,11 @@ def _content(
     if content.get("_file"):
         gaps.append("response-body-in-attachment")
         return None
-    text = content.get("text")
-    if not isinstance(text, str):
-        return None
-    if content.get("encoding") == "base64":
-        try:
-            return base64.b64decode(text, validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            warnings.append(f"entry {index}: response body is not valid base64; ignored")
-            gaps.append("response-body-bad-base64")
-            return None
-    return text
+    body = body_text(content)
+    if body.bad:
+        warnings.append(f"entry {index}: response body is not valid base64; ignored")
+        gaps.append("response-body-bad-base64")
+    return body.text
 
 
 def _build(
@@ -282,3 +314,40 @@ def _note_sanitized(creator: Any, exchanges: list[Exchange], warnings: list[str]
         warnings.append(
             f"authorization headers are missing from all token requests{why}: client ids unknown"
         )
+
+
+def _recognise(head: bytes) -> bool:
+    """JSON text starting with an object (a capture's header line is taken first)."""
+    return head.lstrip()[:1] == b"{"
+
+
+def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
+    return read_har(loaded.data, loaded.source, profile, redactor)
+
+
+def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
+    """The HAR document itself, values raw, for the sanitizer to rewrite; a damaged one as
+    the entries that still parse (with `read_har`'s warning and errors)."""
+    raw = bytes(loaded.data)
+    try:
+        har = json.loads(raw)
+    except (ValueError, RecursionError):
+        har = None
+    log = har.get("log") if isinstance(har, dict) else None
+    if isinstance(log, dict) and isinstance(log.get("entries"), list):
+        return dict(har)
+    spans = _entries(raw, loaded.source, warnings)[0]  # raises "not a HAR file (...)"
+    entries = [e for e in map(_json_object, spans) if e is not None]
+    creator = {"name": "qbtrace", "comment": "the readable entries of a damaged HAR"}
+    return {"log": {"version": "1.2", "creator": creator, "pages": [], "entries": entries}}
+
+
+def _json_object(span: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(bytes(span).decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+READER = Reader(InputKind.HAR, "a HAR", _recognise, _read, _to_har)

@@ -21,10 +21,11 @@ from mitmproxy import http, version
 from mitmproxy.io import compat, tnetstring
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, Ref
+from qbtrace.model import Exchange, Input, InputKind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources.build import RawParts, build_exchange
+from qbtrace.sources import Har, Loaded, Reader
+from qbtrace.sources.build import build_exchange
 
 MAX_PREFIX = 12
 VERSION_KEY = b"7:version;"
@@ -104,7 +105,7 @@ def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> 
         if kind is not None:
             ref = Ref(source, index)
             exchanges.append(build_exchange(ref, kind, flow_parts(found), redactor))
-    return Input(source, "mitm", total, tuple(exchanges), tuple(warnings))
+    return Input(source, InputKind.MITM, total, tuple(exchanges), tuple(warnings))
 
 
 Span = tuple[int, int, int]
@@ -242,3 +243,21 @@ def _request_path(buf: mmap.mmap, start: int, end: int) -> bytes | None:
                     return buf[pstart:pend]
             return None
     return None
+
+
+def _recognise(head: bytes) -> bool:
+    """A tnetstring: a length prefix, digits first."""
+    return head.lstrip()[:1].isdigit()
+
+
+def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
+    return read_mitm(loaded.path, loaded.source, profile, redactor)
+
+
+def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
+    from qbtrace.export import flows_to_har
+
+    return flows_to_har(loaded.path, loaded.source, warnings)
+
+
+READER = Reader(InputKind.MITM, "a mitmproxy flow file", _recognise, _read, _to_har)

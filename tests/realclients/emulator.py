@@ -9,11 +9,35 @@ Hosts answered
   `/.well-known/openid_sandbox_configuration/` and `/.well-known/openid_configuration/`
   (with or without the trailing slash); developer.api.intuit.com also serves the revoke
   endpoint `POST /v2/oauth2/tokens/revoke` (JSON `{"token": ..}` or form `token=..`).
-- appcenter.intuit.com `GET /connect/oauth2`: auto-consent, 302 to
-  `redirect_uri?code=..&state=..&realmId=..`; an unknown client_id or an unregistered
-  redirect_uri gets Intuit's error page (400, no redirect), as in quickbooks-oauth.md §1.2.
+- appcenter.intuit.com `/connect/oauth2`: by default `GET` auto-consents with a 302 to
+  `redirect_uri?code=..&state=..&realmId=..`. With `/consent {"mode": "form"}` the `GET`
+  answers 200 with a consent page instead, whose "Connect" button submits a form `POST` to
+  the same URL (client_id, redirect_uri, state, scope, response_type in the urlencoded body);
+  that POST gets the 302 with code, state and realmId. A `POST` is always accepted. An unknown
+  client_id or an unregistered redirect_uri gets Intuit's error page (400, no redirect), as
+  in quickbooks-oauth.md §1.2, for the GET and the POST alike.
 - oauth.platform.intuit.com `POST /oauth2/v1/tokens/bearer` (both grants), `GET /op/v1/jwks`.
+- quickbooks.api.intuit.com, sandbox-quickbooks.api.intuit.com `/v3/company/<realm>/...`: the
+  data API, only as far as token use goes: a live, unexpired access token as `Bearer` gets
+  200 with an empty `QueryResponse` (or `CompanyInfo`), anything else 401 with the
+  `AuthenticationFault` code 3200 body of quickbooks-oauth.md §5.
+- oauth.platform.intuit.com `OPTIONS /oauth2/v1/tokens/bearer`: a CORS preflight from an
+  `https://*.example.test` page gets 204 allowing POST with Authorization; token answers to a
+  request with an `Origin` carry `access-control-allow-origin` (assumption, below).
+- *.example.test `/spa/callback`: a single-page app's callback route that exchanges the code
+  with `fetch()` twice at once (React StrictMode's double effect in development).
+- localhost:8443 (`GENERIC_PORT`) `/oauth/authorize`, `POST /oauth/token`, `POST
+  /oauth/revoke`: a plain RFC 6749 server, the "custom provider" a qbtrace.toml defines:
+  the same registered apps and codes, but a new refresh token on every refresh, a
+  superseded one still accepted for `GENERIC_GRACE` seconds (1800; `/generic {"grace": S}`
+  changes it), and none of Intuit's answer fields or headers (`intuit_tid`,
+  `x_refresh_token_expires_in`, `realmId`).
 - *.example.test and localhost: the apps' callback and disconnect pages (a small HTML page).
+  `/app {"redirects": ["slash", "https"]}` makes the app's own server redirect the callback
+  before it reaches the app's handler, as web frameworks do: "slash" answers a path
+  `/callback` with a 301 to `/callback/` (Django's APPEND_SLASH; the query is kept); "https"
+  answers any `http://` request with a 301 to the same URL on `https://` (a load balancer's
+  HTTP-to-HTTPS rule). Both can be on at once (http → https first, then the slash).
 - emulator.control: the control API below (plain HTTP through the proxy). Recordings filter
   this host out; flows of it carry `flow.metadata["emulator_control"] = True`.
 - anything else (e.g. Chromium's background Google traffic): 404, never upstream.
@@ -36,6 +60,14 @@ Modelled, from quickbooks-oauth.md (sections 1, 2, 3 and 5):
   (`1-<8 hex of the Unix second>-<24 hex>`), `x-spanid`, `x-amzn-trace-id: Root=<tid>`.
 
 Assumptions (not confirmed by any Intuit source; our tests rely on them):
+- the consent page is one HTML form posting back to `/connect/oauth2` (Intuit's real page is
+  a script-driven sign-in and company picker; what the capture shows at the end is the same
+  form POST answered by the 302 with the code); the realm is always REALM_ID;
+- the token endpoint answers CORS for the apps' origins (whether Intuit's does is not
+  documented; without it a browser-side exchange would never be sent);
+- redirect URIs can be added to an app's keys tab at run time (`/register`), to register a
+  local app server's `http://localhost:<free port>/callback`; Development keys accept
+  `http://` redirect URIs on any host (Intuit allows http only for localhost);
 - the code lifetime is 600 s; a code exchange that fails (wrong client, wrong redirect_uri,
   altered code, bad client auth) does not consume the code;
 - the rotation grace is 0 s: a superseded refresh token fails at once (older docs say 24 h);
@@ -58,9 +90,13 @@ Control API (`http://emulator.control/<path>`, JSON body or query parameters):
   400 invalid_grant without any state change, until switched off.
 - `/inject {"status": 429, "body": {...}, "count": N}`: canned answers for the next N token
   requests, no state change (for "unexplained" failures).
+- `/consent {"mode": "auto" | "form"}`: how a `GET` of the authorize URL is answered (above).
+- `/app {"redirects": [...]}`: the app server's own redirects of its callback (above).
+- `/register {"client_id", "redirect_uri"}`: add a redirect URI to an app's keys tab.
 - `/seed {"client_id", "realm_id", "grant_age", "rt_age"}`: a grant that began before the
   capture; answers `{"refresh_token": ..}`.
 - `/disconnect {"realm_id"}`: the user disconnected the app in QuickBooks (kills its grants).
+- `/generic {"grace": S}`: the generic server's rotation grace, in seconds.
 """
 
 from __future__ import annotations
@@ -68,11 +104,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import html
 import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from email.utils import formatdate
 from urllib.parse import urlencode
 
@@ -86,7 +124,21 @@ TOKEN_HOST = "oauth.platform.intuit.com"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 DISCOVERY_HOSTS = ("developer.intuit.com", "developer.api.intuit.com")
+DATA_HOSTS = ("quickbooks.api.intuit.com", "sandbox-quickbooks.api.intuit.com")
+AUTH_FAULT = {
+    "Fault": {
+        "Error": [
+            {
+                "Message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                "code": "3200",
+            }
+        ],
+        "type": "AUTHENTICATION",
+    }
+}
 REALM_ID = "9341453050298471"
+GENERIC_PORT = 8443
+GENERIC_GRACE = 1800.0
 
 BAD_REDIRECT_PAGE = (
     "<html><body><h1>We're sorry, but we couldn't complete your request.</h1><p>The "
@@ -113,6 +165,29 @@ def discovery(sandbox: bool) -> dict[str, object]:
     }
 
 
+def spa_page() -> str:
+    """A single-page app's callback route (Development keys built into the page).
+
+    It exchanges the code from its own URL with fetch(); the exchange runs in an effect that
+    React's StrictMode mounts twice in development, so two requests with the same code start
+    together. The title becomes "exchanged <statuses>" when both are answered.
+    """
+    app = next(iter(APPS.values()))
+    basic = base64.b64encode(f"{app.client_id}:{app.secret}".encode()).decode()
+    return (
+        "<html><head><title>Connecting...</title></head><body><script>\n"
+        "const code = new URLSearchParams(location.search).get('code');\n"
+        "const body = new URLSearchParams({grant_type: 'authorization_code', code,\n"
+        "  redirect_uri: location.origin + location.pathname});\n"
+        "const exchange = () => fetch('https://oauth.platform.intuit.com/oauth2/v1/tokens/"
+        "bearer', {method: 'POST', headers: {Accept: 'application/json', Authorization:\n"
+        f"  'Basic {basic}'}}, body}}).then(r => r.status, () => 0);\n"
+        "Promise.all([exchange(), exchange()]).then(s => { document.title = 'exchanged ' +"
+        " s.join(' '); });\n"
+        "</script></body></html>"
+    )
+
+
 def client_auth(req: http.Request) -> tuple[str, str] | None:
     """(client_id, secret) from the Basic header, else from the form body; None if malformed."""
     header = req.headers.get("authorization", "")
@@ -136,11 +211,14 @@ class IntuitEmulator:
 
     def reset(self) -> None:
         self.model = IntuitModel()
+        self.generic = IntuitModel(grace=GENERIC_GRACE, rotate_after=0, intuit_fields=False)
         self.shift = 0.0
         self.delay = (0.0, 0)
         self.drop = 0
         self.outage = "off"
         self.inject: tuple[int, dict[str, object], int] = (0, {}, 0)
+        self.consent = "auto"
+        self.app_redirects: frozenset[str] = frozenset()
 
     def now(self) -> float:
         return time.time() + self.shift
@@ -152,6 +230,7 @@ class IntuitEmulator:
         body: object = None,
         ctype: str = "application/json;charset=utf-8",
         extra: dict[str, str] | None = None,
+        intuit: bool = True,
     ) -> http.Response:
         now = self.now()
         tid = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
@@ -172,6 +251,9 @@ class IntuitEmulator:
             "cache-control": "no-cache, no-store",
             **(extra or {}),
         }
+        if not intuit:
+            for name in ("intuit_tid", "x-spanid", "x-amzn-trace-id"):
+                del headers[name]
         return http.Response.make(status, content, headers)
 
     def outcome(self, out: Outcome) -> http.Response:
@@ -191,8 +273,15 @@ class IntuitEmulator:
         if host == CONTROL_HOST:
             flow.metadata["emulator_control"] = True
             flow.response = self.control(req)
+        elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "OPTIONS":
+            flow.response = self.preflight(req)
         elif host == TOKEN_HOST and req.path.startswith(TOKEN_PATH) and req.method == "POST":
             await self.token_flow(flow)
+            if flow.response and "origin" in req.headers:
+                flow.response.headers["access-control-allow-origin"] = req.headers["origin"]
+                flow.response.headers["vary"] = "Origin"
+        elif host == "localhost" and req.port == GENERIC_PORT:
+            flow.response = self.generic_route(req)
         else:
             flow.response = self.route(req)
 
@@ -207,6 +296,24 @@ class IntuitEmulator:
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.error and "emulator_shift" in flow.metadata:
             flow.error.timestamp += flow.metadata["emulator_shift"]
+
+    def preflight(self, req: http.Request) -> http.Response:
+        """A browser asks whether a page may POST to the token endpoint with Authorization."""
+        origin = req.headers.get("origin", "")
+        if not origin.endswith(".example.test"):
+            return self.make(403, "", ctype="text/plain")
+        return self.make(
+            204,
+            None,
+            ctype="text/plain",
+            extra={
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": "POST",
+                "access-control-allow-headers": "authorization, content-type, accept",
+                "access-control-max-age": "600",
+                "vary": "Origin",
+            },
+        )
 
     # -- token endpoint -------------------------------------------------------------------
     async def token_flow(self, flow: http.HTTPFlow) -> None:
@@ -257,6 +364,44 @@ class IntuitEmulator:
             )
         return self.make(400, {"error": "unsupported_grant_type"})
 
+    # -- the generic RFC 6749 server (a custom provider) ---------------------------------
+    def generic_route(self, req: http.Request) -> http.Response:
+        path = req.path.split("?")[0]
+        if path == "/oauth/authorize":
+            q = req.query
+            redirect_uri = q.get("redirect_uri", "")
+            code = self.generic.authorize(q.get("client_id", ""), redirect_uri, "", self.now())
+            if code is None:
+                return self.make(400, {"error": "invalid_request"}, intuit=False)
+            query = urlencode({"code": code, "state": q.get("state", "")})
+            return self.make(302, "", "text/html", {"location": f"{redirect_uri}?{query}"}, False)
+        if path == "/oauth/token" and req.method == "POST":
+            return self.generic_token(req)
+        if path == "/oauth/revoke" and req.method == "POST":
+            auth = client_auth(req)
+            app = APPS.get(auth[0]) if auth else None
+            if auth is None or app is None or app.secret != auth[1]:
+                return self.make(401, {"error": "invalid_client"}, intuit=False)
+            out = self.generic.revoke(app.client_id, req.urlencoded_form.get("token", ""))
+            return self.make(out.status, out.body, intuit=False)
+        return self.make(404, {"error": "not_found"}, intuit=False)
+
+    def generic_token(self, req: http.Request) -> http.Response:
+        auth = client_auth(req)
+        app = APPS.get(auth[0]) if auth else None
+        if auth is None or app is None or app.secret != auth[1]:
+            return self.make(401, {"error": "invalid_client"}, intuit=False)
+        form = req.urlencoded_form
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code" and "code" in form:
+            args = (app.client_id, form["code"], form.get("redirect_uri", ""), self.now(), False)
+            out = self.generic.exchange(*args)
+        elif grant_type == "refresh_token" and "refresh_token" in form:
+            out = self.generic.refresh(app.client_id, form["refresh_token"], self.now(), False)
+        else:
+            return self.make(400, {"error": "unsupported_grant_type"}, intuit=False)
+        return self.make(out.status, out.body, intuit=False)
+
     # -- other Intuit hosts and the apps ------------------------------------------------
     def route(self, req: http.Request) -> http.Response:
         host, path = req.pretty_host, req.path.split("?")[0]
@@ -268,12 +413,37 @@ class IntuitEmulator:
             return self.authorize(req)
         if host == TOKEN_HOST and path == "/op/v1/jwks":
             return self.make(200, {"keys": []})
+        if host in DATA_HOSTS and path.startswith("/v3/company/"):
+            return self.data_api(req, path)
         if host.endswith(".example.test") or host == "localhost":
             return self.app_page(req)
         return self.make(404, "not found", ctype="text/plain")
 
     def authorize(self, req: http.Request) -> http.Response:
-        q = req.query
+        if req.method == "POST":
+            return self.consent_given(req.urlencoded_form)
+        if self.consent == "form":
+            return self.consent_page(req.query)
+        return self.consent_given(req.query)
+
+    def consent_page(self, q: Mapping[str, str]) -> http.Response:
+        """The user is asked to connect; the page's form posts the authorize parameters back."""
+        app = APPS.get(q.get("client_id", ""))
+        if app is None or not self.model.is_registered(app.client_id, q.get("redirect_uri", "")):
+            return self.make(400, BAD_REDIRECT_PAGE, ctype="text/html;charset=utf-8")
+        fields = ("client_id", "redirect_uri", "state", "scope", "response_type")
+        hidden = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">' for k in fields
+        )
+        page = (
+            "<html><head><title>Connect to QuickBooks</title></head><body>"
+            "<h1>Connect your QuickBooks company</h1>"
+            f'<form method="post" action="/connect/oauth2">{hidden}'
+            '<button id="connect" type="submit">Connect</button></form></body></html>'
+        )
+        return self.make(200, page, ctype="text/html;charset=utf-8")
+
+    def consent_given(self, q: Mapping[str, str]) -> http.Response:
         redirect_uri = q.get("redirect_uri", "")
         code = self.model.authorize(q.get("client_id", ""), redirect_uri, REALM_ID, self.now())
         if code is None:
@@ -286,6 +456,15 @@ class IntuitEmulator:
             ctype="text/html;charset=utf-8",
             extra={"location": f"{redirect_uri}{sep}{params}"},
         )
+
+    def data_api(self, req: http.Request, path: str) -> http.Response:
+        scheme, _, token = req.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not self.model.access_ok(token.strip(), self.now()):
+            return self.make(401, AUTH_FAULT)
+        now = formatdate(self.now(), usegmt=True)
+        if "/companyinfo/" in path:
+            return self.make(200, {"CompanyInfo": {"CompanyName": "Sandbox Company_US_1"}})
+        return self.make(200, {"QueryResponse": {}, "time": now})
 
     def revoke(self, req: http.Request) -> http.Response:
         auth = client_auth(req)
@@ -304,6 +483,14 @@ class IntuitEmulator:
     def app_page(self, req: http.Request) -> http.Response:
         if req.path.startswith("/favicon"):
             return self.make(404, "", ctype="text/plain")
+        target = self.app_redirect(req)
+        if target:
+            extra = {"location": target, "server": "app"}
+            return self.make(301, "", ctype="text/html", extra=extra)
+        if req.path.startswith("/spa/callback"):
+            return self.make(
+                200, spa_page(), ctype="text/html;charset=utf-8", extra={"server": "app"}
+            )
         title = "Disconnected" if "disconnect" in req.path else "Connected to QuickBooks"
         return self.make(
             200,
@@ -311,6 +498,15 @@ class IntuitEmulator:
             ctype="text/html;charset=utf-8",
             extra={"server": "app"},
         )
+
+    def app_redirect(self, req: http.Request) -> str | None:
+        """Where the app's own server sends this request first, if anywhere."""
+        path, sep, query = req.path.partition("?")
+        if "https" in self.app_redirects and req.scheme == "http":
+            return f"https://{req.pretty_host}{req.path}"
+        if "slash" in self.app_redirects and path.endswith("/callback"):
+            return f"{req.scheme}://{req.host_header or req.pretty_host}{path}/{sep}{query}"
+        return None
 
     # -- control API ----------------------------------------------------------------------
     def control(self, req: http.Request) -> http.Response:
@@ -353,6 +549,17 @@ class IntuitEmulator:
                 self.now(),
             )
             return {"refresh_token": rt}
+        elif path == "/consent":
+            if a["mode"] not in ("auto", "form"):
+                raise ValueError(f"consent mode {a['mode']!r}")
+            self.consent = str(a["mode"])
+        elif path == "/app":
+            redirects = a.get("redirects") or []
+            self.app_redirects = frozenset(str(r) for r in redirects)  # type: ignore[attr-defined]
+        elif path == "/register":
+            self.model.register(str(a["client_id"]), str(a["redirect_uri"]))
+        elif path == "/generic":
+            self.generic.grace = float(str(a["grace"]))
         elif path == "/disconnect":
             return {"grants": self.model.revoke_realm(str(a.get("realm_id", REALM_ID)))}
         elif path == "/state":

@@ -112,12 +112,27 @@ INVALID_GRANT_BODIES: tuple[dict[str, object], ...] = (
 
 
 class IntuitModel:
-    def __init__(self, seed: int | None = None) -> None:
+    """Intuit's server by default. `grace`, `rotate_after` and `intuit_fields=False` make it
+    a plain RFC 6749 server instead (the custom-provider test: rotation on every refresh,
+    a superseded token still accepted for `grace` seconds, no Intuit-only answer fields)."""
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        grace: float = 0.0,
+        rotate_after: float = ROTATE_AFTER,
+        intuit_fields: bool = True,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.grace = grace
+        self.rotate_after = rotate_after
+        self.intuit_fields = intuit_fields
         self.codes: dict[str, Code] = {}
         self.refresh_tokens: dict[str, Grant] = {}  # every refresh token ever issued
         self.access_tokens: dict[str, Grant] = {}
-        self.superseded: set[str] = set()
+        self.access_expires: dict[str, float] = {}
+        self.registered: dict[str, set[str]] = {}  # redirect URIs added at run time
+        self.superseded: dict[str, float] = {}  # refresh token -> when its successor came
         self._bad_grant_turn = 0
 
     # -- token formats -------------------------------------------------------------------
@@ -143,10 +158,22 @@ class IntuitModel:
         return Outcome(400, dict(body))
 
     # -- authorize -----------------------------------------------------------------------
+    def register(self, client_id: str, redirect_uri: str) -> None:
+        """The developer adds a redirect URI on the app's keys tab."""
+        if client_id not in APPS:
+            raise KeyError(client_id)
+        self.registered.setdefault(client_id, set()).add(redirect_uri)
+
+    def is_registered(self, client_id: str, redirect_uri: str) -> bool:
+        """Exact string match against the keys tab, as Intuit compares."""
+        app = APPS.get(client_id)
+        return app is not None and (
+            redirect_uri in app.redirect_uris or redirect_uri in self.registered.get(client_id, ())
+        )
+
     def authorize(self, client_id: str, redirect_uri: str, realm_id: str, now: float) -> str | None:
         """Issue a code, or None when the client or redirect URI is not registered."""
-        app = APPS.get(client_id)
-        if app is None or redirect_uri not in app.redirect_uris:
+        if not self.is_registered(client_id, redirect_uri):
             return None
         code = self.new_code(now)
         self.codes[code] = Code(code, client_id, redirect_uri, realm_id, now)
@@ -175,22 +202,25 @@ class IntuitModel:
         grant = self.refresh_tokens.get(token)
         if grant is None or grant.client_id != client_id or grant.dead:
             return self.invalid_grant()
-        if token in self.superseded:  # rotation grace is 0 s
-            return self.invalid_grant()
+        if token in self.superseded:
+            if now - self.superseded[token] >= self.grace:  # Intuit's grace is 0 s
+                return self.invalid_grant()
+            return self._issue(grant, now, hard, rotate=False)  # within the grace: accepted
         if now >= grant.rt_issued_at + ROLLING_LIFETIME or now >= grant.granted_at + HARD_CAP:
             return self.invalid_grant()
-        return self._issue(grant, now, hard, rotate=now - grant.rt_issued_at >= ROTATE_AFTER)
+        return self._issue(grant, now, hard, rotate=now - grant.rt_issued_at >= self.rotate_after)
 
     def _issue(self, grant: Grant, now: float, hard: bool, rotate: bool) -> Outcome:
         if rotate:
             if grant.current_rt:
-                self.superseded.add(grant.current_rt)
+                self.superseded[grant.current_rt] = now
             grant.current_rt = self.new_refresh_token(now + ROLLING_LIFETIME)
             grant.rt_issued_at = now
             self.refresh_tokens[grant.current_rt] = grant
         access = self.new_access_token()
         grant.access_tokens.add(access)
         self.access_tokens[access] = grant
+        self.access_expires[access] = now + ACCESS_LIFETIME
         body: dict[str, object] = {
             "x_refresh_token_expires_in": int(grant.rt_issued_at + ROLLING_LIFETIME - now),
             "refresh_token": grant.current_rt,
@@ -198,9 +228,16 @@ class IntuitModel:
             "token_type": "bearer",
             "expires_in": ACCESS_LIFETIME,
         }
-        if hard:
+        if not self.intuit_fields:
+            del body["x_refresh_token_expires_in"]
+        elif hard:
             body["x_refresh_token_hard_expires_in"] = int(grant.granted_at + HARD_CAP - now)
         return Outcome(200, body)
+
+    def access_ok(self, token: str, now: float) -> bool:
+        """A data-API call with this bearer token is accepted: issued, unexpired, grant alive."""
+        grant = self.access_tokens.get(token)
+        return grant is not None and not grant.dead and now < self.access_expires[token]
 
     # -- revoke, seeding -----------------------------------------------------------------
     def revoke(self, client_id: str, token: str) -> Outcome:

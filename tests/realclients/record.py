@@ -5,7 +5,8 @@
 For each scenario: start mitmdump with the emulator (hardump + flow file), run the scenario,
 stop mitmdump with SIGINT (the HAR is written only on a clean stop), check the token requests
 have the statuses the scenario declares, and write into tests/data/golden/:
-<name>.har, <name>.mitm, <name>.expect.json and, for Chromium scenarios, <name>.playwright.har.
+<name>.har, <name>.mitm, <name>.expect.json and the browser's own HAR: <name>.playwright.har for
+Chromium scenarios (Playwright), <name>.firefox.har for Firefox (its Save All As HAR).
 
 Importable: `mitmdump(extra_args)` is a context manager yielding (proxy_url, ca_path) for a
 mitmdump running the emulator (add your own `-s addon.py` in extra_args), and
@@ -30,7 +31,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scenarios import SCENARIOS, Ctx  # noqa: E402
+import evidence  # noqa: E402
+from authflows import AUTH_FLOWS  # noqa: E402
+from scenarios import SCENARIOS as BY_CAUSE  # noqa: E402
+from scenarios import Ctx  # noqa: E402
+
+SCENARIOS = {**BY_CAUSE, **AUTH_FLOWS}
 
 GOLDEN = HERE.parent / "data" / "golden"
 EMULATOR = HERE / "emulator.py"
@@ -159,7 +165,8 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"qbt-{name}-") as tmp:
         har, flows, pw = Path(tmp, "m.har"), Path(tmp, "m.mitm"), Path(tmp, "pw.har")
-        chromium = SCENARIOS[name].client.startswith("chromium")
+        browser = SCENARIOS[name].client.split("+")[0]
+        own_har = {"chromium": "playwright", "firefox": "firefox"}.get(browser)
         args = [
             "--set",
             f"hardump={har}",
@@ -169,19 +176,20 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
             f"save_stream_filter={RECORD_FILTER}",
         ]
         with mitmdump(args, confdir) as (proxy_url, ca):
-            result = run_scenario(name, proxy_url, ca, str(pw) if chromium else None)
-        problems = check(json.loads(har.read_text()), result)
+            result = run_scenario(name, proxy_url, ca, str(pw) if own_har else None)
+        recorded = json.loads(har.read_text())
+        problems = check(recorded, result)
         if problems:
             raise RuntimeError(f"{name}: " + "; ".join(problems))
+        result["evidence"] = evidence.required(recorded, result["causes"])
         # mitmproxy writes indent=4; the same JSON with indent=1 is a third smaller.
         compact = json.dumps(json.loads(har.read_text()), indent=1, ensure_ascii=False)
         (out / f"{name}.har").write_text(compact + "\n")
         shutil.copyfile(flows, out / f"{name}.mitm")
-        if chromium:
-            shutil.copyfile(pw, out / f"{name}.playwright.har")
-    expect = {
-        k: result[k] for k in ("scenario", "client", "causes", "statuses", "time_shifted", "notes")
-    }
+        if own_har:
+            shutil.copyfile(pw, out / f"{name}.{own_har}.har")
+    keys = ("scenario", "client", "causes", "evidence", "statuses", "time_shifted", "notes")
+    expect = {k: result[k] for k in keys}
     (out / f"{name}.expect.json").write_text(json.dumps(expect, indent=2) + "\n")
     return result
 

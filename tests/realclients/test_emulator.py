@@ -150,3 +150,75 @@ def test_drop_knob_rotates_then_kills_the_flow():
     assert lost.response is None and lost.error is not None  # killed
     retry = token(emu, grant_type="refresh_token", refresh_token=rt)
     assert retry.response and retry.response.status_code == 400
+
+
+def control(emu: IntuitEmulator, path: str, **args: object) -> None:
+    f = send(emu, "POST", f"http://emulator.control{path}", json.dumps(args).encode())
+    assert f.response and f.response.status_code == 200, f.response and f.response.text
+
+
+def test_consent_form_posts_the_authorize_parameters_and_gets_the_code():
+    emu = IntuitEmulator()
+    control(emu, "/consent", mode="form")
+    q = {"client_id": DEV, "redirect_uri": CALLBACK, "state": "st1", "scope": "a b"}
+    page = send(emu, "GET", f"https://appcenter.intuit.com/connect/oauth2?{urlencode(q)}")
+    assert page.response and page.response.status_code == 200
+    assert 'method="post" action="/connect/oauth2"' in page.response.text
+    assert 'name="redirect_uri" value="https://app.example.test/callback"' in page.response.text
+    posted = send(
+        emu,
+        "POST",
+        "https://appcenter.intuit.com/connect/oauth2",
+        urlencode({**q, "response_type": "code"}).encode(),
+        {"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert posted.response and posted.response.status_code == 302
+    location = urlsplit(posted.response.headers["location"])
+    assert location.geturl().startswith(CALLBACK + "?")
+    args = parse_qs(location.query)
+    assert args["state"] == ["st1"] and args["realmId"] and args["code"]
+    exchanged = token(
+        emu, grant_type="authorization_code", code=args["code"][0], redirect_uri=CALLBACK
+    )
+    assert exchanged.response and exchanged.response.status_code == 200
+
+
+def test_consent_form_refuses_an_unregistered_redirect_uri_until_it_is_registered():
+    emu = IntuitEmulator()
+    control(emu, "/consent", mode="form")
+    local = "http://localhost:41234/callback"
+    q = urlencode({"client_id": DEV, "redirect_uri": local, "state": "s"})
+    refused = send(emu, "GET", f"https://appcenter.intuit.com/connect/oauth2?{q}")
+    assert refused.response and refused.response.status_code == 400
+    control(emu, "/register", client_id=DEV, redirect_uri=local)
+    page = send(emu, "GET", f"https://appcenter.intuit.com/connect/oauth2?{q}")
+    assert page.response and page.response.status_code == 200
+
+
+def test_app_server_redirects_its_callback_to_https_then_to_the_slash():
+    emu = IntuitEmulator()
+    control(emu, "/app", redirects=["slash", "https"])
+    first = send(emu, "GET", "http://app.example.test/callback?code=c&state=s")
+    assert first.response and first.response.status_code == 301
+    assert first.response.headers["location"] == "https://app.example.test/callback?code=c&state=s"
+    second = send(emu, "GET", first.response.headers["location"])
+    assert second.response and second.response.status_code == 301
+    assert second.response.headers["location"] == (
+        "https://app.example.test/callback/?code=c&state=s"
+    )
+    final = send(emu, "GET", second.response.headers["location"])
+    assert final.response and final.response.status_code == 200
+
+
+def test_data_api_accepts_a_live_access_token_only():
+    emu = IntuitEmulator()
+    code = code_for(emu)
+    tokens = body(token(emu, grant_type="authorization_code", code=code, redirect_uri=CALLBACK))
+    url = "https://sandbox-quickbooks.api.intuit.com/v3/company/1/query?query=select"
+    auth = {"authorization": f"Bearer {tokens['access_token']}"}
+    ok = send(emu, "GET", url, headers=auth)
+    assert ok.response and ok.response.status_code == 200
+    advance(emu, 3601)
+    late = send(emu, "GET", url, headers=auth)
+    assert late.response and late.response.status_code == 401
+    assert body(late)["Fault"]["Error"][0]["code"] == "3200"

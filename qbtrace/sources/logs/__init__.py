@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, tzinfo
 from types import ModuleType
 
-from qbtrace.model import Exchange, Input, Ref
+from qbtrace.model import Exchange, Input, InputKind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources.logs import (
@@ -61,6 +61,8 @@ LOG_KEYS = (
 )
 """Keys a JSON log record has (Docker's `log` lines have `time` too; a HAR's `log` is not)."""
 HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
+FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
+"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
 
 
 def read_log(
@@ -107,7 +109,7 @@ def read_log_pieces(
         exchanges.append(to_exchange(hit, rec, Ref(source, rec.index), profile, redactor))
     warnings = _warnings(formats, naive, zone, len(exchanges))
     name = ", ".join(f for f, _ in formats.most_common()) or None
-    return Input(source, "log", tally.lines, tuple(exchanges), warnings, format=name)
+    return Input(source, InputKind.LOG, tally.lines, tuple(exchanges), warnings, format=name)
 
 
 def _records(pieces: Iterable[bytes], zone: tzinfo, tally: Tally) -> Iterator[Record]:
@@ -153,7 +155,7 @@ def _warnings(formats: Counter[str], naive: bool, zone: tzinfo, count: int) -> t
 def looks_like_log(head: bytes) -> bool:
     """True when the start of a file is application-log text: a line with a timestamp
     prefix, a JSON log record or export, or a token-request line of any format."""
-    if HAR_HEAD.search(head):
+    if HAR_HEAD.search(head) or FLOW_HEAD.match(head):
         return False
     text = head.decode("utf-8", "replace")
     if text.count("\ufffd") > len(text) // 100 or "\x00" in text:

@@ -4,7 +4,7 @@ A log of a busy app is gigabytes of noise with one token line in a thousand. So 
 parsed until a substring pre-filter (Aho-Corasick over the bytes, in native code, when
 `ahocorasick_rs` is installed; `bytes.find` per needle otherwise) has found one of NEEDLES
 in it. Around each hit the whole record is assembled: a traceback above it (Python's, ending
-in `intuitlib.exceptions.AuthClientError: …`), the indented lines of a Node object below it,
+in the SDK's exception line), the indented lines of a Node object below it,
 the .NET AdvancedLogger's request lines up to its response line. The file is walked in
 windows; pages behind the window are released, so memory stays bounded whatever the size.
 """

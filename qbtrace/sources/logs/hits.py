@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from qbtrace.model import TOKEN_NOT_LOGGED, ClientAuth, Exchange, Kind, Ref
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, ClientAuth, Exchange, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources.build import RawParts, build_exchange
+from qbtrace.sources.build import build_exchange
 
 
 @dataclass(slots=True)
@@ -64,7 +64,9 @@ def to_exchange(hit: Hit, rec: Record, ref: Ref, profile: Profile, redactor: Red
     headers = [("intuit_tid", hit.tid)] if hit.tid else []
     if hit.server_date:
         headers.append(("date", hit.server_date))
-    url = profile.token_endpoint if hit.kind == Kind.TOKEN else profile.revoke_endpoint
+    provider = profile.default  # the SDKs of these formats talk to the default provider
+    revoke = provider.revoke_endpoint or provider.token_endpoint
+    url = provider.token_endpoint if hit.kind == Kind.TOKEN else revoke
     raw = RawParts(
         method="POST",
         url=url,
@@ -88,8 +90,8 @@ def _logged(x: Exchange, hit: Hit, rec: Record) -> Exchange:
     if presented is None:
         gaps.append(TOKEN_NOT_LOGGED)
     params = dict(x.params)
-    if hit.realm and "realmId" not in params:
-        params["realmId"] = hit.realm
+    if hit.realm:
+        params[TENANT] = hit.realm
     client = x.client
     if hit.client_id and (client is None or client.via == "none"):
         client = ClientAuth(hit.client_id, None, "log")

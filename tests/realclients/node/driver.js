@@ -126,13 +126,4 @@ const parts = {
   },
 };
 
-async function main() {
-  const [part, raw] = process.argv.slice(2);
-  const result = await parts[part](JSON.parse(raw || '{}'));
-  process.stdout.write(JSON.stringify({ part, log, result: result || null }) + '\n');
-}
-
-main().catch((e) => {
-  process.stderr.write(`${e.stack || e}\n`);
-  process.exit(1);
-});
+require('./main')(parts, log);

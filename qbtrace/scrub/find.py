@@ -1,0 +1,162 @@
+"""Candidate secrets in any text: JWTs, long high-entropy values, and the values of fields
+whose names mean a secret, in whatever syntax the text has.
+
+Bodies come damaged, prefixed (`)]}'`, `while(1);`), as NDJSON, XML, HTML, multipart or
+plain text, so fields are found with patterns rather than parsers: a JSON or JavaScript
+`"name": "value"`, a form or query `name=value`, an XML `<name>value</name>`, an HTML
+`name="csrf" value="..."` or `<meta name=... content=...>`, a multipart part, a
+`Name: value` line. Every pattern is bounded, so a scan is linear in the text's length.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from urllib.parse import unquote_plus
+
+from qbtrace.redact import PLACEHOLDERS, canonical
+from qbtrace.scrub.names import is_secret_name
+
+MIN_SECRET = 6
+"""Shorter values are not collected: replacing them everywhere would hit unrelated text."""
+MIN_OPAQUE = 24
+"""A value of any name is a secret when it is at least this long and looks random."""
+MAX_VALUE = 16384
+JWT = re.compile(r"eyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*(?:\.[\w-]+){0,2}", re.ASCII)
+"""A JWT (three parts) or JWE (five): base64url parts, the header's JSON starting `{"`."""
+OPAQUE = re.compile(r"[A-Za-z0-9+/_~.=-]{24,}")
+DIGIT = re.compile(r"[0-9]")
+LETTER = re.compile(r"[A-Za-z]")
+PUNCTUATION = "+/_~.=-"
+NAME = r"[A-Za-z_$@][\w$@.\[\]-]{0,80}"
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$@.[]-")
+JSON_STRING = r"((?:[^\"\\\n]++|\\.)++)"
+VALUE_PATTERNS = (
+    # JSON, NDJSON, JavaScript objects: "name": "value", name: 'value', name="value"
+    re.compile(rf"[\"']?\s*+[:=]\s*+\"{JSON_STRING}\""),
+    re.compile(rf"[\"']?\s*+[:=]\s*+'([^'\n]{{1,{MAX_VALUE}}})'"),
+    # forms, queries, cookies and fragments: name=value
+    re.compile(rf"=([^&;#\s\"'<>,]{{1,{MAX_VALUE}}})"),
+)
+"""Patterns that start at the separator (fast: few places match), the name read backwards."""
+NAMED_PATTERNS = (
+    # XML elements
+    re.compile(rf"<({NAME})(?:\s[^<>]{{0,1000}})?>([^<]{{1,{MAX_VALUE}}})</\1>"),
+    # HTML: <input name="csrf" value="...">, <meta name="csrf-token" content="...">
+    re.compile(
+        rf"(?<![\w-])name=[\"']({NAME})[\"'][^<>]{{0,500}}?\b(?:value|content)=[\"']"
+        rf"([^\"'<>]{{1,{MAX_VALUE}}})"
+    ),
+    # multipart: Content-Disposition: form-data; name="password" ... blank line, value
+    re.compile(
+        rf"(?i:form-data);[^\r\n]{{0,200}}?\bname=\"({NAME})\"[^\r\n]{{0,500}}\r?\n"
+        rf"(?:[^\r\n]{{1,500}}\r?\n){{0,8}}\r?\n([^\r\n]{{1,{MAX_VALUE}}})"
+    ),
+    # Name: value lines (logs, raw HTTP in a text body)
+    # (a quoted value is code, `key: "header",`, and read by the JSON pattern)
+    re.compile(rf"(?m)^[ \t]*({NAME})[ \t]*:[ \t]*([^\s\"'][^\r\n]{{0,{MAX_VALUE}}})$"),
+)
+VALUE_FIRST = re.compile(
+    rf"(?<![\w-])(?:value|content)=[\"']([^\"'<>]{{1,{MAX_VALUE}}})[\"'][^<>]{{0,500}}?"
+    rf"\bname=[\"']({NAME})"
+)
+"""HTML with the value before the name: `<meta content="..." name="csrf-token">`."""
+
+
+def meaningful(value: str) -> bool:
+    """Long enough to be a secret and not a placeholder, a URL or a sentence."""
+    text = value.strip()
+    if len(text) < MIN_SECRET or len(text) > MAX_VALUE or text.lower() in PLACEHOLDERS:
+        return False
+    return "://" not in text and text.count(" ") < 3
+
+
+def opaque(value: str) -> bool:
+    """True for a long value that looks random: letters and digits mixed, and varied enough
+    (Shannon entropy over 3 bits a character) that it is no word, date or path."""
+    if len(value) < MIN_OPAQUE or value.startswith("/") or not OPAQUE.fullmatch(value):
+        return False
+    if not DIGIT.search(value) or not LETTER.search(value):
+        return False
+    if sum(map(value.count, PUNCTUATION)) > 0.25 * len(value):
+        return False
+    size = len(value)
+    entropy = -sum(n / size * math.log2(n / size) for n in Counter(value).values())
+    return entropy > 3.0
+
+
+def opaque_value(value: str) -> bool:
+    """A field's value that looks random once its wrapper (quotes, percent-encoding) is
+    undone; a value with spaces inside is text, not one token."""
+    text = value.strip()
+    return len(text) >= MIN_OPAQUE and " " not in text and opaque(canonical(text)[0])
+
+
+def jwts(text: str) -> Iterator[str]:
+    """Every JWT (or JWE) in the text, wherever it stands."""
+    if "eyJ" in text:
+        yield from (m.group(0) for m in JWT.finditer(text))
+
+
+def opaque_runs(text: str) -> Iterator[str]:
+    """Long random-looking runs in free text (a token in a log line or an error message)."""
+    for match in OPAQUE.finditer(text):
+        run = match.group(0).strip("=.-_~")
+        if opaque(run):
+            yield run
+
+
+def fields(text: str, every: bool = True) -> Iterator[tuple[str, str]]:
+    """(name, value) of every field-like pair in the text, values unescaped as their syntax
+    says (JSON escapes, percent-encoding). Unless `every`, only pairs that may hold a
+    secret: a secret name, or a value long enough to be a random one."""
+    for index, pattern in enumerate(VALUE_PATTERNS):
+        for match in pattern.finditer(text):
+            name = _name_before(text, match.start())
+            value = match.group(1)
+            if name is None or not (every or len(value) >= MIN_OPAQUE or is_secret_name(name)):
+                continue
+            if index == 0 and "\\" in value:
+                value = _json_unescape(value)
+            elif index == 2 and ("%" in value or "+" in value):
+                value = unquote_plus(value)  # its encoded spellings are searched for too
+            yield name, value
+    for pattern in NAMED_PATTERNS:
+        for match in pattern.finditer(text):
+            yield match.group(1), match.group(2)
+    for match in VALUE_FIRST.finditer(text):
+        yield match.group(2), match.group(1)
+
+
+def _name_before(text: str, end: str | int) -> str | None:
+    """The field name that ends at `end` (a quote after it allowed), read backwards."""
+    stop = int(end)
+    if stop and text[stop - 1] in "\"'":
+        stop -= 1
+    start = stop
+    floor = max(0, stop - 81)
+    while start > floor and text[start - 1] in NAME_CHARS:
+        start -= 1
+    if start == stop or (start > 0 and text[start - 1] in NAME_CHARS):
+        return None
+    name = text[start:stop]
+    return name if name[0].isalpha() or name[0] in "_$@" else None
+
+
+def secret_fields(text: str) -> Iterator[tuple[str, str]]:
+    """(name, value) of the fields of `text` whose name means a secret or whose value is a
+    JWT or looks random."""
+    for name, value in fields(text, every=False):
+        if is_secret_name(name) or opaque_value(value):
+            yield name, value
+
+
+def _json_unescape(value: str) -> str:
+    try:
+        decoded = json.loads(f'"{value}"')
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
