@@ -183,6 +183,8 @@ def in_process(flows: int = 20_000) -> list[str]:
     from mitmproxy import http
     from mitmproxy.test import taddons, tflow
 
+    from qbtrace.live import spread
+
     os.environ.setdefault("QBTRACE_TAG_KEY", "bench")
     spec = importlib.util.spec_from_file_location("qbtrace_capture_bench", ADDON)
     assert spec is not None and spec.loader is not None
@@ -220,8 +222,8 @@ def in_process(flows: int = 20_000) -> list[str]:
         for f in matching:
             addon.response(f)
         return [
-            f"matching (µs mean/p50/p99): {module._spread(addon.time_matching)}",
-            f"unrelated (µs mean/p50/p99): {module._spread(addon.time_unrelated)}",
+            f"matching (µs mean/p50/p99): {spread(addon.session.time_matching)}",
+            f"unrelated (µs mean/p50/p99): {spread(addon.session.time_unrelated)}",
         ]
 
 

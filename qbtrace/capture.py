@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from qbtrace import __version__
-from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
+from qbtrace.model import ClientAuth, Exchange, Gap, Kind, RawParts, Ref, Value
 from qbtrace.redact import Redactor
 
 CAPTURE_VERSION = 1
@@ -57,7 +57,7 @@ class ExchangeRecord(msgspec.Struct, omit_defaults=True):
     reply: dict[str, Value] = {}
     headers: dict[str, str] = {}
     client: ClientAuth | None = None
-    gaps: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
     flow_id: str | None = None
 
 

@@ -51,7 +51,9 @@ def explain(ctx: Context) -> Finding:
     warnings: list[str] = []
     rule, chosen = _guess_without_credentials(ctx, rule, chosen, warnings)
     confidence = _weakened(ctx, rule, chosen.confidence, warnings)
-    alternatives = [r.cause for r, _ in matches if r is not rule and r.cause != "unexplained"]
+    alternatives: list[str] = [
+        r.cause for r, _ in matches if r is not rule and r.cause != "unexplained"
+    ]
     alternatives += [c for c in rule.guesses if c not in alternatives]
     return Finding(
         ref=f.x.ref,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -13,6 +14,9 @@ from qbtrace import __version__
 from qbtrace.errors import QbtraceError
 from qbtrace.redact import Redactor, default_key
 from qbtrace.rules import BY_CAUSE, PRECEDENCE
+
+if TYPE_CHECKING:
+    from qbtrace.run import Run
 
 FORMATS = ("text", "json", "csv", "html")
 
@@ -125,10 +129,25 @@ def analyze(
     from qbtrace.run import run_analysis
 
     wanted = parse_causes(fail_on)
-    found = run_analysis(
-        list(inputs), fmt, output, config, events, show_client_ids, wanted, not no_config, log_tz
+    progress = partial(click.echo, err=True) if sys.stderr.isatty() else None
+    run = run_analysis(
+        list(inputs), fmt, config, events, show_client_ids, wanted, not no_config, progress, log_tz
     )
-    sys.exit(1 if found else 0)
+    emit(run, fmt, output)
+    sys.exit(1 if run.found else 0)
+
+
+def emit(run: Run, fmt: str, output: Path | None) -> None:
+    """The output to standard output or `output`, then what standard error must say."""
+    if output is None:
+        sys.stdout.write(run.text)  # as rendered: click.echo would drop escape sequences
+    else:
+        output.write_text(run.text, encoding="utf-8")
+    for line in run.said:
+        click.echo(line, err=True)
+    if fmt != "text" or output is not None:  # the terminal text says them itself
+        for line in run.notes:
+            click.echo(line, err=True)
 
 
 @main.command()
@@ -156,9 +175,10 @@ def report(
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import run_analysis
 
-    run_analysis(
-        list(inputs), "html", output, config, None, show_client_ids, (), not no_config, log_tz
+    run = run_analysis(
+        list(inputs), "html", config, None, show_client_ids, (), not no_config, None, log_tz
     )
+    emit(run, "html", output)
 
 
 @main.command()
@@ -255,6 +275,10 @@ def proxy(port: int, out: Path, config: Path | None, mitmdump_args: tuple[str, .
     it and prints a summary; the capture file analyzes like any HAR:
     `qbtrace analyze qbtrace-capture.jsonl`.
     """
-    from qbtrace.proxy import run_proxy
+    from qbtrace.proxy import start_proxy
 
-    sys.exit(run_proxy(port, out, config, list(mitmdump_args)))
+    run = start_proxy(port, out, config, list(mitmdump_args))
+    click.echo(run.setup)
+    status = run.wait()
+    click.echo(run.summary())
+    sys.exit(status)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from qbtrace.events import TokenRequest, token_request
 from qbtrace.model import Exchange, Kind, Value
-from qbtrace.providers import TENANT_PARAMS
+from qbtrace.providers import TENANT_PARAMS, host_path
 from qbtrace.redact import Secret
 
 K = TypeVar("K")
@@ -48,6 +48,8 @@ Change = tuple[Edit, Any, Any, Any]
 """(edit, container, key, previous value): one change to one index."""
 
 
+BEST_SCAN = 64
+"""How many of the latest authorize requests a callback's owner is looked for among."""
 TRUNCATION_PREFIX = 32
 """Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
@@ -97,8 +99,9 @@ class Lineage:
     """client id → secret hex → first successful request with it (few secrets per client)."""
     first_rotation: dict[str, TokenRequest] = field(default_factory=dict)
     """refresh token hex → the first successful refresh that spent it and issued another."""
-    by_state: dict[str, Exchange] = field(default_factory=dict)
-    """state hex → the latest authorize request that sent it."""
+    by_state: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
+    """state hex → the authorize requests that sent it, in time order (apps that use one
+    constant state send it from every attempt)."""
     redirects: dict[str, Exchange] = field(default_factory=dict)
     """scheme://host/path a step of the flow redirected to → the authorize it belongs to."""
     callbacks: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
@@ -235,7 +238,7 @@ class Lineage:
             self._append(self.authorizes, x)
             st = x.params.get("state")
             if isinstance(st, Secret):
-                self._replace(self.by_state, st.hex, x)
+                self._push(self.by_state, st.hex, x)
         self._note_redirect(x, origin)
         if isinstance(x.reply.get("code"), Secret):
             self._add_grant(x, x.reply, origin)
@@ -243,9 +246,10 @@ class Lineage:
     def _continued(self, x: Exchange) -> Exchange | None:
         """The authorize a step of the flow belongs to: by its state, else by the redirect
         that led to its URL (a chain of 3xx answers)."""
+        target = x.reply.get("redirect_to")
         for st in (x.params.get("state"), x.reply.get("state")):
             if isinstance(st, Secret) and st.hex in self.by_state:
-                return self.by_state[st.hex]
+                return _best(self.by_state[st.hex], target if isinstance(target, str) else None)
         return self.redirects.get(x.url)
 
     def _note_redirect(self, x: Exchange, origin: Exchange | None) -> None:
@@ -255,14 +259,17 @@ class Lineage:
 
     def _authorize_for(self, callback: Exchange) -> Exchange | None:
         """The authorize a callback answers: by its state (tabs and attempts interleave),
-        else the one whose redirect led here, else (no state at all) the latest authorize."""
+        else the one whose redirect led here, else (no state at all) the latest authorize
+        that asked to come back to this URL, else the latest authorize."""
         st = callback.params.get("state")
         if isinstance(st, Secret) and st.hex in self.by_state:
-            return self.by_state[st.hex]
+            return _best(self.by_state[st.hex], callback.url)
         led = self.redirects.get(callback.url)
         if led is not None:
             return led
-        return self.authorizes[-1] if self.authorizes and not isinstance(st, Secret) else None
+        if not self.authorizes or isinstance(st, Secret):
+            return None
+        return _best(self.authorizes, callback.url)
 
     def _add_grant(
         self, carrier: Exchange, fields: Mapping[str, Value], authorize: Exchange | None
@@ -369,6 +376,19 @@ class Lineage:
         if self._journal is not None:
             self._journal((Edit.SET, table, key, table.get(key, MISSING)))
         table[key] = value
+
+
+def _best(candidates: Sequence[Exchange], arrived: str | None) -> Exchange:
+    """Of authorize requests that sent one state, the latest that asked to be sent back where
+    the code arrived (the exact string, else the same endpoint), else the latest."""
+    if arrived is not None:
+        recent = candidates[-BEST_SCAN:]  # a long capture's old attempts are not candidates
+        for same in (lambda u: u == arrived, lambda u: host_path(u) == host_path(arrived)):
+            for x in reversed(recent):
+                uri = x.params.get("redirect_uri")
+                if isinstance(uri, str) and same(uri):
+                    return x
+    return candidates[-1]
 
 
 def _asks(x: Exchange) -> bool:

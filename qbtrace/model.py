@@ -12,16 +12,83 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final, Literal
 
 from qbtrace.redact import Secret
 
 Value = str | int | float | bool | Secret | None
 TENANT = "tenant"
 """Param of an exchange read from a log: the tenant (company) the line names."""
-TOKEN_NOT_LOGGED = "token-not-in-log"
+TOKEN_NOT_LOGGED: Final = "token-not-in-log"
 """Gap of an exchange read from an application log that does not show which code or refresh
 token it presented: the per-token causes can then only be guessed (causes.md, "Application
 logs as evidence")."""
+
+Gap = Literal[
+    "request-body-missing",
+    "request-body-in-attachment",
+    "request-body-bad-base64",
+    "response-body-missing",
+    "response-body-in-attachment",
+    "response-body-bad-base64",
+    "response-not-json",
+    "response-not-delivered",
+    "client-auth-missing",
+    "token-not-in-log",
+]
+"""What an exporter left out (or could not deliver) that the rules might have needed."""
+Via = Literal["basic", "body", "none", "log"]
+"""Where a request's client credentials were: the Basic header, the form body, nowhere, or
+only the client id an application log names."""
+CredentialDefect = Literal[
+    "not-base64",
+    "not-utf8",
+    "no-colon",
+    "missing-id",
+    "missing-secret",
+    "whitespace-id",
+    "whitespace-secret",
+    "quoted-id",
+    "quoted-secret",
+    "inner-whitespace-id",
+    "inner-whitespace-secret",
+    "empty-id",
+    "empty-secret",
+    "placeholder-id",
+    "placeholder-secret",
+]
+"""What is wrong with the form of client credentials."""
+Role = Literal[
+    "app_redirect",
+    "token_not_logged",
+    "authorize",
+    "callback",
+    "callback_delivery",
+    "cluster",
+    "code_exchange",
+    "code_redirect",
+    "config",
+    "credential_defect",
+    "disconnect",
+    "earlier_exchange",
+    "error_description",
+    "earlier_success",
+    "first_spent",
+    "issued_access_token",
+    "issued_original",
+    "issued_successor",
+    "issuing_request",
+    "issuing_response",
+    "lost_response",
+    "malformed",
+    "missing_credentials",
+    "not_in_capture",
+    "overlapping",
+    "response",
+    "revoke",
+    "winner",
+]
+"""What an evidence item is to the finding it supports (JSON `evidence[].role`)."""
 
 
 class Kind(StrEnum):
@@ -65,10 +132,10 @@ class ClientAuth:
     """The client id as sent (not a secret); None when it could not be read."""
     secret: Secret | None
     """The client secret, tagged."""
-    via: str
-    """`basic`, `body`, or `none` when the request carried no credentials we could see."""
-    defects: tuple[str, ...] = ()
-    """What is wrong with the credentials' form (`not-base64`, `no-colon`, `empty-secret`...)."""
+    via: Via
+    """`none` when the request carried no credentials we could see."""
+    defects: tuple[CredentialDefect, ...] = ()
+    """What is wrong with the credentials' form."""
 
 
 @dataclass(slots=True)
@@ -86,7 +153,7 @@ class RawParts:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     response_body: str | None = None
     failure: str | None = None
-    gaps: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +180,7 @@ class Exchange:
     headers: Mapping[str, str] = field(default_factory=dict)
     """Headers the rules use (the provider's request id, date, user-agent), lowercase names."""
     client: ClientAuth | None = None
-    gaps: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
     """What the exporter left out that the rules might have needed."""
     process: str | None = None
     """Who made the request, when an input says so (a log's hostname, pid or worker)."""
@@ -129,7 +196,7 @@ class Exchange:
 class Evidence:
     """One earlier (or config) fact a finding rests on."""
 
-    role: str
+    role: Role
     note: str
     ref: Ref | None = None
     time: float | None = None

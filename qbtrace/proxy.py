@@ -1,7 +1,8 @@
 """`qbtrace proxy`: run mitmdump with the capture addon, say how to use it, summarise on exit.
 
-The click command lives in `qbtrace.cli`; this module builds the mitmdump command line,
-the setup text and the exit summary, and `run_proxy` ties them together.
+The click command lives in `qbtrace.cli` and does the printing; this module builds the
+mitmdump command line, starts it (`start_proxy`: the running proxy and its setup text) and
+summarises the capture when it stops (`ProxyRun.wait`, `ProxyRun.summary`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import qbtrace
 from qbtrace.errors import QbtraceError
+from qbtrace.profile import Profile
 
 DEFAULT_CONFDIR = Path("~/.mitmproxy")
 CA_NAME = "mitmproxy-ca-cert.pem"
@@ -101,17 +104,17 @@ def setup_text(port: int, out: Path, ca: Path, host: str = "127.0.0.1") -> str:
     )
 
 
-def summary_text(out: Path, first_line: int) -> str:
+def summary_text(out: Path, first_line: int, profile: Profile | None = None) -> str:
     """Exchanges recorded since line `first_line` of the capture and its failures by cause."""
     from qbtrace.analysis import analyze_inputs
-    from qbtrace.profile import Profile
     from qbtrace.redact import Redactor, default_key
     from qbtrace.sources import read_input
 
+    profile = profile or Profile()
     report = f"qbtrace analyze {out} --format html -o report.html"
     try:
-        got = read_input(out, out.name, Profile(), Redactor(default_key()))
-        findings = analyze_inputs([got], Profile()).findings
+        got = read_input(out, out.name, profile, Redactor(default_key()))
+        findings = analyze_inputs([got], profile).findings
     except QbtraceError as exc:
         return f"qbtrace: could not summarise the capture: {exc}\nReport: {report}"
     session = [x for x in got.exchanges if x.ref.index >= first_line]
@@ -133,8 +136,33 @@ def line_count(path: Path) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def run_proxy(port: int, out: Path, config: Path | None, mitmdump_args: Sequence[str]) -> int:
-    """Run mitmdump with the addon until it exits or Ctrl-C; mitmdump's exit status."""
+@dataclass
+class ProxyRun:
+    """A running mitmdump with the capture addon."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+    first_line: int
+    """The capture's line count before this session: its summary starts there."""
+    setup: str
+    """How to point an app at the proxy (the CLI prints it)."""
+    profile: Profile
+
+    def wait(self) -> int:
+        """Until mitmdump exits or Ctrl-C stops it; mitmdump's exit status."""
+        return _wait(self.proc)
+
+    def summary(self) -> str:
+        return summary_text(self.out, self.first_line, self.profile)
+
+
+def start_proxy(
+    port: int, out: Path, config: Path | None, mitmdump_args: Sequence[str]
+) -> ProxyRun:
+    """Start mitmdump with the addon; ProxyError when it cannot be started."""
+    from qbtrace.config import load_profile
+
+    profile = load_profile(config)
     out = out.expanduser().resolve()
     argv = mitmdump_command(port, out, config, mitmdump_args)
     first_line = line_count(out)
@@ -146,10 +174,9 @@ def run_proxy(port: int, out: Path, config: Path | None, mitmdump_args: Sequence
         proc = subprocess.Popen(argv, env=env)
     except OSError as exc:
         raise ProxyError(f"cannot start mitmdump: {exc}") from None
-    print(setup_text(port, out, confdir_of(mitmdump_args) / CA_NAME, listen_host_of(mitmdump_args)))
-    status = _wait(proc)
-    print(summary_text(out, first_line))
-    return status
+    ca = confdir_of(mitmdump_args) / CA_NAME
+    setup = setup_text(port, out, ca, listen_host_of(mitmdump_args))
+    return ProxyRun(proc, out, first_line, setup, profile)
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int:

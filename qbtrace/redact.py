@@ -16,10 +16,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Literal, TypeVar, cast
 from urllib.parse import unquote
 
 T = TypeVar("T")
+Defect = Literal[
+    "whitespace",
+    "quoted",
+    "percent-encoded",
+    "inner-whitespace",
+    "empty",
+    "placeholder",
+    "access-token-shape",
+]
+"""How a value departs from the form it was issued in (what `canonical` undid), or why it
+cannot be a token at all; `access-token-shape`: a refresh token that looks like a JWT."""
 TAG_HEX = 12
 HEAD_LENGTHS = (16, 32, 64)
 PLACEHOLDERS = frozenset(
@@ -51,7 +62,7 @@ class Secret:
     """(n, hex tag of the first n canonical characters) for n in HEAD_LENGTHS up to the length."""
     length: int
     """Length of the canonical value, to tell a truncation from an extension."""
-    defects: tuple[str, ...] = ()
+    defects: tuple[Defect, ...] = ()
     """How the exact value departs from its canonical form, or why it is malformed."""
 
     @property
@@ -68,14 +79,14 @@ class Secret:
         return any(d in ("empty", "placeholder") for d in self.defects)
 
 
-def canonical(value: str) -> tuple[str, tuple[str, ...]]:
+def canonical(value: str) -> tuple[str, tuple[Defect, ...]]:
     """The value as it was most likely issued, and the alterations that were undone."""
     if value and _plain(value):
         # `lower()` never shortens a string, so only short values can be placeholders
         if len(value) <= PLACEHOLDER_MAX and value.lower() in PLACEHOLDERS:
             return value, ("placeholder",)
         return value, ()
-    defects: list[str] = []
+    defects: list[Defect] = []
     text = value
     if text != text.strip():
         defects.append("whitespace")

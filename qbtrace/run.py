@@ -1,8 +1,13 @@
-"""What `qbtrace analyze` does between parsing options and exiting: read, analyze, render."""
+"""What `qbtrace analyze` does between parsing options and printing: read, analyze, render.
+
+Nothing here prints: `run_analysis` returns the rendered text and every line for standard
+error, and `qbtrace.cli` prints them (or writes the text to `--output`).
+"""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
@@ -11,59 +16,67 @@ from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
 from qbtrace.sources.logs.stamps import parse_zone
 
+PROGRESS_FROM = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One analysis, rendered: what the CLI writes and says."""
+
+    text: str
+    """The output in the chosen format."""
+    said: tuple[str, ...]
+    """Lines for standard error: the config disclosure, the inputs' warnings."""
+    notes: tuple[str, ...]
+    """Lines for standard error unless the text on the terminal says them itself."""
+    found: bool
+    """A `--fail-on` cause was found."""
+    analysis: Analysis
+
 
 def run_analysis(
     paths: list[Path],
     fmt: str,
-    output: Path | None,
     config: Path | None,
     events: Path | None,
     show_client_ids: bool,
     fail_on: tuple[str, ...],
     use_local_config: bool = True,
+    progress: Callable[[str], None] | None = None,
     log_tz: str | None = None,
-) -> bool:
-    """Analyze, write the chosen format; True when a `fail_on` cause was found."""
+) -> Run:
+    """Analyze and render; `progress` hears of big inputs as they are read (terminals)."""
     profile = load_profile(config, local=use_local_config)
-    if profile.config_implicit:
-        said = config_line_of(profile)
-        print(f"qbtrace: note: {said}", file=sys.stderr)
+    said = [f"qbtrace: note: {config_line_of(profile)}"] if profile.config_implicit else []
     redactor = Redactor(default_key())
+    before = None if progress is None else _announcer(progress)
     zone = parse_zone(log_tz) if log_tz else None
-    progress = _progress if sys.stderr.isatty() else None
-    inputs = read_all(paths, profile, redactor, before=progress, log_tz=zone)
+    inputs = read_all(paths, profile, redactor, before=before, log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, show_client_ids, profile)
     text = render(analysis, presenter, fmt)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-    for item in inputs:
-        for warning in item.warnings:
-            print(f"qbtrace: warning: {item.source}: {warning}", file=sys.stderr)
-    if fmt != "text" or output is not None:  # the terminal text says them itself
-        for note in analysis.notes:
-            print(f"qbtrace: note: {note}", file=sys.stderr)
+    said += [f"qbtrace: warning: {i.source}: {w}" for i in inputs for w in i.warnings]
+    notes = tuple(f"qbtrace: note: {note}" for note in analysis.notes)
     if events is not None:
         from qbtrace.table import events_frame
 
         events_frame(analysis, presenter).write_parquet(events)
     causes = {f.cause for f in analysis.findings}
-    return bool(causes & set(fail_on)) or ("any" in fail_on and bool(causes))
+    found = bool(causes & set(fail_on)) or ("any" in fail_on and bool(causes))
+    return Run(text, tuple(said), notes, found, analysis)
 
 
-PROGRESS_FROM = 20 * 1024 * 1024
+def _announcer(progress: Callable[[str], None]) -> Callable[[Path, str], None]:
+    def before(path: Path, name: str) -> None:
+        """Say what is being read when it will take a moment."""
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+        if size >= PROGRESS_FROM:
+            progress(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…")
 
-
-def _progress(path: Path, name: str) -> None:
-    """Say what is being read when it will take a moment (terminals only)."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return
-    if size >= PROGRESS_FROM:
-        print(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…", file=sys.stderr, flush=True)
+    return before
 
 
 def render(analysis: Analysis, presenter: Presenter, fmt: str) -> str:

@@ -8,13 +8,25 @@ further in notebooks or warehouses. Frames hold tags only, never raw secrets.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
+from qbtrace.model import Evidence
+
 if TYPE_CHECKING:
     from qbtrace.analysis import Analysis
-    from qbtrace.render.view import Presenter
+
+
+class Presenter(Protocol):
+    """How identifiers are shown (`render.view.Presenter` is one): the frames hold what the
+    outputs show, client ids tagged unless asked otherwise. A protocol, so that the tables
+    never import the renderers that sit above them."""
+
+    def client(self, client_id: str | None) -> str | None: ...
+
+    def note(self, evidence: Evidence) -> str: ...
+
 
 EVENT_SCHEMA: dict[str, Any] = {
     "source": pl.String,

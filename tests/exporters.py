@@ -99,11 +99,18 @@ def firefox(har: Har) -> Har:
             content.pop("text", None)
             content["comment"] = "Response bodies are not included."
     if entries:
+        # Firefox titles the page with the URL the tab was on: after a flow, the callback
+        navigations = [
+            url
+            for e in entries
+            for url in (e["request"]["url"], e["response"].get("redirectURL") or "")
+            if "code=" in url
+        ]
         out["log"]["pages"] = [
             {
                 "id": "page_1",
                 "startedDateTime": entries[0]["startedDateTime"],
-                "title": entries[-1]["request"]["url"],
+                "title": (navigations or [entries[-1]["request"]["url"]])[-1],
                 "pageTimings": {},
             }
         ]

@@ -161,6 +161,18 @@ def spellings(value: str) -> tuple[str, ...]:
     )
 
 
+def leaked(secrets: set[str], text: str) -> list[str]:
+    """The secrets found in `text` in any of their spellings (one scan for all of them)."""
+    import ahocorasick_rs
+
+    forms = {form: value for value in secrets for form in spellings(value)}
+    if not forms:
+        return []
+    patterns = list(forms)
+    found = ahocorasick_rs.AhoCorasick(patterns).find_matches_as_indexes(text)
+    return sorted({forms[patterns[index]] for index, _, _ in found})
+
+
 def readable_text(har: dict[str, Any]) -> str:
     """Every string of a HAR, base64 bodies decoded, as a reviewer reads the copy."""
     out: list[str] = []

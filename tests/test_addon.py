@@ -39,6 +39,7 @@ from qbtrace.model import Exchange, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
+from qbtrace.sources.prefilter import path_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "addons" / "qbtrace_capture.py"
@@ -155,7 +156,7 @@ def test_exception_inside_the_addon_is_logged_and_the_flow_passes(
     def broken(*args: object) -> None:
         raise ValueError(f"internal bug while holding {RT}")
 
-    monkeypatch.setitem(type(addon)._record.__globals__, "build_exchange", broken)
+    monkeypatch.setitem(type(addon.session).record.__globals__, "build_exchange", broken)
     f = token_flow()
     before = f.get_state()
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
@@ -173,8 +174,8 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
 ) -> None:
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        os.close(addon.writer.fd)  # the disk went away under us
-        addon.writer.fd = os.open(os.devnull, os.O_RDONLY)
+        os.close(addon.session.writer.fd)  # the disk went away under us
+        addon.session.writer.fd = os.open(os.devnull, os.O_RDONLY)
         addon.response(token_flow(200, b"{}"))
         addon.response(token_flow(200, b"{}"))
     failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
@@ -258,13 +259,13 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
-        assert not addon.time_matching and not addon.time_unrelated
+        assert not addon.session.time_matching and not addon.session.time_unrelated
         tctx.configure(addon, qbtrace_timing=True)
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
         addon.settle()
-    assert len(addon.time_matching) == 1 and len(addon.time_unrelated) == 1
-    assert addon.recorded == 2 and len(addon.time_diagnosis) >= 1
+    assert len(addon.session.time_matching) == 1 and len(addon.session.time_unrelated) == 1
+    assert addon.session.recorded == 2 and len(addon.session.time_diagnosis) >= 1
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,7 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
 )
 def test_path_anchors_let_every_wanted_path_through(disconnect: tuple[str, ...]) -> None:
     needles = Profile(disconnect_urls=disconnect).needles
-    anchors = load_addon().path_anchors(needles)
+    anchors = path_anchors(needles)
     assert anchors is not None
     assert all(any(a in n for a in anchors) for n in needles)
     if not disconnect:
@@ -286,12 +287,12 @@ def test_more_than_four_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_
     config.write_text(f"[app]\ndisconnect_urls = {urls!r}\n".replace("'", '"'))
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_config=str(config))
-        assert addon.anchors is None
+        assert addon.session.filter.anchors is None
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
         addon.response(tflow.tflow(resp=True))
         addon.response(token_flow())
         addon.settle()
-    assert addon.recorded == 1
+    assert addon.session.recorded == 1
 
 
 # --- end to end: a real mitmdump --------------------------------------------------------------

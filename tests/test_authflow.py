@@ -144,6 +144,7 @@ def test_the_app_servers_relative_redirect_is_named_and_is_no_second_delivery(
     assert mismatch["cause"] == again["cause"] == "redirect_uri_mismatch"
     assert linked(mismatch) == [("authorize", post), ("app_redirect", hop)]
     assert "trailing slash" in mismatch["evidence"][0]["note"]
+    assert mismatch["fix"].startswith("Send the redirect_uri of the authorize request from config")
     assert "code_reused" in again["alternatives"]
     assert all(e["role"] != "callback_delivery" for e in again["evidence"])
 
@@ -177,3 +178,34 @@ def test_a_har_that_keeps_only_redirect_url_still_gives_the_code(tmp_path: Path)
     f = only(tmp_path, d, lambda _: har)
     assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
     assert linked(f) == [("authorize", post)]
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES)
+def test_attempts_sharing_one_constant_state_are_told_apart_by_where_the_code_arrived(
+    tmp_path: Path, shape: Shape
+) -> None:
+    """An app that sends the same `state` on every attempt: the callback belongs to the
+    attempt that asked to be sent back to the URL the code arrived at."""
+    d = Dance()
+    other = "https://app.example.com/other/callback"
+    first = d.authorize(0, APP_A, CB, "constant")
+    d.authorize(1, APP_B, other, "constant")
+    d.add(2, "GET", back(CODE_1, "constant"))
+    d.exchange(3, APP_B, CODE_1, CB)
+    f = only(tmp_path, d, shape)
+    assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
+    assert linked(f) == [("authorize", first)]
+
+
+def test_a_callback_without_state_goes_to_the_attempt_that_asked_for_its_url(
+    tmp_path: Path,
+) -> None:
+    d = Dance()
+    other = "https://app.example.com/other/callback"
+    first = d.authorize(0, APP_A, CB, "s1")
+    d.authorize(1, APP_B, other, "s2")
+    d.add(2, "GET", back(CODE_1, None))
+    d.exchange(3, APP_B, CODE_1, CB)
+    f = only(tmp_path, d, SHAPES["hardump"])
+    assert (f["cause"], f["confidence"]) == ("code_client_mismatch", "certain")
+    assert linked(f) == [("authorize", first)]

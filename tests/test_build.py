@@ -427,3 +427,38 @@ def test_basic_credentials_that_are_not_utf8_say_so() -> None:
     token = base64.b64encode("ABclient:s\xe9cret".encode("latin-1")).decode()
     auth = _basic(token, REDACTOR)
     assert auth.defects == ("not-utf8",) and auth.secret is None
+
+
+def test_consent_post_reads_the_authorize_fields_from_its_body_over_the_query() -> None:
+    body = "client_id=ABbody&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&state=st-1&scope=a+b"
+    parts = RawParts(
+        "POST",
+        f"{QUICKBOOKS_AUTHORIZE}?client_id=ABquery&locale=en-us",
+        1.0,
+        2.0,
+        [("Content-Type", "application/x-www-form-urlencoded")],
+        body,
+        302,
+        [("Location", "https://app.test/cb?code=c-1&state=st-1&realmId=42")],
+    )
+    got = build(parts, Kind.AUTHORIZE)
+    assert got.params["client_id"] == "ABbody" and got.params["locale"] == "en-us"
+    assert got.params["redirect_uri"] == "https://app.test/cb" and got.params["scope"] == "a b"
+    assert isinstance(got.params["state"], Secret) and isinstance(got.reply["code"], Secret)
+    assert got.reply["redirect_to"] == "https://app.test/cb" and got.reply["realmId"] == "42"
+
+
+def test_an_authorize_get_ignores_any_body_and_a_relative_location_is_resolved() -> None:
+    parts = RawParts(
+        "GET",
+        "https://app.test/callback?code=c-1&state=st-1",
+        1.0,
+        2.0,
+        [],
+        "client_id=ignored",
+        301,
+        [("Location", "/callback/?code=c-1&state=st-1")],
+    )
+    got = build(parts, Kind.CALLBACK)
+    assert "client_id" not in got.params
+    assert got.reply["redirect_to"] == "https://app.test/callback/"

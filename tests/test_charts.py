@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.render.charts import CHART_H, CHART_W, colour, failure_chart, lineage_strips
+from qbtrace.render.charts import (
+    CHART_H,
+    CHART_W,
+    _contrast_on_white,
+    colour,
+    failure_chart,
+    lineage_strips,
+    palette_colour,
+)
 from qbtrace.render.view import Presenter
 from qbtrace.rules import PRECEDENCE
 from tests.conftest import GOLDEN
@@ -20,6 +30,18 @@ def analysis_of(*names: str) -> Analysis:
 
 def test_every_cause_has_its_own_colour() -> None:
     assert len({colour(cause) for cause in PRECEDENCE}) == len(PRECEDENCE)
+
+
+def test_the_palette_is_generated_for_any_number_of_causes() -> None:
+    colours = [palette_colour(n) for n in range(200)]
+    assert len(set(colours)) == 200
+    for hexa in colours:
+        rgb = tuple(int(hexa[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        assert _contrast_on_white(rgb) >= 3.0, hexa  # type: ignore[arg-type]
+    # neighbours in precedence are told apart at a glance: far apart in RGB
+    for a, b in itertools.pairwise(colours):
+        pa, pb = (tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (a, b))
+        assert sum((x - y) ** 2 for x, y in zip(pa, pb, strict=True)) ** 0.5 > 60, (a, b)
 
 
 def test_bars_stack_inside_the_chart_and_count_every_timed_failure() -> None:

@@ -97,3 +97,12 @@ def test_fields_in_bodies_of_any_type() -> None:
     for secret in ("tok-aaaa1111", "xml-pass-2222", "csrf-3333cc", "line-key-4444", "multi-5555"):
         assert secret not in out, secret
     assert 'key: "header", type: "content-type"' in out  # code, not secrets
+
+
+def test_json_escaped_once_more_in_a_script_or_an_attribute() -> None:
+    body = (
+        'var cfg = "{\\"apiKey\\":\\"js-escaped-1234\\"}";'
+        '<div data-config="{&quot;session_token&quot;:&quot;attr-escaped-5678&quot;}">'
+    )
+    out, _ = sanitized(body, lambda c: c.text(body))
+    assert "js-escaped-1234" not in out and "attr-escaped-5678" not in out

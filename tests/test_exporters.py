@@ -94,12 +94,14 @@ def firefox_quirks(har: dict[str, object]) -> dict[str, object]:
         "title_case_request_headers": all(
             h["name"][:1].isupper() for e in entries for h in e["request"]["headers"]
         ),
-        "http2": {e["request"]["httpVersion"] for e in entries},
+        "http2_to_intuit": {
+            e["request"]["httpVersion"] for e in entries if "intuit.com/" in e["request"]["url"]
+        },
         "local_offset": {e["startedDateTime"][-6:] for e in entries},
         "form_params_and_text": bool(posts) and all("params" in p and "text" in p for p in posts),
         "redirect_bodies_left_out": bool(redirects)
         and all("text" not in c and c.get("comment") for c in redirects),
-        "title_is_last_url": log["pages"][-1]["title"].startswith("https://"),
+        "title_is_the_callback_url": "code=" in log["pages"][-1]["title"],
     }
 
 

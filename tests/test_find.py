@@ -39,14 +39,18 @@ def test_random_looking_values(value: str, random: bool) -> None:
         ('while(1);{"api_key":"k-123456"}', ("api_key", "k-123456")),
         ('{"a": {"session_id" : "s\\u002d1234567"}}', ("session_id", "s-1234567")),
         ("{'sig': 'abc123def'}", ("sig", "abc123def")),
-        ("config = {apiKey: \"AIza-123456\"}", ("apiKey", "AIza-123456")),
+        ('config = {apiKey: "AIza-123456"}', ("apiKey", "AIza-123456")),
         ("a=1&access_token=at%2B123456&b=2", ("access_token", "at+123456")),
         ("<SessionToken>tok123456</SessionToken>", ("SessionToken", "tok123456")),
-        ('<input type="hidden" name="authenticity_token" value="AbC123==">',
-         ("authenticity_token", "AbC123==")),
+        (
+            '<input type="hidden" name="authenticity_token" value="AbC123==">',
+            ("authenticity_token", "AbC123=="),
+        ),
         ('<meta content="mtok123456" name="csrf-token">', ("csrf-token", "mtok123456")),
-        ('Content-Disposition: form-data; name="password"\r\n\r\nhunter2hunter\r\n',
-         ("password", "hunter2hunter")),
+        (
+            'Content-Disposition: form-data; name="password"\r\n\r\nhunter2hunter\r\n',
+            ("password", "hunter2hunter"),
+        ),
         ("X-Api-Key: line123456", ("X-Api-Key", "line123456")),
         ('{"event":"x"}\n{"token":"nd-json-123456"}\n', ("token", "nd-json-123456")),
     ],
@@ -59,4 +63,3 @@ def test_fields_in_every_syntax(text: str, pair: tuple[str, str]) -> None:
 def test_only_secret_names_or_random_values_are_secret_fields() -> None:
     text = '{"name": "widget123", "color": "blue", "id": "Zq8xK2mP9vL4nR7tY1wB3cD6"}'
     assert list(secret_fields(text)) == [("id", "Zq8xK2mP9vL4nR7tY1wB3cD6")]
-

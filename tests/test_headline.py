@@ -114,3 +114,11 @@ def test_a_cause_whose_findings_share_a_narrower_fix_shows_that_fix() -> None:
 
 def test_no_failures_no_headline() -> None:
     assert headline([]) is None
+
+
+def test_unexplained_alone_is_not_called_a_guess() -> None:
+    h = headline([finding("unexplained", Confidence.POSSIBLE)] * 2)
+    assert h is not None
+    assert sentence(h) == (
+        "unexplained (2 failures); no known cause fits: each finding says what the answer showed"
+    )

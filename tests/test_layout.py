@@ -31,6 +31,7 @@ TESTED_ELSEWHERE = {
     "sdk_airbyte": "tests/test_log_sdks.py",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
+    "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
 ALLOWED = {
@@ -81,3 +82,12 @@ def test_no_module_outside_providers_names_a_providers_facts() -> None:
                 if (where, hit.group(0)) not in ALLOWED:
                     found.append(f"{where}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_every_gap_has_words_in_the_report() -> None:
+    from typing import get_args
+
+    from qbtrace.model import Gap
+    from qbtrace.render.html import GAP_WORDS
+
+    assert set(GAP_WORDS) == set(get_args(Gap))

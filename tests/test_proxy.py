@@ -72,13 +72,13 @@ def test_line_count_counts_a_cut_short_last_line(tmp_path: Path) -> None:
 
 
 RUN = (
-    "import sys; from pathlib import Path; from qbtrace.proxy import run_proxy; "
-    "sys.exit(run_proxy(int(sys.argv[1]), Path(sys.argv[2]), None, sys.argv[3:]))"
+    "import sys; from qbtrace.cli import main; "
+    "main(['proxy', '--port', sys.argv[1], '--out', sys.argv[2], '--', *sys.argv[3:]])"
 )
 
 
 @pytest.mark.realclients
-def test_run_proxy_captures_and_summarises_on_ctrl_c(tmp_path: Path) -> None:
+def test_proxy_captures_and_summarises_on_ctrl_c(tmp_path: Path) -> None:
     emulator = tmp_path / "tiny_intuit.py"
     emulator.write_text(TINY_EMULATOR)
     out, port = tmp_path / "oauth.jsonl", _free_port()

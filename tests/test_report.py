@@ -25,6 +25,7 @@ from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
 from qbtrace.render import html
 from qbtrace.render.view import Presenter
 from tests.conftest import GOLDEN, ROOT
+from tests.flows import Dance
 from tests.realclients.browser import CHROMIUM as BROWSER
 from tests.realclients.browser import CHROMIUM_ARGS
 
@@ -145,6 +146,28 @@ def test_explanation_and_fix_are_the_explain_text() -> None:
         rule = BY_CAUSE[group.cause]
         assert (group.happened, group.confirm, group.fix) == (rule.happened, rule.confirm, rule.fix)
     assert report.causes[0].count == max(c.count for c in report.causes)
+    assert report.fix_first is not None and "4 shown causes tie at 1 each" in report.fix_first
+
+
+def test_fix_first_never_puts_a_guess_before_a_shown_cause(tmp_path: Path) -> None:
+    """Three codes from elsewhere (guesses) and one reused code (shown): fix the shown one."""
+    d, app, cb = Dance(), "ABdevKeys0000000000000000000000000000000000000000", "https://a.test/cb"
+    for n in range(3):
+        d.exchange(1000 * n, app, f"AB11790000000pasted{n}pasted{n}pasted{n}pasted", cb)
+    code = "AB11790000000fromthecaptureXXXXXXXXXXXXXXXXXXXX"
+    location = f"{cb}?code={code}&state=s1&realmId=1"
+    d.authorize(5000, app, cb, "s1", status=302, answer_headers={"Location": location})
+    d.exchange(5001, app, code, cb, ok=True)
+    d.exchange(5002, app, code, cb)
+    path = tmp_path / "guesses.har"
+    path.write_text(json.dumps(d.har()))
+    analysis, presenter = analyze(path)
+    report = html.build(analysis, presenter)
+    assert [(r.cause, r.count) for r in report.causes] == [("code_reused", 1), ("code_unknown", 3)]
+    assert (
+        report.fix_first
+        == "code_reused (1 failure); more frequent but only guessed: code_unknown 3"
+    )
 
 
 def test_thousands_of_findings_are_capped_per_cause() -> None:

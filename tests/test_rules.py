@@ -336,3 +336,54 @@ def test_other_descriptions_give_no_hint() -> None:
     reply = {"error": "invalid_grant", "error_description": "Incorrect or invalid refresh token"}
     c.refresh(DAY, RT_A, reply=reply)
     assert only(c).cause == "refresh_token_unknown"
+
+
+@pytest.mark.parametrize(
+    ("status", "reply", "fix"),
+    [
+        (None, None, "Treat a token call without an answer as possibly done"),
+        (408, {"error": "timeout"}, "Treat a token call without an answer as possibly done"),
+        (429, {"error": "rate_limit_exceeded"}, "Back off and retry later"),
+        (400, {"error": "invalid_request"}, "Check the request"),
+        (400, {"error": "unauthorized_client"}, "Check the app's settings"),
+    ],
+)
+def test_an_answer_that_says_what_happened_gets_its_own_fix(
+    status: int | None, reply: dict[str, str] | None, fix: str
+) -> None:
+    c = Capture()
+    c.refresh(DAY, RT_A, status=status, reply=reply or {})
+    f = only(c)
+    assert f.cause == "unexplained"
+    assert f.fix is not None and f.fix.startswith(fix)
+    assert f.happened is not None
+
+
+def test_a_lost_code_exchange_is_told_not_to_retry_the_code() -> None:
+    c = Capture()
+    c.authorize(0, REDIRECT, CODE)
+    c.exchange_code(1, CODE, REDIRECT, status=None)
+    f = only(c)
+    assert f.fix is not None and "do not retry it with the same code" in f.fix
+    assert f.happened is not None and "the code is spent" in f.happened
+
+
+@pytest.mark.parametrize(
+    ("wanted", "sent", "said"),
+    [
+        ("https://h.test/cb", "http://h.test/cb", "scheme 'https' vs 'http'"),
+        ("HTTPS://h.test/cb", "https://h.test/cb", "letter case of the scheme"),
+        ("https://h.test/cb", "https://h.test:443/cb", "no port vs explicit :443"),
+        ("https://h.test:8443/cb", "https://h.test/cb", "explicit :8443 vs no port"),
+        ("https://H.test/cb", "https://h.test/cb", "letter case of the host"),
+        ("https://h.test/cb", "https://h.test/cb/", "trailing slash"),
+        ("https://h.test/Cb", "https://h.test/cb", "letter case of the path"),
+        ("https://h.test/a%2Fb", "https://h.test/a/b", "percent-encoding of the path"),
+        ("https://h.test/cb?x=1", "https://h.test/cb", "query string"),
+        ("https://h.test/cb#x", "https://h.test/cb", "from character 18: '#x' vs ''"),
+    ],
+)
+def test_redirect_uri_difference_names_where(wanted: str, sent: str, said: str) -> None:
+    from qbtrace.rules.redirect_uri_mismatch import difference
+
+    assert said in difference(wanted, sent)

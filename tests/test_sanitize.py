@@ -38,7 +38,6 @@ def test_sanitized_har_gives_the_same_findings_and_holds_no_secret(
     assert not leaked, leaked[:3]
 
 
-
 def test_cli_prints_counts_per_kind(tmp_path: Path) -> None:
     out = tmp_path / "clean.har"
     proc = run_cli("sanitize", GOLDEN / "mixed.har", "-o", out)
@@ -128,3 +127,15 @@ def test_compressed_and_bom_hars_are_sniffed_as_analyze_does(packing: str, tmp_p
     assert [essence(f) for f in after.findings] == [essence(f) for f in before.findings]
     text = out.read_text()
     assert not [s for s in planted_secrets(har) if s in text]
+
+
+def test_sanitized_firefox_har_keeps_no_code_in_its_page_title(tmp_path: Path) -> None:
+    """Firefox's own HAR titles its page with the last URL: the callback, code included."""
+    har = GOLDEN / "firefox_spa_double_exchange.firefox.har"
+    titles = [p["title"] for p in json.loads(har.read_text())["log"]["pages"]]
+    assert any("code=" in t for t in titles)  # the shape the test is about
+    out = tmp_path / har.name
+    sanitize_file(har, out, Redactor(b"sanitize-key"))
+    codes = {s for s in planted_secrets(har) if s.startswith("AB11")}
+    pages = json.loads(out.read_text())["log"]["pages"]
+    assert not [p["title"] for p in pages if any(c in p["title"] for c in codes)]

@@ -30,8 +30,12 @@ def entry(url: str = "https://app.test/api", **response: Any) -> dict[str, Any]:
             "cookies": [],
             "queryString": [],
         },
-        "response": {"status": 200, "headers": [], "content": {"mimeType": "text/plain"},
-                     **response},
+        "response": {
+            "status": 200,
+            "headers": [],
+            "content": {"mimeType": "text/plain"},
+            **response,
+        },
     }
 
 
@@ -44,14 +48,26 @@ def sanitize(har: dict[str, Any]) -> dict[str, int]:
 
 
 def doc(*entries: dict[str, Any]) -> dict[str, Any]:
-    return {"log": {"version": "1.2", "pages": [{"title": f"page {SECRET}", "id": "p"}],
-                    "entries": list(entries)}}
+    return {
+        "log": {
+            "version": "1.2",
+            "pages": [{"title": f"page {SECRET}", "id": "p"}],
+            "entries": list(entries),
+        }
+    }
 
 
 def test_gzip_inside_base64_is_opened_replaced_and_packed_again() -> None:
     body = gzip.compress(f'{{"echo": "{SECRET}"}}'.encode())
-    har = doc(entry(content={"mimeType": "application/json", "encoding": "base64",
-                             "text": base64.b64encode(body).decode()}))
+    har = doc(
+        entry(
+            content={
+                "mimeType": "application/json",
+                "encoding": "base64",
+                "text": base64.b64encode(body).decode(),
+            }
+        )
+    )
     sanitize(har)
     text = har["log"]["entries"][0]["response"]["content"]["text"]
     plain = gzip.decompress(base64.b64decode(text)).decode()
@@ -77,8 +93,10 @@ def test_bodies_without_secrets_keep_their_exact_text_and_names_stay() -> None:
 def test_strict_drops_bodies_and_query_values_of_unanalysed_exchanges_only() -> None:
     token = entry(TOKEN_URL, content={"mimeType": "application/json", "text": '{"x": 1}'})
     token["request"]["method"] = "POST"
-    other = entry("https://app.test/api?q=private-words&page=2",
-                  content={"mimeType": "text/html", "text": "<p>private</p>"})
+    other = entry(
+        "https://app.test/api?q=private-words&page=2",
+        content={"mimeType": "text/html", "text": "<p>private</p>"},
+    )
     other["request"]["queryString"] = [{"name": "q", "value": "private-words"}]
     other["_webSocketMessages"] = [{"type": "send", "data": "hello"}]
     har = doc(token, other)

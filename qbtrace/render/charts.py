@@ -3,8 +3,10 @@ lineage. Coordinates, colours and tooltips are decided here; the template draws 
 
 from __future__ import annotations
 
+import colorsys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 from qbtrace.analysis import Analysis
 from qbtrace.events import TokenRequest
@@ -13,30 +15,14 @@ from qbtrace.render.view import Presenter, iso
 from qbtrace.rules import PRECEDENCE
 from qbtrace.rules.common import span as span_text
 
-PALETTE = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-    "#393b79",
-    "#ad494a",
-    "#637939",
-    "#8c6d31",
-    "#843c39",
-    "#7b4173",
-    "#3182bd",
-    "#e6550d",
-    "#31a354",
-    "#756bb1",
-    "#636363",
-)
-"""One distinct colour per cause, in precedence order (Tableau- and d3-style categories)."""
+GOLDEN_ANGLE = 137.50776405003785
+"""Hue step between consecutive causes: never repeats, and neighbours in precedence (often
+shown together) land far apart on the colour wheel."""
+LIGHTNESS = (0.42, 0.30, 0.54)
+"""Cycled with the hue, so causes whose hues come close still differ in lightness."""
+MIN_CONTRAST = 3.0
+"""WCAG 2's minimum for graphics against the report's white background."""
+
 
 CHART_W, CHART_H, STRIP_W = 720, 160, 720
 MAX_BARS = 48
@@ -44,8 +30,31 @@ MAX_STRIPS = 40
 
 
 def colour(cause: str) -> str:
-    """A fixed colour per cause, the same in every report."""
-    return PALETTE[PRECEDENCE.index(cause) % len(PALETTE)]
+    """A fixed colour per cause, the same in every report: generated from the cause's place
+    in the precedence, so any number of causes gets distinct colours and adding one edits
+    no list of colours."""
+    return palette_colour(PRECEDENCE.index(cause))
+
+
+@cache
+def palette_colour(n: int) -> str:
+    """The n-th colour: golden-angle hues, cycled lightness, darkened until it stands out
+    on white by MIN_CONTRAST."""
+    hue = (n * GOLDEN_ANGLE % 360) / 360
+    lightness = LIGHTNESS[n % len(LIGHTNESS)]
+    rgb = colorsys.hls_to_rgb(hue, lightness, 0.62)
+    while _contrast_on_white(rgb) < MIN_CONTRAST:
+        lightness -= 0.02
+        rgb = colorsys.hls_to_rgb(hue, lightness, 0.62)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
+
+
+def _contrast_on_white(rgb: tuple[float, float, float]) -> float:
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,14 @@ one silently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from qbtrace.model import Confidence, Finding
+from qbtrace.providers import Provider
 from qbtrace.rules import BY_CAUSE, fix_for
+
+ProviderOf = Callable[[Finding], Provider]
 
 SURENESS = {Confidence.CERTAIN: 2, Confidence.LIKELY: 1, Confidence.POSSIBLE: 0}
 
@@ -53,25 +56,30 @@ class Headline:
         return self.top.guess
 
 
-def ranked(findings: Iterable[Finding]) -> tuple[CauseRank, ...]:
-    """Causes in the order to fix them."""
+def ranked(
+    findings: Iterable[Finding], provider_of: ProviderOf | None = None
+) -> tuple[CauseRank, ...]:
+    """Causes in the order to fix them; fixes in the words of each finding's provider."""
     by_cause: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_cause[f.cause].append(f)
-    ranks = [_rank(cause, items) for cause, items in by_cause.items()]
+    ranks = [_rank(cause, items, provider_of) for cause, items in by_cause.items()]
     return tuple(sorted(ranks, key=CauseRank.key))
 
 
-def _rank(cause: str, items: list[Finding]) -> CauseRank:
+def _rank(cause: str, items: list[Finding], provider_of: ProviderOf | None) -> CauseRank:
     surest = max((f.confidence for f in items), key=SURENESS.__getitem__)
-    fixes = {fix_for(f) for f in items}
-    fix = fixes.pop() if len(fixes) == 1 else BY_CAUSE[cause].fix
+    fixes = {fix_for(f, provider_of(f) if provider_of else None) for f in items}
+    first = provider_of(items[0]) if provider_of else None
+    fix = fixes.pop() if len(fixes) == 1 else BY_CAUSE[cause].texts(first).fix
     return CauseRank(cause, len(items), surest, fix)
 
 
-def headline(findings: Iterable[Finding]) -> Headline | None:
+def headline(
+    findings: Iterable[Finding], provider_of: ProviderOf | None = None
+) -> Headline | None:
     """The cause to fix first, the causes tied with it, and the guesses it outranks."""
-    ranks = ranked(findings)
+    ranks = ranked(findings, provider_of)
     if not ranks:
         return None
     top = ranks[0]
@@ -93,7 +101,9 @@ def sentence(h: Headline) -> str:
         )
     else:
         text = f"{top.cause} ({top.count} {'failure' if top.count == 1 else 'failures'})"
-    if h.guesses_only:
+    if h.guesses_only and top.cause == "unexplained" and not h.tied:
+        text += "; no known cause fits: each finding says what the answer showed"
+    elif h.guesses_only:
         text += "; only guessed (possible): the input lacks the deciding evidence"
     elif h.outnumbering_guesses:
         guesses = ", ".join(f"{r.cause} {r.count}" for r in h.outnumbering_guesses)

@@ -19,7 +19,7 @@ import jinja2
 
 from qbtrace import __version__
 from qbtrace.analysis import Analysis
-from qbtrace.model import Evidence, Exchange, Finding, Kind, Ref
+from qbtrace.model import Evidence, Exchange, Finding, Gap, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
 from qbtrace.render.headline import headline, ranked, sentence
 from qbtrace.render.view import Presenter, config_line, iso
@@ -28,16 +28,20 @@ from qbtrace.rules import BY_CAUSE
 FORMAT_VERSION = 1
 PER_GROUP = 200
 """Findings rendered per cause; the rest are counted (JSON/CSV output has them all)."""
-GAP_WORDS = {
+GAP_WORDS: dict[Gap, str] = {
     "client-auth-missing": "token requests without client credentials "
     "(the exporter dropped the Authorization header): client ids unknown",
     "request-body-missing": "requests without their body",
+    "token-not-in-log": "token requests an application log reports without the token they "
+    "sent: their per-token causes are guesses",
     "response-body-missing": "responses without their body",
     "response-not-json": "token responses that were not JSON",
     "request-body-in-attachment": "request bodies stored in a separate file",
     "response-body-in-attachment": "response bodies stored in a separate file",
     "request-body-bad-base64": "request bodies that were not valid base64",
     "response-body-bad-base64": "response bodies that were not valid base64",
+    "response-not-delivered": "answers that never reached the client (the connection failed "
+    "after the server answered)",
 }
 
 
@@ -164,9 +168,9 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
     """Everything the template shows, decided here."""
     causes = tuple(
         CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colour(r.cause))
-        for r in ranked(analysis.findings)
+        for r in ranked(analysis.findings, presenter.provider)
     )
-    top = headline(analysis.findings)
+    top = headline(analysis.findings, presenter.provider)
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)
@@ -297,11 +301,11 @@ def _who(process: str | None, seen_in: tuple[Ref, ...]) -> str | None:
 
 def _blind_spots(analysis: Analysis) -> tuple[str, ...]:
     """What the input could not show: missing headers and bodies, lineages begun earlier."""
-    gaps: Counter[str] = Counter()
+    gaps: Counter[Gap] = Counter()
     for item in analysis.inputs:
         for x in item.exchanges:
             gaps.update(x.gaps)
-    out = [f"{n} {GAP_WORDS.get(gap, gap)}" for gap, n in sorted(gaps.items())]
+    out = [f"{n} {GAP_WORDS[gap]}" for gap, n in sorted(gaps.items())]
     lin = analysis.lineage
     early = {
         r.refresh.hex

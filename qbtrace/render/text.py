@@ -12,13 +12,13 @@ from qbtrace.table import breakdowns, summary
 
 
 def render(analysis: Analysis, presenter: Presenter) -> str:
-    lines = _header(analysis) + _tables(analysis, presenter)
+    lines = _header(analysis, presenter) + _tables(analysis, presenter)
     for number, finding in enumerate(analysis.findings, 1):
         lines += ["", *_finding(number, finding, presenter)]
     return terminal_safe("\n".join(lines)) + "\n"
 
 
-def _header(analysis: Analysis) -> list[str]:
+def _header(analysis: Analysis, presenter: Presenter) -> list[str]:
     s = summary(analysis)
     by_cause = s["by_cause"]
     assert isinstance(by_cause, dict)
@@ -35,7 +35,7 @@ def _header(analysis: Analysis) -> list[str]:
         )
         lines += [f"    warning: {w}" for w in item.warnings]
     lines += [f"  note: {note}" for note in analysis.notes]
-    top = headline(analysis.findings)
+    top = headline(analysis.findings, presenter.provider)
     if top is not None:
         lines.append(f"  most common: {sentence(top)}. Fix: {top.top.fix}")
     return lines

@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from types import ModuleType
+from typing import Literal, get_args
 
 from qbtrace.model import Finding, Match
 from qbtrace.providers import DEFAULT, Provider
 from qbtrace.rules.common import Context
 
-PRECEDENCE: tuple[str, ...] = (
+Cause = Literal[
     "client_credentials_malformed",
     "client_secret_wrong",
     "refresh_token_altered",
@@ -42,7 +43,10 @@ PRECEDENCE: tuple[str, ...] = (
     "refresh_token_unknown",
     "client_credentials_rejected",
     "unexplained",
-)
+]
+"""The cause ids of causes.md, in its precedence order: when several rules match a failure,
+the first of these is the finding's `cause`. Adding a cause is adding it here, in its place."""
+PRECEDENCE: tuple[Cause, ...] = get_args(Cause)
 SECTIONS = ("What happened", "How to confirm", "How to fix")
 
 
@@ -63,7 +67,7 @@ class Texts:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    cause: str
+    cause: Cause
     rank: int
     check: Callable[[Context], Match | None]
     template: Texts
@@ -131,7 +135,7 @@ def _sections(module: ModuleType) -> dict[str, str]:
     return found
 
 
-def _load(cause: str, rank: int) -> Rule:
+def _load(cause: Cause, rank: int) -> Rule:
     module = importlib.import_module(f"qbtrace.rules.{cause}")
     if getattr(module, "CAUSE", None) != cause:
         raise RuntimeError(f"rule module {cause} declares CAUSE={getattr(module, 'CAUSE', None)!r}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
-from qbtrace.model import Confidence, Evidence, Exchange, Match
+from qbtrace.model import Confidence, Evidence, Exchange, Match, Role
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Secret
@@ -83,11 +83,11 @@ def outcome(req: TokenRequest) -> str:
     return f"HTTP {x.status} {req.error or ''}".rstrip()
 
 
-def cite(role: str, req: TokenRequest, note: str) -> Evidence:
+def cite(role: Role, req: TokenRequest, note: str) -> Evidence:
     return cite_exchange(role, req.x, note)
 
 
-def cite_exchange(role: str, x: Exchange, note: str) -> Evidence:
+def cite_exchange(role: Role, x: Exchange, note: str) -> Evidence:
     """Evidence pointing at `x`, saying who made it when an input (a log) says so."""
     if x.process:
         note = f"{note} (by {x.process})"
@@ -110,7 +110,7 @@ def hinted(ctx: Context, cause: str) -> Evidence | None:
     if hint is None:
         return None
     note = f"the answer says {f.error_description!r}: {hint.meaning}"
-    return Evidence("error_description", note, f.x.ref, f.x.started)
+    return Evidence("error_description", note)  # the failure's own answer: no link to itself
 
 
 def environments(profile: Profile, first: str | None, second: str | None) -> str:

@@ -23,6 +23,12 @@ from qbtrace.model import Confidence, Evidence, Exchange, Kind, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
 
 CAUSE = "redirect_uri_mismatch"
+HOP_FIX = (
+    "Send the redirect_uri of the authorize request from configuration, not the URL the "
+    "callback handler was finally called on: the app's own server redirected the callback "
+    "(a trailing slash appended, http sent to https) before the handler ran. Or register and "
+    "authorize with the final URL, or exempt the callback path from that redirect."
+)
 
 
 def check(ctx: Context) -> Match | None:
@@ -39,7 +45,8 @@ def check(ctx: Context) -> Match | None:
     if found is None or not found.evidence:
         return None
     hops = [cite_exchange("app_redirect", x, _hop(x)) for x in _app_hops(ctx, grant, sent)]
-    return match(CAUSE, found.confidence, *found.evidence, *hops)
+    fix = HOP_FIX if hops else None
+    return Match(CAUSE, found.confidence, (*found.evidence, *hops), fix=fix)
 
 
 def _against_authorize(grant: CodeGrant, sent: str) -> Match | None:
@@ -129,6 +136,10 @@ def difference(wanted: str, sent: str) -> str:
     w, s = urlsplit(wanted), urlsplit(sent)
     if w.scheme != s.scheme:
         return f"scheme {w.scheme!r} vs {s.scheme!r}"
+    if wanted.partition(":")[0] != sent.partition(":")[0]:
+        return (
+            f"letter case of the scheme: {wanted.partition(':')[0]!r} vs {sent.partition(':')[0]!r}"
+        )
     if (w.hostname or "") != (s.hostname or ""):
         return f"host {w.hostname!r} vs {s.hostname!r}"
     if _port(w) != _port(s):
@@ -145,7 +156,15 @@ def difference(wanted: str, sent: str) -> str:
         return f"path {w.path!r} vs {s.path!r}"
     if w.query != s.query:
         return f"query string {w.query!r} vs {s.query!r}"
-    return "encoding"
+    return _first_difference(wanted, sent)
+
+
+def _first_difference(wanted: str, sent: str) -> str:
+    """Where two strings that parse alike first differ (a fragment, an escape of the host)."""
+    at = next((i for i, (a, b) in enumerate(zip(wanted, sent, strict=False)) if a != b), None)
+    if at is None:
+        at = min(len(wanted), len(sent))
+    return f"from character {at + 1}: {wanted[at : at + 16]!r} vs {sent[at : at + 16]!r}"
 
 
 def _port(parts: SplitResult) -> int | None:

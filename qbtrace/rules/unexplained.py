@@ -61,7 +61,19 @@ BAD_FORM = (
     "Check the request: grant_type spelled as the provider expects, "
     "Content-Type application/x-www-form-urlencoded, and every required field present.",
 )
-FORM_ERRORS = ("invalid_request", "unsupported_grant_type", "invalid_scope")
+FORM_ERRORS = ("invalid_request", "unsupported_grant_type")
+NOT_ALLOWED = (
+    "The provider says this client may not make this request ({error}): the grant type or "
+    "the scope is not enabled for these keys, whatever the token or code.",
+    "Check the app's settings at the provider for these keys (the right key set for the "
+    "environment, the grant types and scopes it may use), and ask only for scopes the "
+    "authorization granted.",
+)
+REFUSED_FOR_CLIENT = ("unauthorized_client", "invalid_scope")
+TIMED_OUT = (
+    "The provider (or a gateway in front of it) answered 408: the request timed out, so it may "
+    "or may not have been processed.",
+)
 
 
 def check(ctx: Context) -> Match | None:
@@ -88,8 +100,13 @@ def _narrower(f: TokenRequest) -> tuple[str | None, str | None]:
         return happened, NO_ANSWER_FIX[grant]
     if status == 429:
         return RATE_LIMITED
+    if status == 408:
+        grant = f.grant if f.grant in NO_ANSWER_FIX else "refresh_token"
+        return TIMED_OUT[0], NO_ANSWER_FIX[grant]
     if status >= 500:
         return SERVER_ERROR[0].format(status=status), SERVER_ERROR[1]
     if f.error in FORM_ERRORS:
         return BAD_FORM[0].format(error=f.error), BAD_FORM[1]
+    if f.error in REFUSED_FOR_CLIENT:
+        return NOT_ALLOWED[0].format(error=f.error), NOT_ALLOWED[1]
     return None, None

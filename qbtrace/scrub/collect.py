@@ -193,7 +193,14 @@ class Collector:
                 self.secret("random value", unquote(segment))
 
     def text(self, text: str) -> None:
-        """A body or message of any type: its secret fields, JWTs and URLs."""
+        """A body or message of any type: its secret fields and JWTs, also where the body
+        holds JSON escaped once more (in a JavaScript string, in an HTML attribute)."""
+        for unescaped in find.unescaped(text):
+            self._fields(unescaped)
+        for jwt in find.jwts(text):
+            self.secret("jwt", jwt)
+
+    def _fields(self, text: str) -> None:
         for name, value in find.secret_fields(text):
             # a body is often code or an error answer: `"code": "invalid"` is no OAuth code
             if not find.opaque_value(value) and (
@@ -201,8 +208,6 @@ class Collector:
             ):
                 continue
             self.field(name, value)
-        for jwt in find.jwts(text):
-            self.secret("jwt", jwt)
 
     def jwts(self, text: str) -> None:
         """JWTs wherever they stand (a page title, a comment, an initiator's stack)."""

@@ -10,6 +10,7 @@ plain text, so fields are found with patterns rather than parsers: a JSON or Jav
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -36,18 +37,20 @@ NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 JSON_STRING = r"((?:[^\"\\\n]++|\\.)++)"
 VALUE_PATTERNS = (
     # JSON, NDJSON, JavaScript objects: "name": "value", name: 'value', name="value"
-    re.compile(rf"[\"']?\s*+[:=]\s*+\"{JSON_STRING}\""),
-    re.compile(rf"[\"']?\s*+[:=]\s*+'([^'\n]{{1,{MAX_VALUE}}})'"),
+    re.compile(rf"[:=][ \t]*+\"(?=[^\"\n]{{{MIN_SECRET}}}){JSON_STRING}\""),
+    re.compile(rf"[:=][ \t]*+'([^'\n]{{{MIN_SECRET},{MAX_VALUE}}})'"),
     # forms, queries, cookies and fragments: name=value
-    re.compile(rf"=([^&;#\s\"'<>,]{{1,{MAX_VALUE}}})"),
+    re.compile(rf"=([^&;#\s\"'<>,]{{{MIN_SECRET},{MAX_VALUE}}})"),
 )
-"""Patterns that start at the separator (fast: few places match), the name read backwards."""
+"""Patterns that start at the separator (fast: few places match), the name read backwards;
+values shorter than a secret are not matched at all (`fields(every=True)` is for secrets'
+own parameters, which are long)."""
 NAMED_PATTERNS = (
     # XML elements
     re.compile(rf"<({NAME})(?:\s[^<>]{{0,1000}})?>([^<]{{1,{MAX_VALUE}}})</\1>"),
     # HTML: <input name="csrf" value="...">, <meta name="csrf-token" content="...">
     re.compile(
-        rf"(?<![\w-])name=[\"']({NAME})[\"'][^<>]{{0,500}}?\b(?:value|content)=[\"']"
+        rf"name=[\"']({NAME})[\"'][^<>]{{0,500}}?\b(?:value|content)=[\"']"
         rf"([^\"'<>]{{1,{MAX_VALUE}}})"
     ),
     # multipart: Content-Disposition: form-data; name="password" ... blank line, value
@@ -60,7 +63,7 @@ NAMED_PATTERNS = (
     re.compile(rf"(?m)^[ \t]*({NAME})[ \t]*:[ \t]*([^\s\"'][^\r\n]{{0,{MAX_VALUE}}})$"),
 )
 VALUE_FIRST = re.compile(
-    rf"(?<![\w-])(?:value|content)=[\"']([^\"'<>]{{1,{MAX_VALUE}}})[\"'][^<>]{{0,500}}?"
+    rf"(?:value|content)=[\"']([^\"'<>]{{1,{MAX_VALUE}}})[\"'][^<>]{{0,500}}?"
     rf"\bname=[\"']({NAME})"
 )
 """HTML with the value before the name: `<meta content="..." name="csrf-token">`."""
@@ -131,9 +134,12 @@ def fields(text: str, every: bool = True) -> Iterator[tuple[str, str]]:
         yield match.group(2), match.group(1)
 
 
-def _name_before(text: str, end: str | int) -> str | None:
-    """The field name that ends at `end` (a quote after it allowed), read backwards."""
-    stop = int(end)
+def _name_before(text: str, end: int) -> str | None:
+    """The field name that ends at `end` (spaces and a closing quote after it allowed),
+    read backwards."""
+    stop = end
+    while stop and text[stop - 1] in " \t":
+        stop -= 1
     if stop and text[stop - 1] in "\"'":
         stop -= 1
     start = stop
@@ -152,6 +158,16 @@ def secret_fields(text: str) -> Iterator[tuple[str, str]]:
     for name, value in fields(text, every=False):
         if is_secret_name(name) or opaque_value(value):
             yield name, value
+
+
+def unescaped(text: str) -> Iterator[str]:
+    """The text, then its JSON once more unescaped where it holds `\\"` (JSON in a JavaScript
+    string) or `&quot;` (JSON or HTML in an attribute), so fields inside are found too."""
+    yield text
+    if '\\"' in text:
+        yield text.replace('\\"', '"')
+    if "&quot;" in text or "&#34;" in text:
+        yield html.unescape(text)
 
 
 def _json_unescape(value: str) -> str:

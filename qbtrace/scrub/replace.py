@@ -57,7 +57,7 @@ class Replacer:
 
     def text(self, text: str) -> str:
         """`text` with every spelling of every secret replaced; the same object when none."""
-        automaton = self._compiled()
+        automaton = self._automaton or self._compiled()
         if automaton is None or len(text) < MIN_FORM:
             return text
         try:

@@ -45,6 +45,8 @@ class StandIns:
         """The raw value with its canonical core replaced and its wrapper kept; a placeholder
         (`undefined`, `null`, empty) is no secret and stays."""
         canon, defects = canonical(raw)
+        if not defects:
+            return self.core(canon)  # the common case: the value as it was issued
         if "empty" in defects or "placeholder" in defects:
             return raw
         inner = canon.strip(QUOTES)  # quotes left after percent-decoding stay quotes

@@ -9,12 +9,13 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable, Mapping
+from typing import get_args
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import msgspec
 
 from qbtrace import providers
-from qbtrace.model import ClientAuth, Exchange, Kind, RawParts, Ref, Value
+from qbtrace.model import ClientAuth, CredentialDefect, Exchange, Gap, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical
 
@@ -61,7 +62,13 @@ WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
 """Long opaque runs in provider text (an error_description may quote the token it refused)."""
-CRED_DEFECTS = ("whitespace", "quoted", "inner-whitespace", "empty", "placeholder")
+CRED_DEFECTS: dict[tuple[str, str], CredentialDefect] = {
+    (defect.removesuffix(f"-{part}"), part): defect
+    for defect in get_args(CredentialDefect)
+    for part in ("id", "secret")
+    if defect.endswith(f"-{part}")
+}
+"""(value defect or `missing`, `id`/`secret`) → the credential defect it makes."""
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
@@ -69,17 +76,7 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     req_headers = _lower(raw.request_headers)
     resp_headers = _lower(raw.response_headers)
     parts = urlsplit(raw.url)
-    if kind in (Kind.TOKEN, Kind.REVOKE):
-        fields = _body_fields(raw.request_body, req_headers.get("content-type", ""))
-        if raw.request_body is None:
-            raw.gaps.append("request-body-missing")
-    else:
-        fields = _form(parts.query)
-        if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
-            # the consent page's form POST carries client_id, redirect_uri and state in its
-            # body; fields of the body win over the query's of the same name
-            body = _body_fields(raw.request_body, req_headers.get("content-type", ""))
-            fields = [*(f for f in fields if f[0] not in dict(body)), *body]
+    fields = _request_fields(kind, raw, parts.query, req_headers.get("content-type", ""))
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
@@ -109,6 +106,24 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
         gaps=tuple(dict.fromkeys(raw.gaps)),
     )
+
+
+def _request_fields(
+    kind: Kind, raw: RawParts, query: str, content_type: str
+) -> list[tuple[str, str]]:
+    """The request's fields: the body of a token or revoke POST, else the query. The consent
+    page's form POST to the authorize endpoint carries client_id, redirect_uri and state in
+    its body; there the body's fields win over the query's of the same name."""
+    if kind in (Kind.TOKEN, Kind.REVOKE):
+        if raw.request_body is None:
+            raw.gaps.append("request-body-missing")
+        return _body_fields(raw.request_body, content_type)
+    fields = _form(query)
+    if kind == Kind.AUTHORIZE and raw.method.upper() == "POST":
+        body = _body_fields(raw.request_body, content_type)
+        named = {name for name, _ in body}
+        fields = [*(f for f in fields if f[0] not in named), *body]
+    return fields
 
 
 def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
@@ -183,7 +198,7 @@ def _redacted_text(text: str | None) -> str | None:
     return TOKEN_LIKE.sub(_opaque, text[:500])
 
 
-def _reply_fields(body: str | None, redactor: Redactor, gaps: list[str]) -> dict[str, Value]:
+def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
         return {}
@@ -251,13 +266,13 @@ def _basic(token: str, redactor: Redactor) -> ClientAuth:
     return ClientAuth(client_id, redactor.secret("secret", secret), "basic", defects)
 
 
-def _cred_defects(part: str, value: str | None) -> tuple[str, ...]:
+def _cred_defects(part: str, value: str | None) -> tuple[CredentialDefect, ...]:
     if value is None:
-        return (f"missing-{part}",)
+        return (CRED_DEFECTS["missing", part],)
     _, defects = canonical(value)
     if not defects:
         return ()
-    return tuple(f"{d}-{part}" for d in defects if d in CRED_DEFECTS)
+    return tuple(CRED_DEFECTS[d, part] for d in defects if (d, part) in CRED_DEFECTS)
 
 
 def header_pairs(items: object) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, InputKind, Kind, RawParts, Ref
+from qbtrace.model import Exchange, Gap, Input, InputKind, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
@@ -172,7 +172,7 @@ def entry_parts(entry: Mapping[str, Any], warnings: list[str], index: int) -> Ra
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None
     failure = entry.get("_error") or entry.get("_failureText") or response.get("_error")
-    gaps: list[str] = []
+    gaps: list[Gap] = []
     body = _request_body(_mapping(request.get("postData")), gaps)
     return RawParts(
         method=str(request.get("method") or "GET"),
@@ -223,7 +223,7 @@ def parse_time(value: Any) -> float | None:
     return moment.timestamp()
 
 
-def _request_body(post: Mapping[str, Any], gaps: list[str]) -> str | None:
+def _request_body(post: Mapping[str, Any], gaps: list[Gap]) -> str | None:
     if not post:
         return None
     if post.get("_file"):
@@ -271,7 +271,7 @@ def body_text(holder: Mapping[str, Any], strict: bool = False) -> HarText:
 
 
 def _content(
-    content: Mapping[str, Any], gaps: list[str], warnings: list[str], index: int
+    content: Mapping[str, Any], gaps: list[Gap], warnings: list[str], index: int
 ) -> str | None:
     if content.get("_file"):
         gaps.append("response-body-in-attachment")

@@ -21,24 +21,15 @@ from mitmproxy import http, version
 from mitmproxy.io import compat, tnetstring
 
 from qbtrace.errors import InputError
-from qbtrace.model import Exchange, Input, InputKind, RawParts, Ref
+from qbtrace.model import Exchange, Gap, Input, InputKind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
 from qbtrace.sources.build import build_exchange
+from qbtrace.sources.prefilter import needle_pattern
 
 MAX_PREFIX = 12
 VERSION_KEY = b"7:version;"
-
-
-def needles(profile: Profile) -> tuple[str, ...]:
-    """Substrings one of which every request path `profile.kind_of` accepts contains."""
-    return profile.needles
-
-
-def needle_pattern(profile: Profile) -> re.Pattern[bytes]:
-    """Matches the raw request path (`request.data.path`) of every flow the profile may want."""
-    return re.compile(b"|".join(re.escape(n.encode()) for n in needles(profile)))
 
 
 def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
@@ -53,7 +44,7 @@ def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
     ended = resp.timestamp_end if answered and resp is not None else None
     if err is not None:
         ended = err.timestamp
-    gaps = ["response-not-delivered"] if resp is not None and err is not None else []
+    gaps: list[Gap] = ["response-not-delivered"] if resp is not None and err is not None else []
     return RawParts(
         method=req.method,
         url=valid_utf8(req.pretty_url if url is None else url),

@@ -35,7 +35,10 @@ class _AppHandler(BaseHTTPRequestHandler):
     """The developer's app on localhost: its callback page (the code is read by the runner)."""
 
     def do_GET(self) -> None:
-        page = b"<html><body><h1>Connected to QuickBooks</h1></body></html>"
+        page = (
+            b"<html><head><title>Connected to QuickBooks</title></head>"
+            b"<body><h1>Connected</h1></body></html>"
+        )
         self.send_response(200)
         self.send_header("content-type", "text/html;charset=utf-8")
         self.send_header("content-length", str(len(page)))
@@ -116,6 +119,27 @@ def consent_to_localhost(exchange: Callable[[Ctx, str, str], object]) -> Callabl
             exchange(ctx, callback, local)
 
     return run
+
+
+def firefox_to_localhost(ctx: Ctx) -> None:
+    """Firefox consents; its callback goes to the app on localhost, past the proxy."""
+    from firefox import firefox, save_all_as_har
+
+    ctx.control("/consent", mode="form")
+    with local_app(ctx) as local, firefox(ctx.proxy_url, ctx.ca_path) as ff:
+        ff.navigate(intuit_authorize_url(local))
+        ff.click("#connect")
+        ff.wait_for_title("Connected")
+        callback = ff.url()
+        if ctx.browser_har:
+            save_all_as_har(ff, ctx.browser_har)
+    ctx.py("exchange_callback", callback=callback, redirect_uri=local)
+
+
+def late_exchange(ctx: Ctx, callback: str, local: str) -> None:
+    """The app's handler queues the code; a worker exchanges it 15 minutes later."""
+    ctx.control("/clock/advance", seconds=900)
+    ctx.py("exchange_callback", callback=callback, redirect_uri=local)
 
 
 def chromium_get_then_simple_oauth2(redirect_uri: str) -> Callable[[Ctx], None]:
@@ -223,7 +247,7 @@ AUTH_FLOWS: dict[str, Scenario] = {
             "not save qb.refresh_token; 2 h later the next job refreshes with the old one",
         ),
         S(
-            "consent_post_callback_present",
+            "healthy_consent_post_callback_present",
             "chromium+authlib",
             [],
             [200],
@@ -234,7 +258,7 @@ AUTH_FLOWS: dict[str, Scenario] = {
             "callback goes through the proxy; the app exchanges and calls the data API",
         ),
         S(
-            "consent_post_callback_absent",
+            "healthy_consent_post_callback_absent",
             "chromium+python-sdk",
             [],
             [200],
@@ -247,6 +271,28 @@ AUTH_FLOWS: dict[str, Scenario] = {
             notes="consent by form POST; redirect_uri is the app on http://localhost:<port>/"
             "callback, which Chromium reaches without its proxy: the capture has the 302 "
             "Location with the code but no callback request; intuitlib exchanges it",
+        ),
+        S(
+            "code_expired_callback_absent",
+            "chromium+python-sdk",
+            ["code_expired"],
+            [400],
+            consent_to_localhost(late_exchange),
+            notes="consent by form POST to the app on localhost (no callback in the capture: the "
+            "code shows only in the 302 Location); the app exchanges it 900 s later (emulated "
+            "code lifetime 600 s)",
+        ),
+        S(
+            "healthy_firefox_callback_absent",
+            "firefox",
+            [],
+            [200],
+            firefox_to_localhost,
+            time_shifted=False,
+            notes="Firefox ESR consents by form POST; the callback goes to the app on "
+            "localhost, which Firefox does not send through its proxy "
+            "(network.proxy.allow_hijacking_localhost is false); intuitlib exchanges the code. "
+            "<name>.firefox.har has the localhost callback, mitmproxy's HAR does not",
         ),
         S(
             "redirect_uri_trailing_slash_callback_absent",

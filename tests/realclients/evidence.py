@@ -7,6 +7,8 @@ causes.md; the entries are found by the code or refresh token the failed request
 never by position:
 - `authorize`: the authorize request whose answer issued the code: a GET or the consent
   form's POST to appcenter.intuit.com whose 3xx `Location` carries `code=<the code>`;
+- `callback`: the callback as causes.md defines it, seen as the authorize answer whose
+  `Location` carries the code (there whether or not the GET of the callback was captured);
 - `earlier_exchange`: every earlier token request with the same code;
 - `issued_successor`: the earlier successful refresh that spent this refresh token and issued
   a different one; `first_spent`: the first request that spent it.
@@ -25,6 +27,7 @@ LINKS: dict[str, tuple[str, ...]] = {
     "redirect_uri_mismatch": ("authorize",),
     "code_client_mismatch": ("authorize",),
     "code_reused": ("earlier_exchange",),
+    "code_expired": ("callback",),
     "refresh_token_superseded": ("issued_successor", "first_spent"),
 }
 
@@ -67,6 +70,8 @@ def find(entries: list[Entry], failed: int, link: str) -> list[int]:
             and 300 <= e["response"]["status"] < 400
             and parse_qs(urlsplit(location(e)).query).get("code") == [code]
         ]
+    if link == "callback":  # causes.md: the callback as a 3xx Location or as the GET of it
+        return find(entries, failed, "authorize")
     spends = [i for i, e in earlier if is_token_request(e) and _spent(e) == _spent(entries[failed])]
     if link == "earlier_exchange" or link == "first_spent":
         return spends if link == "earlier_exchange" else spends[:1]

@@ -30,7 +30,7 @@ LIVE = {
     "refresh_token_superseded": "python-sdk",
     "refresh_response_lost": "node-sdk",
     "code_reused": "chromium+python-sdk",
-    "consent_post_callback_absent": "chromium+python-sdk",
+    "healthy_consent_post_callback_absent": "chromium+python-sdk",
     "healthy_simple_oauth2": "simple-oauth2",
     "firefox_spa_double_exchange": "firefox",
 }
