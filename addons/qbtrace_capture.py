@@ -16,16 +16,31 @@ the live diagnosis are `qbtrace.live.LiveSession`'s, which tests drive without m
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
-from qbtrace.config import load_profile
-from qbtrace.errors import QbtraceError
-from qbtrace.live import LiveSession, logger
-from qbtrace.sources.mitm import flow_parts
+try:
+    from qbtrace.config import load_profile
+    from qbtrace.errors import QbtraceError
+    from qbtrace.live import LiveSession, logger
+    from qbtrace.sources.mitm import flow_parts
+except ImportError as missing:
+    # mitmproxy installed on its own (pipx, Homebrew, the binaries) has its own Python
+    logging.getLogger("qbtrace").error(
+        "qbtrace: this mitmproxy's Python (%s) cannot import qbtrace (%s): run "
+        "`pipx inject mitmproxy qbtrace` if mitmproxy came from pipx, or install qbtrace "
+        "into that Python beside mitmproxy, or use `qbtrace proxy`",
+        sys.executable,
+        missing,
+    )
+    QBTRACE_MISSING = True
+else:
+    QBTRACE_MISSING = False
 
 
 class QbtraceCapture:
@@ -127,4 +142,4 @@ def _options_error(message: str) -> exceptions.OptionsError:
     return exceptions.OptionsError(message)  # type: ignore[no-untyped-call]
 
 
-addons = [QbtraceCapture()]
+addons = [] if QBTRACE_MISSING else [QbtraceCapture()]

@@ -48,6 +48,14 @@ class Analysis:
         """What the user should know about the inputs as a whole, beyond the findings."""
         if self.lineage.requests:
             return ()
+        others = {o: None for item in self.inputs for o in item.others}
+        if others:
+            known = " or ".join(p.title or p.name for p in self.profile.providers)
+            return (
+                f"no {known} token requests in the input; it holds the sign-in traffic of "
+                f"another OAuth provider: {', '.join(others)}, which qbtrace is not "
+                "configured for: is this the right capture?",
+            )
         browser = self.lineage.saw_browser()
         where = (
             "the input shows the browser's authorize and callback, but the token requests "
@@ -79,8 +87,8 @@ class Analysis:
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
-    """Base names when they are unambiguous, else the paths as given."""
-    bases = [p.name for p in paths]
+    """Base names when they are unambiguous, else the paths as given; `-` is `stdin`."""
+    bases = ["stdin" if str(p) == "-" else p.name for p in paths]
     if len(set(bases)) == len(bases):
         return bases
     return [str(p) for p in paths]

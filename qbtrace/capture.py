@@ -9,7 +9,9 @@ The format is documented in docs/capture-format.md. No mitmproxy import here: th
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -169,10 +171,25 @@ class CaptureWriter:
     _broken: bool = False
 
     @classmethod
-    def open(cls, path: Path) -> CaptureWriter:
-        """Open (creating) `path` for appending; OSError when it cannot be written."""
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    def open(cls, path: Path, raw: bool = False) -> CaptureWriter:
+        """Open (creating, 0600) `path` for appending; OSError when it cannot be written, is
+        a symbolic link, or, for a session keeping `raw` values, is readable by others."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(exc.errno, "it is a symbolic link", str(path)) from None
+            raise
+        try:
+            mode = os.fstat(fd).st_mode
+            if raw and mode & 0o077:
+                raise OSError(
+                    errno.EPERM,
+                    f"it will hold raw secrets but is readable by others (mode "
+                    f"{stat.S_IMODE(mode):04o}): `chmod 600` it or name a new file",
+                    str(path),
+                )
             lines, ends_open = _count_lines(path)
             writer = cls(path, fd, lines)
             if ends_open:

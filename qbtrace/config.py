@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from qbtrace.errors import ConfigError
 from qbtrace.profile import Profile
 from qbtrace.providers import BUILTIN, DEFAULT, Provider
-from qbtrace.providers.base import NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
+from qbtrace.providers.base import INT_FIELDS, NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
 
 LOCAL = Path("qbtrace.toml")
 TABLES = ("provider", "providers", "app")
@@ -42,10 +44,14 @@ def load_profile(path: Path | None, *, local: bool = True) -> Profile:
         path, implicit = LOCAL, True
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read config: {exc.__class__.__name__}", source=str(path)
-        ) from exc
+    except FileNotFoundError:
+        raise ConfigError("no such config file", source=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config ({exc.strerror or exc})", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("config is not UTF-8 text", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
     profile = profile_from_dict(data, str(path))
@@ -118,20 +124,46 @@ def _tuned(
     return replace(base, **changes)
 
 
+NUMBER = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
+"""Seconds or a count: never negative, NaN or infinite (TOML allows `nan` and `inf`)."""
+COUNT = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
+URL = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")]
+"""An absolute URL: a scheme and a host (the host is checked once more by `_url`)."""
+URLS = list[URL] | URL
+
+
 def _setting(where: str, key: str, value: object, source: str) -> object:
+    name = f"{where}.{key}"
     if key in NUMBER_FIELDS:
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{where}.{key} must be a non-negative number", source=source)
-        return value
+        if key in INT_FIELDS:
+            return _typed(value, COUNT, name, "must be a non-negative whole number", source)
+        return _typed(value, NUMBER, name, "must be a non-negative number", source)
     if key in URL_FIELDS:
-        if not isinstance(value, str) or not urlsplit(value).hostname:
-            raise ConfigError(f"{where}.{key} must be an absolute URL", source=source)
-        return value
+        return _url(_typed(value, URL, name, "must be an absolute URL", source), name, source)
     if key in TEXT_FIELDS:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}.{key} must be a string", source=source)
-        return value
-    raise ConfigError(f"unknown setting {where}.{key}", source=source)
+        return _typed(value, str, name, "must be a string", source)
+    raise ConfigError(f"unknown setting {name}", source=source)
+
+
+def _typed(value: object, form: Any, name: str, must: str, source: str) -> Any:
+    """`value` validated by type and form (msgspec); ConfigError naming the setting (and
+    the item of a list or table) otherwise."""
+    try:
+        return msgspec.convert(value, form, strict=True)
+    except msgspec.ValidationError as exc:
+        at = str(exc).rpartition(" - at `$")[2].rstrip("`") if " - at `$" in str(exc) else ""
+        raise ConfigError(f"{name}{at} {must}", source=source) from None
+
+
+def _url(value: str, name: str, source: str) -> str:
+    """urlsplit raises on an unclosed IPv6 bracket, and a host can still be empty."""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL ({exc})", source=source) from None
+    if not host:
+        raise ConfigError(f"{name} must be an absolute URL", source=source)
+    return value
 
 
 def _app_settings(
@@ -139,16 +171,12 @@ def _app_settings(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("redirect_uris", "disconnect_urls"):
-        value = app.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"app.{key} must be a list of URLs", source=source)
-        out[key] = tuple(value)
+        value = _typed(app.get(key, []), URLS, f"app.{key}", "must be a list of URLs", source)
+        listed = [value] if isinstance(value, str) else value
+        out[key] = tuple(_url(url, f"app.{key}", source) for url in listed)
     if "disconnect_url" in app:
-        if not isinstance(app["disconnect_url"], str):
-            raise ConfigError("app.disconnect_url must be a URL", source=source)
-        out["disconnect_urls"] = (*out["disconnect_urls"], app["disconnect_url"])
+        url = _typed(app["disconnect_url"], URL, "app.disconnect_url", "must be a URL", source)
+        out["disconnect_urls"] = (*out["disconnect_urls"], _url(url, "app.disconnect_url", source))
     out["client_ids"] = MappingProxyType(_client_ids(app.get("client_ids", {}), source))
     unknown = set(app) - {"redirect_uris", "disconnect_urls", "disconnect_url", "client_ids"}
     if unknown:
@@ -168,9 +196,8 @@ def _client_ids(ids: object, source: str) -> dict[str, str]:
         raise ConfigError("app.client_ids must be a table: environment = [ids]", source=source)
     known: dict[str, str] = {}
     for env, values in ids.items():
-        listed = [values] if isinstance(values, str) else values
-        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
-            raise ConfigError(f"app.client_ids.{env} must list strings", source=source)
-        for value in listed:
+        name = f"app.client_ids.{env}"
+        listed = _typed(values, list[str] | str, name, "must list strings", source)
+        for value in [listed] if isinstance(listed, str) else listed:
             known[value] = env
     return known

@@ -25,7 +25,7 @@ from qbtrace.errors import ConfigError
 from qbtrace.model import Exchange, Finding, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
-from qbtrace.render.view import Presenter, terminal_safe
+from qbtrace.render.view import Presenter, terminal_line
 from qbtrace.sources.build import build_exchange
 from qbtrace.sources.prefilter import PathFilter
 
@@ -85,7 +85,7 @@ class LiveSession:
             return
         target = Path(path).expanduser()
         try:
-            writer = CaptureWriter.open(target)
+            writer = CaptureWriter.open(target, raw=keep_raw)
             writer.write(encode_line(make_header(self.redactor, keep_raw)))
         except OSError as exc:
             raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -144,7 +144,7 @@ class LiveSession:
             "qbtrace: CAPTURE FILE %s WAS REMOVED while recording; starting it again", path
         )
         try:
-            writer = CaptureWriter.open(path)
+            writer = CaptureWriter.open(path, raw=self.keep_raw)
             writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
@@ -233,4 +233,4 @@ def live_line(finding: Finding, failed: Exchange, presenter: Presenter) -> str:
         text += f": {presenter.note(first)}"
         if first.time is not None:
             text += f" (at {time.strftime('%H:%M:%S', time.gmtime(first.time))}Z)"
-    return terminal_safe(f"{text} [{failed.ref.source}#{failed.ref.index}]")
+    return terminal_line(f"{text} [{failed.ref.source}#{failed.ref.index}]")

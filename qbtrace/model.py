@@ -261,3 +261,6 @@ class Input:
     warnings: tuple[str, ...] = ()
     format: str | None = None
     """For a log, the SDK formats recognised and their wrappers (`<sdk> in pino`, …)."""
+    others: tuple[str, ...] = ()
+    """Other OAuth providers whose sign-in hosts appear in a file without token requests of
+    the configured ones, as `Google (accounts.google.com)`."""

@@ -1,97 +1,61 @@
-"""`qbtrace proxy`: run mitmdump with the capture addon, say how to use it, summarise on exit.
+"""`qbtrace proxy`: mitmproxy run in this process with the capture addon, its setup text and
+the exit summary.
 
-The click command lives in `qbtrace.cli` and does the printing; this module builds the
-mitmdump command line, starts it (`start_proxy`: the running proxy and its setup text) and
-summarises the capture when it stops (`ProxyRun.wait`, `ProxyRun.summary`).
+mitmproxy runs under its own master and options (no subprocess whose arguments we would
+parse), so every startup problem is known before anything is printed: a misspelled option,
+a capture that cannot be written, a port that is busy or not ours to bind become one
+`ProxyError`, and the "listening" banner is given only once mitmproxy listens. The click
+command lives in `qbtrace.cli`; this module prints nothing itself: it hands each line to the
+callbacks it is given.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
+import logging
+import shlex
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import qbtrace
+from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
 from qbtrace.profile import Profile
+from qbtrace.render.view import config_line_of
 
-DEFAULT_CONFDIR = Path("~/.mitmproxy")
 CA_NAME = "mitmproxy-ca-cert.pem"
+Say = Callable[[str], None]
 
 
 class ProxyError(QbtraceError):
-    """mitmdump or the addon cannot be found or started."""
+    """mitmproxy cannot be configured or cannot listen."""
 
     slug = "proxy"
 
 
-def addon_path() -> Path:
-    """The addon script: `addons/` beside the package (a checkout), or shipped inside it."""
-    package = Path(qbtrace.__file__).resolve().parent
-    for candidate in (package.parent / "addons", package / "addons"):
-        script = candidate / "qbtrace_capture.py"
-        if script.is_file():
-            return script
-    raise ProxyError("the capture addon (addons/qbtrace_capture.py) is not installed")
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """What `qbtrace proxy` was asked for."""
+
+    port: int
+    """0 asks the system for a free port; the banner says which one."""
+    host: str
+    """Loopback by default: an open proxy on the LAN would see the app's secrets."""
+    out: Path
+    config: Path | None
+    options: tuple[str, ...] = ()
+    """mitmproxy options as `name=value`, as `mitmdump --set` takes them."""
+    mitmproxy_log: bool = False
+    """Show mitmproxy's own per-flow and connection lines (quiet by default)."""
+    quiet: bool = False
+    """Only the listening line and errors from mitmproxy; qbtrace's live lines still show."""
 
 
-def mitmdump_executable() -> str:
-    beside = Path(sys.executable).with_name("mitmdump")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mitmdump")
-    if found is None:
-        raise ProxyError("mitmdump not found: install mitmproxy in this environment")
-    return found
-
-
-def mitmdump_command(
-    port: int, out: Path, config: Path | None, mitmdump_args: Sequence[str] = ()
-) -> list[str]:
-    """The mitmdump argv; the user's extra arguments come last so they can override ours."""
-    # loopback by default: an open proxy on the LAN would see the app's secrets
-    argv = [mitmdump_executable(), "--listen-host", "127.0.0.1", "--listen-port", str(port)]
-    argv += ["-s", str(addon_path())]
-    argv += ["--set", f"qbtrace_capture={out}"]
-    if config is not None:
-        argv += ["--set", f"qbtrace_config={config}"]
-    return argv + list(mitmdump_args)
-
-
-def confdir_of(mitmdump_args: Sequence[str]) -> Path:
-    """mitmproxy's confdir (where its CA lives), as `--set confdir=...` may have changed it."""
-    confdir = DEFAULT_CONFDIR
-    for arg in mitmdump_args:
-        if arg.startswith("confdir="):
-            confdir = Path(arg.partition("=")[2])
-    return confdir.expanduser()
-
-
-def listen_host_of(mitmdump_args: Sequence[str]) -> str:
-    """Where mitmdump listens: loopback unless the user's arguments say otherwise."""
-    host = "127.0.0.1"
-    for i, arg in enumerate(mitmdump_args):
-        if arg == "--listen-host" and i + 1 < len(mitmdump_args):
-            host = mitmdump_args[i + 1]
-        elif arg.startswith("listen_host="):
-            host = arg.partition("=")[2]
-    return host
-
-
-def setup_text(port: int, out: Path, ca: Path, host: str = "127.0.0.1") -> str:
+def setup_text(url: str, out: Path, ca: Path) -> str:
     """How to point an app at the proxy."""
-    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-    url = f"http://{shown}:{port}"
     first_run = "" if ca.exists() else "  (mitmproxy creates it on its first start)"
     return "\n".join(
         [
-            f"qbtrace proxy listening on {url}, recording OAuth traffic to {out}",
             f"CA certificate: {ca}{first_run}",
             "",
             "Python (requests, and the SDKs built on it):",
@@ -104,14 +68,26 @@ def setup_text(port: int, out: Path, ca: Path, host: str = "127.0.0.1") -> str:
     )
 
 
-def summary_text(out: Path, first_line: int, profile: Profile | None = None) -> str:
+def listening_line(url: str, out: Path) -> str:
+    return f"qbtrace proxy listening on {url}, recording OAuth traffic to {out}"
+
+
+def report_command(out: Path, config: Path | None) -> str:
+    """The report command for this capture, with the config the session used."""
+    words = ["qbtrace", "report", str(out)]
+    if config is not None:
+        words += ["--config", str(config)]
+    return " ".join(shlex.quote(w) for w in [*words, "-o", "report.html"])
+
+
+def summary_text(out: Path, first_line: int, profile: Profile, config: Path | None) -> str:
     """Exchanges recorded since line `first_line` of the capture and its failures by cause."""
     from qbtrace.analysis import analyze_inputs
     from qbtrace.redact import Redactor, default_key
+    from qbtrace.render.view import plural
     from qbtrace.sources import read_input
 
-    profile = profile or Profile()
-    report = f"qbtrace analyze {out} --format html -o report.html"
+    report = report_command(out, config)
     try:
         got = read_input(out, out.name, profile, Redactor(default_key()))
         findings = analyze_inputs([got], profile).findings
@@ -119,7 +95,7 @@ def summary_text(out: Path, first_line: int, profile: Profile | None = None) -> 
         return f"qbtrace: could not summarise the capture: {exc}\nReport: {report}"
     session = [x for x in got.exchanges if x.ref.index >= first_line]
     causes = Counter(f.cause for f in findings if f.ref.index >= first_line)
-    lines = [f"qbtrace: {len(session)} exchanges captured in {out}"]
+    lines = [f"qbtrace: {plural(len(session), 'exchange')} captured in {out}"]
     tokens = sum(1 for x in session if x.kind == "token")
     lines.append(f"  token requests: {tokens}, failed: {sum(causes.values())}")
     lines += [f"    {cause}: {n}" for cause, n in causes.most_common()]
@@ -136,61 +112,37 @@ def line_count(path: Path) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-@dataclass
-class ProxyRun:
-    """A running mitmdump with the capture addon."""
+class LiveLines(logging.Handler):
+    """qbtrace's own log lines (live explanations, capture trouble) to `say`, apart from
+    mitmproxy's log so that quieting mitmproxy never hides them."""
 
-    proc: subprocess.Popen[bytes]
-    out: Path
-    first_line: int
-    """The capture's line count before this session: its summary starts there."""
-    setup: str
-    """How to point an app at the proxy (the CLI prints it)."""
-    profile: Profile
+    def __init__(self, say: Say) -> None:
+        super().__init__(logging.WARNING)
+        self.say = say
 
-    def wait(self) -> int:
-        """Until mitmdump exits or Ctrl-C stops it; mitmdump's exit status."""
-        return _wait(self.proc)
-
-    def summary(self) -> str:
-        return summary_text(self.out, self.first_line, self.profile)
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(record.getMessage())
 
 
-def start_proxy(
-    port: int, out: Path, config: Path | None, mitmdump_args: Sequence[str]
-) -> ProxyRun:
-    """Start mitmdump with the addon; ProxyError when it cannot be started."""
-    from qbtrace.config import load_profile
+def run_proxy(settings: ProxySettings, say: Say, live: Say) -> None:
+    """Serve until Ctrl-C (or SIGTERM), then say the summary. ConfigError for a bad config
+    and ProxyError for anything mitmproxy refuses, both before the banner."""
+    import asyncio
 
-    profile = load_profile(config)
-    out = out.expanduser().resolve()
-    argv = mitmdump_command(port, out, config, mitmdump_args)
+    from qbtrace.mitm_master import serve
+
+    profile = load_profile(settings.config)
+    if profile.config_implicit and (said := config_line_of(profile)):
+        say(f"qbtrace: note: {said}")
+    out = settings.out.expanduser().resolve()
     first_line = line_count(out)
-    env = dict(os.environ)
-    # the addon imports qbtrace: make this very package importable in mitmdump's interpreter
-    package_root = str(Path(qbtrace.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    qbtrace_log = logging.getLogger("qbtrace")
+    handler, propagate = LiveLines(live), qbtrace_log.propagate
+    qbtrace_log.addHandler(handler)
+    qbtrace_log.propagate = False
     try:
-        proc = subprocess.Popen(argv, env=env)
-    except OSError as exc:
-        raise ProxyError(f"cannot start mitmdump: {exc}") from None
-    ca = confdir_of(mitmdump_args) / CA_NAME
-    setup = setup_text(port, out, ca, listen_host_of(mitmdump_args))
-    return ProxyRun(proc, out, first_line, setup, profile)
-
-
-def _wait(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for mitmdump; on Ctrl-C let it shut down cleanly (it got the SIGINT too)."""
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        pass
-    for sig, grace in ((None, 2.0), (signal.SIGINT, 10.0), (signal.SIGTERM, 5.0)):
-        if sig is not None and proc.poll() is None:
-            proc.send_signal(sig)  # not in our terminal's process group: forward it
-        try:
-            return proc.wait(grace)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            continue
-    proc.kill()
-    return proc.wait()
+        asyncio.run(serve(settings, out, say))
+    finally:
+        qbtrace_log.removeHandler(handler)
+        qbtrace_log.propagate = propagate
+    say(summary_text(out, first_line, profile, settings.config))

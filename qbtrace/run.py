@@ -1,7 +1,6 @@
-"""What `qbtrace analyze` does between parsing options and printing: read, analyze, render.
+"""What `qbtrace analyze` does between parsing options and exiting: read, analyze, render.
 
-Nothing here prints: `run_analysis` returns the rendered text and every line for standard
-error, and `qbtrace.cli` prints them (or writes the text to `--output`).
+Nothing here prints: every line goes to the `Output` the CLI hands in.
 """
 
 from __future__ import annotations
@@ -9,64 +8,82 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
 from qbtrace.config import load_profile
+from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
 from qbtrace.sources.logs.stamps import parse_zone
 
-PROGRESS_FROM = 20 * 1024 * 1024
+
+class Output(Protocol):
+    """Where the CLI wants things said (it is the only module that prints)."""
+
+    def terminal(self) -> tuple[bool, int | None]:
+        """(standard output shows colour, its width when it is a terminal)."""
+
+    def progress(self, line: str) -> None: ...
+
+    def warn(self, source: str, warning: str) -> None: ...
+
+    def note(self, note: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
-class Run:
-    """One analysis, rendered: what the CLI writes and says."""
+class Request:
+    """One `qbtrace analyze` (or `report`) as the command line asked for it."""
 
-    text: str
-    """The output in the chosen format."""
-    said: tuple[str, ...]
-    """Lines for standard error: the config disclosure, the inputs' warnings."""
-    notes: tuple[str, ...]
-    """Lines for standard error unless the text on the terminal says them itself."""
-    found: bool
-    """A `--fail-on` cause was found."""
-    analysis: Analysis
+    paths: tuple[Path, ...]
+    fmt: str
+    output: Path | None
+    """None or `-`: standard output."""
+    config: Path | None
+    events: Path | None
+    show_client_ids: bool
+    fail_on: tuple[str, ...]
+    use_local_config: bool = True
+    """Read ./qbtrace.toml when no --config is given (False: --no-config)."""
+    log_tz: str | None = None
+    """`--log-tz`: the zone of application-log timestamps written without one."""
 
 
-def run_analysis(
-    paths: list[Path],
-    fmt: str,
-    config: Path | None,
-    events: Path | None,
-    show_client_ids: bool,
-    fail_on: tuple[str, ...],
-    use_local_config: bool = True,
-    progress: Callable[[str], None] | None = None,
-    log_tz: str | None = None,
-) -> Run:
-    """Analyze and render; `progress` hears of big inputs as they are read (terminals)."""
-    profile = load_profile(config, local=use_local_config)
-    said = [f"qbtrace: note: {config_line_of(profile)}"] if profile.config_implicit else []
+def run_analysis(request: Request, out: Output) -> bool:
+    """Analyze, write the chosen format; True when a `fail_on` cause was found."""
+    profile = load_profile(request.config, local=request.use_local_config)
+    said = config_line_of(profile)
+    if profile.config_implicit and said:
+        out.note(said)
     redactor = Redactor(default_key())
-    before = None if progress is None else _announcer(progress)
-    zone = parse_zone(log_tz) if log_tz else None
-    inputs = read_all(paths, profile, redactor, before=before, log_tz=zone)
+    zone = parse_zone(request.log_tz) if request.log_tz else None
+    inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
-    presenter = Presenter(redactor, show_client_ids, profile)
-    text = render(analysis, presenter, fmt)
-    said += [f"qbtrace: warning: {i.source}: {w}" for i in inputs for w in i.warnings]
-    notes = tuple(f"qbtrace: note: {note}" for note in analysis.notes)
-    if events is not None:
+    presenter = Presenter(redactor, request.show_client_ids, profile)
+    to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
+    colour, width = out.terminal() if to_terminal else (False, None)
+    text = render(analysis, presenter, request.fmt, colour, width)
+    write_output(request.output or Path("-"), text.encode("utf-8"))
+    if not to_terminal:  # the terminal text says them itself
+        for item in inputs:
+            for warning in dict.fromkeys(item.warnings):
+                out.warn(item.source, warning)
+        for note in analysis.notes:
+            out.note(note)
+    if request.events is not None:
         from qbtrace.table import events_frame
 
-        events_frame(analysis, presenter).write_parquet(events)
+        with open_output(request.events) as handle:
+            events_frame(analysis, presenter).write_parquet(handle)
     causes = {f.cause for f in analysis.findings}
-    found = bool(causes & set(fail_on)) or ("any" in fail_on and bool(causes))
-    return Run(text, tuple(said), notes, found, analysis)
+    wanted = set(request.fail_on)
+    return bool(causes & wanted) or ("any" in wanted and bool(causes))
 
 
-def _announcer(progress: Callable[[str], None]) -> Callable[[Path, str], None]:
+PROGRESS_FROM = 20 * 1024 * 1024
+
+
+def _progress(out: Output) -> Callable[[Path, str], None]:
     def before(path: Path, name: str) -> None:
         """Say what is being read when it will take a moment."""
         try:
@@ -74,24 +91,30 @@ def _announcer(progress: Callable[[str], None]) -> Callable[[Path, str], None]:
         except OSError:
             return
         if size >= PROGRESS_FROM:
-            progress(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…")
+            out.progress(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…")
 
     return before
 
 
-def render(analysis: Analysis, presenter: Presenter, fmt: str) -> str:
+def render(
+    analysis: Analysis,
+    presenter: Presenter,
+    fmt: str,
+    colour: bool = False,
+    width: int | None = None,
+) -> str:
     if fmt == "json":
         from qbtrace.render import json
 
         return json.render(analysis, presenter)
     if fmt == "csv":
-        from qbtrace.table import csv_safe, findings_frame
+        from qbtrace.table import CSV_TIME, csv_safe, findings_frame
 
-        return csv_safe(findings_frame(analysis, presenter)).write_csv()
+        return csv_safe(findings_frame(analysis, presenter)).write_csv(datetime_format=CSV_TIME)
     if fmt == "html":
         from qbtrace.render import html
 
         return html.render(analysis, presenter)
     from qbtrace.render import text
 
-    return text.render(analysis, presenter)
+    return text.render(analysis, presenter, colour, width)

@@ -120,12 +120,21 @@ def findings_frame(analysis: Analysis, presenter: Presenter) -> pl.DataFrame:
     return frame.with_columns(pl.col("time").cast(pl.Datetime("ms", "UTC")))
 
 
+CSV_TIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
+"""Times in the CSV as in the JSON: ISO 8601 UTC to the millisecond, with `Z`."""
+FORMULA = r"^[\s\x00-\x1f\u00a0\u3000]*[=+\-@|%\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]"
+"""A cell a spreadsheet would run: a formula trigger (`=`, `+`, `-`, `@`, `|` for DDE, `%`,
+and their full-width forms, which some spreadsheets fold to ASCII) first, after any
+whitespace or control characters that Excel and LibreOffice skip; or a tab or line break
+first."""
+
+
 def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """Text cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a
-    leading `'`: a hostile capture must not turn the CSV into a spreadsheet attack."""
+    """Text cells that a spreadsheet would run as a formula get a leading `'`: a hostile
+    capture must not turn the CSV into a spreadsheet attack."""
     risky = [name for name, kind in frame.schema.items() if kind == pl.String]
     return frame.with_columns(
-        pl.when(pl.col(name).str.contains(r"^[=+\-@\t\r]"))
+        pl.when(pl.col(name).str.contains(FORMULA))
         .then(pl.lit("'") + pl.col(name))
         .otherwise(pl.col(name))
         .alias(name)

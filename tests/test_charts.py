@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import itertools
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
@@ -10,12 +11,15 @@ from qbtrace.redact import Redactor
 from qbtrace.render.charts import (
     CHART_H,
     CHART_W,
-    _contrast_on_white,
+    MIN_STEP_PX,
+    PAD,
     colour,
+    duration_words,
     failure_chart,
     lineage_strips,
-    palette_colour,
+    positions,
 )
+from qbtrace.render.palette import _contrast_on_white, palette_colour
 from qbtrace.render.view import Presenter
 from qbtrace.rules import PRECEDENCE
 from tests.conftest import GOLDEN
@@ -28,8 +32,17 @@ def analysis_of(*names: str) -> Analysis:
     return analyze_inputs(read_all(paths, Profile(), REDACTOR), Profile())
 
 
-def test_every_cause_has_its_own_colour() -> None:
+def _hue(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hls(r, g, b)[0] * 360
+
+
+def test_every_cause_has_its_own_hue() -> None:
     assert len({colour(cause) for cause in PRECEDENCE}) == len(PRECEDENCE)
+    for count in (len(PRECEDENCE), len(PRECEDENCE) + 3):  # and once providers add causes
+        hues = sorted(_hue(palette_colour(n)) for n in range(count))
+        gaps = [(hues[(i + 1) % count] - hues[i]) % 360 for i in range(count)]
+        assert min(gaps) >= 5, (count, hues)
 
 
 def test_the_palette_is_generated_for_any_number_of_causes() -> None:
@@ -63,4 +76,27 @@ def test_one_strip_per_lineage_failures_first_on_its_own_axis() -> None:
         xs = [m.x for m in strip.marks]
         assert min(xs) >= 0 and max(xs) <= strip.width
         if len(strip.marks) > 1:  # its own axis: first and last events at the two ends
-            assert min(xs) == 4 and max(xs) == strip.width - 4
+            assert min(xs) == PAD and max(xs) == strip.width - PAD
+
+
+def test_buckets_have_a_round_stated_width_over_minutes_or_months() -> None:
+    from dataclasses import replace
+
+    analysis = analysis_of("mixed")
+    base = analysis.findings[0]
+    for spread, words in ((90, "2 seconds"), (3 * 3600, "5 minutes"), (60 * 86400, "2 days")):
+        findings = tuple(replace(base, time=(base.time or 0) + spread * i / 9) for i in range(10))
+        chart = failure_chart(findings)
+        assert chart is not None and chart.bucket == words, (spread, chart and chart.bucket)
+        assert chart.count_label == f"failures per {words}" and len(chart.times) >= 3
+        labels = [t.label for t in chart.times]
+        assert len(set(labels)) == len(labels)
+    assert duration_words(1) == "1 second" and duration_words(3600) == "1 hour"
+
+
+def test_events_seconds_apart_stay_apart_on_a_day_long_strip() -> None:
+    day = 26 * 3600.0
+    times = [0.0, day, day + 0.4, day + 1.0]  # a replay race 26 h after the issue
+    xs = positions(times, 720)
+    assert all(b - a >= MIN_STEP_PX for a, b in itertools.pairwise(xs))
+    assert xs[0] == PAD and xs[-1] == 720 - PAD

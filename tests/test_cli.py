@@ -102,3 +102,91 @@ def test_output_file(tmp_path: Path) -> None:
     proc = run_cli("analyze", SUPERSEDED, "--format", "json", "-o", out)
     assert proc.stdout == ""
     assert json.loads(out.read_text())["summary"]["failures"] == 1
+
+
+def test_dash_reads_standard_input_in_every_format(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from qbtrace.redact import Redactor
+    from tests.test_capture import make_parts, write_capture
+
+    capture = tmp_path / "live.jsonl"
+    write_capture(capture, Redactor(b"k"), [make_parts()])
+    for path in (SUPERSEDED, GOLDEN / "refresh_token_superseded.mitm", capture):
+        proc = subprocess.run(
+            [sys.executable, "-m", "qbtrace", "analyze", "-", "--format", "json"],
+            input=path.read_bytes(),
+            capture_output=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["summary"]["token_requests"] >= 1, path.name
+        if path.suffix != ".jsonl":
+            assert doc["findings"][0]["request"]["source"] == "stdin"
+
+
+def test_fail_on_repeats_and_takes_comma_lists() -> None:
+    gate = ("--fail-on", "code_reused", "--fail-on", "refresh_race,refresh_token_superseded")
+    assert run_cli("analyze", SUPERSEDED, *gate).returncode == 1
+    assert run_cli("analyze", SUPERSEDED, "--fail-on", "code_reused,refresh_race").returncode == 0
+
+
+def test_a_misspelled_cause_suggests_the_right_one() -> None:
+    proc = run_cli("analyze", SUPERSEDED, "--fail-on", "refresh_token_supersede", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "did you mean refresh_token_superseded" in proc.stderr
+    explain = run_cli("explain", "code_reuse", check=False)
+    assert explain.returncode == 2 and "did you mean code_reused" in explain.stderr
+
+
+def test_shell_completion_offers_cause_ids() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "_QBTRACE_COMPLETE": "bash_complete",
+        "COMP_WORDS": "qbtrace analyze x.har --fail-on code_reused,refresh_r",
+        "COMP_CWORD": "4",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", "from qbtrace.cli import main; main(prog_name='qbtrace')"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    offered = {line.split(",", 1)[1] for line in proc.stdout.split()}  # bash: "type,value"
+    assert {"code_reused,refresh_race", "code_reused,refresh_response_lost"} == offered
+    env["COMP_WORDS"], env["COMP_CWORD"] = "qbtrace explain code_", "2"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from qbtrace.cli import main; main(prog_name='qbtrace')"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    offered = {line.split(",", 1)[1] for line in proc.stdout.split()}
+    assert {"code_reused", "code_expired", "code_altered"} <= offered
+
+
+def test_a_missing_config_is_one_plain_line(tmp_path: Path) -> None:
+    proc = run_cli("analyze", SUPERSEDED, "--config", tmp_path / "nope.toml", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"qbtrace: error: {tmp_path / 'nope.toml'}: no such config file"
+
+
+def test_usage_errors_are_one_line() -> None:
+    for args in (("analyze",), ("analyze", SUPERSEDED, "--format", "yaml"), ("analyse",)):
+        proc = run_cli(*args, check=False)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, args
+        assert proc.stderr.startswith("qbtrace: error: ")
+
+
+def test_csv_times_are_in_the_jsons_z_form() -> None:
+    rows = list(
+        csv.DictReader(io.StringIO(run_cli("analyze", SUPERSEDED, "--format", "csv").stdout))
+    )
+    doc = analyze_json(SUPERSEDED)
+    assert rows[0]["time"] == doc["findings"][0]["request"]["time"]  # type: ignore[index]
+    assert rows[0]["time"].endswith("Z") and "T" in rows[0]["time"]

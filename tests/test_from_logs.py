@@ -166,7 +166,7 @@ def test_gzip_stdin_and_log_tz(tmp_path: Path) -> None:
         env={**os.environ, "QBTRACE_TAG_KEY": "qbtrace-tests"},
     )
     [f] = json.loads(piped.stdout)["findings"]
-    assert f["request"]["source"] == "-" and f["cause"] == read[0]["cause"]
+    assert f["request"]["source"] == "stdin" and f["cause"] == read[0]["cause"]
     # with a request id, the server's second puts a wrongly zoned log back on Intuit's clock
     shifted = findings(plain_log, "--log-tz", "+01:00")[0]
     assert shifted["request"]["time"] == "2025-11-28T15:38:36.000Z"

@@ -367,3 +367,85 @@ def test_hostile_strings_render_as_inert_text(browser: Any, tmp_path: Path) -> N
         assert set(watched.requests) <= {path.resolve().as_uri()}, watched.requests
     finally:
         watched.close()
+
+
+# --- the pictures, looked at in Chromium ---------------------------------------------------
+
+LAYOUT_CHECKS = """() => {
+  const overlap = (a, b) =>
+    Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+    Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const clashes = [];
+  for (const svg of document.querySelectorAll("svg")) {
+    for (const sel of ["text", "circle"]) {
+      const boxes = [...svg.querySelectorAll(sel)].map(e => [e, e.getBoundingClientRect()]);
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++)
+          if (overlap(boxes[i][1], boxes[j][1]))
+            clashes.push(sel + ": " + (boxes[i][0].textContent || sel).slice(0, 80));
+    }
+  }
+  const broken = [];
+  for (const cell of document.querySelectorAll("td, th, .strip-label")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const re = /\\S+/g;
+      for (let m = re.exec(node.data); m; m = re.exec(node.data)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  const fills = {};
+  for (const rect of document.querySelectorAll("svg.chart rect")) {
+    const cause = rect.querySelector("title").textContent.split(" ").pop();
+    fills[cause] = getComputedStyle(rect).fill;
+  }
+  const titles = [...document.querySelectorAll("svg.chart .axis-title")].map(t => t.textContent);
+  const ticks = document.querySelectorAll("svg.chart .tick").length;
+  const emptyTables = [...document.querySelectorAll("table")].filter(
+    t => !t.querySelector("tbody tr")).length;
+  return {clashes, broken, fills, titles, ticks, emptyTables};
+}"""
+
+
+def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
+    """The layout checks at 1280 px, 390 px and in print, each with its screenshot."""
+    seen = []
+    for width, media in ((1280, "screen"), (390, "screen"), (800, "print")):
+        watched = Watched(browser, scripts=True)
+        try:
+            watched.page.set_viewport_size({"width": width, "height": 1000})
+            watched.page.emulate_media(media=media)
+            watched.open(report)
+            shot = ARTIFACTS / f"{name}-{media}-{width}.png"
+            watched.page.screenshot(path=str(shot), full_page=True)
+            seen.append(watched.page.evaluate(LAYOUT_CHECKS))
+        finally:
+            watched.close()
+    return seen
+
+
+def test_report_pictures_in_chromium_at_every_width_and_in_print(browser: Any) -> None:
+    analysis, text = render(*HARS)
+    report = write_artifact("report-pictures.html", text)
+    causes = {f.cause for f in analysis.findings if f.time is not None}
+    for checks in _looked_at(browser, report, "report-pictures"):
+        assert checks["clashes"] == [], checks["clashes"]
+        assert checks["broken"] == [], checks["broken"]
+        assert set(checks["fills"]) == causes
+        assert len(set(checks["fills"].values())) == len(causes)  # a colour of its own each
+        assert checks["titles"][0].startswith("failures per ") and "time (UTC)" in checks["titles"]
+        assert checks["ticks"] >= 6 and checks["emptyTables"] == 0
+
+
+def test_a_healthy_report_says_so_and_shows_lineages_without_empty_tables(browser: Any) -> None:
+    _, text = render(GOLDEN / "healthy_python.har")
+    assert "Healthy" in text and 'id="findings"' not in text and 'id="chart"' not in text
+    assert 'id="requests"' not in text and 'class="strip"' in text
+    report = write_artifact("report-healthy.html", text)
+    for checks in _looked_at(browser, report, "report-healthy"):
+        assert checks["emptyTables"] == 0 and checks["clashes"] == [] and checks["broken"] == []

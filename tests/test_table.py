@@ -202,3 +202,15 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_defused() -> None:
         "invalid_grant",
         None,
     ]
+
+
+def test_csv_defuses_the_triggers_spreadsheets_skip_to_or_fold() -> None:
+    import polars as pl
+
+    from qbtrace.table import csv_safe
+
+    risky = [" =1+1", "\t=cmd", "\u3000=1", "\uff1dSUM(A1)", "|calc", "%0A", "-2+3", "\n=x"]
+    frame = pl.DataFrame({"error": [*risky, "invalid_grant", "a=b", "rt:3fa9"]})
+    out = csv_safe(frame)["error"].to_list()
+    assert out[: len(risky)] == [f"'{cell}" for cell in risky]
+    assert out[len(risky) :] == ["invalid_grant", "a=b", "rt:3fa9"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -67,6 +68,117 @@ def test_control_characters_from_the_input_cannot_reach_the_terminal(tmp_path: P
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "bad\\x1b[2J\\x1b]0;pwned\\x07" in result.stdout
+
+
+def in_terminal(args: list[str], columns: int, env: dict[str, str] | None = None) -> str:
+    """`qbtrace ARGS` with standard output on a real pseudo-terminal `columns` wide."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qbtrace", *args],
+        stdout=child_fd,
+        stderr=subprocess.PIPE,
+        env={**environ, "TERM": "xterm-256color", **(env or {})},
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(main_fd)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_terminal_gets_emphasis_and_lines_wrapped_at_its_width() -> None:
+    import re
+
+    out = in_terminal(["analyze", str(GOLDEN / "refresh_token_superseded.har")], columns=72)
+    assert "\x1b[" in out  # click styling on a terminal
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert "cause: refresh_token_superseded (likely)" in plain
+    assert all(len(line) <= 72 for line in plain.splitlines() if " " in line.strip())
+    tags = re.findall(r"\b(?:rt|client):[0-9a-f]{12}\b", plain)
+    assert tags and all(len(t.split(":")[1]) == 12 for t in tags)  # no tag split by wrapping
+    assert not re.search(r"\b(?:rt|client):[0-9a-f]{1,11}$", plain, re.M)
+
+
+def test_no_color_and_pipes_are_plain() -> None:
+    args = ["analyze", str(GOLDEN / "refresh_token_superseded.har")]
+    assert "\x1b" not in in_terminal(args, columns=100, env={"NO_COLOR": "1"})
+    piped = CliRunner().invoke(main, args, color=False).stdout
+    assert "\x1b" not in piped
+    # a pipe is not wrapped: one evidence line stays one line, for grep
+    assert any(len(line) > 100 for line in piped.splitlines())
+
+
+def test_counts_are_english() -> None:
+    out = text_of("healthy_python")
+    assert re.search(r"\b1 entry\b|\b\d+ entries\b", out)
+    assert "1 token requests" not in out and "1 entries" not in out
+
+
+def test_an_outage_is_one_block_listing_its_members() -> None:
+    out = text_of("provider_outage")
+    assert out.count("cause: provider_outage") == 1
+    assert "[1-15] outage: 15 failures of 3 clients from " in out
+    assert out.count("    member: provider_outage.har #") == 15
+    assert out.count("fix: Retry later") == 1
+
+
+def test_each_warning_is_said_once(tmp_path: Path) -> None:
+    data = (GOLDEN / "refresh_token_superseded.har").read_text()
+    cut = tmp_path / "cut.har"
+    cut.write_text(data[: len(data) * 2 // 3])  # a damaged HAR: read what can be, warn once
+    result = CliRunner().invoke(main, ["analyze", str(cut)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning:" in line]
+    assert len(warnings) == len(set(warnings)) >= 1
+    assert result.stderr.count("warning") == 0  # the terminal text said it already
+    to_file = CliRunner().invoke(main, ["analyze", str(cut), "-o", str(tmp_path / "o.txt")])
+    assert to_file.stderr.count("qbtrace: warning:") == 1
+
+
+def test_stderr_escapes_control_and_bidi_characters(tmp_path: Path) -> None:
+    name = tmp_path / "evil\u202etxt.har\x1b[2J"
+    result = CliRunner().invoke(main, ["analyze", str(name)])
+    assert result.exit_code == 2
+    assert "\u202e" not in result.stderr and "\x1b" not in result.stderr
+    assert "\\u202e" in result.stderr and "\\x1b[2J" in result.stderr
+
+
+def test_another_providers_sign_in_is_named_not_sent_to_capture_the_server(
+    tmp_path: Path,
+) -> None:
+    # the Playwright capture of a browser sign-in, with Google's authorization server where
+    # Intuit's was (Google answers its callback with code, scope and state, no realmId)
+    har = (GOLDEN / "code_reused.playwright.har").read_text()
+    har = har.replace("https://appcenter.intuit.com/connect/oauth2", GOOGLE_AUTHORIZE)
+    har = re.sub(r"&realmId=\d+", "&scope=openid%20email", har)
+    path = tmp_path / "google-sign-in.har"
+    path.write_text(har)
+    out = CliRunner().invoke(main, ["analyze", str(path)]).stdout
+    assert "another OAuth provider: Google (accounts.google.com)" in out
+    assert "capture them too" not in out and "qbtrace proxy" not in out
+    quickbooks = text_of("code_reused.playwright")
+    assert "another OAuth provider" not in quickbooks
+
+
+GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth"
 
 
 def test_error_description_is_shown_as_in_the_html() -> None:

@@ -53,7 +53,9 @@ def test_wheel_renders_a_report_and_ships_the_addon(tmp_path: Path) -> None:
         [
             str(python),
             "-c",
-            "import qbtrace, qbtrace.proxy as p; print(qbtrace.__file__); print(p.addon_path())",
+            # the capture addon `qbtrace proxy` loads into its in-process mitmproxy
+            "import qbtrace, qbtrace.addons.qbtrace_capture as a; "
+            "print(qbtrace.__file__); print(a.__file__)",
         ],
         check=True,
         capture_output=True,

@@ -198,6 +198,8 @@ NUMBER_FIELDS = frozenset(
     if f.type in ("float", "int", "float | None") and f.name != "name"
 )
 """Settings of qbtrace.toml that take a non-negative number."""
+INT_FIELDS = frozenset(f.name for f in fields(Provider) if f.type == "int")
+"""The number settings that are counts (whole numbers)."""
 URL_FIELDS = frozenset(("token_endpoint", "authorize_endpoint", "revoke_endpoint"))
 TEXT_FIELDS = frozenset(("title",))
 """Answer fields and headers are a provider module's to name: readers keep only those."""

@@ -1,60 +1,48 @@
 """The report's pictures as data: failures over time stacked by cause, and one strip per
-lineage. Coordinates, colours and tooltips are decided here; the template draws SVG."""
+lineage. Coordinates, ticks, labels, colours and tooltips are decided here; the template
+only draws them as SVG.
+
+The chart's buckets have a round width (1 s … 30 days) chosen from the capture's span, so a
+burst over two minutes and a trickle over two months both read as counts per stated width.
+A lineage's strip places its events in time order with the space between two of them
+growing with the logarithm of the time between them: a race (milliseconds apart) stays two
+dots on a strip that also holds a 26-hour gap, whose length is written in the gap.
+"""
 
 from __future__ import annotations
 
-import colorsys
+import itertools
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import cache
+from datetime import UTC, datetime
 
 from qbtrace.analysis import Analysis
 from qbtrace.events import TokenRequest
 from qbtrace.model import Finding
-from qbtrace.render.view import Presenter, iso
+from qbtrace.render.palette import colour
+from qbtrace.render.view import Presenter, iso, plural
 from qbtrace.rules import PRECEDENCE
 from qbtrace.rules.common import span as span_text
 
-GOLDEN_ANGLE = 137.50776405003785
-"""Hue step between consecutive causes: never repeats, and neighbours in precedence (often
-shown together) land far apart on the colour wheel."""
-LIGHTNESS = (0.42, 0.30, 0.54)
-"""Cycled with the hue, so causes whose hues come close still differ in lightness."""
-MIN_CONTRAST = 3.0
-"""WCAG 2's minimum for graphics against the report's white background."""
-
-
-CHART_W, CHART_H, STRIP_W = 720, 160, 720
-MAX_BARS = 48
+CHART_W, CHART_H, STRIP_W, STRIP_H = 720, 210, 720, 34
+LEFT, RIGHT, TOP, BOTTOM = 46, 14, 22, 40
+MAX_BARS = 60
 MAX_STRIPS = 40
+TICK_CHAR_PX = 6.4
+"""Width of a character of the 11px tick font, to space time labels without overlap."""
+MIN_STEP_PX = 14.0
+"""Least space between two events of a strip: two dots (radius 5) never merge."""
+PAD = 8.0
+MINUTE, HOUR, DAY = 60, 3600, 86_400
+WIDTHS = (
+    1, 2, 5, 10, 15, 30, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE,
+    30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY,
+    14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY,
+)  # fmt: skip
+"""Round bucket widths and tick steps, in seconds."""
 
-
-def colour(cause: str) -> str:
-    """A fixed colour per cause, the same in every report: generated from the cause's place
-    in the precedence, so any number of causes gets distinct colours and adding one edits
-    no list of colours."""
-    return palette_colour(PRECEDENCE.index(cause))
-
-
-@cache
-def palette_colour(n: int) -> str:
-    """The n-th colour: golden-angle hues, cycled lightness, darkened until it stands out
-    on white by MIN_CONTRAST."""
-    hue = (n * GOLDEN_ANGLE % 360) / 360
-    lightness = LIGHTNESS[n % len(LIGHTNESS)]
-    rgb = colorsys.hls_to_rgb(hue, lightness, 0.62)
-    while _contrast_on_white(rgb) < MIN_CONTRAST:
-        lightness -= 0.02
-        rgb = colorsys.hls_to_rgb(hue, lightness, 0.62)
-    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
-
-
-def _contrast_on_white(rgb: tuple[float, float, float]) -> float:
-    def linear(c: float) -> float:
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (linear(c) for c in rgb)
-    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+__all__ = ["MAX_STRIPS", "Chart", "Strip", "colour", "failure_chart", "lineage_strips"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +56,32 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
+class Tick:
+    """A labelled position on an axis: `at` is x for the time axis, y for the count axis."""
+
+    at: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class Chart:
-    """Failures over time, stacked by cause, as SVG rectangles in a CHART_W x CHART_H box."""
+    """Failures over time, stacked by cause, in a `width` x `height` SVG box."""
 
     width: int
     height: int
+    left: int
+    top: int
+    right: float
+    """x of the plot's right edge."""
+    base: float
+    """y of the time axis (count 0)."""
     bars: tuple[Bar, ...]
-    start: str
-    end: str
-    peak: int
+    times: tuple[Tick, ...]
+    counts: tuple[Tick, ...]
+    bucket: str
+    """The bars' width in words: `5 minutes`."""
+    count_label: str
+    caption: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,40 +93,113 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Strip:
-    """One lineage (client + realm) on its own time axis: tokens issued, spent, failures."""
+    """One lineage (client + realm): its events in time order, long gaps labelled."""
 
     label: str
+    parts: tuple[str, ...]
+    """The label's pieces (client, realm, span): a line breaks between them only."""
     width: int
+    height: int
     marks: tuple[Mark, ...]
+    gaps: tuple[Tick, ...]
     failures: int
     events: int
+    summary: str
+    """`6 events, 4 failures`."""
+
+
+def duration_words(seconds: int) -> str:
+    """A bucket width as words: `1 second`, `5 minutes`, `7 days`."""
+    for unit, size in (("day", DAY), ("hour", HOUR), ("minute", MINUTE)):
+        if seconds >= size and seconds % size == 0:
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
 
 
 def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
-    timed = [f for f in findings if f.time is not None]
-    if not timed:
+    times = [f.time for f in findings if f.time is not None and math.isfinite(f.time)]
+    if not times:
         return None
-    t0 = min(f.time for f in timed if f.time is not None)
-    t1 = max(f.time for f in timed if f.time is not None)
-    n = MAX_BARS if t1 > t0 else 1
-    step = (t1 - t0) / n or 1.0
-    cells: Counter[tuple[int, str]] = Counter(
-        (min(n - 1, int(((f.time or t0) - t0) / step)), f.cause) for f in timed
-    )
+    t0, t1 = min(times), max(times)
+    width = next((w for w in WIDTHS if (t1 - t0) / w < MAX_BARS), WIDTHS[-1])
+    start = math.floor(t0 / width) * width
+    buckets = int((t1 - start) // width) + 1
+    cells: Counter[tuple[int, str]] = Counter()
+    for f in findings:
+        if f.time is not None and math.isfinite(f.time):
+            cells[(min(buckets - 1, int((f.time - start) // width)), f.cause)] += 1
     totals: Counter[int] = Counter()
     for (b, _), k in cells.items():
         totals[b] += k
-    peak = max(totals.values())
-    width = CHART_W / n
+    top_count, count_ticks = _count_axis(max(totals.values()))
+    plot_w, plot_h = CHART_W - LEFT - RIGHT, CHART_H - TOP - BOTTOM
+    bar_w = plot_w / buckets
     bars: list[Bar] = []
     stacked: dict[int, float] = defaultdict(float)
     for (b, cause), k in sorted(cells.items(), key=lambda c: (c[0][0], PRECEDENCE.index(c[0][1]))):
-        h = k / peak * (CHART_H - 14)
+        h = k / top_count * plot_h
         stacked[b] += h
-        title = f"{iso(t0 + b * step)}: {k} {cause}"
-        x, y, w = round(b * width, 1), round(CHART_H - stacked[b], 1), round(max(width - 1, 1), 1)
-        bars.append(Bar(x, y, w, round(h, 1), colour(cause), title))
-    return Chart(CHART_W, CHART_H, tuple(bars), iso(t0) or "", iso(t1) or "", peak)
+        when = iso(start + b * width)
+        title = f"{when} + {duration_words(width)}: {plural(k, 'failure')} {cause}"
+        x = round(LEFT + b * bar_w + (0.5 if bar_w > 3 else 0), 1)
+        w = round(max(bar_w - 1 if bar_w > 3 else bar_w, 0.8), 1)
+        bars.append(
+            Bar(x, round(TOP + plot_h - stacked[b], 1), w, round(h, 1), colour(cause), title)
+        )
+    counts = tuple(
+        Tick(round(TOP + plot_h - c / top_count * plot_h, 1), str(c)) for c in count_ticks
+    )
+    times_ = _time_ticks(start, start + buckets * width, plot_w)
+    bucket = duration_words(width)
+    caption = (
+        f"Each bar: {bucket}. {plural(len(times), 'timed failure')} from {iso(t0)} to "
+        f"{iso(t1)} (UTC)."
+    )
+    return Chart(
+        CHART_W, CHART_H, LEFT, TOP, CHART_W - RIGHT, TOP + plot_h, tuple(bars), times_,
+        counts, bucket, f"failures per {bucket}", caption,
+    )  # fmt: skip
+
+
+def _count_axis(peak: int) -> tuple[int, list[int]]:
+    """A round top of the count axis and its ticks (at most about five)."""
+    step = 1
+    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000):
+        step = candidate
+        if peak / candidate <= 5:
+            break
+    else:
+        step = 10 ** math.ceil(math.log10(max(peak, 1) / 5))
+    top = max(step, math.ceil(peak / step) * step)
+    return top, list(range(0, top + 1, step))
+
+
+def _time_ticks(start: float, end: float, plot_w: float) -> tuple[Tick, ...]:
+    """Round times along the axis, as many as fit without their labels touching."""
+    span = max(end - start, 1.0)
+    for step in WIDTHS:
+        fmt = _time_format(step, span)
+        label_px = len(datetime.fromtimestamp(start, UTC).strftime(fmt)) * TICK_CHAR_PX + 12
+        if span / step * label_px <= plot_w:
+            break
+    first = math.ceil(start / step) * step
+    ticks = []
+    moment = float(first)
+    while moment <= end:
+        x = LEFT + (moment - start) / span * plot_w
+        ticks.append(Tick(round(x, 1), datetime.fromtimestamp(moment, UTC).strftime(fmt)))
+        moment += step
+    return tuple(ticks)
+
+
+def _time_format(step: int, span: float) -> str:
+    if step >= DAY:
+        return "%Y-%m-%d"
+    if span > DAY:
+        return "%m-%d %H:%M"
+    if step >= MINUTE:
+        return "%H:%M"
+    return "%H:%M:%S"
 
 
 def _lineage_key(analysis: Analysis, r: TokenRequest) -> str:
@@ -142,36 +220,79 @@ def _mark(r: TokenRequest) -> tuple[str, str]:
     return "issued", "tokens issued"
 
 
+def positions(times: list[float], width: float) -> list[float]:
+    """x of each event (times sorted): at least MIN_STEP_PX apart, the rest of the width
+    shared by the logarithm of each gap in seconds."""
+    if len(times) == 1:
+        return [width / 2]
+    usable = width - 2 * PAD
+    least = min(MIN_STEP_PX, usable / (len(times) - 1))
+    spare = usable - least * (len(times) - 1)
+    weights = [math.log1p(max(b - a, 0.0)) for a, b in itertools.pairwise(times)]
+    total = sum(weights)
+    xs = [PAD]
+    for w in weights:
+        share = spare * w / total if total else spare / len(weights)
+        xs.append(xs[-1] + least + share)
+    return [round(x, 1) for x in xs]
+
+
+def _gaps(times: list[float], xs: list[float]) -> tuple[Tick, ...]:
+    """A duration label in every gap of a minute or more that has room for one."""
+    out = []
+    for (a, b), (xa, xb) in zip(itertools.pairwise(times), itertools.pairwise(xs), strict=True):
+        words = span_text(b - a)
+        if b - a >= MINUTE and xb - xa >= len(words) * TICK_CHAR_PX + 14:
+            out.append(Tick(round((xa + xb) / 2, 1), words))
+    return tuple(out)
+
+
 def lineage_strips(analysis: Analysis, presenter: Presenter) -> list[Strip]:
-    """One strip per lineage, each on its own time axis (its first to its last event): a
-    capture spanning months would squeeze a day's rotation and replay into one dot."""
+    """One strip per lineage, failures first."""
     lin = analysis.lineage
     groups: dict[str, list[TokenRequest]] = defaultdict(list)
     for r in lin.requests:
         groups[_lineage_key(analysis, r)].append(r)
-    strips = []
-    for key, reqs in groups.items():
-        revokes = lin.revokes_of_lineage(key)
-        times = [m for m in (*(r.x.started for r in reqs), *(x.started for x in revokes)) if m]
-        t0 = min(times, default=0.0)
-        span = (max(times, default=0.0) - t0) or 1.0
-
-        def at(moment: float | None, t0: float = t0, span: float = span) -> float:
-            return round(((moment or t0) - t0) / span * (STRIP_W - 8) + 4, 1)
-
-        marks = []
-        for r in reqs:
-            css, what = _mark(r)
-            where = f"{r.x.ref.source} #{r.x.ref.index}"
-            marks.append(Mark(at(r.x.started), css, f"{iso(r.x.started)} {where}: {what}"))
-        for x in revokes:
-            marks.append(Mark(at(x.started), "revoked", f"{iso(x.started)}: revoked"))
-        client = presenter.client(reqs[0].client_id) or "client unknown"
-        realm = lin.realm_of(key)
-        label = f"{client}, realm {realm}" if realm else client
-        if len(times) > 1:
-            label += f", {span_text(span)} from {iso(t0)}"
-        failed = sum(1 for m in marks if m.css == "failed")
-        strips.append(Strip(f"{label} ({key[:17]})", STRIP_W, tuple(marks), failed, len(marks)))
+    strips = [_strip(analysis, presenter, key, reqs) for key, reqs in groups.items()]
     strips.sort(key=lambda s: (-s.failures, s.label))
     return strips
+
+
+def _strip(analysis: Analysis, presenter: Presenter, key: str, reqs: list[TokenRequest]) -> Strip:
+    lin = analysis.lineage
+    events: list[tuple[float, str, str]] = []
+    for r in reqs:
+        css, what = _mark(r)
+        events.append(
+            (
+                r.x.started or 0.0,
+                css,
+                f"{iso(r.x.started)} {r.x.ref.source} #{r.x.ref.index}: {what}",
+            )
+        )
+    for x in lin.revokes_of_lineage(key):
+        events.append((x.started or 0.0, "revoked", f"{iso(x.started)}: revoked"))
+    events.sort(key=lambda e: e[0])
+    times = [e[0] for e in events]
+    xs = positions(times, STRIP_W)
+    marks = tuple(Mark(x, css, title) for x, (_, css, title) in zip(xs, events, strict=True))
+    client = presenter.client(reqs[0].client_id) or "client unknown"
+    realm = lin.realm_of(key)
+    parts = [client, f"realm {realm}"] if realm else [client]
+    timed = [t for t in times if t]
+    if len(timed) > 1:
+        parts.append(f"{span_text(max(timed) - min(timed))} from {iso(min(timed))}")
+    parts.append(f"lineage {key[:17]}")
+    failed = sum(1 for m in marks if m.css == "failed")
+    summary = f"{plural(len(marks), 'event')}, {plural(failed, 'failure')}"
+    return Strip(
+        ", ".join(parts),
+        tuple(parts),
+        STRIP_W,
+        STRIP_H,
+        marks,
+        _gaps(times, xs),
+        failed,
+        len(marks),
+        summary,
+    )

@@ -75,9 +75,7 @@ def _rank(cause: str, items: list[Finding], provider_of: ProviderOf | None) -> C
     return CauseRank(cause, len(items), surest, fix)
 
 
-def headline(
-    findings: Iterable[Finding], provider_of: ProviderOf | None = None
-) -> Headline | None:
+def headline(findings: Iterable[Finding], provider_of: ProviderOf | None = None) -> Headline | None:
     """The cause to fix first, the causes tied with it, and the guesses it outranks."""
     ranks = ranked(findings, provider_of)
     if not ranks:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 
@@ -22,7 +23,7 @@ from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Gap, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
 from qbtrace.render.headline import headline, ranked, sentence
-from qbtrace.render.view import Presenter, config_line, iso
+from qbtrace.render.view import Presenter, config_line, iso, plural
 from qbtrace.rules import BY_CAUSE
 
 FORMAT_VERSION = 1
@@ -126,6 +127,9 @@ class RequestRow:
     kind: str
     method: str
     url: str
+    url_parts: tuple[str, ...]
+    """The URL cut after each `/`, `?`, `&`: where a narrow column may break it, never
+    inside a tag, an id or a word."""
     outcome: str
     request_id: str | None
     process: str
@@ -159,6 +163,10 @@ class Report:
     blind_spots: tuple[str, ...]
     inputs: tuple[InputRow, ...]
     parameters: tuple[tuple[str, str], ...]
+    token_requests_text: str
+    notes: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]
+    """(anchor, title) of the sections shown: a healthy capture has no chart or findings."""
     config: str | None
     """Which qbtrace.toml was read and what it overrides; None when none was."""
     request_id_name: str
@@ -174,6 +182,8 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
     groups = _groups(analysis.findings, causes, presenter)
     shown = [f for g in groups for f in g.findings]
     strips = lineage_strips(analysis, presenter)
+    chart = failure_chart(analysis.findings)
+    requests = _requests(analysis, shown)
     return Report(
         version=__version__,
         format_version=FORMAT_VERSION,
@@ -181,17 +191,36 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         failures=len(analysis.findings),
         causes=causes,
         fix_first=sentence(top) if top is not None else None,
-        chart=failure_chart(analysis.findings),
+        chart=chart,
         lineages=tuple(strips[:MAX_STRIPS]),
         lineages_hidden=max(0, len(strips) - MAX_STRIPS),
         groups=groups,
-        requests=_requests(analysis, shown),
+        requests=requests,
         blind_spots=_blind_spots(analysis),
         inputs=_inputs(analysis),
         parameters=_parameters(analysis),
+        token_requests_text=plural(analysis.token_requests, "token request"),
+        notes=analysis.notes,
+        sections=_sections(chart is not None, bool(groups), bool(requests)),
         config=config_line(analysis),
         request_id_name=_request_id_name(analysis),
     )
+
+
+def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, str], ...]:
+    shown = (
+        ("chart", "Failures over time", chart),
+        ("lineages", "Lineages", True),
+        ("findings", "Findings", findings),
+        ("requests", "Requests", requests),
+        ("blind-spots", "What the input could not show", True),
+        ("inputs", "Inputs and parameters", True),
+    )
+    return tuple((anchor, title) for anchor, title, there in shown if there)
+
+
+def url_parts(url: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"(?<=[/?&])", url) if part)
 
 
 def _request_id_name(analysis: Analysis) -> str:
@@ -283,6 +312,7 @@ def _request_row(key: str, x: Exchange, failed: bool, request_id: str | None) ->
         kind=str(x.kind),
         method=x.method,
         url=clip(x.url, 500),
+        url_parts=url_parts(clip(x.url, 500)),
         outcome=clip(outcome, 500),
         request_id=clip(request_id or "", 200) or None,
         process=_who(x.process, x.seen_in) or "",
@@ -344,6 +374,8 @@ def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:
         for f in fields(provider):
             value = getattr(provider, f.name)
             if f.name in ("name", "title", "words") or value in (None, (), ""):
+                continue
+            if isinstance(value, Mapping):  # the provider's own tables (answer hints)
                 continue
             text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
             out.append((f"{prefix}{f.name}", text))

@@ -12,13 +12,42 @@ from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
 
 CLIENT_MARK = re.compile(r"\{client:([^{}]*)\}")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+"""C0 and C1 controls but newline and tab; the bidirectional marks, embeddings, overrides
+and isolates (Trojan Source); the Unicode line and paragraph separators."""
 
 
 def terminal_safe(text: str) -> str:
-    """Control characters from the input (an ANSI escape in an error_description) shown as
-    `\\x1b`, so a hostile capture cannot repaint or retitle the reader's terminal."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    """Control and bidirectional characters from the input (an ANSI escape in an
+    error_description, a right-to-left override in a file name) shown as `\\x1b` or
+    `\\u202e`, so a hostile capture can neither repaint the reader's terminal nor make a
+    line read other than it is. Newlines and tabs stay: callers pass whole texts."""
+    return CONTROL.sub(_escaped, text)
+
+
+def terminal_line(text: str) -> str:
+    """One line for stderr or a log: `terminal_safe`, and newlines shown as `\\n` too."""
+    return terminal_safe(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 entry`, `2 entries`, `0 failures`: the count and the word as English says it."""
+    if count == 1:
+        return f"{count} {word}"
+    if many is None:
+        many = (
+            f"{word[:-1]}ies"
+            if word.endswith("y") and word[-2:-1] not in "aeiou"
+            else (f"{word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{word}s")
+        )
+    return f"{count} {many}"
 
 
 def iso(moment: float | None) -> str | None:

@@ -16,16 +16,59 @@ from qbtrace.sources.build import SECRET_PARAMS
 
 EXACT = frozenset(
     {
-        "key", "sig", "sid", "ssid", "sess", "session", "sessid", "pass", "pwd", "pin", "otp",
-        "auth", "authorization", "proxyauthorization", "cookie", "setcookie", "code", "state",
-        "nonce", "ticket", "hash", "jwt", "bearer", "assertion", "signature", "credential",
-        "credentials", "xauth", "xsignature", "saml", "samlresponse", "samlrequest",
+        "key",
+        "sig",
+        "sid",
+        "ssid",
+        "sess",
+        "session",
+        "sessid",
+        "pass",
+        "pwd",
+        "pin",
+        "otp",
+        "auth",
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "code",
+        "state",
+        "nonce",
+        "ticket",
+        "hash",
+        "jwt",
+        "bearer",
+        "assertion",
+        "signature",
+        "credential",
+        "credentials",
+        "xauth",
+        "xsignature",
+        "saml",
+        "samlresponse",
+        "samlrequest",
     }
 )
 """Whole names that mean a secret (a `key`, a signed `sig`, a session `sid`)."""
 WORDS = (
-    "token", "secret", "passw", "apikey", "accesskey", "privatekey", "secretkey", "sessionkey",
-    "session", "sessid", "credential", "signature", "jwt", "bearer", "csrf", "xsrf", "auth",
+    "token",
+    "secret",
+    "passw",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "secretkey",
+    "sessionkey",
+    "session",
+    "sessid",
+    "credential",
+    "signature",
+    "jwt",
+    "bearer",
+    "csrf",
+    "xsrf",
+    "auth",
 )
 """Parts of a name that mean a secret wherever they stand (`x-goog-api-key`, `accessToken`,
 `JSESSIONID`, `x-csrf-token`, `x-amz-security-token`)."""
@@ -36,8 +79,21 @@ NOT_SECRET = re.compile(
 """Endings that name something about a secret (`token_type`, `refresh_token_expires_in`,
 `token_endpoint`, `auth_method`), never the secret itself."""
 NEVER = frozenset(
-    {"authority", "author", "authors", "authored", "oauth", "clientid", "redirecturi", "scope",
-     "granttype", "responsetype", "keywords", "keyword", "keys"}
+    {
+        "authority",
+        "author",
+        "authors",
+        "authored",
+        "oauth",
+        "clientid",
+        "redirecturi",
+        "scope",
+        "granttype",
+        "responsetype",
+        "keywords",
+        "keyword",
+        "keys",
+    }
 )
 """Names the word rules would catch that hold no secret (`:authority` is the host)."""
 FOLD = re.compile(r"[\s_.:\-\[\]]+")

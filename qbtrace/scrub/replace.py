@@ -63,8 +63,9 @@ class Replacer:
         try:
             matches = automaton.find_matches_as_indexes(text)
         except UnicodeEncodeError:  # a lone surrogate (mitmproxy, `\udXXX` in JSON) in the text
-            return "".join(self.text(p) if i % 2 == 0 else p
-                           for i, p in enumerate(SURROGATE.split(text)))
+            return "".join(
+                self.text(p) if i % 2 == 0 else p for i, p in enumerate(SURROGATE.split(text))
+            )
         if not matches:
             return text
         out, last = [], 0

@@ -26,8 +26,20 @@ from qbtrace.sources.build import header_pairs
 from qbtrace.sources.har import body_text as har_body_text
 
 STRUCTURAL = frozenset(
-    {"method", "httpVersion", "mimeType", "encoding", "startedDateTime", "version",
-     "pageref", "id", "serverIPAddress", "connection", "_resourceType", "_priority"}
+    {
+        "method",
+        "httpVersion",
+        "mimeType",
+        "encoding",
+        "startedDateTime",
+        "version",
+        "pageref",
+        "id",
+        "serverIPAddress",
+        "connection",
+        "_resourceType",
+        "_priority",
+    }
 )
 """Keys whose string values are never secrets and must stay as they are. Names are not among
 them: Fiddler writes a JSON body as a form parameter's name, some exporters a cookie as a

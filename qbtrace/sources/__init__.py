@@ -9,8 +9,10 @@ the first reader of `MODULES` that recognises it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import mmap
+import shutil
 import sys
 import tempfile
 import zlib
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtrace.errors import InputError
-from qbtrace.model import Input, InputKind
+from qbtrace.model import Input, InputKind, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 
@@ -99,10 +101,11 @@ def read_input(
     path: Path, source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
 ) -> Input:
     """Read one input file of any registered format; InputError when it cannot be read.
-
-    An application log in a regular file, plain or gzip, is read as a stream
-    (`sources.log.stream`): never mapped, never inflated whole.
-    """
+    `-` is standard input, in any of the formats (a flow file too). An application log in a
+    regular file, plain or gzip, is read as a stream (`sources.log.stream`): never mapped,
+    never inflated whole; `log_tz` is the zone of its timestamps written without one."""
+    if str(path) == "-":
+        return _read_stdin(source, profile, redactor, log_tz)
     from qbtrace.sources.log import stream
 
     with stream(path, source) as pieces:
@@ -111,7 +114,42 @@ def read_input(
 
             return read_log_pieces(pieces, source, profile, redactor, log_tz)
     loaded = replace(load(path, source), log_tz=log_tz)
-    return recognise(loaded).read(loaded, profile, redactor)
+    reader = recognise(loaded)
+    got = reader.read(loaded, profile, redactor)
+    if reader.kind != InputKind.CAPTURE and not any(x.kind == Kind.TOKEN for x in got.exchanges):
+        from qbtrace.sources.others import other_providers
+
+        return replace(got, others=other_providers(loaded.data, _known_hosts(profile)))
+    return got
+
+
+def _known_hosts(profile: Profile) -> set[str]:
+    from qbtrace.providers import host_of
+
+    urls = [
+        url
+        for p in profile.providers
+        for url in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
+        if url
+    ]
+    return {host_of(url).split(":")[0] for url in urls}
+
+
+@contextlib.contextmanager
+def stdin_file() -> Iterator[Path]:
+    """Standard input spilled to a private (0600) temporary file, removed afterwards: the
+    readers map their input, and the flow-file reader opens it by name."""
+    with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
+        shutil.copyfileobj(sys.stdin.buffer, spill, CHUNK)
+        spill.flush()
+        yield Path(spill.name)
+
+
+def _read_stdin(
+    source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
+) -> Input:
+    with stdin_file() as path:
+        return read_input(path, source, profile, redactor, log_tz)
 
 
 def to_har(path: Path, source: str, warnings: list[str]) -> Har:
