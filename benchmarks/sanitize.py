@@ -58,8 +58,10 @@ def files(folder: Path, sizes: list[float], repeat: int) -> None:
         base = best(repeat, lambda: floor(src, out))  # noqa: B023
         ours = best(repeat, lambda: sanitize_file(src, out, Redactor(b"bench")))  # noqa: B023
         rows.append((mb, base, ours))
-        print(f"{mb:8.1f} MB  json load+write {base:6.2f} s ({mb / base:6.1f} MB/s)  "
-              f"sanitize {ours:6.2f} s ({mb / ours:6.1f} MB/s)  ratio {ours / base:5.2f}x")
+        print(
+            f"{mb:8.1f} MB  json load+write {base:6.2f} s ({mb / base:6.1f} MB/s)  "
+            f"sanitize {ours:6.2f} s ({mb / ours:6.1f} MB/s)  ratio {ours / base:5.2f}x"
+        )
     if len(rows) >= 2:
         (mb1, _, t1), (mb2, _, t2) = rows[0], rows[-1]
         print(f"growth: input x{mb2 / mb1:.2f} -> sanitize time x{t2 / t1:.2f} (linear: equal)")
@@ -79,8 +81,7 @@ def replacement(repeat: int) -> None:
             r.add(s, "#" * len(s), "x")
         r.text("warm up: compile the automaton")
         results[count] = best(repeat, lambda: r.text(text))  # noqa: B023
-        print(f"replace in {len(text) / MB:.1f} MB with {count:>6} secrets: "
-              f"{results[count]:.3f} s")
+        print(f"replace in {len(text) / MB:.1f} MB with {count:>6} secrets: {results[count]:.3f} s")
     print(f"ratio 10,000 / 10 secrets: {results[10_000] / results[10]:.2f}x (one pass: ~1)")
 
 

@@ -1,78 +1,42 @@
 """Who issued what and who spent it: the indexes every rule looks things up in.
 
 Folded one exchange at a time, so each rule answers with dictionary look-ups instead of
-scanning all events per failure (a million token requests must classify in seconds).
-Authorize → callback → code exchange chains are joined by `state` (else by the authorize's
-own redirect), and refresh tokens form lineages rooted at the code exchange that began them.
+scanning all events per failure (a million token requests must classify in seconds). Where
+each code came from (authorize → consent → callback) is `codeflow`'s part; here the code
+exchanges and refreshes form lineages rooted at the code exchange that began them.
 
-Rules read the indexes only through the named queries below (`grant_of`, `spends_before`,
+Rules read the indexes only through named queries (`grant_of`, `spends_before`,
 `revokes_of`...), never the dictionaries themselves, so an index can change shape without
 touching a rule. `build` folds a whole timeline in the order given; `replay` folds exchanges
-as they complete in a live session, out of start order, by undoing and redoing folds: every
-change to an index goes through `_append`/`_push`/`_first`/`_replace`, which report it to
-the journal `replay` installs (and cost one `is None` test otherwise).
+as they complete in a live session, out of start order, by undoing and redoing folds (every
+change goes through the journaled mutators of `indexes`).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, TypeVar
 
+from qbtrace.codeflow import CodeFlow, CodeGrant
 from qbtrace.events import TokenRequest, token_request
-from qbtrace.model import Exchange, Kind, Value
-from qbtrace.providers import TENANT_PARAMS, host_path
+from qbtrace.model import Exchange, Kind
 from qbtrace.redact import Secret
 
-K = TypeVar("K")
-V = TypeVar("V")
+__all__ = ["TRUNCATION_PREFIX", "CodeGrant", "Lineage", "build"]
 
 
-class Edit(Enum):
-    """What one change to an index did, so a journal can take it back."""
-
-    APPENDED = "appended"
-    """An item went at the end of a list."""
-    PUSHED = "pushed"
-    """An item went at the end of the list under a key (the list made when missing)."""
-    SET = "set"
-    """A key got a value; the change carries the previous one, or MISSING."""
-
-
-MISSING: Any = object()
-"""The previous value of a key that was not there."""
-Change = tuple[Edit, Any, Any, Any]
-"""(edit, container, key, previous value): one change to one index."""
-
-
-BEST_SCAN = 64
-"""How many of the latest authorize requests a callback's owner is looked for among."""
 TRUNCATION_PREFIX = 32
 """Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CodeGrant:
-    """A code as the provider handed it out: the callback that carried it, its authorize request."""
-
-    code: Secret
-    callback: Exchange
-    authorize: Exchange | None
-    realm: str | None
-
-
 @dataclass
-class Lineage:
-    """Indexes over the timeline folded so far; rules only read them."""
+class Lineage(CodeFlow):
+    """Indexes over the timeline folded so far (the code flow's from `CodeFlow`); rules only
+    read them, through the named queries."""
 
     requests: list[TokenRequest] = field(default_factory=list)
-    grants: dict[str, CodeGrant] = field(default_factory=dict)
-    """code hex → where the code came from."""
-    grant_canon: dict[str, CodeGrant] = field(default_factory=dict)
-    grant_heads: dict[tuple[int, str], CodeGrant] = field(default_factory=dict)
     code_uses: dict[str, list[TokenRequest]] = field(default_factory=lambda: defaultdict(list))
     issuers: dict[str, list[TokenRequest]] = field(default_factory=lambda: defaultdict(list))
     """refresh token hex → successful responses that returned it, in time order."""
@@ -86,53 +50,18 @@ class Lineage:
     """refresh token hex → refresh requests that presented it, in time order."""
     root: dict[str, str] = field(default_factory=dict)
     """token hex → id of its lineage (the code that began it, else the oldest token seen)."""
-    realm: dict[str, str] = field(default_factory=dict)
-    """lineage id → the tenant id (a provider's `tenant_param`) from the callback."""
     revokes: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     """token hex → successful revoke requests naming it."""
     revoked_roots: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
     disconnects: list[Exchange] = field(default_factory=list)
-    authorizes: list[Exchange] = field(default_factory=list)
     first_secret: dict[str, dict[str, TokenRequest]] = field(
         default_factory=lambda: defaultdict(dict)
     )
     """client id → secret hex → first successful request with it (few secrets per client)."""
     first_rotation: dict[str, TokenRequest] = field(default_factory=dict)
     """refresh token hex → the first successful refresh that spent it and issued another."""
-    by_state: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
-    """state hex → the authorize requests that sent it, in time order (apps that use one
-    constant state send it from every attempt)."""
-    redirects: dict[str, Exchange] = field(default_factory=dict)
-    """scheme://host/path a step of the flow redirected to → the authorize it belongs to."""
-    callbacks: dict[str, list[Exchange]] = field(default_factory=lambda: defaultdict(list))
-    """code hex → every callback request that carried it, redirected onwards or not."""
-    _journal: Callable[[Change], None] | None = field(default=None, repr=False, compare=False)
-    """Told every change while `replay` journals a fold; None otherwise."""
 
     # Named queries: what the rules ask, phrased as the question.
-
-    def grant_of(self, code: Secret) -> CodeGrant | None:
-        """Where this exact code came from (its callback, its authorize), if the input shows it."""
-        return self.grants.get(code.hex)
-
-    def grant_like(self, code: Secret) -> CodeGrant | None:
-        """The issued code this one is a copy of once quotes, whitespace and encoding are
-        undone (`Secret.canon`); the exact code's own grant when it has one."""
-        return self.grants.get(code.hex) or self.grant_canon.get(code.canon)
-
-    def grant_by_head(self, head: tuple[int, str]) -> CodeGrant | None:
-        """The first issued code with this (length, prefix digest): truncation search."""
-        return self.grant_heads.get(head)
-
-    def callbacks_of(self, code: Secret) -> Sequence[Exchange]:
-        """Every callback request that carried this code, in time order (the app server's
-        own redirects of it included)."""
-        return self.callbacks.get(code.hex, ())
-
-    def deliveries_of(self, code: Secret) -> list[Exchange]:
-        """Callback requests that brought this code to the app's handler (a redirect of the
-        app's own server, `/callback` → `/callback/`, is not one), in time order."""
-        return [x for x in self.callbacks.get(code.hex, ()) if not _redirected(x)]
 
     def exchanges_of(self, code: Secret | str) -> Sequence[TokenRequest]:
         """Token requests that sent this code (or code hex), in time order."""
@@ -172,10 +101,6 @@ class Lineage:
         began it), None when no success in the input issued or spent it."""
         return self.root.get(token.hex)
 
-    def realm_of(self, lineage: str) -> str | None:
-        """The tenant (company) the callback of a lineage's code named."""
-        return self.realm.get(lineage)
-
     def revokes_of(self, token: Secret) -> list[Exchange]:
         """Successful revokes of this token or of any token of its lineage, in time order."""
         found = list(self.revokes.get(token.hex, ()))
@@ -191,10 +116,6 @@ class Lineage:
     def secrets_of(self, client_id: str) -> Mapping[str, TokenRequest]:
         """Secret hex → the first successful request of this client id with that secret."""
         return self.first_secret.get(client_id, {})
-
-    def saw_browser(self) -> bool:
-        """The input holds the browser side of a flow (an authorize request or a code's origin)."""
-        return bool(self.authorizes or self.grants)
 
     def issued_as(self, canon: str) -> tuple[str, TokenRequest] | None:
         """The issued token whose canonical form is `canon`: (`rt` or `at`, its issuer)."""
@@ -214,77 +135,14 @@ class Lineage:
 
     def fold(self, x: Exchange) -> None:
         """Fold `x` in as the newest exchange: the caller keeps time order (`build` does)."""
-        if x.kind == Kind.AUTHORIZE:
-            self._add_authorize(x)
-        elif x.kind == Kind.CALLBACK:
-            origin = self._authorize_for(x)
-            self._note_redirect(x, origin)
-            if isinstance(code := x.params.get("code"), Secret):
-                self._push(self.callbacks, code.hex, x)
-            self._add_grant(x, x.params, origin)
+        if x.kind in (Kind.AUTHORIZE, Kind.CALLBACK):
+            self._fold_browser(x)
         elif x.kind == Kind.TOKEN:
             self._add_token(token_request(len(self.requests), x))
         elif x.kind == Kind.REVOKE and x.ok:
             self._add_revoke(x)
         elif x.kind == Kind.DISCONNECT:
             self._append(self.disconnects, x)
-
-    def _add_authorize(self, x: Exchange) -> None:
-        """An authorize request, the consent form's POST, or another step on the authorize
-        host. Only a step that asks (client_id, redirect_uri) is an authorize of its own; a
-        step that does not continues the one its state or the redirect that led to it names."""
-        origin = x if _asks(x) else self._continued(x)
-        if origin is x:
-            self._append(self.authorizes, x)
-            st = x.params.get("state")
-            if isinstance(st, Secret):
-                self._push(self.by_state, st.hex, x)
-        self._note_redirect(x, origin)
-        if isinstance(x.reply.get("code"), Secret):
-            self._add_grant(x, x.reply, origin)
-
-    def _continued(self, x: Exchange) -> Exchange | None:
-        """The authorize a step of the flow belongs to: by its state, else by the redirect
-        that led to its URL (a chain of 3xx answers)."""
-        target = x.reply.get("redirect_to")
-        for st in (x.params.get("state"), x.reply.get("state")):
-            if isinstance(st, Secret) and st.hex in self.by_state:
-                return _best(self.by_state[st.hex], target if isinstance(target, str) else None)
-        return self.redirects.get(x.url)
-
-    def _note_redirect(self, x: Exchange, origin: Exchange | None) -> None:
-        target = x.reply.get("redirect_to")
-        if origin is not None and isinstance(target, str) and _redirected(x):
-            self._replace(self.redirects, target, origin)
-
-    def _authorize_for(self, callback: Exchange) -> Exchange | None:
-        """The authorize a callback answers: by its state (tabs and attempts interleave),
-        else the one whose redirect led here, else (no state at all) the latest authorize
-        that asked to come back to this URL, else the latest authorize."""
-        st = callback.params.get("state")
-        if isinstance(st, Secret) and st.hex in self.by_state:
-            return _best(self.by_state[st.hex], callback.url)
-        led = self.redirects.get(callback.url)
-        if led is not None:
-            return led
-        if not self.authorizes or isinstance(st, Secret):
-            return None
-        return _best(self.authorizes, callback.url)
-
-    def _add_grant(
-        self, carrier: Exchange, fields: Mapping[str, Value], authorize: Exchange | None
-    ) -> None:
-        code = fields.get("code")
-        if not isinstance(code, Secret) or code.hex in self.grants:
-            return
-        realm = next((fields[t] for t in TENANT_PARAMS if t in fields), None)
-        grant = CodeGrant(code, carrier, authorize, realm if isinstance(realm, str) else None)
-        self._first(self.grants, code.hex, grant)
-        self._first(self.grant_canon, code.canon, grant)
-        for head in code.heads:
-            self._first(self.grant_heads, head, grant)
-        if grant.realm:
-            self._replace(self.realm, f"code:{code.hex}", grant.realm)
 
     def _add_token(self, req: TokenRequest) -> None:
         self._append(self.requests, req)
@@ -346,61 +204,6 @@ class Lineage:
         lineage = self.root.get(token.hex)
         if lineage is not None:
             self._push(self.revoked_roots, lineage, x)
-
-    # Every change to an index goes through these four, which tell the journal when `replay`
-    # installed one (one `is not None` test otherwise, so `build` stays as fast as before).
-
-    def _append(self, items: list[V], item: V) -> None:
-        items.append(item)
-        if self._journal is not None:
-            self._journal((Edit.APPENDED, items, None, None))
-
-    def _push(self, table: dict[K, list[V]], key: K, item: V) -> None:
-        """Append to the list under `key`, making it when missing."""
-        items = table.get(key)
-        if items is None:
-            items = table[key] = []
-        items.append(item)
-        if self._journal is not None:
-            self._journal((Edit.PUSHED, table, key, None))
-
-    def _first(self, table: dict[K, V], key: K, value: V) -> None:
-        """`setdefault`: the first value under a key stays."""
-        if key in table:
-            return
-        table[key] = value
-        if self._journal is not None:
-            self._journal((Edit.SET, table, key, MISSING))
-
-    def _replace(self, table: dict[K, V], key: K, value: V) -> None:
-        if self._journal is not None:
-            self._journal((Edit.SET, table, key, table.get(key, MISSING)))
-        table[key] = value
-
-
-def _best(candidates: Sequence[Exchange], arrived: str | None) -> Exchange:
-    """Of authorize requests that sent one state, the latest that asked to be sent back where
-    the code arrived (the exact string, else the same endpoint), else the latest."""
-    if arrived is not None:
-        recent = candidates[-BEST_SCAN:]  # a long capture's old attempts are not candidates
-        for same in (lambda u: u == arrived, lambda u: host_path(u) == host_path(arrived)):
-            for x in reversed(recent):
-                uri = x.params.get("redirect_uri")
-                if isinstance(uri, str) and same(uri):
-                    return x
-    return candidates[-1]
-
-
-def _asks(x: Exchange) -> bool:
-    """The step names the client or the redirect_uri: it is an authorize request itself."""
-    return isinstance(x.params.get("client_id"), str) or isinstance(
-        x.params.get("redirect_uri"), str
-    )
-
-
-def _redirected(x: Exchange) -> bool:
-    """The answer sent the browser on (3xx): the request did not reach its final handler."""
-    return x.status is not None and 300 <= x.status < 400
 
 
 def build(exchanges: list[Exchange]) -> Lineage:

@@ -14,7 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from qbtrace.events import TokenRequest
-from qbtrace.lineage import MISSING, Change, Edit, Lineage
+from qbtrace.indexes import MISSING, Change, Edit
+from qbtrace.lineage import Lineage
 from qbtrace.model import Exchange, Kind, Ref
 
 REWIND_LIMIT = 1024

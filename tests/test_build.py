@@ -462,3 +462,24 @@ def test_an_authorize_get_ignores_any_body_and_a_relative_location_is_resolved()
     got = build(parts, Kind.CALLBACK)
     assert "client_id" not in got.params
     assert got.reply["redirect_to"] == "https://app.test/callback/"
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        ('{"redirectUrl": "https://app.test/cb?code=c-1&state=s"}', True),
+        ('{"data": {"location": "https://app.test/cb?state=s&code=c-1"}}', True),
+        ('{"next": "https://app.test/cb?state=s"}', False),
+        ('{"next": "/cb?code=c-1"}', False),
+        ("<html>https://app.test/cb?code=c-1</html>", False),
+        ('{"a": {"b": {"c": "https://app.test/cb?code=c-1"}}}', False),
+    ],
+)
+def test_a_consent_xhrs_json_answer_gives_the_code_only_from_an_absolute_url(
+    body: str, found: bool
+) -> None:
+    parts = RawParts("POST", f"{QUICKBOOKS_AUTHORIZE}/consent", 1.0, 2.0, [], "{}", 200, [], body)
+    got = build(parts, Kind.AUTHORIZE)
+    assert isinstance(got.reply.get("code"), Secret) is found
+    if found:
+        assert got.reply["redirect_to"] == "https://app.test/cb"

@@ -190,3 +190,36 @@ def test_csv_times_are_in_the_jsons_z_form() -> None:
     doc = analyze_json(SUPERSEDED)
     assert rows[0]["time"] == doc["findings"][0]["request"]["time"]  # type: ignore[index]
     assert rows[0]["time"].endswith("Z") and "T" in rows[0]["time"]
+
+
+def test_a_config_in_the_current_folder_is_disclosed_everywhere_and_can_be_ignored(
+    tmp_path: Path,
+) -> None:
+    """A stale qbtrace.toml must never change a verdict silently: here a day of grace turns
+    the superseded replay (a day after its rotation) into something else, and every output
+    says which file did it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "qbtrace.toml").write_text("[provider]\nrotation_grace = 172800\n")
+    env = {**os.environ, "QBTRACE_TAG_KEY": "qbtrace-tests"}
+
+    def analyze(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "qbtrace", "analyze", str(SUPERSEDED), *args]
+        return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    found = analyze("--format", "json")
+    doc = json.loads(found.stdout)
+    assert doc["config"] == {"file": "qbtrace.toml", "overrides": {"rotation_grace": 172800}}
+    assert doc["findings"][0]["cause"] != "refresh_token_superseded"
+    assert "qbtrace: note: config: qbtrace.toml (found in the current folder" in found.stderr
+    said = "config: qbtrace.toml (found in the current folder; --no-config ignores it) "
+    assert said + "overrides rotation_grace=172800" in analyze().stdout
+    report = tmp_path / "report.html"
+    analyze("--format", "html", "-o", str(report))
+    assert "overrides rotation_grace=172800" in report.read_text()
+    ignored = analyze("--format", "json", "--no-config")
+    assert json.loads(ignored.stdout)["config"] == {"file": None, "overrides": {}}
+    assert json.loads(ignored.stdout)["findings"][0]["cause"] == "refresh_token_superseded"
+    assert "config" not in ignored.stderr

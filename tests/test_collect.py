@@ -106,3 +106,28 @@ def test_json_escaped_once_more_in_a_script_or_an_attribute() -> None:
     )
     out, _ = sanitized(body, lambda c: c.text(body))
     assert "js-escaped-1234" not in out and "attr-escaped-5678" not in out
+
+
+def test_a_cookie_that_holds_a_host_or_a_content_type_leaves_them_alone() -> None:
+    url = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    cookie = "last=oauth.platform.intuit.com; kind=application/x-www-form-urlencoded"
+    text = f"{url} | content-type: application/x-www-form-urlencoded | {cookie}"
+
+    def collect(c: Collector) -> None:
+        c.url(url)
+        c.header("Content-Type", "application/x-www-form-urlencoded")
+        c.header("Cookie", cookie)
+
+    out, _ = sanitized(text, collect)
+    assert out == text
+
+
+def test_a_word_is_a_secret_where_a_credential_name_says_so_not_in_a_cookie() -> None:
+    text = "X-Api-Key: secret-key | theme=darkmode"
+
+    def collect(c: Collector) -> None:
+        c.header("X-Api-Key", "secret-key")
+        c.header("Cookie", "theme=darkmode")
+
+    out, _ = sanitized(text, collect)
+    assert "secret-key" not in out and "darkmode" in out

@@ -11,10 +11,12 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qbtrace.errors import InputError
+from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sanitize import sanitize_file
+from qbtrace.sanitize import sanitize_file, sanitize_har
 from tests import reviewer
 from tests.strategies import PLANT, Built, hars
 from tests.test_fuzz import WRAPS, wrap
@@ -54,3 +56,46 @@ def test_sanitize_properties(case: tuple[bytes, Built], how: str) -> None:
     data, built = case
     with tempfile.TemporaryDirectory() as folder:
         check_sanitize(wrap(data, how), built, Path(folder))
+
+
+PROFILE = Profile()
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    [
+        "url",
+        "headers",
+        "cookies",
+        "queryString",
+        "postData",
+        "content",
+        "_webSocketMessages",
+        "name",
+        "value",
+        "text",
+        "encoding",
+        "redirectURL",
+        "params",
+        "mimeType",
+    ]
+)
+
+
+@settings(max_examples=int(os.environ.get("QBTRACE_FUZZ_SANITIZE_EXAMPLES", "60")), deadline=None)
+@given(st.lists(st.dictionaries(FIELDS, JSON | st.text()), max_size=4), st.data())
+def test_any_shape_of_entry_is_sanitized_without_an_exception(
+    parts: list[dict[str, object]], data: st.DataObject
+) -> None:
+    """Exporters leave out, rename and mistype every field: no shape may raise."""
+    entries: list[object] = []
+    for part in parts:
+        where = data.draw(st.sampled_from(["request", "response", "entry"]))
+        entries.append(part if where == "entry" else {where: part})
+    har = {"log": {"entries": entries}}
+    summary = sanitize_har(
+        har, Redactor(b"qbtrace-fuzz"), data.draw(st.sampled_from([None, PROFILE]))
+    )
+    assert summary.entries == len(entries)

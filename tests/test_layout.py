@@ -32,6 +32,7 @@ TESTED_ELSEWHERE = {
     "sdk_dotnet": "tests/test_log_sdks.py",
     "sdk_nango": "tests/test_log_sdks.py",
     "sdk_airbyte": "tests/test_log_sdks.py",
+    "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
     "prefilter": "tests/test_live.py and tests/test_addon.py",

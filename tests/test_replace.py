@@ -82,3 +82,9 @@ def test_no_collected_value_survives_in_any_spelling(
     for s in secrets:
         # a value can only survive as part of the noise, never where it was spelled
         assert out.count(s) <= noise.count(s), (s, out)
+
+
+def test_a_value_holding_a_lone_surrogate_is_replaced_piece_by_piece() -> None:
+    r = Replacer()
+    r.add("abc\ud800defghij123", "XYZ\ud800QRSTUVW999", "cookie")
+    assert r.text("sid=abc\ud800defghij123;") == "sid=abc\ud800QRSTUVW999;"

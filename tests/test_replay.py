@@ -13,7 +13,8 @@ from qbtrace import replay as replay_mod
 from qbtrace.analysis import SETTLE, LiveAnalysis
 from qbtrace.classify import classify
 from qbtrace.events import timeline
-from qbtrace.lineage import Edit, Lineage, build
+from qbtrace.indexes import Edit
+from qbtrace.lineage import Lineage, build
 from qbtrace.model import Exchange, Finding, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor

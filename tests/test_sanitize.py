@@ -139,3 +139,20 @@ def test_sanitized_firefox_har_keeps_no_code_in_its_page_title(tmp_path: Path) -
     codes = {s for s in planted_secrets(har) if s.startswith("AB11")}
     pages = json.loads(out.read_text())["log"]["pages"]
     assert not [p["title"] for p in pages if any(c in p["title"] for c in codes)]
+
+
+def test_lone_surrogates_in_secrets_are_no_traceback(tmp_path: Path) -> None:
+    src = tmp_path / "surrogates.har"
+    src.write_text(
+        '{"log": {"version": "1.2", "entries": [{"request": {"method": "GET", '
+        '"url": "https://a.test/x?api_key=abc\\ud800defghij123", "headers": '
+        '[{"name": "Cookie", "value": "sid=xyz\\udc00abcdefgh123"}]}, '
+        '"response": {"status": 200, "headers": [], "content": '
+        '{"text": "{\\"token\\": \\"tt\\ud801tttttt123\\"}"}}}]}}'
+    )
+    out = tmp_path / "out" / src.name
+    out.parent.mkdir()
+    status, said = cli("sanitize", src, "-o", out)
+    assert status == 0, said
+    text = out.read_text()
+    assert "defghij123" not in text and "abcdefgh123" not in text and "tttttt123" not in text

@@ -1,20 +1,25 @@
 """The built-in providers, one module each; `qbtrace.toml` may add custom RFC 6749 ones.
 
 A provider module defines `PROVIDER`, an instance of `Provider` (or of a subclass that reads
-what its server says beyond RFC 6749). Adding one is that module, its name in `MODULES`, its
-tests and its goldens. The first module is the default provider: the one `[provider]` of
-qbtrace.toml tunes, and the one an exchange belongs to when its host is no provider's (the
-app's own callback, say).
+what its server says beyond RFC 6749), named like the module. Every module of this package
+but `base` is one: adding a provider is that module, its tests and its goldens. The default
+provider (`DEFAULT_NAME`) is the one `[provider]` of qbtrace.toml tunes, and the one an
+exchange belongs to when its host is no provider's (the app's own callback, say).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from qbtrace.providers.base import GENERIC_WORDS, Provider, host_of, host_path
 
-MODULES: tuple[str, ...] = ("quickbooks",)
-"""Built-in provider modules under `qbtrace/providers/`, the default first."""
+DEFAULT_NAME = "quickbooks"
+MODULES: tuple[str, ...] = (
+    DEFAULT_NAME,
+    *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("base", DEFAULT_NAME)),
+)
+"""Built-in provider modules under `qbtrace/providers/`, found there; the default first."""
 
 
 def _load(module: str) -> Provider:

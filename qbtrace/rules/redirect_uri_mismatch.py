@@ -5,7 +5,7 @@ produced it (scheme, host, port, path, trailing slash, case, encoding). The toke
 a different string, so {provider} answered `invalid_grant`.{sdk_redirect_note}
 
 How to confirm: the evidence shows both strings and where they first differ: the authorize
-request (its query, or the consent form's POST body), else the provider's redirect that
+request (its query, or the consent form's POST body), else {provider_s} redirect that
 carried the code, else the callback as the app received it. An explicit default port counts
 (`https://host:443/cb` is not `https://host/cb`), and when the app's own server redirected the
 callback (`/callback` → `/callback/`, http → https) the evidence names that redirect too.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from qbtrace.lineage import CodeGrant
+from qbtrace.codeflow import CodeGrant
 from qbtrace.model import Confidence, Evidence, Exchange, Kind, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
 

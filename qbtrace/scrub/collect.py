@@ -57,7 +57,9 @@ SAFE_HEADERS = frozenset(
 """Headers qbtrace reads (a provider's request id is no secret, and replacing it would change
 the evidence) or that hold no secret: their values are not searched for random runs."""
 WORD = re.compile(r"[A-Za-z_-]{1,15}")
-"""A short word (`bearer`, `content-type`, `accepted`) is no secret, whatever its field's name."""
+"""A short word (`bearer`, `content-type`, `accepted`) is no secret in a cookie or a body."""
+MIN_WORD = 8
+"""A word this long is taken as a secret where a credential's name says it is one."""
 SET_COOKIE_SPLIT = re.compile(r"\n|,(?=\s*[^;,=\s]+=)")
 """Folded `Set-Cookie` values: Chrome and Firefox join them with newlines, proxies with
 commas (a comma inside `Expires=Wed, 21 Oct` is followed by no `name=`)."""
@@ -75,6 +77,9 @@ class Collector:
         self._oauth: dict[str, tuple[str, str]] = {}
         self._other: dict[str, tuple[str, str]] = {}
         self._public: set[str] = set()
+        """Values of fields that are no secret (client ids): not taken as random secrets."""
+        self._matched: set[str] = set()
+        """Hosts and content types qbtrace matches on: never replaced as another secret."""
         self._seen: set[tuple[str, str]] = set()
 
     def _first(self, where: str, value: str) -> bool:
@@ -96,23 +101,28 @@ class Collector:
         self._oauth.setdefault(raw, (self.stand_ins.value(raw), kind))
         self._oauth.setdefault(canon, (self.stand_ins.core(canon), kind))
 
-    def secret(self, kind: str, raw: str) -> None:
-        """Any other secret, when it is long enough to be one and not a plain word."""
+    def secret(self, kind: str, raw: str, words: bool = False) -> None:
+        """Any other secret, when it is long enough to be one and not a short plain word
+        (unless `words`: where the name says it is a credential, `secret-key` is one)."""
         if raw in self._other or raw in self._oauth:
             return
         canon = canonical(raw)[0]
-        if canon in self._public:
+        if kind == "random value" and canon in self._public:
             return
         for value in {raw.strip(), canon}:  # `%5B%5BB%5D%5D` is long, `[[B]]` is not
-            if find.meaningful(value) and not WORD.fullmatch(value):
+            word = WORD.fullmatch(value) and not (words and len(value) >= MIN_WORD)
+            if find.meaningful(value) and not word:
                 self._other.setdefault(value, (self.stand_ins.value(value), kind))
 
     def replacer(self) -> Replacer:
         """Every collected value's spellings in one automaton, OAuth stand-ins first."""
         out = Replacer()
-        for table in (self._oauth, self._other):
-            for value, (fake, kind) in table.items():
-                out.add(value, fake, kind)
+        for value, (fake, kind) in self._oauth.items():
+            out.add(value, fake, kind)
+        for value, (fake, kind) in self._other.items():
+            if value in self._matched or (kind == "random value" and value in self._public):
+                continue  # a cookie that holds a host; a client id that looks random
+            out.add(value, fake, kind)
         return out
 
     # --- where values stand -------------------------------------------------------------
@@ -138,12 +148,12 @@ class Collector:
         """An `Authorization`-like value of any scheme or none."""
         scheme, space, cred = value.strip().partition(" ")
         if not space:
-            self.secret(kind, value)
+            self.secret(kind, value, words=True)
             return
         if scheme.lower() == "basic":
             self.basic(cred.strip())
             return
-        self.secret(kind, cred.strip())
+        self.secret(kind, cred.strip(), words=True)
         for name, part in find.fields(cred):  # Digest, AWS4: `Signature=...`, `nonce="..."`
             self.secret(kind, part.strip('"'))
             del name
@@ -189,7 +199,10 @@ class Collector:
             self.url(value.split("url=", 1)[-1] if low == "refresh" else value.strip("<> "))
         elif is_secret_name(name):
             self.credential(value, "secret header")
-        elif low not in SAFE_HEADERS:
+        elif low in SAFE_HEADERS:
+            if low == "content-type":
+                self._matched.add(value.strip())  # the rules read it
+        else:
             for run in find.opaque_runs(value):
                 self.secret("random value", run)
 
@@ -200,7 +213,8 @@ class Collector:
         except ValueError:  # an unclosed IPv6 bracket: still read its fields as text
             self.text(url)
             return
-        userinfo, at, _ = parts.netloc.rpartition("@")
+        userinfo, at, host = parts.netloc.rpartition("@")
+        self._matched.update((host, parts.hostname or host))
         if at:
             self.secret("url userinfo", unquote(userinfo))
             self.secret("url userinfo", unquote(userinfo.partition(":")[2]))

@@ -42,10 +42,25 @@ class Replacer:
         keeps it (OAuth values are added first, so their same-shape stand-ins win)."""
         if value == stand_in:
             return
+        if SURROGATE.search(value) or SURROGATE.search(stand_in):
+            self._add_pieces(value, stand_in, kind)
+            return
         for form, fake in spellings(value, stand_in):
             if len(form) >= MIN_FORM and form != fake:
                 self._forms.setdefault(form, (fake, kind))
         self._automaton = None
+
+    def _add_pieces(self, value: str, stand_in: str, kind: str) -> None:
+        """A value with a lone surrogate (undecodable bytes): texts are scanned between
+        their surrogates, so each piece between them is what can be found and replaced."""
+        if len(value) != len(stand_in):
+            return
+        start = 0
+        for match in [*SURROGATE.finditer(value), None]:
+            end = match.start() if match else len(value)
+            if end - start >= MIN_FORM:
+                self.add(value[start:end], stand_in[start:end], kind)
+            start = end + 1
 
     def _compiled(self) -> ahocorasick_rs.AhoCorasick | None:
         if self._automaton is None and self._forms:

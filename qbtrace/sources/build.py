@@ -80,6 +80,8 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
     location = resp_headers.get("location")
+    if not location and kind == Kind.AUTHORIZE and raw.status is not None:
+        location = _target_in_json(raw.response_body)
     if location and kind in (Kind.AUTHORIZE, Kind.CALLBACK):
         reply = _redirect(raw.url, location, redactor)
     elif raw.status is not None and (
@@ -124,6 +126,27 @@ def _request_fields(
         named = {name for name, _ in body}
         fields = [*(f for f in fields if f[0] not in named), *body]
     return fields
+
+
+def _target_in_json(body: str | None) -> str | None:
+    """Where a script-driven consent page sends the browser: an absolute URL carrying a `code`
+    among the string values of a JSON answer (top level or one level down), as a consent
+    XHR answers before the page navigates; None for anything else."""
+    text = (body or "").strip()
+    if not text.startswith("{") or len(text) > 65536:
+        return None
+    try:
+        data = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    values = [
+        *data.values(),
+        *(v for d in data.values() if isinstance(d, dict) for v in d.values()),
+    ]
+    urls = [v for v in values if isinstance(v, str) and v.startswith(("https://", "http://"))]
+    return next((u for u in urls if any(n == "code" for n, _ in _form(urlsplit(u).query))), None)
 
 
 def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:

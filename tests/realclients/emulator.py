@@ -117,6 +117,7 @@ from urllib.parse import urlencode
 from mitmproxy import http
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from app_servers import AppServers
 from intuit_model import APPS, IntuitModel, Outcome
 
 CONTROL_HOST = "emulator.control"
@@ -165,29 +166,6 @@ def discovery(sandbox: bool) -> dict[str, object]:
     }
 
 
-def spa_page() -> str:
-    """A single-page app's callback route (Development keys built into the page).
-
-    It exchanges the code from its own URL with fetch(); the exchange runs in an effect that
-    React's StrictMode mounts twice in development, so two requests with the same code start
-    together. The title becomes "exchanged <statuses>" when both are answered.
-    """
-    app = next(iter(APPS.values()))
-    basic = base64.b64encode(f"{app.client_id}:{app.secret}".encode()).decode()
-    return (
-        "<html><head><title>Connecting...</title></head><body><script>\n"
-        "const code = new URLSearchParams(location.search).get('code');\n"
-        "const body = new URLSearchParams({grant_type: 'authorization_code', code,\n"
-        "  redirect_uri: location.origin + location.pathname});\n"
-        "const exchange = () => fetch('https://oauth.platform.intuit.com/oauth2/v1/tokens/"
-        "bearer', {method: 'POST', headers: {Accept: 'application/json', Authorization:\n"
-        f"  'Basic {basic}'}}, body}}).then(r => r.status, () => 0);\n"
-        "Promise.all([exchange(), exchange()]).then(s => { document.title = 'exchanged ' +"
-        " s.join(' '); });\n"
-        "</script></body></html>"
-    )
-
-
 def client_auth(req: http.Request) -> tuple[str, str] | None:
     """(client_id, secret) from the Basic header, else from the form body; None if malformed."""
     header = req.headers.get("authorization", "")
@@ -218,7 +196,7 @@ class IntuitEmulator:
         self.outage = "off"
         self.inject: tuple[int, dict[str, object], int] = (0, {}, 0)
         self.consent = "auto"
-        self.app_redirects: frozenset[str] = frozenset()
+        self.apps = AppServers(self.make)
 
     def now(self) -> float:
         return time.time() + self.shift
@@ -416,7 +394,7 @@ class IntuitEmulator:
         if host in DATA_HOSTS and path.startswith("/v3/company/"):
             return self.data_api(req, path)
         if host.endswith(".example.test") or host == "localhost":
-            return self.app_page(req)
+            return self.apps.page(req)
         return self.make(404, "not found", ctype="text/plain")
 
     def authorize(self, req: http.Request) -> http.Response:
@@ -480,34 +458,6 @@ class IntuitEmulator:
             token = req.urlencoded_form.get("token", "")
         return self.outcome(self.model.revoke(app.client_id, token))
 
-    def app_page(self, req: http.Request) -> http.Response:
-        if req.path.startswith("/favicon"):
-            return self.make(404, "", ctype="text/plain")
-        target = self.app_redirect(req)
-        if target:
-            extra = {"location": target, "server": "app"}
-            return self.make(301, "", ctype="text/html", extra=extra)
-        if req.path.startswith("/spa/callback"):
-            return self.make(
-                200, spa_page(), ctype="text/html;charset=utf-8", extra={"server": "app"}
-            )
-        title = "Disconnected" if "disconnect" in req.path else "Connected to QuickBooks"
-        return self.make(
-            200,
-            f"<html><body><h1>{title}</h1></body></html>",
-            ctype="text/html;charset=utf-8",
-            extra={"server": "app"},
-        )
-
-    def app_redirect(self, req: http.Request) -> str | None:
-        """Where the app's own server sends this request first, if anywhere."""
-        path, sep, query = req.path.partition("?")
-        if "https" in self.app_redirects and req.scheme == "http":
-            return f"https://{req.pretty_host}{req.path}"
-        if "slash" in self.app_redirects and path.endswith("/callback"):
-            return f"{req.scheme}://{req.host_header or req.pretty_host}{path}/{sep}{query}"
-        return None
-
     # -- control API ----------------------------------------------------------------------
     def control(self, req: http.Request) -> http.Response:
         args: dict[str, object] = dict(req.query.items())
@@ -555,7 +505,7 @@ class IntuitEmulator:
             self.consent = str(a["mode"])
         elif path == "/app":
             redirects = a.get("redirects") or []
-            self.app_redirects = frozenset(str(r) for r in redirects)  # type: ignore[attr-defined]
+            self.apps.redirects = frozenset(str(r) for r in redirects)  # type: ignore[attr-defined]
         elif path == "/register":
             self.model.register(str(a["client_id"]), str(a["redirect_uri"]))
         elif path == "/generic":

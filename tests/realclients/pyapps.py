@@ -19,13 +19,12 @@ import json
 import sys
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from intuitlib.exceptions import AuthClientError
-from pyclient import APPS, DEV, PROD, advance, authorize, client, exchange, log
+from pyclient import APPS, DEV, PROD, advance, authorize, client, consent, exchange, log
 from quickbooks import QuickBooks
 from quickbooks.objects.customer import Customer
 
@@ -118,7 +117,7 @@ def authlib_callback(a: dict[str, Any]) -> dict[str, Any]:
     )
     if ok:
         data_call(s)
-    return {"token": dict(s.token or {}) if ok else None}
+    return {"ok": ok}  # never the tokens: results are kept with the logs
 
 
 def healthy_authlib(a: dict[str, Any]) -> None:
@@ -126,7 +125,7 @@ def healthy_authlib(a: dict[str, Any]) -> None:
     store = Store()
     s = session(store=store)
     url, state = s.create_authorization_url(AUTHORIZE_URL)
-    code, realm = authorize_location(url)
+    code, realm = consent(url)
     authlib_call("exchange", lambda: s.fetch_token(TOKEN_URL, code=code, state=state))
     store.token = dict(s.token)
     data_call(s, realm)
@@ -145,13 +144,6 @@ def healthy_authlib(a: dict[str, Any]) -> None:
         "revoke",
         lambda: restored.revoke_token(REVOKE_URL, store.token["refresh_token"], "refresh_token"),
     )
-
-
-def authorize_location(url: str) -> tuple[str, str]:
-    """The user's consent without a browser: GET the authorize URL, read the 302 Location."""
-    r = requests.get(url, allow_redirects=False, timeout=10)
-    q = parse_qs(urlsplit(r.headers["location"]).query)
-    return q["code"][0], q["realmId"][0]
 
 
 # -- python-quickbooks -----------------------------------------------------------------------
@@ -181,7 +173,7 @@ def authlib_update_token_missing(a: dict[str, Any]) -> None:
     """The app gives Authlib no `update_token` hook: its database keeps the first token."""
     s = session()
     url, state = s.create_authorization_url(AUTHORIZE_URL)
-    code, realm = authorize_location(url)
+    code, realm = consent(url)
     authlib_call("exchange", lambda: s.fetch_token(TOKEN_URL, code=code, state=state))
     database = dict(s.token)
     advance(25 * 3600)

@@ -87,8 +87,12 @@ def client(
 
 
 def authorize(ac: AuthClient) -> tuple[str, str]:
+    """The user's consent for the SDK's authorize URL (see `consent`)."""
+    return consent(ac.get_authorization_url([Scopes.ACCOUNTING]))
+
+
+def consent(url: str) -> tuple[str, str]:
     """The user's consent, without a browser: GET the authorize URL, read the 302 Location."""
-    url = ac.get_authorization_url([Scopes.ACCOUNTING])
     r = requests.get(url, allow_redirects=False, timeout=10)
     q = parse_qs(urlsplit(r.headers["location"]).query)
     return q["code"][0], q["realmId"][0]

@@ -99,6 +99,9 @@ class Scenario:
     statuses: list[int]  # status of every token request, in order; 0 = no response
     run: Callable[[Ctx], object]
     time_shifted: bool = True
+    # the token requests start together (a browser's concurrent fetches): which one reaches
+    # the server first is a race, so re-recordings compare their statuses in any order
+    racy: bool = False
     notes: str = ""
 
 

@@ -70,7 +70,8 @@ def test_scenario_records_expected_token_requests(name: str, confdir: str, tmp_p
 
     har = json.loads((tmp_path / f"{name}.har").read_text())
     entries = record.token_entries(har)
-    assert [e["response"]["status"] for e in entries] == result["statuses"]
+    same = sorted if result["racy"] else list
+    assert same([e["response"]["status"] for e in entries]) == same(result["statuses"])
     assert record.check(har, result) == []
     golden = json.loads((record.GOLDEN / f"{name}.expect.json").read_text())
     live = json.loads((tmp_path / f"{name}.expect.json").read_text())
