@@ -4,7 +4,9 @@
 
 Runs batches of the in-process property (every reader outcome, the analysis and the json,
 text and csv renderings), the arbitrary-bytes property, the sanitize property (no planted
-secret in the copy, the same findings) and, every few batches, the CLI
+secret in the copy, the same findings), the bounded-reader property on compression bombs
+(up to 48 MB of padding in gzip, zlib, UTF-16 inside gzip, under a random cap), the hostile
+numbers and times property and, every few batches, the CLI
 property (exit status, --events parquet); each batch has a fresh random seed. Stops at the
 first broken property and prints Hypothesis's minimal example.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import random
 import sys
@@ -26,8 +29,8 @@ os.environ.setdefault("QBTRACE_TAG_KEY", "qbtrace-tests")
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from tests import test_fuzz, test_fuzz_sanitize
-from tests.strategies import Built, hars
+from tests import test_fuzz, test_fuzz_bounded, test_fuzz_sanitize
+from tests.strategies import Built, hars, scenario
 
 COUNTS: collections.Counter[str] = collections.Counter()
 
@@ -70,9 +73,40 @@ def batch(examples: int, batch_seed: int) -> None:
         COUNTS["sanitize"] += 1
         COUNTS[f"sanitize-{outcome}"] += 1
 
+    @seed(batch_seed)
+    @settings(max_examples=max(examples // 20, 1), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(
+        st.integers(0, 2**32),
+        st.sampled_from(test_fuzz_bounded.PACKINGS),
+        st.integers(0, 48),
+        st.sampled_from([0.05, 1.0, 8.0, 32.0, 4096.0]),
+    )
+    def bombs(scenario_seed: int, how: str, padding: int, megabytes: float) -> None:
+        """Compression bombs: megabytes of padding that pack to kilobytes, under a cap."""
+        data = json.dumps(scenario(scenario_seed, noise=1).har()).encode()
+        data = data[:-2] + b" " * (padding << 20) + data[-2:]
+        with tempfile.TemporaryDirectory() as folder:
+            outcome = test_fuzz_bounded.check_bounded(data, how, megabytes, Path(folder))
+        COUNTS["bomb"] += 1
+        COUNTS[f"bomb-{outcome}"] += 1
+
+    @seed(batch_seed)
+    @settings(max_examples=examples // 4, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(st.data(), st.integers(0, 2**32))
+    def numbers(data: st.DataObject, scenario_seed: int) -> None:
+        """Hostile numbers and times: nan-like text, ±1e300, year 1 and 9999, negatives."""
+        raw = test_fuzz_bounded.hostile(scenario(scenario_seed, noise=1), data.draw)
+        with tempfile.TemporaryDirectory() as folder:
+            test_fuzz_bounded.check_hostile(raw, Path(folder))
+        COUNTS["hostile-numbers"] += 1
+
     in_process()
     arbitrary()
     sanitize()
+    bombs()
+    numbers()
 
 
 def cli_batch(examples: int, batch_seed: int) -> None:
@@ -106,7 +140,7 @@ def main() -> None:
         batches += 1
         elapsed = time.monotonic() - start
         print(f"{elapsed:7.0f} s  {dict(sorted(COUNTS.items()))}", file=sys.stderr, flush=True)
-    total = COUNTS["har"] + COUNTS["bytes"] + COUNTS["cli"]
+    total = sum(COUNTS[k] for k in ("har", "bytes", "cli", "sanitize", "bomb", "hostile-numbers"))
     minutes = (time.monotonic() - start) / 60
     print(f"fuzz_long: {total} examples in {minutes:.1f} min, no failure: {dict(COUNTS)}")
 

@@ -141,6 +141,8 @@ def decode_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
         data = _ANY.decode(line)
     except msgspec.DecodeError as exc:
         raise ValueError(f"not JSON ({_first_line(exc)})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     kind: type[Any]
@@ -169,6 +171,9 @@ class CaptureWriter:
     fd: int
     next_index: int
     _broken: bool = False
+    ident: tuple[int, int] = (0, 0)
+    """(device, inode) of the file as opened, to tell it from a file that got our
+    descriptor's number after something else closed it."""
 
     @classmethod
     def open(cls, path: Path, raw: bool = False) -> CaptureWriter:
@@ -191,7 +196,8 @@ class CaptureWriter:
                     str(path),
                 )
             lines, ends_open = _count_lines(path)
-            writer = cls(path, fd, lines)
+            opened = os.fstat(fd)
+            writer = cls(path, fd, lines, ident=(opened.st_dev, opened.st_ino))
             if ends_open:
                 # a session killed mid-line: end that line so ours start clean
                 writer._write_all(b"\n")
@@ -217,11 +223,37 @@ class CaptureWriter:
         return index
 
     def gone(self) -> bool:
-        """True when the file was deleted (or replaced) under us: writes would vanish."""
+        """True when writes would vanish or land elsewhere: the file was deleted, or our
+        descriptor was closed (its number may now be another file's)."""
         try:
-            return os.fstat(self.fd).st_nlink == 0
+            now = os.fstat(self.fd)
         except OSError:
             return True
+        return now.st_nlink == 0 or (now.st_dev, now.st_ino) != self.ident
+
+    def reopened(self, header: bytes, raw: bool = False) -> CaptureWriter:
+        """A writer on the same path started again with `header`, for a capture deleted, or
+        whose descriptor was closed, while recording. This one is closed when its descriptor
+        is still ours, else forgotten (that number is another file's now). OSError when the
+        path cannot be written; this writer is then left as it was."""
+        writer = CaptureWriter.open(self.path, raw=raw)
+        try:
+            writer.write(header)
+        except BaseException:
+            writer.close()
+            raise
+        if self.owns_fd():
+            self.close()
+        self.fd = -1
+        return writer
+
+    def owns_fd(self) -> bool:
+        """True while the descriptor is still the one we opened (closing it is ours to do)."""
+        try:
+            now = os.fstat(self.fd)
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == self.ident
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

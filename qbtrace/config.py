@@ -29,6 +29,7 @@ from qbtrace.errors import ConfigError
 from qbtrace.profile import Profile
 from qbtrace.providers import BUILTIN, DEFAULT, Provider
 from qbtrace.providers.base import INT_FIELDS, NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
+from qbtrace.urls import malformed
 
 LOCAL = Path("qbtrace.toml")
 TABLES = ("provider", "providers", "app")
@@ -161,6 +162,8 @@ def _url(value: str, name: str, source: str) -> str:
         host = urlsplit(value).hostname
     except ValueError as exc:
         raise ConfigError(f"{name} is not a valid URL ({exc})", source=source) from None
+    if malformed(value):  # a port that is no port (`:99999999`)
+        raise ConfigError(f"{name} is not a valid URL (its port)", source=source)
     if not host:
         raise ConfigError(f"{name} must be an absolute URL", source=source)
     return value

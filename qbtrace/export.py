@@ -188,7 +188,9 @@ def _pairs(headers: list[tuple[str, str]]) -> list[Har]:
 def _message(
     method: str, url: str, headers: list[tuple[str, str]], body: str | None, mime: str
 ) -> Har:
-    from urllib.parse import parse_qsl, urlsplit
+    from urllib.parse import parse_qsl
+
+    from qbtrace.urls import split
 
     request: Har = {
         "method": method,
@@ -197,8 +199,7 @@ def _message(
         "cookies": [],
         "headers": _pairs(headers),
         "queryString": [
-            {"name": n, "value": v}
-            for n, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            {"name": n, "value": v} for n, v in parse_qsl(split(url).query, keep_blank_values=True)
         ],
         "headersSize": -1,
         "bodySize": -1 if body is None else len(body.encode()),

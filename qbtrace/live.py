@@ -144,13 +144,10 @@ class LiveSession:
             "qbtrace: CAPTURE FILE %s WAS REMOVED while recording; starting it again", path
         )
         try:
-            writer = CaptureWriter.open(path, raw=self.keep_raw)
-            writer.write(encode_line(make_header(self.redactor, self.keep_raw)))
+            header = encode_line(make_header(self.redactor, self.keep_raw))
+            self.writer = self.writer.reopened(header, raw=self.keep_raw)
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
-            return
-        self.writer.close()
-        self.writer = writer
 
     def _diagnosis_loop(self) -> None:
         while True:

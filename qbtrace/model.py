@@ -34,9 +34,19 @@ Gap = Literal[
     "response-not-json",
     "response-not-delivered",
     "client-auth-missing",
+    "request-too-large",
+    "response-too-large",
+    "response-too-deep",
+    "response-streamed",
+    "time-out-of-range",
+    "invalid-lifetime",
+    "invalid-number",
     "token-not-in-log",
 ]
-"""What an exporter left out (or could not deliver) that the rules might have needed."""
+"""What an exporter left out (or could not deliver) that the rules might have needed; the
+last seven: a body past the readers' cap or nested past msgspec's depth, an answer the app
+streamed (the in-app recorder does not read it), and times or lifetimes that cannot be
+real (dropped)."""
 Via = Literal["basic", "body", "none", "log"]
 """Where a request's client credentials were: the Basic header, the form body, nowhere, or
 only the client id an application log names."""

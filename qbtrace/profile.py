@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from qbtrace.model import Exchange, Kind
 from qbtrace.providers import BUILTIN, DEFAULT, Provider, host_of, host_path
+from qbtrace.urls import split
 
 SEEN_LIMIT = 4096
 
@@ -73,7 +74,7 @@ class Profile:
             for u in (p.token_endpoint, p.authorize_endpoint, p.revoke_endpoint)
             if u
         ]
-        paths = [urlsplit(u).path.rstrip("/") or "/" for u in (*urls, *self.disconnect_urls)]
+        paths = [split(u).path.rstrip("/") or "/" for u in (*urls, *self.disconnect_urls)]
         found = (*paths, "code=", *(f"{t}=" for t in self._tenants))
         return tuple(dict.fromkeys(n for n in found if n))
 
@@ -106,7 +107,7 @@ class Profile:
             return Kind.AUTHORIZE
         if where in self._disconnect:
             return Kind.DISCONNECT
-        parts = urlsplit(url)
+        parts = split(url)
         names = query_names(parts.query)
         tenant = any(t in names for t in self._tenants)
         if method.upper() == "GET" and "code" in names and ("state" in names or tenant):

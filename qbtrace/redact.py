@@ -91,9 +91,9 @@ def canonical(value: str) -> tuple[str, tuple[Defect, ...]]:
     if text != text.strip():
         defects.append("whitespace")
         text = text.strip()
-    while len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0]:
+    text, quoted = _unquoted(text)
+    if quoted:
         defects.append("quoted")
-        text = text[1:-1].strip()
     for _ in range(3):
         decoded = unquote(text) if "%" in text else text
         if decoded == text:
@@ -108,6 +108,20 @@ def canonical(value: str) -> tuple[str, tuple[Defect, ...]]:
     elif text.lower() in PLACEHOLDERS:
         defects.append("placeholder")
     return text, tuple(dict.fromkeys(defects))
+
+
+def _unquoted(text: str) -> tuple[str, bool]:
+    """The text without matching quotes around it, layer after layer, each layer's inner
+    whitespace trimmed as `str.strip` would; one slice at the end, so a value wrapped in
+    thousands of quotes costs linear time, not a copy per layer."""
+    lo, hi = 0, len(text)
+    while hi - lo >= 2 and text[lo] in QUOTES and text[hi - 1] == text[lo]:
+        lo, hi = lo + 1, hi - 1
+        while lo < hi and text[lo].isspace():
+            lo += 1
+        while hi > lo and text[hi - 1].isspace():
+            hi -= 1
+    return (text[lo:hi], True) if lo else (text, False)
 
 
 def _plain(value: str) -> bool:
@@ -216,3 +230,93 @@ def default_key() -> bytes:
     except OSError:
         pass
     return key
+
+
+RUN = re.compile(r"(?:[A-Za-z0-9._~+/=-]|%[0-9A-Fa-f]{2})+")
+"""A run of token characters; a percent-encoded byte belongs to the run it is in."""
+RUN_AT_END = re.compile(r"(?:[A-Za-z0-9._~+/=%-])+\Z")
+USERINFO = re.compile(r"(://)[^/\s@]+@")
+GAP = re.compile(r"[ \t\r\n]{1,2}")
+WORD_SPLIT = re.compile(r"[\s./_~+=-]+")
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+REDACTED = "[redacted]"
+TEXT_LIMIT = 500
+
+
+def redact_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Free text from a provider or a transport (an `error_description`, a connection error)
+    with every run that may be a secret replaced by `[redacted]`, then cut to `limit`.
+
+    A run is taken for a secret when it mixes letters and digits, holds a letters-only stretch
+    no word is as long as, or mixes cases like random text; runs split by a space or two that
+    look like the pieces of one token count together; percent-encoded runs are judged
+    decoded. URLs keep their words but lose their userinfo. Only the first `4 * limit`
+    characters are read, without the run the cut went through, so no prefix of a token is
+    left at the cut and the work stays linear.
+    """
+    long = len(text) > 4 * limit
+    if long:
+        text = RUN_AT_END.sub("", text[: 4 * limit])
+    text = USERINFO.sub(r"\1[redacted]@", text)
+    runs = list(RUN.finditer(text))
+    secret = [_looks_secret(r.group(0)) for r in runs]
+    _join_split_tokens(text, runs, secret)
+    out, pos = [], 0
+    for run, hide in zip(runs, secret, strict=True):
+        if hide:
+            out += [text[pos : run.start()], REDACTED]
+            pos = run.end()
+    out.append(text[pos:])
+    said = "".join(out)
+    if len(said) <= limit and not long:
+        return said
+    if len(said) <= limit - 6:
+        return f"{said} [...]".lstrip()
+    cut = said.rfind(" ", 0, limit - 6)
+    return said[: cut if cut > 0 else limit - 6] + " [...]"
+
+
+def _looks_secret(run: str) -> bool:
+    text = unquote(run) if "%" in run else run
+    if len(text) < 16:
+        return False
+    letters = sum(c.isalpha() for c in text)
+    digits = sum(c.isdigit() for c in text)
+    if len(text) >= 20 and letters and digits >= 3:
+        return True  # (a path such as /oauth2/v1/tokens has a digit or two)
+    words = WORD_SPLIT.split(CAMEL.sub(" ", text))
+    if max((len(w) for w in words), default=0) >= 24:
+        return True  # no word is that long (`AuthorizationCodeExpired` is three): a token
+    upper = sum(c.isupper() for c in text)
+    return len(text) >= 20 and letters > 0 and 0.25 <= upper / letters <= 0.75
+
+
+def _join_split_tokens(text: str, runs: list[re.Match[str]], secret: list[bool]) -> None:
+    """Runs a space or a line break apart that each look like a piece of a token (letters and
+    digits mixed, or mixed case) and together are token-long are one token split up."""
+    group: list[int] = []
+    for i, run in enumerate(runs):
+        joined = group and GAP.fullmatch(text[runs[group[-1]].end() : run.start()]) is not None
+        if not _piece(run.group(0)):
+            _close(group, runs, secret)
+            group = []
+            continue
+        if not joined:
+            _close(group, runs, secret)
+            group = []
+        group.append(i)
+    _close(group, runs, secret)
+
+
+def _piece(run: str) -> bool:
+    if len(run) < 4:
+        return False
+    mixed = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+    cases = any(c.isupper() for c in run) and any(c.islower() for c in run[1:])
+    return mixed or (cases and not run[1:].islower())
+
+
+def _close(group: list[int], runs: list[re.Match[str]], secret: list[bool]) -> None:
+    if len(group) >= 2 and sum(len(runs[i].group(0)) for i in group) >= 20:
+        for i in group:
+            secret[i] = True

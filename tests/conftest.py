@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -59,3 +61,23 @@ def analyze_json(*paths: Path, extra: tuple[str, ...] = ()) -> dict[str, object]
 @pytest.fixture
 def golden() -> Path:
     return GOLDEN
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A real token endpoint on 127.0.0.1 (tests/token_server.py), for the recorder's tests."""
+    from tests.token_server import token_server
+
+    with token_server() as s:
+        yield s
+
+
+@pytest.fixture
+def capture(server: Any, tmp_path: Path) -> Iterator[Path]:
+    """The in-app recorder installed on `server`'s endpoints, writing this capture."""
+    import qbtrace.record
+
+    path = tmp_path / "tokens.jsonl"
+    qbtrace.record.install(path, profile=server.profile())
+    yield path
+    qbtrace.record.uninstall()

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -174,13 +175,61 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
 ) -> None:
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        os.close(addon.session.writer.fd)  # the disk went away under us
-        addon.session.writer.fd = os.open(os.devnull, os.O_RDONLY)
+        os.close(addon.session.writer.fd)
+        addon.session.writer.fd = os.open("/dev/full", os.O_WRONLY)  # the disk is full: ENOSPC
+        full = os.fstat(addon.session.writer.fd)
+        addon.session.writer.ident = (full.st_dev, full.st_ino)
         addon.response(token_flow(200, b"{}"))
         addon.response(token_flow(200, b"{}"))
     failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
     assert len(failed) == 2 and failed[-1].levelno == logging.ERROR
     assert "2 exchanges not saved" in failed[-1].getMessage()
+
+
+def encoded_token_flow(encoding: str, content: bytes) -> http.HTTPFlow:
+    packers = {"gzip": lambda d: gzip.compress(d, 1), "br": lambda d: brotli.compress(d, quality=1)}
+    flow = token_flow()
+    assert flow.response is not None
+    flow.response.raw_content = packers[encoding](content)
+    flow.response.headers["content-encoding"] = encoding
+    return flow
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_compressed_token_answers_are_read_and_a_bomb_is_left_out(
+    addon: Any, tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "cap.jsonl"
+    bomb = b'{"error":"invalid_grant","pad":"' + b"0" * (64 << 20) + b'"}'
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(encoded_token_flow(encoding, b'{"error":"invalid_grant"}'))
+        tracemalloc.start()
+        try:
+            addon.response(encoded_token_flow(encoding, bomb))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 << 20  # bounded by the 1 MB cap, never the 64 MB answer
+    read, bombed = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert read.reply == {"error": "invalid_grant"}
+    assert "response-too-large" in bombed.gaps and bombed.reply == {}
+
+
+def test_deeply_nested_json_bodies_are_recorded_without_recursion_errors(
+    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cap.jsonl"
+    deep = b"[" * 200_000 + b"]" * 200_000
+    flow = token_flow(400, b'{"error":' * 100_000 + b'"x"' + b"}" * 100_000)
+    flow.request.content = deep
+    flow.request.headers["content-type"] = "application/json"
+    with taddons.context(addon) as tctx, caplog.at_level(logging.ERROR):
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(flow)
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert "response-too-deep" in x.gaps and x.params == {}
+    assert "could not record" not in caplog.text
 
 
 def test_capture_deleted_while_recording_is_started_again_loudly(

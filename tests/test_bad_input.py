@@ -7,8 +7,10 @@ import base64
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -384,3 +386,155 @@ def test_a_file_that_fails_to_read_is_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "mem: cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "name, pack, said",
+    [
+        ("bomb.har.gz", lambda data: gzip.compress(data, 1), "the gzip data is larger than 8 MB"),
+        ("bomb.zhar", lambda data: zlib.compress(data, 1), "the zlib data is larger than 8 MB"),
+    ],
+)
+def test_compression_bombs_stop_at_the_cap(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    pack: Callable[[bytes], bytes],
+    said: str,
+) -> None:
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "8")
+    path = tmp_path / name
+    path.write_bytes(pack(HAR_BYTES[:-3] + b" " * (64 << 20) + HAR_BYTES[-3:]))
+    line = _one_line_error(run_cli("analyze", path, check=False), name)
+    assert said in line and "QBTRACE_MAX_INPUT_MB" in line
+
+
+def test_the_cap_lets_a_large_enough_input_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "1")
+    path = tmp_path / "mixed.har.gz"
+    path.write_bytes(gzip.compress(HAR_BYTES))
+    assert len(HAR_BYTES) < 1 << 20
+    assert len(_findings(run_cli("analyze", path, "--format", "json", check=False))) > 0
+
+
+def test_utf16_inside_gzip_reads_like_the_har(tmp_path: Path) -> None:
+    path = tmp_path / "fiddler.har.gz"
+    path.write_bytes(gzip.compress(b"\xff\xfe" + HAR_BYTES.decode().encode("utf-16-le")))
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert len(_findings(proc)) == _reference()
+
+
+def test_endless_inputs_stop_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "16")
+    line = _one_line_error(run_cli("analyze", "/dev/zero", check=False), "zero")
+    assert "the input is larger than 16 MB (an endless stream or a device?)" in line
+    for name in ("/dev/stdin", "-"):  # a pipe opened by name, and `-`
+        endless = subprocess.Popen(["yes", "{"], stdout=subprocess.PIPE)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "qbtrace", "analyze", name],
+                stdin=endless.stdout,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            endless.kill()
+            endless.wait()
+        _one_line_error(proc, "stdin")
+        assert "larger than 16 MB" in proc.stderr
+
+
+def _hostile(mutate: Callable[[dict[str, Any]], None]) -> bytes:
+    entry = _token_entry(
+        json.dumps({"access_token": "eyJ-at-1", "refresh_token": "RT1-new-1", "expires_in": 3600}),
+        status=200,
+    )
+    mutate(entry)
+    return _har([entry, _token_entry('{"error":"invalid_grant"}')])
+
+
+def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def mutate(entry: dict[str, Any]) -> None:
+        if path.startswith("reply."):
+            content = entry["response"]["content"]
+            content["text"] = json.dumps({**json.loads(content["text"]), path[6:]: value})
+        else:
+            entry[path] = value
+
+    return mutate
+
+
+HOSTILE = {
+    "year_1": _set("startedDateTime", "0001-01-01T00:00:00.000Z"),
+    "year_9999": _set("startedDateTime", "9999-12-31T23:59:59.999Z"),
+    "time_1e300": _set("time", 1e300),
+    "time_negative": _set("time", -1e300),
+    "expires_in_1e300": _set("reply.expires_in", 1e300),
+    "expires_in_negative": _set("reply.expires_in", -3600),
+    "rt_lifetime_negative": _set("reply.x_refresh_token_expires_in", -1e300),
+    "hard_lifetime_huge": _set("reply.x_refresh_token_hard_expires_in", 1e300),
+    "lifetime_as_text": _set("reply.expires_in", "nan"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_nonsense_numbers_and_times_are_a_warning(tmp_path: Path, case: str) -> None:
+    from click.testing import CliRunner
+
+    from qbtrace.cli import main
+
+    path = tmp_path / f"{case}.har"
+    path.write_bytes(_hostile(HOSTILE[case]))
+    for fmt in ("text", "json", "csv", "html"):  # in-process: every renderer, no traceback
+        out = tmp_path / f"out.{fmt}"
+        result = CliRunner().invoke(main, ["analyze", str(path), "--format", fmt, "-o", str(out)])
+        assert result.exit_code in (0, 1), (fmt, result.exception, result.stderr)
+        assert out.stat().st_size > 0
+    if case not in ("lifetime_as_text", "time_negative"):  # those are simply not read
+        assert "cannot be real" in result.stderr
+
+
+def test_malformed_urls_in_an_input_are_read_as_unrelated(tmp_path: Path) -> None:
+    entry = _token_entry('{"error":"invalid_grant"}')
+    entry["request"]["url"] = "https://[::1/oauth2/v1/tokens/bearer"  # type: ignore[index]
+    path = tmp_path / "ipv6.har"
+    path.write_bytes(_har([entry, _token_entry('{"error":"invalid_grant"}')]))
+    proc = run_cli("analyze", path, "--format", "json", check=False)
+    assert [f["request"]["index"] for f in _findings(proc)] == [1]  # type: ignore[index]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        'token_endpoint = "https://[::1/oauth2/v1/tokens/bearer"',
+        'token_endpoint = "https://oauth.platform.intuit.com:99999999/x"',
+        "code_lifetime = nan",
+        "refresh_token_lifetime = inf",
+        "race_window = 1e300",
+    ],
+)
+def test_malformed_config_values_are_one_line(tmp_path: Path, setting: str) -> None:
+    config = tmp_path / "qbtrace.toml"
+    config.write_text(f"[provider]\n{setting}\n")
+    path = tmp_path / "mixed.har"
+    path.write_bytes(HAR_BYTES)
+    _one_line_error(run_cli("analyze", path, "--config", config, check=False), "qbtrace.toml")
+
+
+def test_malformed_redirect_uri_in_the_config_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "qbtrace.toml"
+    config.write_text('[app]\nredirect_uris = ["https://[app.example.test/callback"]\n')
+    path = tmp_path / "mixed.har"
+    path.write_bytes(HAR_BYTES)
+    line = _one_line_error(
+        run_cli("analyze", path, "--config", config, check=False), "qbtrace.toml"
+    )
+    assert "is not a valid URL" in line

@@ -305,6 +305,22 @@ def test_authorize_error_redirect() -> None:
     assert isinstance(got.reply["state"], Secret)
 
 
+def test_relative_redirect_location_is_resolved_against_the_request() -> None:
+    parts = RawParts(
+        method="GET",
+        url="http://127.0.0.1:8000/connect/oauth2?client_id=AB&state=x",
+        started=T0,
+        ended=None,
+        request_headers=[],
+        request_body=None,
+        status=302,
+        response_headers=[("Location", f"/callback?code={CODE}&state=x")],
+    )
+    got = build(parts, Kind.AUTHORIZE)
+    assert got.reply["redirect_to"] == "http://127.0.0.1:8000/callback"
+    assert got.reply["code"] == REDACTOR.secret("code", CODE)
+
+
 def test_location_on_a_token_response_is_not_read_as_a_redirect() -> None:
     parts = token_parts()
     parts.response_headers.append(("Location", f"https://evil.example.test/?code={CODE}"))
@@ -337,8 +353,19 @@ def test_very_long_error_description_is_cut() -> None:
     )
     kept = got.reply["error_description"]
     assert isinstance(kept, str)
-    assert len(kept) == 500
-    assert description.startswith(kept)
+    assert 400 < len(kept) <= 500 and kept.endswith(" [...]")
+    assert description.startswith(kept.removesuffix(" [...]"))
+
+
+def test_transport_errors_and_urls_lose_their_secrets() -> None:
+    parts = token_parts()
+    parts.url = "https://app:hunter2@oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    parts.status, parts.response_body = None, None
+    parts.failure = f"ConnectionError: /oauth2/v1/tokens/bearer?refresh_token={REFRESH} reset"
+    got = build(parts)
+    assert got.url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    assert got.failure == "ConnectionError: /oauth2/v1/tokens/bearer?[redacted] reset"
+    assert_no_raw(got, REFRESH, "hunter2")
 
 
 @pytest.mark.parametrize(

@@ -187,3 +187,34 @@ def test_basic_credentials_decode_as_b64decode_validate(token: str) -> None:
         assert got.defects == (defect,)
     else:
         assert "not-base64" not in got.defects
+
+
+@pytest.mark.parametrize("started", [1e300, -1e300, -62135596800.0, 253402300799.0])
+def test_times_no_calendar_holds_are_dropped_with_a_warning(tmp_path: Path, started: float) -> None:
+    """A capture is written by the addon, the recorder or another language's snippet: its
+    times and lifetimes are checked as a HAR's are."""
+    redactor = Redactor(b"k")
+    path = tmp_path / "cap.jsonl"
+    write_capture(path, redactor, [make_parts(), make_parts()])
+    lines = path.read_bytes().splitlines()
+    record = json.loads(lines[1])
+    record.update(started=started, reply={"error": "invalid_grant", "expires_in": -1e300})
+    lines[1] = json.dumps(record).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    got = read_input(path, path.name, Profile(), redactor)
+    first, second = got.exchanges
+    assert first.started is None and "expires_in" not in first.reply
+    assert {"time-out-of-range", "invalid-lifetime"} <= set(first.gaps)
+    assert second.started == 1_800_000_000.25
+    assert any("cannot be real" in w for w in got.warnings)
+
+
+def test_a_deeply_nested_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    redactor = Redactor(b"k")
+    path = tmp_path / "cap.jsonl"
+    write_capture(path, redactor, [make_parts()])
+    with path.open("ab") as out:
+        out.write(b"[" * 200_000 + b"]" * 200_000 + b"\n")
+    got = read_input(path, path.name, Profile(), redactor)
+    assert len(got.exchanges) == 1
+    assert any("JSON nested too deeply" in w for w in got.warnings)

@@ -263,3 +263,21 @@ def test_findings_hold_no_raw_secret() -> None:
     c.refresh(3 * DAY, RT_A)
     text = repr(classified(c))
     assert all(raw not in text for raw in (RT_A, RT_B, CODE))
+
+
+def test_each_provider_has_its_own_outages_and_names_its_findings() -> None:
+    """One capture, two providers: two unknown-token failures at each at the same time are
+    two small bursts, not one outage of four lineages; each finding names its provider."""
+    from qbtrace.config import profile_from_dict
+
+    local = "https://login.local.example/oauth/token"
+    profile = profile_from_dict({"providers": {"local": {"token_endpoint": local}}})
+    c = Capture()
+    for n in range(4):
+        c.refresh(30 * n, unknown(n))
+    exchanges = [x if n % 2 else replace(x, url=local) for n, x in enumerate(c.exchanges)]
+    found = classify(build(exchanges), profile)
+    assert [f.provider for f in found] == ["local", "quickbooks", "local", "quickbooks"]
+    assert {f.cause for f in found} == {"refresh_token_unknown"}
+    together = classify(build(c.exchanges), profile)
+    assert {f.cause for f in together} == {"provider_outage"}  # four lineages of one provider

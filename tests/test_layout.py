@@ -35,6 +35,7 @@ TESTED_ELSEWHERE = {
     "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
+    "bodies": "tests/test_hook_requests.py (the recorder's body and failure text)",
     "prefilter": "tests/test_live.py and tests/test_addon.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qbtrace.redact import HEAD_LENGTHS, PLACEHOLDERS, QUOTES, TAG_HEX, Redactor, canonical
+from qbtrace.redact import (
+    HEAD_LENGTHS,
+    PLACEHOLDERS,
+    QUOTES,
+    TAG_HEX,
+    Redactor,
+    canonical,
+    redact_text,
+)
 
 KEY = b"test-redact-key"
 SPACE = re.compile(r"\s")
@@ -110,3 +119,60 @@ def test_remember_makes_a_value_once_per_raw_input() -> None:
     assert redactor.remember("basic", "abc", lambda: make("abc")) == "ABC"
     assert redactor.remember("other", "abc", lambda: make("abc")) == "ABC"
     assert made == ["abc", "abc"]
+
+
+LETTERS_ONLY = "QwErTyUiOpAsDfGhJkLzXcVbNmQwErTyUiOpAsDf"
+MIXED = "RT1-78-H0-1804695973zol307gm4ieafvk0ej1l"
+
+
+@pytest.mark.parametrize(
+    "text, planted",
+    [
+        (f"Refresh token not found: {MIXED}", MIXED),
+        (f"token {LETTERS_ONLY} expired", LETTERS_ONLY),
+        (f"token {LETTERS_ONLY.lower()} expired", LETTERS_ONLY.lower()),
+        ("token AB11cd34 ef56gh78\nij90kl12mn34 is bad", "ef56gh78"),
+        (f"token%3A%20{quote(MIXED, safe='')}%20refused", "1804695973"),
+        (f"url /callback?code={MIXED}&state=x", MIXED),
+        ("proxy https://app:hunter2@proxy.example.test:3128 refused", "hunter2"),
+    ],
+)
+def test_free_text_loses_its_secrets(text: str, planted: str) -> None:
+    said = redact_text(text)
+    assert planted not in said and "[redacted]" in said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Token invalid",
+        "Incorrect or invalid refresh token",
+        "Authentication failed: AuthorizationCodeExpired",
+        "see https://developer.example.test/app/docs/develop/authentication-and-authorization",
+        "invalid_grant at 2026-12-02T01:27:09Z (x_refresh_token_hard_expires_in)",
+        "scope com.example.accounting openid profile email",
+    ],
+)
+def test_provider_words_and_urls_stay_readable(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_a_cut_leaves_no_prefix_of_a_token() -> None:
+    for pad in range(0, 60, 7):
+        text = "x" * (2000 - pad) + " " + MIXED * 20
+        said = redact_text(text)
+        assert "RT1" not in said and said.endswith("[...]") and len(said) <= 500
+    assert redact_text("q" * 5000) == "[...]"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    before=st.text(alphabet=" abcdefgh.,:", max_size=600),
+    after=st.text(alphabet=" abcdefgh.,:", max_size=600),
+    sep=st.sampled_from(["", " ", "\n"]),
+)
+def test_a_planted_token_never_survives_nor_its_prefix(before: str, after: str, sep: str) -> None:
+    token = "AB11" + "Zq9x" * 8
+    said = redact_text(f"{before} {token[:18]}{sep}{token[18:]} {after}")
+    assert "AB11Zq9x" not in said and token[-12:] not in said
+    assert len(said) <= 500

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, fields
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from qbtrace.model import Kind
+from qbtrace.urls import port as port_of
+from qbtrace.urls import split
 
 if TYPE_CHECKING:
     from qbtrace.model import Exchange
@@ -64,17 +65,14 @@ they read for a generic RFC 6749 server. `{Provider}` is `provider` capitalised.
 def host_path(url: str) -> str:
     """`host[:port]/path`, host lowercased, default port and trailing slash dropped: how
     endpoints are compared (a mock on localhost:8080 is not the one on :9090)."""
-    parts = urlsplit(url.strip())
+    parts = split(url.strip())
     return f"{host_of(url)}{parts.path.rstrip('/')}"
 
 
 def host_of(url: str) -> str:
     """`host[:port]` of a URL as `host_path` writes it: how a provider is recognised."""
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    parts = split(url.strip())
+    port = port_of(parts)
     where = (parts.hostname or "").lower()
     if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
         where += f":{port}"

@@ -43,6 +43,13 @@ GAP_WORDS: dict[Gap, str] = {
     "response-body-bad-base64": "response bodies that were not valid base64",
     "response-not-delivered": "answers that never reached the client (the connection failed "
     "after the server answered)",
+    "request-too-large": "request bodies past the 1 MB a token request can be: left out",
+    "response-too-large": "answers past 1 MB once decompressed (a compression bomb?): left out",
+    "response-too-deep": "answers of JSON nested too deeply to read: ignored",
+    "response-streamed": "answers the app read as a stream, recorded without their body",
+    "time-out-of-range": "times no real capture holds (before 1970 or after 2200): ignored",
+    "invalid-lifetime": "lifetimes that cannot be real (negative, nan, centuries): ignored",
+    "invalid-number": "numbers that are not finite: ignored",
 }
 
 

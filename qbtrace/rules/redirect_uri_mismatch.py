@@ -16,11 +16,12 @@ register that exact string on {keys_page}.
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote
 
 from qbtrace.codeflow import CodeGrant
 from qbtrace.model import Confidence, Evidence, Exchange, Kind, Match
 from qbtrace.rules.common import Context, cite_exchange, code_failure, match
+from qbtrace.urls import split
 
 CAUSE = "redirect_uri_mismatch"
 HOP_FIX = (
@@ -117,7 +118,7 @@ def _hop(x: Exchange) -> str:
 
 def _comparable(uri: str) -> tuple[str, str, str]:
     """What survives an exporter's normalisation of a URL: host case and default ports do not."""
-    parts = urlsplit(uri)
+    parts = split(uri)
     netloc = parts.netloc.lower().removesuffix(
         {"https": ":443", "http": ":80"}.get(parts.scheme, "")
     )
@@ -133,7 +134,7 @@ def _distance(a: str, b: str) -> int:
 
 def difference(wanted: str, sent: str) -> str:
     """Where two redirect URIs differ, named the way a developer would check it."""
-    w, s = urlsplit(wanted), urlsplit(sent)
+    w, s = split(wanted), split(sent)
     if w.scheme != s.scheme:
         return f"scheme {w.scheme!r} vs {s.scheme!r}"
     if wanted.partition(":")[0] != sent.partition(":")[0]:

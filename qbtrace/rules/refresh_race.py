@@ -26,6 +26,9 @@ CAUSE = "refresh_race"
 MAX_FLIGHT = 600.0
 """No token request stays in flight longer; bounds the look-back."""
 SHOWN = 20
+LOOK_BACK = 100
+"""Requests with the same token looked at before this one ends, at most: bounded work per
+failure when an app replays one token thousands of times within MAX_FLIGHT."""
 
 
 def check(ctx: Context) -> Match | None:
@@ -38,7 +41,8 @@ def check(ctx: Context) -> Match | None:
     # spends are in start order: look only at those that started before this one ended
     hi = bisect.bisect_right(spends, f.end + slack, key=lambda r: r.start)
     overlapping: list[TokenRequest] = []
-    for r in reversed(spends[:hi]):
+    for i in range(hi - 1, max(hi - LOOK_BACK, 0) - 1, -1):  # no copy of the spends
+        r = spends[i]
         if r.start < f.start - MAX_FLIGHT or len(overlapping) == SHOWN:
             break
         if r is not f and f.start <= r.end + slack:

@@ -14,6 +14,8 @@ retrying the old token.
 
 from __future__ import annotations
 
+import bisect
+
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
 from qbtrace.rules import from_logs
@@ -21,6 +23,9 @@ from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
 
 CAUSE = "refresh_response_lost"
 SHOWN = 5
+LOOK_BACK = 100
+"""Requests with the same token looked at before this one: an app replaying one token
+thousands of times costs a bounded look per failure, not one growing with the input."""
 
 
 def check(ctx: Context) -> Match | None:
@@ -28,10 +33,12 @@ def check(ctx: Context) -> Match | None:
     if token is None:
         return from_logs.lost(ctx)
     f = ctx.failure
-    spends = ctx.lineage.spends_before(token, f.seq)
+    spends = ctx.lineage.spends_of(token)
+    end = bisect.bisect_left(spends, f.seq, key=lambda r: r.seq)
     lost: list[TokenRequest] = []
     # newest first; a success with the same token shows the token outlived earlier lost answers
-    for r in reversed(spends):
+    for i in range(end - 1, max(end - LOOK_BACK, 0) - 1, -1):
+        r = spends[i]
         if r.ok or len(lost) == SHOWN:
             break
         if r.x.status is None or r.x.status >= 500 or r.x.status == 408:

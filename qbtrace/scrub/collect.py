@@ -109,7 +109,7 @@ class Collector:
         canon = canonical(raw)[0]
         if kind == "random value" and canon in self._public:
             return
-        for value in {raw.strip(), canon}:  # `%5B%5BB%5D%5D` is long, `[[B]]` is not
+        for value in dict.fromkeys((raw.strip(), canon)):  # `%5B%5BB%5D%5D` long, `[[B]]` not
             word = WORD.fullmatch(value) and not (words and len(value) >= MIN_WORD)
             if find.meaningful(value) and not word:
                 self._other.setdefault(value, (self.stand_ins.value(value), kind))

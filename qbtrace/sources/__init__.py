@@ -9,13 +9,14 @@ the first reader of `MODULES` that recognises it.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import importlib
+import math
 import mmap
-import shutil
+import os
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import tzinfo
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qbtrace.errors import InputError
+from qbtrace.inflate import Damaged, TooLarge, inflate_chunks, size_text
 from qbtrace.model import Input, InputKind, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
@@ -33,6 +35,7 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 CHUNK = 4 << 20
 STDIN = "-"
 """The input name that reads standard input."""
+DEFAULT_MAX_INPUT_MB = 4096.0
 HEAD = 4096
 """How many leading bytes a reader's `recognise` sees."""
 MODULES: tuple[str, ...] = ("capture", "log", "har", "mitm")
@@ -119,8 +122,8 @@ def read_input(
     if reader.kind != InputKind.CAPTURE and not any(x.kind == Kind.TOKEN for x in got.exchanges):
         from qbtrace.sources.others import other_providers
 
-        return replace(got, others=other_providers(loaded.data, _known_hosts(profile)))
-    return got
+        got = replace(got, others=other_providers(loaded.data, _known_hosts(profile)))
+    return _note_nonsense(got)
 
 
 def _known_hosts(profile: Profile) -> set[str]:
@@ -136,11 +139,15 @@ def _known_hosts(profile: Profile) -> set[str]:
 
 
 @contextlib.contextmanager
-def stdin_file() -> Iterator[Path]:
+def stdin_file(source: str = "stdin") -> Iterator[Path]:
     """Standard input spilled to a private (0600) temporary file, removed afterwards: the
     readers map their input, and the flow-file reader opens it by name."""
+    cap = max_input()
     with tempfile.NamedTemporaryFile(prefix="qbtrace-stdin-") as spill:
-        shutil.copyfileobj(sys.stdin.buffer, spill, CHUNK)
+        while chunk := sys.stdin.buffer.read(CHUNK):
+            spill.write(chunk)
+            if spill.tell() > cap:  # an endless pipe must not fill the disk
+                raise InputError(_too_large("the input", TooLarge(cap)), source=source)
         spill.flush()
         yield Path(spill.name)
 
@@ -148,8 +155,23 @@ def stdin_file() -> Iterator[Path]:
 def _read_stdin(
     source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
 ) -> Input:
-    with stdin_file() as path:
+    with stdin_file(source) as path:
         return read_input(path, source, profile, redactor, log_tz)
+
+
+def _note_nonsense(item: Input) -> Input:
+    """One warning for the exchanges whose times or lifetimes could not be real (every reader
+    drops those values in `build_exchange`, with a gap)."""
+    from qbtrace.sources.build import NONSENSE_GAPS
+
+    count = sum(1 for x in item.exchanges if any(g in NONSENSE_GAPS for g in x.gaps))
+    if not count:
+        return item
+    note = (
+        f"{count} exchanges hold times or lifetimes that cannot be real (a year before 1970 "
+        "or after 2200, nan, negative or centuries-long lifetimes); those values were ignored"
+    )
+    return replace(item, warnings=(*item.warnings, note))
 
 
 def to_har(path: Path, source: str, warnings: list[str]) -> Har:
@@ -180,24 +202,29 @@ def load(path: Path, source: str) -> Loaded:
     if not first and not bytes(data[:65536]).strip():
         raise InputError("the file is empty once decompressed or decoded", source=source)
     if data[:1] == b"x" and first != b"{":
-        data = _inflate(data, source)
+        inflated = _inflate_zlib(data, source)
+        if inflated is not None:  # else not zlib after all: the readers decide
+            if not bytes(inflated[:64]).lstrip()[:1] == b"{":
+                raise InputError("compressed data is not a HAR", source=source)
+            data = inflated
     return Loaded(path, source, data)
 
 
-def _inflate(data: memoryview | bytes, source: str) -> memoryview | bytes:
-    """zlib-deflated data: a HAR inside, or an error."""
+def max_input() -> int:
+    """Bytes an input may hold once decompressed or read from a pipe (QBTRACE_MAX_INPUT_MB,
+    4 GB by default): past it reading stops, so a compression bomb or an endless stream
+    (`/dev/zero`, a pipe that never closes) cannot fill the disk with a spill file."""
+    text = os.environ.get("QBTRACE_MAX_INPUT_MB", "")
     try:
-        inflated = zlib.decompress(bytes(data))
-    except zlib.error:
-        return data  # not zlib after all: let the readers decide
-    if not inflated.lstrip()[:1] == b"{":
-        raise InputError("compressed data is not a HAR", source=source)
-    return inflated
+        megabytes = float(text) if text else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_INPUT_MB
+    if not math.isfinite(megabytes) or megabytes <= 0:
+        megabytes = DEFAULT_MAX_INPUT_MB
+    return int(min(megabytes, 1 << 40) * (1 << 20))
 
 
 def _load(path: Path, source: str) -> memoryview | bytes:
-    if str(path) == STDIN:
-        return _spill(iter(lambda: sys.stdin.buffer.read(CHUNK), b""))
     if path.is_dir():
         raise InputError("is a directory, not a file", source=source)
     try:
@@ -205,8 +232,8 @@ def _load(path: Path, source: str) -> memoryview | bytes:
             try:
                 return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
             except (ValueError, OSError):
-                pass  # empty files and pipes cannot be mapped
-            return _spill(iter(lambda: handle.read(CHUNK), b""))
+                pass  # empty files, pipes and devices cannot be mapped
+            return _spill(iter(lambda: handle.read(CHUNK), b""), source, "the input")
     except FileNotFoundError:
         raise InputError("no such file", source=source) from None
     except PermissionError:
@@ -215,50 +242,70 @@ def _load(path: Path, source: str) -> memoryview | bytes:
         raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
 
 
-def _spill(chunks: Iterable[bytes]) -> memoryview | bytes:
+def _spill(chunks: Iterable[bytes], source: str, what: str) -> memoryview | bytes:
     """Stream chunks (a pipe, inflated gzip) into an unlinked temporary file and map it, so
-    the reader sees one buffer while the heap holds one chunk at a time."""
+    the reader sees one buffer while the heap holds one chunk at a time; InputError past
+    `max_input()` bytes."""
+    cap = max_input()
     with tempfile.TemporaryFile() as spill:
-        for chunk in chunks:
-            spill.write(chunk)
+        try:
+            for chunk in chunks:
+                spill.write(chunk)
+                if spill.tell() > cap:
+                    raise TooLarge(cap)
+        except TooLarge as exc:
+            raise InputError(_too_large(what, exc), source=source) from None
         spill.flush()
         if spill.tell() == 0:
             return b""
         return memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_READ))
 
 
+def _too_large(what: str, exc: TooLarge) -> str:
+    size = size_text(exc.cap)
+    if what == "the input":
+        why = f"the input is larger than {size} (an endless stream or a device?)"
+    else:
+        why = f"{what} is larger than {size} once decompressed (a compression bomb?)"
+    return f"{why}; set QBTRACE_MAX_INPUT_MB to read more"
+
+
 def _gunzip(data: memoryview | bytes, source: str) -> memoryview | bytes:
+    try:
+        # the spill applies the cap; inflate's own cap only stops an endless output
+        return _spill(inflate_chunks(data, "gzip", 1 << 62), source, "the gzip data")
+    except Damaged as exc:
+        raise InputError(f"damaged gzip data ({_why(exc)})", source=source) from None
+
+
+def _inflate_zlib(data: memoryview | bytes, source: str) -> memoryview | bytes | None:
+    """zlib-compressed content (Charles and some exporters' `.zhar`); None when the bytes are
+    not zlib at all (the header check byte says so before anything is inflated)."""
+    head = bytes(data[:2])
+    if len(head) < 2 or head[0] & 0x0F != 8 or (head[0] << 8 | head[1]) % 31 != 0:
+        return None
+    try:
+        return _spill(inflate_chunks(data, "zlib", 1 << 62), source, "the zlib data")
+    except Damaged:
+        return None
+
+
+def _why(exc: Damaged) -> str:
+    text = str(exc)
+    return text.removeprefix("damaged compressed data (").removesuffix(")")
+
+
+def _utf16(data: memoryview | bytes, source: str) -> memoryview | bytes:
+    """UTF-16 text (Fiddler and some Windows tools) re-encoded as UTF-8, streamed."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
     view = memoryview(data)
-    problem: list[str] = []
 
-    def inflate() -> Iterator[bytes]:
-        pos, end = 0, len(view)
-        while pos < end:
-            unzip = zlib.decompressobj(wbits=31)
-            while not unzip.eof and pos < end:
-                chunk = view[pos : pos + CHUNK]
-                pos += len(chunk)
-                yield unzip.decompress(chunk, CHUNK)  # bounded output: no zip bomb in memory
-                while unzip.unconsumed_tail and not unzip.eof:
-                    yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
-            if not unzip.eof:
-                problem.append("the compressed data ends early")
-                return
-            pos -= len(unzip.unused_data)
-            if bytes(view[pos : pos + 2]) != b"\x1f\x8b":
-                return  # trailing bytes after the last gzip member are ignored
+    def utf8() -> Iterator[bytes]:
+        for pos in range(0, len(view), CHUNK):
+            yield decoder.decode(view[pos : pos + CHUNK]).encode("utf-8", "surrogatepass")
+        yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
 
     try:
-        out = _spill(inflate())
-    except zlib.error as exc:
-        raise InputError(f"damaged gzip data ({exc})", source=source) from None
-    if problem:
-        raise InputError(f"damaged gzip data ({problem[0]})", source=source)
-    return out
-
-
-def _utf16(data: memoryview | bytes, source: str) -> bytes:
-    try:
-        return bytes(data).decode("utf-16").encode("utf-8")
+        return _spill(utf8(), source, "the UTF-16 text")
     except UnicodeDecodeError:
         raise InputError("UTF-16 text that does not decode", source=source) from None

@@ -7,17 +7,19 @@ of a matching exchange to `build_exchange`, so all formats redact and parse alik
 from __future__ import annotations
 
 import binascii
-import re
+import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import get_args
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl
 
 import msgspec
 
 from qbtrace import providers
 from qbtrace.model import ClientAuth, CredentialDefect, Exchange, Gap, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
-from qbtrace.redact import Redactor, canonical
+from qbtrace.redact import Redactor, canonical, redact_text
+from qbtrace.urls import join, split, without_userinfo
 
 SECRET_PARAMS = {
     "code": "code",
@@ -60,8 +62,6 @@ KEPT_HEADERS = tuple(
 """The headers of every built-in provider's rules, and those any provider's answers carry."""
 WANTED_HEADERS = frozenset((*KEPT_HEADERS, "authorization", "location"))
 """The only headers `build_exchange` reads; the others are not even put in a dict."""
-TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/=-]{24,}")
-"""Long opaque runs in provider text (an error_description may quote the token it refused)."""
 CRED_DEFECTS: dict[tuple[str, str], CredentialDefect] = {
     (defect.removesuffix(f"-{part}"), part): defect
     for defect in get_args(CredentialDefect)
@@ -69,13 +69,21 @@ CRED_DEFECTS: dict[tuple[str, str], CredentialDefect] = {
     if defect.endswith(f"-{part}")
 }
 """(value defect or `missing`, `id`/`secret`) → the credential defect it makes."""
+TIME_RANGE = (0.0, 7_258_118_400.0)
+"""1970 to 2200: a time outside (year 1 or 9999 from a broken exporter, `1e300`) is dropped,
+so no rule adds a lifetime to it and no renderer formats a date no calendar holds."""
+LIFETIMES = frozenset(
+    ("expires_in", *providers.REFRESH_LIFETIME_FIELDS, *providers.HARD_LIFETIME_FIELDS)
+)
+MAX_LIFETIME = 1e10
+NONSENSE_GAPS: tuple[Gap, ...] = ("time-out-of-range", "invalid-lifetime", "invalid-number")
 
 
 def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> Exchange:
     """Parse and redact the parts of one exchange of a known kind."""
     req_headers = _lower(raw.request_headers)
     resp_headers = _lower(raw.response_headers)
-    parts = urlsplit(raw.url)
+    parts = split(raw.url)
     fields = _request_fields(kind, raw, parts.query, req_headers.get("content-type", ""))
     params = _tagged(fields, redactor)
     reply: dict[str, Value] = {}
@@ -96,13 +104,13 @@ def build_exchange(ref: Ref, kind: Kind, raw: RawParts, redactor: Redactor) -> E
     return Exchange(
         ref=ref,
         kind=kind,
-        started=raw.started,
-        ended=raw.ended,
+        started=sane_time(raw.started, raw.gaps),
+        ended=sane_time(raw.ended, raw.gaps),
         method=raw.method.upper(),
-        url=f"{parts.scheme}://{parts.netloc}{parts.path}",
+        url=f"{parts.scheme}://{without_userinfo(parts.netloc)}{parts.path}",
         params=params,
         status=raw.status,
-        failure=_redacted_text(raw.failure),
+        failure=redact_text(raw.failure) if raw.failure else raw.failure,
         reply=reply,
         headers=headers,
         client=client if kind in (Kind.TOKEN, Kind.REVOKE) else None,
@@ -146,15 +154,15 @@ def _target_in_json(body: str | None) -> str | None:
         *(v for d in data.values() if isinstance(d, dict) for v in d.values()),
     ]
     urls = [v for v in values if isinstance(v, str) and v.startswith(("https://", "http://"))]
-    return next((u for u in urls if any(n == "code" for n, _ in _form(urlsplit(u).query))), None)
+    return next((u for u in urls if any(n == "code" for n, _ in _form(split(u).query))), None)
 
 
 def _redirect(url: str, location: str, redactor: Redactor) -> dict[str, Value]:
     """The fields of a redirect's target and where it points (scheme://host:port/path as
     written there); a relative Location (an app server's `/callback/`) is resolved first."""
-    target = urlsplit(urljoin(url, location.strip()))
+    target = split(join(url, location.strip()))
     reply = _tagged(_form(target.query), redactor)
-    reply["redirect_to"] = f"{target.scheme}://{target.netloc}{target.path}"
+    reply["redirect_to"] = f"{target.scheme}://{without_userinfo(target.netloc)}{target.path}"
     return reply
 
 
@@ -176,12 +184,22 @@ def _body_fields(body: str | None, content_type: str) -> list[tuple[str, str]]:
     if "json" in content_type or text.startswith("{"):
         try:
             data = msgspec.json.decode(text)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec raises the latter when deep
             return []
         if isinstance(data, dict):
-            return [(str(k), v if isinstance(v, str) else str(v)) for k, v in data.items()]
+            return [(str(k), _field_text(v)) for k, v in data.items()]
         return []
     return _form(body)
+
+
+def _field_text(value: object) -> str:
+    """A JSON body field as form text; an array or object (nested how deep it likes) is not
+    a credential or a token and is not turned into text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return ""
+    return str(value)
 
 
 def _form(text: str) -> list[tuple[str, str]]:
@@ -205,22 +223,6 @@ def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, 
     return out
 
 
-def _opaque(run: re.Match[str]) -> str:
-    """A long run of token characters is redacted when it mixes letters and digits, as tokens
-    do; a URL or a long word in the provider's text is not a secret and stays readable."""
-    text = run.group(0)
-    mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
-    return "[redacted]" if mixed else text
-
-
-def _redacted_text(text: str | None) -> str | None:
-    """A transport error message (HAR `_error`, mitmproxy's error) redacted like provider
-    text: it may quote the URL with its query, and so a token."""
-    if text is None or len(text) < 24:
-        return text
-    return TOKEN_LIKE.sub(_opaque, text[:500])
-
-
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -229,6 +231,9 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict
         data = msgspec.json.decode(body)
     except msgspec.DecodeError:
         gaps.append("response-not-json")
+        return {}
+    except RecursionError:  # what msgspec raises for JSON nested past its depth limit
+        gaps.append("response-too-deep")
         return {}
     if not isinstance(data, dict):
         gaps.append("response-not-json")
@@ -240,18 +245,59 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict
     for name in REPLY_FIELDS:
         value = data.get(name)
         if isinstance(value, str):
-            text = value[:500]
-            # no run of 24 token characters fits in a shorter text (bearer, invalid_grant)
-            out[name] = TOKEN_LIKE.sub(_opaque, text) if len(text) >= 24 else text
+            # provider text may quote the token it refused, whole, split or percent-encoded
+            out[name] = redact_text(value) if len(value) >= 16 else value
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[name] = value
+            _keep_number(out, name, value, gaps)
     for name, value in data.items():
         # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
         # may name them as `refresh_expires_field`
         lifetime = isinstance(value, int | float) and not isinstance(value, bool)
         if lifetime and isinstance(name, str) and name.endswith("expires_in") and name not in out:
-            out[name] = value
+            _keep_number(out, name, value, gaps)
     return out
+
+
+def _keep_number(out: dict[str, Value], name: str, value: float, gaps: list[Gap]) -> None:
+    if sane_number(name, value):
+        out[name] = value
+    else:
+        gaps.append("invalid-lifetime" if _lifetime(name) else "invalid-number")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _lifetime(name: str) -> bool:
+    return name in LIFETIMES or name.endswith("expires_in")
+
+
+def sane_time(value: float | None, gaps: list[Gap]) -> float | None:
+    """The time when it can be one (finite, 1970 to 2200), else None and a gap."""
+    if value is None or TIME_RANGE[0] <= value <= TIME_RANGE[1]:
+        return value
+    gaps.append("time-out-of-range")  # nan fails both comparisons and lands here too
+    return None
+
+
+def sane_number(name: str, value: float) -> bool:
+    """Finite, and for a lifetime 0 to MAX_LIFETIME seconds (`nan`, `-5`, `1e300` are not)."""
+    if _lifetime(name):
+        return 0 <= value <= MAX_LIFETIME
+    return math.isfinite(value)
+
+
+def sane_exchange(x: Exchange) -> Exchange:
+    """An exchange read as it was stored (a capture record) checked like a built one."""
+    gaps = list(x.gaps)
+    started, ended = sane_time(x.started, gaps), sane_time(x.ended, gaps)
+    bad = [n for n, v in x.reply.items() if _is_number(v) and not sane_number(n, float(v))]  # type: ignore[arg-type]
+    reply = {n: v for n, v in x.reply.items() if n not in bad} if bad else x.reply
+    gaps += ["invalid-lifetime" if _lifetime(n) else "invalid-number" for n in bad]
+    if len(gaps) == len(x.gaps):
+        return x
+    return replace(x, started=started, ended=ended, reply=reply, gaps=tuple(dict.fromkeys(gaps)))
 
 
 def _client_auth(

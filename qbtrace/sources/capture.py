@@ -27,7 +27,7 @@ from qbtrace.model import Exchange, Input, InputKind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
-from qbtrace.sources.build import build_exchange
+from qbtrace.sources.build import build_exchange, sane_exchange
 
 MAX_LISTED = 5
 CAPTURE_MARK = f'"{HEADER_KEY}"'.encode()
@@ -112,7 +112,7 @@ def read_capture(data: bytes, source: str, profile: Profile, redactor: Redactor)
         if isinstance(item, RawRecord):
             exchanges.append(build_exchange(ref, item.kind, item.raw, redactor))
         else:
-            exchanges.append(record_exchange(item, ref))
+            exchanges.append(sane_exchange(record_exchange(item, ref)))
     return Input(
         source, InputKind.CAPTURE, parsed.lines, tuple(exchanges), parsed.warnings(redactor)
     )

@@ -288,9 +288,13 @@ def _build(
 ) -> Exchange:
     """`build_exchange`, minus the bodies when they are JSON nested too deeply to decode."""
     try:
-        return build_exchange(ref, kind, entry_parts(entry, warnings, ref.index), redactor)
+        built = build_exchange(ref, kind, entry_parts(entry, warnings, ref.index), redactor)
     except RecursionError:
         pass
+    else:
+        if "response-too-deep" in built.gaps:
+            warnings.append(f"entry {ref.index}: a body is JSON nested too deeply to read; ignored")
+        return built
     warnings.append(f"entry {ref.index}: a body is JSON nested too deeply to read; ignored")
     parts = entry_parts(entry, [], ref.index)
     parts.response_body = "" if parts.response_body is not None else None

@@ -21,6 +21,7 @@ from mitmproxy import http, version
 from mitmproxy.io import compat, tnetstring
 
 from qbtrace.errors import InputError
+from qbtrace.inflate import Damaged, TooLarge, inflate
 from qbtrace.model import Exchange, Gap, Input, InputKind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
@@ -29,6 +30,8 @@ from qbtrace.sources.build import build_exchange
 from qbtrace.sources.prefilter import needle_pattern
 
 MAX_PREFIX = 12
+MAX_BODY = 1 << 20
+"""OAuth requests and answers are a few hundred bytes; more is not one (or is a bomb)."""
 VERSION_KEY = b"7:version;"
 
 
@@ -51,10 +54,10 @@ def flow_parts(flow: http.HTTPFlow, url: str | None = None) -> RawParts:
         started=req.timestamp_start,
         ended=ended,
         request_headers=_pairs(req.headers),
-        request_body=_text(req),
+        request_body=_text(req, "request", gaps),
         status=resp.status_code if answered and resp is not None else None,
         response_headers=_pairs(resp.headers) if answered and resp is not None else [],
-        response_body=_text(resp) if answered and resp is not None else None,
+        response_body=_text(resp, "response", gaps) if answered and resp is not None else None,
         failure=err.msg if err is not None else None,
         gaps=gaps,
     )
@@ -64,11 +67,27 @@ def _pairs(headers: http.Headers) -> list[tuple[str, str]]:
     return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in headers.fields]
 
 
-def _text(message: http.Message) -> str | None:
+def _text(message: http.Message, which: str, gaps: list[Gap]) -> str | None:
+    """The body as text, decompressed under MAX_BODY (mitmproxy's own `get_content` inflates
+    without a limit, in the proxy's event loop: a 1 KB gzip bomb as a token answer would
+    stall every connection). A body past the cap is left out, with a gap."""
+    raw = message.raw_content
+    if raw is None:
+        return None
+    content, fits = raw, len(raw) <= MAX_BODY
+    try:
+        for encoding in reversed(message.headers.get("content-encoding", "").split(",")):
+            content = inflate(content, encoding, MAX_BODY)
+    except Damaged:
+        content = raw  # as mitmproxy's get_content(strict=False): the bytes as they came
+    except TooLarge:
+        fits = False
+    if not fits:
+        gaps.append("request-too-large" if which == "request" else "response-too-large")
+        return None
     # OAuth bodies are forms (ASCII) or JSON (UTF-8 by RFC 8259): decode as UTF-8 whatever
     # the declared charset, which also skips mitmproxy's slower charset sniffing.
-    content = message.get_content(strict=False)
-    return None if content is None else content.decode("utf-8", "replace")
+    return content.decode("utf-8", "replace")
 
 
 def valid_utf8(text: str) -> str:

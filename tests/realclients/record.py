@@ -114,11 +114,21 @@ def mitmdump(
 
 
 def run_scenario(
-    name: str, proxy_url: str, ca_path: str, browser_har: str | None = None
+    name: str,
+    proxy_url: str,
+    ca_path: str,
+    browser_har: str | None = None,
+    py_prefix: Sequence[str] = (),
+    node_prefix: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Reset the emulator, run scenario `name`; return its expectation and the clients' logs."""
+    """Reset the emulator, run scenario `name`; return its expectation and the clients' logs.
+
+    `py_prefix` goes before `pyclient.py` on its command line (e.g. the in-app recorder),
+    `node_prefix` before `driver.js` (node options).
+    """
     s = SCENARIOS[name]
-    ctx = Ctx(proxy_url, ca_path, browser_har)
+    ctx = Ctx(proxy_url, ca_path, browser_har, py_prefix=tuple(py_prefix))
+    ctx.node_prefix = tuple(node_prefix)
     ctx.control("/reset")
     started = time.monotonic()
     s.run(ctx)

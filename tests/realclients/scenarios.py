@@ -40,6 +40,10 @@ class Ctx:
     ca_path: str
     browser_har: str | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
+    py_prefix: tuple[str, ...] = ()
+    """Put before `pyclient.py` on its command line (the in-app recorder's tests wrap it)."""
+    node_prefix: tuple[str, ...] = ()
+    """Node options before `driver.js` (`--require` of the docs' axios recorder)."""
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -74,10 +78,12 @@ class Ctx:
         return out
 
     def py(self, part: str, **args: Any) -> dict[str, Any]:
-        return self._run([sys.executable, str(HERE / "pyclient.py"), part, json.dumps(args)], HERE)
+        script = [str(HERE / "pyclient.py"), part, json.dumps(args)]
+        return self._run([sys.executable, *self.py_prefix, *script], HERE)
 
     def node(self, part: str, **args: Any) -> dict[str, Any]:
-        return self._run(["node", "driver.js", part, json.dumps(args)], HERE / "node")
+        argv = ["node", *self.node_prefix, "driver.js", part, json.dumps(args)]
+        return self._run(argv, HERE / "node")
 
     def browser(self, client_id: str = DEV, redirect_uri: str = CALLBACK) -> str:
         """Chromium opens the authorize URL; returns the callback URL it lands on."""

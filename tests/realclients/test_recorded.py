@@ -1,0 +1,114 @@
+"""The in-app recorder around the real Python SDK: the same run, seen from inside the app
+and by the proxy, analyzes the same.
+
+One mitmdump runs the emulator and the capture addon; each Python-SDK scenario runs its
+app under `python -m qbtrace.record` (intuitlib over requests, unchanged), so the app's
+only proxy is the emulator. The proxy's capture of each scenario (the lines it appended
+while the scenario ran) and the recorder's capture must give the same findings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import analyze_json
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import record  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+ROOT = HERE.parent.parent
+ADDON = ROOT / "addons" / "qbtrace_capture.py"
+NODE_MODULES = HERE / "node" / "node_modules"
+PYTHON_SCENARIOS = [n for n, s in SCENARIOS.items() if s.client == "python-sdk"]
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[tuple[str, str, Path]]:
+    with tempfile.TemporaryDirectory(prefix="qbt-rec-") as tmp:
+        capture = Path(tmp, "proxy.jsonl")
+        args = ["-s", str(ADDON), "--set", f"qbtrace_capture={capture}"]
+        with record.mitmdump(args) as (url, ca):
+            yield url, ca, capture
+
+
+SUBSECOND = re.compile(r"\b0\.\ds\b")
+
+
+def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Findings without where they were read (file names and line indexes differ) and with
+    sub-second durations as `<1s`: the app times a request from before it sends to after it
+    read the answer, the proxy from when the bytes reached it, milliseconds apart."""
+    out = []
+    for f in report["findings"]:
+        kept = {k: v for k, v in f.items() if k not in ("request", "evidence", "warnings")}
+        kept["tid"] = f["request"]["intuit_tid"]
+        kept["evidence"] = [(e["role"], SUBSECOND.sub("<1s", e["note"])) for e in f["evidence"]]
+        out.append(kept)
+    return sorted(out, key=lambda f: (f["tid"] or "", f["cause"]))
+
+
+@pytest.mark.realclients
+@pytest.mark.parametrize("name", PYTHON_SCENARIOS)
+def test_recorder_capture_analyzes_like_the_proxy_capture(
+    name: str, proxy: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    url, ca, capture = proxy
+    inside = tmp_path / "tokens.jsonl"
+    wrapper = [str(HERE / "emulated_clock.py")]
+    prefix = ["-m", "qbtrace.record", "-o", str(inside), "--", *wrapper]
+    before = capture.stat().st_size
+    result = record.run_scenario(name, url, ca, py_prefix=prefix)
+    data = capture.read_bytes()
+    seen = tmp_path / "proxy.jsonl"
+    seen.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
+
+    from_app, from_proxy = analyze_json(inside), analyze_json(seen)
+    assert [f["cause"] for f in from_proxy["findings"]] == result["causes"]
+    assert comparable(from_app) == comparable(from_proxy)
+    assert from_app["summary"] == from_proxy["summary"]
+    assert from_app["inputs"][0]["warnings"] == []
+
+
+def proxy_part(capture: Path, before: int, out: Path) -> Path:
+    """The proxy capture's header and the lines appended since offset `before`."""
+    data = capture.read_bytes()
+    out.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
+    return out
+
+
+@pytest.mark.realclients
+def test_the_docs_axios_snippet_records_the_node_sdk_like_the_proxy(
+    proxy: tuple[str, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("node") is None or not (NODE_MODULES / "blakejs").exists():
+        pytest.skip("node or the npm packages are missing: run `npm ci` in tests/realclients/node")
+    docs = (ROOT / "docs" / "recorder.md").read_text()
+    (code,) = re.findall(r"```js\n(.*?)```", docs, re.S)
+    snippet = tmp_path / "qbtrace-record.js"
+    snippet.write_text(code)
+    inside = tmp_path / "tokens.jsonl"
+    monkeypatch.setenv("QBTRACE_CAPTURE", str(inside))
+    monkeypatch.setenv("NODE_PATH", str(NODE_MODULES))
+    url, ca, capture = proxy
+    before = capture.stat().st_size
+    name = "client_credentials_malformed"  # a Node scenario on the real clock
+    result = record.run_scenario(name, url, ca, node_prefix=["--require", str(snippet)])
+    seen = proxy_part(capture, before, tmp_path / "proxy.jsonl")
+
+    from_app, from_proxy = analyze_json(inside), analyze_json(seen)
+    assert [f["cause"] for f in from_proxy["findings"]] == result["causes"]
+    assert comparable(from_app) == comparable(from_proxy)
+    assert from_app["summary"] == from_proxy["summary"]
+    assert from_app["inputs"][0]["warnings"] == []
+    assert os.environ["QBTRACE_TAG_KEY"] not in inside.read_text()
