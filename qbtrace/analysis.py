@@ -22,6 +22,7 @@ from qbtrace.join import join, without
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
+from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
 from qbtrace.replay import Replay
 from qbtrace.sources import read_input
@@ -30,6 +31,13 @@ OPEN_LIMIT = 4 * SCAN_LIMIT
 SETTLE = 2.0
 """Seconds a failure the rules can only guess about waits for exchanges still in flight (a
 refresh race's winner may answer after its loser) before it is told anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCount:
+    provider: Provider
+    token_requests: int
+    failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,17 @@ class Analysis:
             return [self.profile.default.name]
         return [name for name, _ in counts.most_common()]
 
+    def per_provider(self) -> list[ProviderCount]:
+        """Token requests and failures of each provider the inputs hold, in the profile's
+        order: how the text and the report group a capture with several providers."""
+        requests = Counter(self.profile.provider_for(r.x).name for r in self.lineage.requests)
+        failed = Counter(f.provider for f in self.findings)
+        return [
+            ProviderCount(p, requests[p.name], failed[p.name])
+            for p in self.profile.providers
+            if requests[p.name] or failed[p.name]
+        ]
+
     @property
     def config(self) -> dict[str, object]:
         """Which config was read and what it changed (findings-json.md's `config`)."""
@@ -82,8 +101,8 @@ class Analysis:
 
     def _titles(self) -> str:
         """The providers by the names people use (the first word of each title)."""
-        names = [p.label.split()[0] for p in self.profile.providers]
-        return " or ".join(dict.fromkeys(names))
+        names = list(dict.fromkeys(p.label.split()[0] for p in self.profile.providers))
+        return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:

@@ -18,6 +18,7 @@ from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.rules import BY_CAUSE, RULES, Rule
 from qbtrace.rules.common import Context, cap, client_error, grant_error
+from qbtrace.stated import with_stated
 
 BURST = 3
 BACKGROUND_SPAN = 86_400.0
@@ -45,10 +46,14 @@ def _unexplained(f: TokenRequest, found: Finding) -> bool:
 
 def explain(ctx: Context) -> Finding:
     f = ctx.failure
-    matches = [(rule, m) for rule in RULES if (m := rule.check(ctx)) is not None]
+    provider = ctx.provider
+    matches = [
+        (rule, m) for rule in RULES if rule.applies(provider) and (m := rule.check(ctx)) is not None
+    ]
     matches.sort(key=lambda rm: (rm[1].confidence == Confidence.POSSIBLE, rm[0].rank))
+    matches, said = with_stated(ctx, matches)
     rule, chosen = matches[0]
-    warnings: list[str] = []
+    warnings: list[str] = [*said]
     rule, chosen = _guess_without_credentials(ctx, rule, chosen, warnings)
     confidence = _weakened(ctx, rule, chosen.confidence, warnings)
     alternatives: list[str] = [

@@ -17,10 +17,11 @@ from click.shell_completion import CompletionItem
 from qbtrace import __version__
 from qbtrace.errors import QbtraceError
 from qbtrace.outfile import check_output, is_stdio, write_output
+from qbtrace.providers import BUILTIN, DEFAULT
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.style import emphasise
 from qbtrace.render.view import plural, terminal_line
-from qbtrace.rules import BY_CAUSE, PRECEDENCE
+from qbtrace.rules import BY_CAUSE, PRECEDENCE, arises_with
 
 if TYPE_CHECKING:
     from qbtrace.sanitize import Summary as SanitizeSummary
@@ -297,10 +298,11 @@ def report(
 
 @main.command()
 def causes() -> None:
-    """List the causes qbtrace names, in precedence order."""
+    """List the causes qbtrace names, in precedence order, and the providers each arises with."""
     width = max(map(len, PRECEDENCE))
     for cause in PRECEDENCE:
-        click.echo(f"{cause:<{width}}  {BY_CAUSE[cause].title}")
+        rule = BY_CAUSE[cause]
+        click.echo(f"{cause:<{width}}  {rule.title}  [{arises_with(rule, BUILTIN.values())}]")
 
 
 class CauseId(click.ParamType[str]):
@@ -320,14 +322,26 @@ class CauseId(click.ParamType[str]):
 
 @main.command()
 @click.argument("cause", type=CauseId())
-def explain(cause: str) -> None:
+@click.option(
+    "--provider",
+    "provider_name",
+    metavar="NAME",
+    help=f"Word it for this provider: {', '.join(BUILTIN)} (default: {DEFAULT.name}).",
+)
+def explain(cause: str, provider_name: str | None) -> None:
     """Print what a cause means, how to confirm it and how to fix it."""
     rule = BY_CAUSE.get(cause)
     if rule is None:
         near = difflib.get_close_matches(cause, PRECEDENCE, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(near)}?" if near else ""
         fail(f"unknown cause {cause!r}{hint} (`qbtrace causes` lists them)")
-    click.echo(rule.doc, nl=False)
+    provider = BUILTIN.get(provider_name or DEFAULT.name)
+    if provider is None:
+        fail(f"unknown provider {provider_name!r}; built in: {', '.join(BUILTIN)}")
+    click.echo(rule.doc_for(provider), nl=False)
+    click.echo(f"\nArises with: {arises_with(rule, BUILTIN.values())}.")
+    if not rule.applies(provider):
+        click.echo(f"Not with {provider.label} as qbtrace knows it (see `qbtrace causes`).")
 
 
 def make_redactor() -> Redactor:

@@ -28,7 +28,13 @@ import msgspec
 from qbtrace.errors import ConfigError
 from qbtrace.profile import Profile
 from qbtrace.providers import BUILTIN, DEFAULT, Provider
-from qbtrace.providers.base import INT_FIELDS, NUMBER_FIELDS, TEXT_FIELDS, URL_FIELDS
+from qbtrace.providers.base import (
+    BOOL_FIELDS,
+    INT_FIELDS,
+    NUMBER_FIELDS,
+    TEXT_FIELDS,
+    URL_FIELDS,
+)
 from qbtrace.urls import malformed
 
 LOCAL = Path("qbtrace.toml")
@@ -139,6 +145,8 @@ def _setting(where: str, key: str, value: object, source: str) -> object:
         if key in INT_FIELDS:
             return _typed(value, COUNT, name, "must be a non-negative whole number", source)
         return _typed(value, NUMBER, name, "must be a non-negative number", source)
+    if key in BOOL_FIELDS:
+        return _typed(value, bool, name, "must be true or false", source)
     if key in URL_FIELDS:
         return _url(_typed(value, URL, name, "must be an absolute URL", source), name, source)
     if key in TEXT_FIELDS:

@@ -35,6 +35,8 @@ class TokenRequest:
     rt_hard_expires_in: float | None
     error: str | None
     error_description: str | None
+    user: Secret | None = None
+    """Tag of the account the answer's id_token names (`user:`), when it carries one."""
 
     @property
     def ok(self) -> bool:
@@ -113,6 +115,7 @@ def token_request(seq: int, x: Exchange) -> TokenRequest:
         rt_hard_expires_in=_first_number(r, HARD_LIFETIME_FIELDS),
         error=_text(r.get("error")),
         error_description=_text(r.get("error_description")),
+        user=_secret(r.get("id_subject")) if x.ok else None,
     )
 
 

@@ -31,6 +31,11 @@ TRUNCATION_PREFIX = 32
 """Shorter prefixes are shared by unrelated tokens (some providers' start with a timestamp)."""
 
 
+def consent_key(client_id: str | None, user: Secret | None) -> str:
+    """Where `Lineage.consents` keeps a client's consents, or one user's of that client."""
+    return f"{client_id or ''}\0{user.hex}" if user is not None else client_id or ""
+
+
 @dataclass
 class Lineage(CodeFlow):
     """Indexes over the timeline folded so far (the code flow's from `CodeFlow`); rules only
@@ -58,6 +63,9 @@ class Lineage(CodeFlow):
         default_factory=lambda: defaultdict(dict)
     )
     """client id → secret hex → first successful request with it (few secrets per client)."""
+    consents: dict[str, list[TokenRequest]] = field(default_factory=lambda: defaultdict(list))
+    """`consent_key` → successful code exchanges, in time order: per client, and per client
+    and user when the answer names one (a limit of live tokens per user counts them)."""
     first_rotation: dict[str, TokenRequest] = field(default_factory=dict)
     """refresh token hex → the first successful refresh that spent it and issued another."""
 
@@ -153,6 +161,10 @@ class Lineage(CodeFlow):
             self._push(self.spends, req.refresh.hex, req)
         if not req.ok:
             return
+        if req.grant == "authorization_code":
+            self._push(self.consents, consent_key(req.client_id, None), req)
+            if req.user is not None:
+                self._push(self.consents, consent_key(req.client_id, req.user), req)
         if req.client_id is not None and req.client_secret is not None:
             secrets = self.first_secret.get(req.client_id)
             if secrets is None:

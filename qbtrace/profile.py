@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from qbtrace.model import Exchange, Kind
-from qbtrace.providers import BUILTIN, DEFAULT, Provider, host_of, host_path
+from qbtrace.providers import BUILTIN, Provider, host_of, host_path
 from qbtrace.urls import split
 
 SEEN_LIMIT = 4096
@@ -29,7 +29,7 @@ def query_names(query: str) -> set[str]:
 class Profile:
     """The providers (the default first) and the app's facts; `qbtrace.config` builds it."""
 
-    providers: tuple[Provider, ...] = (DEFAULT,)
+    providers: tuple[Provider, ...] = tuple(BUILTIN.values())
     redirect_uris: tuple[str, ...] = ()
     client_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Known client id -> environment name (development, production)."""
@@ -75,7 +75,8 @@ class Profile:
             if u
         ]
         paths = [split(u).path.rstrip("/") or "/" for u in (*urls, *self.disconnect_urls)]
-        found = (*paths, "code=", *(f"{t}=" for t in self._tenants))
+        patterns = [n for p in self.providers for n in p.needles]
+        found = (*paths, *patterns, "code=", *(f"{t}=" for t in self._tenants))
         return tuple(dict.fromkeys(n for n in found if n))
 
     @property
@@ -98,15 +99,14 @@ class Profile:
             return None
         where = host_path(url)
         hit = self._endpoints.get(where)
-        if hit is not None:
-            kind = hit[0]
-            if kind in (Kind.TOKEN, Kind.REVOKE):
-                return kind if method.upper() == "POST" else None
-            return kind
-        if self._authorize_step(where):
+        if hit is None and self._authorize_step(where):
             return Kind.AUTHORIZE
-        if where in self._disconnect:
+        if hit is None and where in self._disconnect:
             return Kind.DISCONNECT
+        kind = hit[0] if hit is not None else self._pattern_kind(where)
+        if kind is not None:
+            posted = kind not in (Kind.TOKEN, Kind.REVOKE) or method.upper() == "POST"
+            return kind if posted else None
         parts = split(url)
         names = query_names(parts.query)
         tenant = any(t in names for t in self._tenants)
@@ -116,6 +116,11 @@ class Profile:
             # an unconfigured Disconnect URL, recognised by its usual name and a tenant id
             return Kind.DISCONNECT
         return None
+
+    def _pattern_kind(self, where: str) -> Kind | None:
+        """The role a provider gives a URL of its host that no endpoint names exactly."""
+        owner = self._hosts.get(where.split("/", 1)[0])
+        return owner.endpoint_kind(where) if owner is not None else None
 
     def _authorize_step(self, where: str) -> bool:
         """A step of the consent flow on an authorize host: a path that contains the

@@ -45,13 +45,26 @@ def run_cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProces
     return proc
 
 
+def scenario_config(*paths: Path) -> tuple[str, ...]:
+    """`--config` of the app's qbtrace.toml kept beside a golden capture (`<name>.qbtrace.toml`,
+    for a custom provider), or nothing."""
+    for path in paths:
+        name = path.name.split(".")[0]
+        declared = GOLDEN / f"{name}.qbtrace.toml"  # also for a copy (sanitized, planted)
+        if declared.is_file():
+            return ("--config", str(declared))
+    return ()
+
+
 def analyze_json(*paths: Path, extra: tuple[str, ...] = ()) -> dict[str, object]:
-    """`qbtrace analyze --format json`, run in this process (the same click command)."""
+    """`qbtrace analyze --format json`, run in this process (the same click command), with
+    the scenario's config when one sits beside a golden capture."""
     from click.testing import CliRunner
 
     from qbtrace.cli import main
 
-    result = CliRunner().invoke(main, ["analyze", *map(str, paths), "--format", "json", *extra])
+    args = ["analyze", *map(str, paths), "--format", "json", *scenario_config(*paths), *extra]
+    result = CliRunner().invoke(main, args)
     if result.exit_code not in (0, 1):
         raise AssertionError(f"exit {result.exit_code}: {result.stderr} {result.exception!r}")
     data: dict[str, object] = json.loads(result.stdout)

@@ -47,13 +47,16 @@ class Capture:
         secret: str = SECRET,
         took: float = 0.2,
         basic: str | None = None,
+        url: str = QUICKBOOKS_TOKEN,
+        headers: list[tuple[str, str]] | None = None,
     ) -> Exchange:
-        """A token POST; `basic=""` sends no Authorization header (credentials in the body)."""
+        """A token POST; `basic=""` sends no Authorization header (credentials in the body);
+        `url` another provider's token endpoint, `headers` its answer's headers."""
         auth = basic if basic is not None else base64.b64encode(f"{client}:{secret}".encode())
         header = auth if isinstance(auth, str) else auth.decode()
         parts = RawParts(
             method="POST",
-            url=QUICKBOOKS_TOKEN,
+            url=url,
             started=T0 + at,
             ended=T0 + at + took,
             request_headers=[
@@ -62,7 +65,9 @@ class Capture:
             ],
             request_body=urlencode(form),
             status=status,
-            response_headers=[("intuit_tid", f"1-{int(T0 + at):08x}-000000000000000000000000")],
+            response_headers=headers
+            if headers is not None
+            else [("intuit_tid", f"1-{int(T0 + at):08x}-000000000000000000000000")],
             response_body=json.dumps(reply or {}) if status is not None else None,
             failure=None if status is not None else "Connection killed.",
         )

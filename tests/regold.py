@@ -4,10 +4,12 @@
     python tests/regold.py code_reused refresh_race
 
 Each golden input (`<name>.har`, `<name>.mitm`, `<name>.playwright.har`,
-`<name>.firefox.har`) is analysed alone with the tests' tag key and no config, exactly as
-`tests/test_gold.py` does, and its whole `qbtrace analyze --format json` document is written
-to `tests/data/gold/<input>.json`. No browser, SDK or proxy is needed: the inputs are already
-recorded. Commit the diff of the gold files with the change that explains it.
+`<name>.firefox.har`) is analysed alone with the tests' tag key and no config (or the
+scenario's own `<name>.qbtrace.toml` when its app declares one), exactly as
+`tests/test_gold.py` does, and its whole `qbtrace analyze --format json` document is
+written to `tests/data/gold/<input>.json`. No
+browser, SDK or proxy is needed: the inputs are already recorded. Commit the diff of the gold
+files with the change that explains it.
 """
 
 from __future__ import annotations
@@ -50,12 +52,25 @@ def analyze(path: Path) -> str:
     from qbtrace.cli import main
 
     os.environ["QBTRACE_TAG_KEY"] = TAG_KEY
-    args = ["analyze", str(path), "--format", "json", *no_config()]
-    result = CliRunner().invoke(main, args)
+    config = scenario_config(path)
+    args = ["analyze", str(path.resolve()), "--format", "json", *config]
+    here = os.getcwd()
+    os.chdir(path.parent)  # a scenario's config is named by its file name: no machine path
+    try:
+        result = CliRunner().invoke(main, args)
+    finally:
+        os.chdir(here)
     if result.exit_code not in (0, 1):
         raise SystemExit(f"{path.name}: exit {result.exit_code}: {result.output}")
     json.loads(result.stdout)  # a gold file is always a whole JSON document
     return result.stdout
+
+
+def scenario_config(path: Path) -> list[str]:
+    """`--config <scenario>.qbtrace.toml` when the scenario's app declares one beside its
+    capture (a custom provider), else no config at all."""
+    declared = path.with_name(f"{scenario_of(path)}.qbtrace.toml")
+    return ["--config", declared.name] if declared.is_file() else no_config()
 
 
 def no_config() -> list[str]:

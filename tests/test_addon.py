@@ -38,6 +38,7 @@ from mitmproxy.test import taddons, tflow
 from qbtrace.analysis import analyze_inputs
 from qbtrace.model import Exchange, Input, Kind
 from qbtrace.profile import Profile
+from qbtrace.providers import DEFAULT
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
 from qbtrace.sources.prefilter import path_anchors
@@ -322,15 +323,17 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
     [(), ("https://app.example/qbo/disconnect",)],
 )
 def test_path_anchors_let_every_wanted_path_through(disconnect: tuple[str, ...]) -> None:
-    needles = Profile(disconnect_urls=disconnect).needles
-    anchors = path_anchors(needles)
-    assert anchors is not None
-    assert all(any(a in n for a in anchors) for n in needles)
-    if not disconnect:
-        assert set(anchors) == {"/oauth2", "code=", "realmId="}
+    for profile in (Profile(disconnect_urls=disconnect), Profile(providers=(DEFAULT,))):
+        needles = profile.needles
+        anchors = path_anchors(needles)
+        assert anchors is not None
+        assert all(any(a in n for a in anchors) for n in needles)
+    quickbooks = path_anchors(Profile(providers=(DEFAULT,)).needles)
+    assert quickbooks is not None
+    assert set(quickbooks) == {"/oauth2", "code=", "realmId="}
 
 
-def test_more_than_four_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
+def test_more_than_six_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
     urls = [f"https://{c}.example/{c * 6}" for c in "vwxyz"]
     config = tmp_path / "qbtrace.toml"
     config.write_text(f"[app]\ndisconnect_urls = {urls!r}\n".replace("'", '"'))
@@ -528,7 +531,18 @@ def _comparable(x: Exchange) -> tuple[object, ...]:
 
 
 @pytest.mark.realclients
-@pytest.mark.parametrize("scenario", ["refresh_token_superseded", "refresh_response_lost"])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "refresh_token_superseded",
+        "refresh_response_lost",
+        # the other providers' SDKs (xero-python, msal, google-auth), and one capture of two
+        "xero_superseded",
+        "interaction_required",
+        "google_testing_expired",
+        "mixed_quickbooks_xero",
+    ],
+)
 def test_capture_and_hardump_of_a_real_sdk_run_agree(
     scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -94,7 +94,9 @@ def test_config_supplies_the_disconnect_url_and_a_bad_config_is_one_line(tmp_pat
 def test_causes_lists_the_whole_vocabulary() -> None:
     out = run_cli("causes").stdout
     assert out.splitlines()[0].startswith("client_credentials_malformed")
-    assert len(out.splitlines()) == 21
+    from qbtrace.rules import PRECEDENCE
+
+    assert len(out.splitlines()) == len(PRECEDENCE) == 24
 
 
 def test_output_file(tmp_path: Path) -> None:
@@ -102,6 +104,28 @@ def test_output_file(tmp_path: Path) -> None:
     proc = run_cli("analyze", SUPERSEDED, "--format", "json", "-o", out)
     assert proc.stdout == ""
     assert json.loads(out.read_text())["summary"]["failures"] == 1
+
+
+def test_causes_say_which_providers_each_arises_with() -> None:
+    lines = {line.split()[0]: line for line in run_cli("causes").stdout.splitlines()}
+    assert lines["code_reused"].endswith("[every provider]")
+    assert "[google (and any provider" in lines["refresh_token_evicted"]
+    assert (
+        "[no built-in provider; one set up for it in qbtrace.toml]"
+        in lines["refresh_token_family_revoked"]
+    )
+    assert "microsoft" not in lines["refresh_token_superseded"]  # old tokens live on
+
+
+def test_explain_in_a_providers_words() -> None:
+    xero = run_cli("explain", "refresh_token_superseded", "--provider", "xero").stdout
+    assert "Xero rotates it on every refresh and accepts the previous value for 30 minutes" in xero
+    assert "Intuit" not in xero and "Arises with: quickbooks, xero" in xero
+    google = run_cli("explain", "refresh_token_superseded", "--provider", "google").stdout
+    assert "Not with Google as qbtrace knows it" in google
+    bad = run_cli("explain", "code_reused", "--provider", "nope", check=False)
+    assert bad.returncode == 2 and "unknown provider 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_dash_reads_standard_input_in_every_format(tmp_path: Path) -> None:

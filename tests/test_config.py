@@ -226,6 +226,36 @@ def test_a_config_in_the_current_folder_is_marked_and_can_be_ignored(
     assert not named.config_implicit and named.default.rotation_grace == 86_400
 
 
+def test_a_custom_provider_can_switch_on_reuse_detection_and_a_token_limit() -> None:
+    profile = profile_from_dict(
+        {
+            "providers": {
+                "okta": {
+                    "token_endpoint": "https://dev-1.okta.example/oauth2/default/v1/token",
+                    "reuse_detection": True,
+                    "rotation_grace": 30,
+                },
+                "zoho": {
+                    "token_endpoint": "https://accounts.zoho.example/oauth/v2/token",
+                    "token_limit": 20,
+                },
+            }
+        }
+    )
+    okta, zoho = profile.named("okta"), profile.named("zoho")
+    assert okta.reuse_detection and okta.rotation_grace == 30 and okta.token_limit is None
+    assert zoho.token_limit == 20 and not zoho.reuse_detection
+    assert profile.overrides["okta.reuse_detection"] is True
+    assert profile.overrides["zoho.token_limit"] == 20
+
+
+def test_reuse_detection_must_be_true_or_false() -> None:
+    with pytest.raises(
+        ConfigError, match=r"providers\.xero\.reuse_detection must be true or false"
+    ):
+        profile_from_dict({"providers": {"xero": {"reuse_detection": "yes"}}})
+
+
 @pytest.mark.parametrize(
     ("data", "says"),
     [

@@ -19,6 +19,7 @@ from mitmproxy.test import taddons, tflow
 
 from qbtrace.analysis import Analysis
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
+from qbtrace.config import load_profile
 from qbtrace.model import Exchange, Finding, Kind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, Secret
@@ -26,7 +27,7 @@ from qbtrace.sanitize import sanitize_file
 from qbtrace.sources import read_input
 from qbtrace.sources.build import RawParts, build_exchange
 from qbtrace.spelling import TagSpeller
-from tests.conftest import GOLDEN, ROOT, expected, run_cli
+from tests.conftest import GOLDEN, ROOT, expected, run_cli, scenario_config
 from tests.test_capture import BASIC, PLANTED_RT, PLANTED_SECRET, TOKEN_URL, make_parts
 from tests.test_report import analyze, planted_secrets
 
@@ -60,7 +61,9 @@ def entry_lines(har: Path) -> dict[int, int]:
 
 
 def read(path: Path) -> tuple[Exchange, ...]:
-    return read_input(path, path.name, Profile(), Redactor(KEY.encode())).exchanges
+    declared = scenario_config(path)  # a custom provider the scenario's app declares
+    profile = load_profile(Path(declared[1])) if declared else Profile()
+    return read_input(path, path.name, profile, Redactor(KEY.encode())).exchanges
 
 
 def shape(exchanges: Iterable[Exchange]) -> list[tuple[object, ...]]:
@@ -241,7 +244,9 @@ def record_capture(flows: Path, out: Path, raw: bool, monkeypatch: pytest.Monkey
     spec.loader.exec_module(module)
     addon = module.QbtraceCapture()
     with taddons.context(addon) as tctx, flows.open("rb") as handle:
-        tctx.configure(addon, qbtrace_capture=str(out), qbtrace_keep_raw=raw)
+        declared = scenario_config(flows)  # the app's own providers (a custom one)
+        config = {"qbtrace_config": declared[1]} if declared else {}
+        tctx.configure(addon, qbtrace_capture=str(out), qbtrace_keep_raw=raw, **config)
         for f in FlowReader(handle).stream():
             assert isinstance(f, http.HTTPFlow)
             (addon.error if f.error is not None else addon.response)(f)

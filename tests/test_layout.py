@@ -32,6 +32,7 @@ TESTED_ELSEWHERE = {
     "sdk_dotnet": "tests/test_log_sdks.py",
     "sdk_nango": "tests/test_log_sdks.py",
     "sdk_airbyte": "tests/test_log_sdks.py",
+    "ancestry": "tests/test_rules.py (family, eviction and consent-lifetime rules)",
     "indexes": "tests/test_replay.py (every edit undone exactly, on every golden)",
     "base": "tests/test_quickbooks.py (the generic provider) and tests/test_config.py",
     "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
@@ -67,7 +68,7 @@ def test_every_rule_module_is_a_cause_with_a_golden_scenario() -> None:
     from qbtrace.rules import PRECEDENCE
 
     rules = {p.stem for p in (ROOT / "qbtrace" / "rules").glob("*.py")}
-    helpers = {"__init__", "common", "near_match", "from_logs"}
+    helpers = {"__init__", "common", "near_match", "from_logs", "ancestry"}
     assert rules - helpers == set(PRECEDENCE)
     golden = ROOT / "tests" / "data" / "golden"
     scenarios = {p.name.removesuffix(".expect.json") for p in golden.glob("*.expect.json")}

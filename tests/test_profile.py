@@ -7,6 +7,7 @@ import pytest
 from qbtrace.config import profile_from_dict
 from qbtrace.model import Kind
 from qbtrace.profile import Profile
+from qbtrace.providers import MODULES
 from qbtrace.providers.quickbooks import AUTHORIZE as QUICKBOOKS_AUTHORIZE
 from qbtrace.providers.quickbooks import REVOKE as QUICKBOOKS_REVOKE
 from qbtrace.providers.quickbooks import TOKEN as QUICKBOOKS_TOKEN
@@ -110,7 +111,7 @@ LOCAL = {"providers": {"local": {"token_endpoint": "http://127.0.0.1:8766/oauth/
 
 def test_each_exchange_belongs_to_the_provider_on_its_host() -> None:
     profile = profile_from_dict(LOCAL)
-    assert [p.name for p in profile.providers] == ["quickbooks", "local"]
+    assert [p.name for p in profile.providers] == [*MODULES, "local"]
     assert profile.provider_of(QUICKBOOKS_TOKEN).name == "quickbooks"
     assert profile.provider_of(QUICKBOOKS_AUTHORIZE).name == "quickbooks"
     assert profile.provider_of("http://127.0.0.1:8766/oauth/token").name == "local"

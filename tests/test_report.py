@@ -20,11 +20,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.config import load_profile
 from qbtrace.profile import Profile
 from qbtrace.redact import PLACEHOLDERS, Redactor, canonical
 from qbtrace.render import html
 from qbtrace.render.view import Presenter
-from tests.conftest import GOLDEN, ROOT
+from tests.conftest import GOLDEN, ROOT, scenario_config
 from tests.flows import Dance
 from tests.realclients.browser import CHROMIUM as BROWSER
 from tests.realclients.browser import CHROMIUM_ARGS
@@ -38,7 +39,8 @@ HARS = sorted(GOLDEN.glob("*.har"))
 
 def analyze(*paths: Path) -> tuple[Analysis, Presenter]:
     redactor = Redactor(b"qbtrace-tests")
-    profile = Profile()
+    declared = scenario_config(*paths)  # a custom provider the scenario's app declares
+    profile = load_profile(Path(declared[1])) if declared else Profile()
     return analyze_inputs(read_all(list(paths), profile, redactor), profile), Presenter(redactor)
 
 
@@ -367,6 +369,22 @@ def test_hostile_strings_render_as_inert_text(browser: Any, tmp_path: Path) -> N
         assert set(watched.requests) <= {path.resolve().as_uri()}, watched.requests
     finally:
         watched.close()
+
+
+def test_a_mixed_capture_is_explained_per_provider_in_its_words() -> None:
+    _analysis, text = render(GOLDEN / "mixed_quickbooks_xero.har")
+    assert "<caption>By provider</caption>" in text
+    assert "<td>QuickBooks Online</td><td>3</td><td>1</td>" in text
+    assert "<td>Xero</td><td>7</td><td>1</td>" in text
+    group = text[text.index('id="cause-refresh_token_superseded"') :]
+    intuit, xero = (
+        group.index('<h3 class="provider">QuickBooks Online</h3>'),
+        group.index('<h3 class="provider">Xero</h3>'),
+    )
+    assert "about every 24 hours" in group[intuit:xero]
+    assert "accepts the previous value for 30 minutes" in group[xero:]
+    single = render(GOLDEN / "xero_superseded.har")[1]
+    assert "By provider" not in single and 'class="provider"' not in single
 
 
 # --- the pictures, looked at in Chromium ---------------------------------------------------

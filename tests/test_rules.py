@@ -229,12 +229,7 @@ def test_every_cause_is_complete() -> None:
     text = spec.read_text()
     order = re.search(r"first in this order and.*?:(.*?`unexplained`)", text, re.S)
     assert order is not None
-    spec_order = re.findall(r"`([a-z_]+)`", order.group(1))
-    # the provider-only causes of causes.md that no rule module implements yet (issue 12);
-    # each leaves this set in the change that adds its rule
-    pending = {"interaction_required", "refresh_token_family_revoked", "refresh_token_evicted"}
-    assert not pending & set(PRECEDENCE), "an implemented cause is still listed as pending"
-    assert [c for c in spec_order if c not in pending] == list(PRECEDENCE)
+    assert re.findall(r"`([a-z_]+)`", order.group(1)) == list(PRECEDENCE)
 
 
 def test_explain_prints_the_rule_docs(tmp_path: Path) -> None:
@@ -289,6 +284,78 @@ def test_credentials_in_the_form_body_count_like_basic_ones() -> None:
         basic="",
     )
     assert only(d).cause == "client_secret_wrong"
+
+
+# -- the provider-only causes, switched on by a profile's parameters ------------------------
+RT_C = "RT1-39-H0-1790172800cccccccccccccccccccccccccccccccccccccccccccc"
+
+
+def replayed_family(c: Capture) -> None:
+    """Worker A rotates RT_A → RT_B; worker B replays RT_A an hour later; A refreshes RT_B."""
+    granted(c)
+    c.refresh(3600, RT_A, issued=RT_B)
+    c.refresh(7200, RT_A, status=403)
+    c.refresh(7300, RT_B, status=403)
+
+
+def test_reuse_detection_makes_the_live_tokens_failure_a_family_revocation() -> None:
+    c = Capture()
+    replayed_family(c)
+    replay, live = findings(c, Profile().tuned(reuse_detection=True))
+    assert replay.cause == "refresh_token_superseded"
+    assert (live.cause, live.confidence) == ("refresh_token_family_revoked", "certain")
+    assert [e.ref for e in live.evidence] == [c.exchanges[3].ref, c.exchanges[2].ref]
+    # without reuse detection the live token's failure is not blamed on the replay
+    assert findings(c)[1].cause != "refresh_token_family_revoked"
+
+
+def test_a_replay_inside_the_reuse_interval_revokes_nothing() -> None:
+    c = Capture()
+    replayed_family(c)
+    profile = Profile().tuned(reuse_detection=True, rotation_grace=7200)
+    assert all(f.cause != "refresh_token_family_revoked" for f in findings(c, profile))
+
+
+def consents(c: Capture, count: int, start: float = 0) -> None:
+    for n in range(count):
+        code = f"AB1179000{n:04d}code" + "x" * 30
+        c.authorize(start + 10 * n, REDIRECT, code)
+        c.exchange_code(start + 10 * n + 1, code, REDIRECT, issued=f"RT1-newer-{n:04d}" + "y" * 40)
+
+
+def test_a_token_limit_evicts_the_oldest_lineage_after_that_many_newer_consents() -> None:
+    limited = Profile().tuned(token_limit=3)
+    for newer in (2, 3):
+        c = Capture()
+        granted(c)
+        consents(c, newer, start=100)
+        c.refresh(DAY, RT_A)
+        found = only(c, limited)
+        if newer < 3:
+            assert found.cause != "refresh_token_evicted"
+            continue
+        # the consents name no user (no id_token): they may be other users', so a guess
+        assert (found.cause, found.confidence) == ("refresh_token_evicted", "possible")
+        assert "the user is not in the capture" in found.evidence[1].note
+        assert only(c).cause != "refresh_token_evicted"  # no limit, no eviction
+
+
+def test_an_oidc_interaction_error_needs_the_user_again_on_any_provider() -> None:
+    c = Capture()
+    granted(c)
+    c.refresh(3600, RT_A, reply={"error": "consent_required"})
+    f = only(c)
+    assert (f.cause, f.confidence) == ("interaction_required", "certain")
+
+
+def test_an_overlap_inside_the_rotation_grace_is_no_race() -> None:
+    for grace, race in ((0.0, True), (1800.0, False)):
+        c = Capture()
+        granted(c)
+        c.refresh(DAY, RT_A, issued=RT_B, took=1.5)
+        c.refresh(DAY + 0.4, RT_A)
+        f = only(c, Profile().tuned(rotation_grace=grace))
+        assert (f.cause == "refresh_race") is race, grace
 
 
 INCORRECT_TYPE = {"error": "invalid_grant", "error_description": "Incorrect Token type or clientID"}

@@ -70,6 +70,26 @@ def test_control_characters_from_the_input_cannot_reach_the_terminal(tmp_path: P
     assert "bad\\x1b[2J\\x1b]0;pwned\\x07" in result.stdout
 
 
+def test_a_capture_of_two_providers_is_grouped_per_provider() -> None:
+    out = text_of("mixed_quickbooks_xero")
+    assert (
+        "  providers: QuickBooks Online 3 token requests, 1 failed; Xero 7 token requests, "
+        "1 failed" in out
+    )
+    quickbooks = out.index("== QuickBooks Online: 3 token requests, 1 failed")
+    xero = out.index("== Xero: 7 token requests, 1 failed")
+    assert quickbooks < out.index("[1] ") < xero < out.index("[2] ")
+    assert "intuit_tid 1-" in out[quickbooks:xero]
+    assert "xero-correlation-id " in out[xero:]
+    assert "45m before this request" in out[xero:]  # past Xero's 30-minute grace
+
+
+def test_one_provider_gets_no_provider_headings() -> None:
+    for name in ("refresh_token_superseded", "interaction_required"):
+        out = text_of(name)
+        assert "\n== " not in out and "providers:" not in out
+
+
 def in_terminal(args: list[str], columns: int, env: dict[str, str] | None = None) -> str:
     """`qbtrace ARGS` with standard output on a real pseudo-terminal `columns` wide."""
     import fcntl
@@ -164,21 +184,25 @@ def test_stderr_escapes_control_and_bidi_characters(tmp_path: Path) -> None:
 def test_another_providers_sign_in_is_named_not_sent_to_capture_the_server(
     tmp_path: Path,
 ) -> None:
-    # the Playwright capture of a browser sign-in, with Google's authorization server where
-    # Intuit's was (Google answers its callback with code, scope and state, no realmId)
+    # the Playwright capture of a browser sign-in, with Okta's authorization server where
+    # Intuit's was (an OIDC callback: code, scope and state, no realmId)
     har = (GOLDEN / "code_reused.playwright.har").read_text()
-    har = har.replace("https://appcenter.intuit.com/connect/oauth2", GOOGLE_AUTHORIZE)
+    har = har.replace("https://appcenter.intuit.com/connect/oauth2", OKTA_AUTHORIZE)
     har = re.sub(r"&realmId=\d+", "&scope=openid%20email", har)
-    path = tmp_path / "google-sign-in.har"
+    path = tmp_path / "okta-sign-in.har"
     path.write_text(har)
     out = CliRunner().invoke(main, ["analyze", str(path)]).stdout
-    assert "another OAuth provider: Google (accounts.google.com)" in out
+    assert "another OAuth provider: Okta (dev-123456.okta.com)" in out
     assert "capture them too" not in out and "qbtrace proxy" not in out
     quickbooks = text_of("code_reused.playwright")
     assert "another OAuth provider" not in quickbooks
+    # Google is a built-in provider: its browser sign-in alone asks for the server's side
+    google = path.with_name("google-sign-in.har")
+    google.write_text(har.replace(OKTA_AUTHORIZE, "https://accounts.google.com/o/oauth2/v2/auth"))
+    assert "capture them too" in CliRunner().invoke(main, ["analyze", str(google)]).stdout
 
 
-GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth"
+OKTA_AUTHORIZE = "https://dev-123456.okta.com/oauth2/v1/authorize"
 
 
 def test_error_description_is_shown_as_in_the_html() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from qbtrace.providers.base import GENERIC_WORDS, Provider, host_of, host_path
+from qbtrace.providers.base import GENERIC_WORDS, Provider, Stated, host_of, host_path
 
 DEFAULT_NAME = "quickbooks"
 MODULES: tuple[str, ...] = (
@@ -57,6 +57,17 @@ TENANT_PARAMS: tuple[str, ...] = tuple(
     dict.fromkeys(p.tenant_param for p in BUILTIN.values() if p.tenant_param)
 )
 
+
+def tenant_in(url: str) -> str | None:
+    """The tenant a built-in provider's endpoint URL names in its path (Microsoft's): a
+    public id, which the sanitizer keeps."""
+    for provider in BUILTIN.values():
+        found = provider.tenant_in(url)
+        if found:
+            return found
+    return None
+
+
 __all__ = [
     "BUILTIN",
     "DEFAULT",
@@ -68,6 +79,8 @@ __all__ = [
     "REPLY_FIELDS",
     "TENANT_PARAMS",
     "Provider",
+    "Stated",
     "host_of",
     "host_path",
+    "tenant_in",
 ]

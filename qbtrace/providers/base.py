@@ -23,7 +23,7 @@ from qbtrace.urls import port as port_of
 from qbtrace.urls import split
 
 if TYPE_CHECKING:
-    from qbtrace.model import Exchange
+    from qbtrace.model import Exchange, Value
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -42,6 +42,7 @@ GENERIC_WORDS: Mapping[str, str] = MappingProxyType(
         "disconnect_place": "at the provider",
         "reconnect": "the authorization flow again",
         "rotation_note": "",
+        "grace_note": "",
         "code_lifetime_note": "",
         "refresh_lifetime_short": "",
         "refresh_after": "",
@@ -77,6 +78,18 @@ def host_of(url: str) -> str:
     if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
         where += f":{port}"
     return where
+
+
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """A cause named by the provider's answer itself."""
+
+    cause: str
+    """The cause id the code means."""
+    code: str
+    """The provider's code as it writes it (`AADSTS50173`)."""
+    meaning: str
+    """What the provider says the code means."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,22 @@ class Provider:
     """The callback (and Disconnect URL) query parameter naming the tenant (company)."""
     extra_headers: tuple[str, ...] = ()
     """Further headers (lowercase) readers keep for this provider's rules."""
+    extra_reply_fields: tuple[str, ...] = ()
+    """Further answer fields readers keep for this provider (a list of numbers is kept as
+    their comma-joined text: Microsoft's `error_codes`)."""
+    extra_hosts: tuple[str, ...] = ()
+    """Hosts of the provider beyond its endpoints' (aliases, older endpoint hosts)."""
+    rotates: bool = True
+    """Refreshes may return a new refresh token in place of the one spent (Google's never do)."""
+    reuse_detection: bool = False
+    """A replay of a spent refresh token makes the provider revoke the whole family (Auth0's
+    breach detection, Okta), so the live successor fails too."""
+    token_limit: int | None = None
+    """Live refresh tokens the provider keeps per user and client; a newer authorization past
+    it evicts the oldest (Google 100, Salesforce 5, Zoho 20). None: no limit known."""
+    consent_lifetime: float | None = None
+    """Seconds a grant lives from the consent whatever its refreshes (Google: 7 days while
+    the app's consent screen is in Testing). None: no such cap."""
     words: Mapping[str, str] = field(default_factory=lambda: GENERIC_WORDS, compare=False)
     """Phrases for the explanations; missing keys fall back to `GENERIC_WORDS`."""
     error_hints: Mapping[str, ErrorHint] = field(
@@ -151,7 +180,33 @@ class Provider:
     def hosts(self) -> tuple[str, ...]:
         """`host[:port]` of every endpoint: an exchange with one of these is this provider's."""
         urls = (self.token_endpoint, self.authorize_endpoint, self.revoke_endpoint)
-        return tuple(dict.fromkeys(host_of(u) for u in urls if u))
+        found = (*(host_of(u) for u in urls if u), *(h.lower() for h in self.extra_hosts))
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Extra substrings of this provider's endpoint URLs for the readers' fast pre-filter,
+        beyond the configured endpoints' paths (a pattern's fixed part)."""
+        return ()
+
+    def endpoint_kind(self, where: str) -> Kind | None:
+        """The role of a `host_path` on this provider's hosts that no configured endpoint
+        names exactly (Microsoft's tenant in the path, Google's older paths); None: none."""
+        return None
+
+    def tenant_in(self, url: str) -> str | None:
+        """The tenant an endpoint URL names (Microsoft's path segment), or None."""
+        return None
+
+    @property
+    def stated_causes(self) -> frozenset[str]:
+        """The causes this provider's answers can name by themselves (see `stated`)."""
+        return frozenset()
+
+    def stated(self, reply: Mapping[str, Value], grant: str | None) -> Stated | None:
+        """The cause an error answer to a `grant` request names by itself (Microsoft's AADSTS
+        codes), or None."""
+        return None
 
     @property
     def kept_headers(self) -> tuple[str, ...]:
@@ -161,7 +216,8 @@ class Provider:
     @property
     def reply_fields(self) -> tuple[str, ...]:
         """Answer fields beyond RFC 6749's that readers keep for this provider."""
-        return tuple(f for f in (self.refresh_expires_field, self.hard_expires_field) if f)
+        found = (self.refresh_expires_field, self.hard_expires_field, *self.extra_reply_fields)
+        return tuple(f for f in found if f)
 
     def phrases(self) -> dict[str, str]:
         """The words, complete: generic ones where the provider has none, `{Provider}` too."""
@@ -193,10 +249,12 @@ class Provider:
 NUMBER_FIELDS = frozenset(
     f.name
     for f in fields(Provider)
-    if f.type in ("float", "int", "float | None") and f.name != "name"
+    if f.type in ("float", "int", "float | None", "int | None") and f.name != "name"
 )
 """Settings of qbtrace.toml that take a non-negative number."""
-INT_FIELDS = frozenset(f.name for f in fields(Provider) if f.type == "int")
+BOOL_FIELDS = frozenset(("rotates", "reuse_detection"))
+"""Settings of qbtrace.toml that take true or false."""
+INT_FIELDS = frozenset(f.name for f in fields(Provider) if f.type in ("int", "int | None"))
 """The number settings that are counts (whole numbers)."""
 URL_FIELDS = frozenset(("token_endpoint", "authorize_endpoint", "revoke_endpoint"))
 TEXT_FIELDS = frozenset(("title",))

@@ -111,8 +111,27 @@ class FindingView:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One provider's findings of a cause, explained in that provider's words."""
+
+    provider: str
+    happened: str
+    confirm: str
+    fix: str
+    findings: tuple[FindingView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRow:
+    provider: str
+    token_requests: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
-    """All findings of one cause: its explanation once, then its findings (capped)."""
+    """All findings of one cause: its explanation once, then its findings (capped); when they
+    are several providers' (a mixed capture), one part per provider in its own words."""
 
     cause: str
     title: str
@@ -124,6 +143,7 @@ class Group:
     open: bool
     findings: tuple[FindingView, ...]
     hidden: int
+    parts: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +196,11 @@ class Report:
     """(anchor, title) of the sections shown: a healthy capture has no chart or findings."""
     config: str | None
     """Which qbtrace.toml was read and what it overrides; None when none was."""
+    config_parts: tuple[str, ...]
+    """The same, cut where it may wrap (its overrides may hold long endpoint URLs)."""
     request_id_name: str
+    providers: tuple[ProviderRow, ...] = ()
+    """Token requests and failures per provider, when the inputs hold several."""
 
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
@@ -210,8 +234,17 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         notes=analysis.notes,
         sections=_sections(chart is not None, bool(groups), bool(requests)),
         config=config_line(analysis),
+        config_parts=url_parts(config_line(analysis) or ""),
         request_id_name=_request_id_name(analysis),
+        providers=_providers(analysis),
     )
+
+
+def _providers(analysis: Analysis) -> tuple[ProviderRow, ...]:
+    counts = analysis.per_provider()
+    if len(counts) < 2:
+        return ()
+    return tuple(ProviderRow(c.provider.label, c.token_requests, c.failures) for c in counts)
 
 
 def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, str], ...]:
@@ -227,7 +260,9 @@ def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, s
 
 
 def url_parts(url: str) -> tuple[str, ...]:
-    return tuple(part for part in re.split(r"(?<=[/?&])", url) if part)
+    """Where a URL may wrap: after `/`, `?`, `&`, and after `.` and `-` too, so a long host
+    (an Auth0 tenant) or a tenant GUID in the path (Microsoft's) does not break mid-word."""
+    return tuple(part for part in re.split(r"(?<=[/?&.-])", url) if part)
 
 
 def _request_id_name(analysis: Analysis) -> str:
@@ -254,7 +289,26 @@ def _groups(
         text = (rule.happened, rule.confirm, rule.fix)
         hidden = len(items) - len(views)
         opened = few or n == 0
-        out.append(Group(c.cause, rule.title, c.count, c.colour, *text, opened, views, hidden))
+        parts = _parts(c.cause, views, items, presenter)
+        out.append(
+            Group(c.cause, rule.title, c.count, c.colour, *text, opened, views, hidden, parts)
+        )
+    return tuple(out)
+
+
+def _parts(
+    cause: str, views: tuple[FindingView, ...], items: list[Finding], presenter: Presenter
+) -> tuple[Part, ...]:
+    """The shown findings of one cause split by provider, when there are several."""
+    names = list(dict.fromkeys(f.provider for f in items[: len(views)]))
+    if len(names) < 2:
+        return ()
+    out = []
+    for name in names:
+        provider = presenter.profile.named(name)
+        t = BY_CAUSE[cause].texts(provider)
+        mine = tuple(v for v, f in zip(views, items, strict=False) if f.provider == name)
+        out.append(Part(provider.label, t.happened, t.confirm, t.fix, mine))
     return tuple(out)
 
 

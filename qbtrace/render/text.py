@@ -30,12 +30,16 @@ def render(
     lines = _header(analysis, presenter, colour) + _tables(analysis, presenter)
     if analysis.findings:
         lines.append(LEGEND)
-    for number, group in blocks(analysis.findings, analysis.profile.outage_window):
-        lines.append("")
-        if len(group) > 1:
-            lines += _outage(number, group, presenter, colour)
-        else:
-            lines += _finding(number, group[0], presenter, colour)
+    numbers = {id(f): n for n, f in enumerate(analysis.findings, 1)}
+    for heading, findings in _by_provider(analysis):
+        lines += ["", f"== {heading}"] if heading else []
+        for _, group in blocks(tuple(findings), analysis.profile.outage_window):
+            number = numbers[id(group[0])]
+            lines.append("")
+            if len(group) > 1:
+                lines += _outage(number, group, presenter, colour)
+            else:
+                lines += _finding(number, group[0], presenter, colour)
     out = [part for line in lines for part in style.wrap(line, width)]
     return "\n".join(out) + "\n"
 
@@ -56,6 +60,21 @@ def blocks(findings: tuple[Finding, ...], window: float) -> list[Block]:
     return out
 
 
+def _by_provider(analysis: Analysis) -> list[tuple[str, list[Finding]]]:
+    """The findings in input order, under one heading per provider when the inputs hold
+    several (one app's accounting traffic to two providers in one capture); none otherwise."""
+    counts = analysis.per_provider()
+    if len(counts) < 2:
+        return [("", list(analysis.findings))]
+    return [
+        (
+            f"{c.provider.label}: {c.token_requests} token requests, {c.failures} failed",
+            [f for f in analysis.findings if f.provider == c.provider.name],
+        )
+        for c in counts
+    ]
+
+
 def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]:
     s = summary(analysis)
     by_cause = s["by_cause"]
@@ -74,6 +93,13 @@ def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]
             f"{plural(item.entries, 'entry')}, {plural(tokens, 'token request')}"
         )
         lines += [f"    warning: {terminal_line(w)}" for w in dict.fromkeys(item.warnings)]
+    counts = analysis.per_provider()
+    if len(counts) > 1:
+        each = "; ".join(
+            f"{c.provider.label} {c.token_requests} token requests, {c.failures} failed"
+            for c in counts
+        )
+        lines.append(f"  providers: {each}")
     lines += [f"  note: {terminal_line(note)}" for note in analysis.notes]
     top = headline(analysis.findings, presenter.provider)
     if top is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import astuple, dataclass, field
 from types import ModuleType
 from typing import Literal, get_args
 
@@ -29,12 +29,15 @@ Cause = Literal[
     "redirect_uri_mismatch",
     "code_client_mismatch",
     "refresh_client_mismatch",
+    "interaction_required",
     "code_reused",
     "refresh_token_revoked",
+    "refresh_token_family_revoked",
     "refresh_race",
     "refresh_response_lost",
     "refresh_token_superseded",
     "grant_poisoned_by_code_reuse",
+    "refresh_token_evicted",
     "refresh_token_hard_expired",
     "refresh_token_expired",
     "code_expired",
@@ -74,6 +77,9 @@ class Rule:
     """The docstring's sections, whitespace collapsed, placeholders left in."""
     guesses: tuple[str, ...] = ()
     """Causes to list as alternatives when this one is a guess (`LIKELY_CAUSES` of the module)."""
+    applies: Callable[[Provider], bool] = field(default=lambda provider: True)
+    """Whether the provider's policy makes this cause possible at all (the module's `applies`;
+    every provider when it has none): the others' failures never get it."""
 
     def texts(self, provider: Provider | None = None) -> Texts:
         """The sections in the words of `provider` (the default provider's when None)."""
@@ -146,11 +152,27 @@ def _load(cause: Cause, rank: int) -> Rule:
         module.check,
         Texts(s["title"], s["What happened"], s["How to confirm"], s["How to fix"]),
         tuple(getattr(module, "LIKELY_CAUSES", ())),
+        getattr(module, "applies", _everywhere),
     )
+
+
+def _everywhere(provider: Provider) -> bool:
+    return True
 
 
 RULES: tuple[Rule, ...] = tuple(_load(cause, rank) for rank, cause in enumerate(PRECEDENCE))
 BY_CAUSE: dict[str, Rule] = {rule.cause: rule for rule in RULES}
+
+
+def arises_with(rule: Rule, providers: Iterable[Provider]) -> str:
+    """Which of `providers` the cause can arise with, as `qbtrace causes` and `explain` say."""
+    listed = list(providers)
+    names = [p.name for p in listed if rule.applies(p)]
+    if len(names) == len(listed):
+        return "every provider"
+    if not names:
+        return "no built-in provider; one set up for it in qbtrace.toml"
+    return ", ".join(names) + " (and any provider set up for it in qbtrace.toml)"
 
 
 def fix_for(finding: Finding, provider: Provider | None = None) -> str:

@@ -117,3 +117,10 @@ def environments(profile: Profile, first: str | None, second: str | None) -> str
     """` (development vs production keys)` when the config knows both ids apart, else ``."""
     envs = [profile.environment_of(c) for c in (first, second)]
     return f" ({envs[0]} vs {envs[1]} keys)" if all(envs) and envs[0] != envs[1] else ""
+
+
+def rotation_kills(provider: Provider) -> bool:
+    """The provider rotates refresh tokens and a replaced one dies before its own lifetime
+    ends (not Google, which never rotates; not Microsoft, whose old tokens live on)."""
+    lifetime = provider.refresh_token_lifetime
+    return provider.rotates and (lifetime is None or provider.rotation_grace < lifetime)

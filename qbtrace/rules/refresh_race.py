@@ -18,9 +18,18 @@ import bisect
 
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
+from qbtrace.providers import Provider
 from qbtrace.redact import Secret
 from qbtrace.rules import from_logs
-from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure, span
+from qbtrace.rules.common import (
+    Context,
+    cite,
+    match,
+    outcome,
+    refresh_failure,
+    rotation_kills,
+    span,
+)
 
 CAUSE = "refresh_race"
 MAX_FLIGHT = 600.0
@@ -70,3 +79,8 @@ def _note(r: TokenRequest, f: TokenRequest, token: Secret) -> str:
     if r.ok and r.issued_rt is not None and r.issued_rt.hex != token.hex:
         said += f", issued {r.issued_rt.tag} in place of {token.tag}"
     return f"same token in flight, {when} and answered {span(r.end - f.start)} into it: {said}"
+
+
+def applies(provider: Provider) -> bool:
+    """Only a rotation makes the losers of an overlap present a dead token."""
+    return rotation_kills(provider)

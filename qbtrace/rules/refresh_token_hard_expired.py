@@ -12,6 +12,7 @@ How to fix: {hard_cap_fix}.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
+from qbtrace.providers import Provider
 from qbtrace.rules.common import Context, cite, match, refresh_failure, span, when
 
 CAUSE = "refresh_token_hard_expired"
@@ -31,3 +32,8 @@ def check(ctx: Context) -> Match | None:
     late = span(f.start - deadline)
     note = f"announced the grant's hard end at {when(deadline)}, {late} before this request"
     return match(CAUSE, Confidence.CERTAIN, cite("issuing_response", issuer, note))
+
+
+def applies(provider: Provider) -> bool:
+    """Where answers announce the grant's absolute end."""
+    return provider.hard_expires_field is not None

@@ -3,8 +3,8 @@
 What happened: an earlier successful refresh spent this token and {provider} returned a different
 refresh token{rotation_note}. The app did not store the new
 value, or stored it where it does not read from, and presented the old one again. {Provider}
-invalidates the old value when it issues the new one: `invalid_grant`. This is the classic
-"works for a day, then invalid_grant".
+invalidates the old value when it issues the new one{grace_note}: `invalid_grant`. This is
+the classic "works for a day, then invalid_grant".
 
 How to confirm: the evidence shows the refresh that issued the successor and the first request
 that spent this token; the failing request comes after both.
@@ -16,8 +16,17 @@ unchanged) before using the new access token, in the one place all workers read 
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
+from qbtrace.providers import Provider
 from qbtrace.rules import from_logs
-from qbtrace.rules.common import Context, before, cite, match, refresh_failure, span
+from qbtrace.rules.common import (
+    Context,
+    before,
+    cite,
+    match,
+    refresh_failure,
+    rotation_kills,
+    span,
+)
 
 CAUSE = "refresh_token_superseded"
 
@@ -47,3 +56,8 @@ def check(ctx: Context) -> Match | None:
     if first is not rotation:
         evidence.append(cite("first_spent", first, f"first refresh with {token.tag}"))
     return match(CAUSE, confidence, *evidence)
+
+
+def applies(provider: Provider) -> bool:
+    """Where refreshes rotate and the old token dies before its own lifetime ends."""
+    return rotation_kills(provider)

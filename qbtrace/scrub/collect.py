@@ -15,7 +15,7 @@ import binascii
 import re
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from qbtrace.providers import TENANT_PARAMS
+from qbtrace.providers import TENANT_PARAMS, tenant_in
 from qbtrace.redact import canonical
 from qbtrace.scrub import find
 from qbtrace.scrub.names import fold, is_secret_name, oauth_kind
@@ -64,7 +64,16 @@ SET_COOKIE_SPLIT = re.compile(r"\n|,(?=\s*[^;,=\s]+=)")
 """Folded `Set-Cookie` values: Chrome and Firefox join them with newlines, proxies with
 commas (a comma inside `Expires=Wed, 21 Oct` is followed by no `name=`)."""
 PUBLIC_FIELDS = frozenset(
-    {"clientid", "redirecturi", "scope", "granttype", *(fold(p) for p in TENANT_PARAMS)}
+    {
+        "clientid",
+        "redirecturi",
+        "scope",
+        "granttype",
+        *(fold(p) for p in TENANT_PARAMS),
+        # a provider's ids of the exchange (Microsoft's error answers): evidence, no secret
+        "traceid",
+        "correlationid",
+    }
 )
 """Fields qbtrace reads that are no secret: their values are never taken as random secrets."""
 
@@ -98,7 +107,10 @@ class Collector:
         canon, defects = canonical(raw)
         if "empty" in defects or "placeholder" in defects or len(canon) < MIN_FORM:
             return
-        self._oauth.setdefault(raw, (self.stand_ins.value(raw), kind))
+        fake = self.stand_ins.value(raw)
+        if kind == "id_token":  # Google's per-user token limit needs the user to stay told apart
+            fake = self.stand_ins.with_user(raw, fake)
+        self._oauth.setdefault(raw, (fake, kind))
         self._oauth.setdefault(canon, (self.stand_ins.core(canon), kind))
 
     def secret(self, kind: str, raw: str, words: bool = False) -> None:
@@ -222,8 +234,9 @@ class Collector:
             for pair in query.split("&") if "=" in query else ():
                 name, _, value = pair.partition("=")
                 self.field(unquote_plus(name), unquote_plus(value))
+        tenant = tenant_in(url.strip())  # a tenant id in the path is public (Microsoft's)
         for segment in parts.path.split("/"):
-            if find.opaque(segment):
+            if find.opaque(segment) and segment != tenant:
                 self.secret("random value", unquote(segment))
 
     def text(self, text: str) -> None:

@@ -13,9 +13,12 @@ still starts with `eyJ` and keeps its dots.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 from qbtrace.redact import QUOTES, Redactor, canonical
+from qbtrace.sources.claims import subject
 
 BLOCK = 8
 KEPT_CHARS = "-._~"
@@ -40,6 +43,16 @@ class StandIns:
         if canon.startswith("eyJ"):  # a JWT's header prefix: keeps access/refresh swaps visible
             return "eyJ" + "".join(out)[3:]
         return "".join(out)
+
+    def with_user(self, raw: str, fake: str) -> str:
+        """An id_token's stand-in `fake` whose payload names the user by a stand-in of its
+        `sub`, so the copy still tells users apart (a per-user limit reads the same)."""
+        user = subject(raw.strip())
+        parts = fake.split(".")
+        if user is None or len(parts) != 3:
+            return fake
+        parts[1] = _payload(self.core(user), len(parts[1])) or parts[1]
+        return ".".join(parts)
 
     def value(self, raw: str) -> str:
         """The raw value with its canonical core replaced and its wrapper kept; a placeholder
@@ -80,3 +93,14 @@ def _respell(core: str, fake: str) -> str:
             out.append(fake[i] if i < len(fake) else "")
             i, j = i + 1, j + 1
     return "".join(out) + fake[i:]
+
+
+def _payload(user: str, width: int) -> str | None:
+    """A JWT payload naming `user` whose base64 is `width` characters long, as the original's
+    was (lengths are kept); None when it cannot be that short."""
+    for pad in range(width):
+        claims = json.dumps({"sub": user, "_": "0" * pad}, separators=(",", ":")).encode()
+        text = base64.urlsafe_b64encode(claims).decode().rstrip("=")
+        if len(text) >= width:
+            return text if len(text) == width else None
+    return None

@@ -19,6 +19,7 @@ from qbtrace import providers
 from qbtrace.model import ClientAuth, CredentialDefect, Exchange, Gap, Kind, RawParts, Ref, Value
 from qbtrace.providers import BUILTIN
 from qbtrace.redact import Redactor, canonical, redact_text
+from qbtrace.sources.claims import subject
 from qbtrace.urls import join, split, without_userinfo
 
 SECRET_PARAMS = {
@@ -29,8 +30,10 @@ SECRET_PARAMS = {
     "client_secret": "secret",
     "token": "tok",
     "state": "state",
+    "session_state": "state",  # OpenID session management (Xero's, Microsoft's callbacks)
     "client_assertion": "secret",
     "code_verifier": "secret",
+    "code_challenge": "secret",  # PKCE: derived from the verifier (google-auth-oauthlib)
     "password": "secret",
 }
 REPLY_FIELDS = tuple(
@@ -223,6 +226,10 @@ def _tagged(fields: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, 
     return out
 
 
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict[str, Value]:
     if body is None:
         gaps.append("response-body-missing")
@@ -242,6 +249,13 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict
     for name in ("access_token", "refresh_token", "id_token"):
         if isinstance(data.get(name), str):
             out[name] = redactor.secret(SECRET_PARAMS[name], data[name])
+    user = subject(data["id_token"]) if isinstance(data.get("id_token"), str) else None
+    if user is None and isinstance(data.get("id_subject"), str):
+        # a HAR exported from a tags-only capture spells the user here: the id_token it
+        # came from cannot be rebuilt from its tag (no provider sends this field)
+        user = data["id_subject"]
+    if user is not None:
+        out["id_subject"] = redactor.secret("user", user)
     for name in REPLY_FIELDS:
         value = data.get(name)
         if isinstance(value, str):
@@ -249,6 +263,8 @@ def _reply_fields(body: str | None, redactor: Redactor, gaps: list[Gap]) -> dict
             out[name] = redact_text(value) if len(value) >= 16 else value
         elif isinstance(value, int | float) and not isinstance(value, bool):
             _keep_number(out, name, value, gaps)
+        elif isinstance(value, list) and value and all(_integer(v) for v in value[:8]):
+            out[name] = ",".join(str(v) for v in value[:8])  # codes, such as error_codes
     for name, value in data.items():
         # lifetimes a custom provider announces (`refresh_token_expires_in`...): its config
         # may name them as `refresh_expires_field`

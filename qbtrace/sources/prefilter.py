@@ -17,21 +17,27 @@ def needle_pattern(profile: Profile) -> re.Pattern[bytes]:
     return re.compile(b"|".join(re.escape(n.encode()) for n in profile.needles))
 
 
-def path_anchors(needles: tuple[str, ...]) -> tuple[str, str, str, str] | None:
-    """Four substrings such that the raw path of every flow the profile may want holds one
-    (`/oauth2` covers all three endpoint paths of the default provider), as latin-1 text of the
-    path's bytes; None when four do not do (many endpoints or disconnect URLs: the needle
-    regex is used)."""
+ANCHORS = 6
+"""Substrings tried on each path: enough for the built-in providers' endpoint paths (one
+`/oauth2` covers three providers' authorize paths, `/toke` two token paths), the callback's
+`code=` and the default provider's tenant parameter."""
+Anchors = tuple[str, str, str, str, str, str]
+
+
+def path_anchors(needles: tuple[str, ...]) -> Anchors | None:
+    """ANCHORS substrings such that the raw path of every flow the profile may want holds
+    one, as latin-1 text of the path's bytes; None when that many do not do (many endpoints
+    or disconnect URLs: the needle regex is used)."""
     left = sorted({n.encode().decode("latin-1") for n in needles}, key=len)
     anchors: list[str] = []
     while left:
         anchor = max(_substrings(left[0]), key=lambda s: (sum(s in n for n in left), len(s)))
         anchors.append(anchor)
         left = [n for n in left if anchor not in n]
-    if not anchors or len(anchors) > 4:
+    if not anchors or len(anchors) > ANCHORS:
         return None
-    a, b, c, d = (*anchors, *[anchors[-1]] * (4 - len(anchors)))
-    return a, b, c, d
+    a, b, c, d, e, g = (*anchors, *[anchors[-1]] * (ANCHORS - len(anchors)))
+    return a, b, c, d, e, g
 
 
 def _substrings(needle: str) -> list[str]:
@@ -41,8 +47,8 @@ def _substrings(needle: str) -> list[str]:
 
 
 class PathFilter:
-    """`may_match(path)`: the four anchors as str `in` tests (a cold regex engine cost the
-    live proxy twice as much), or the needle regex when four anchors do not cover them."""
+    """`may_match(path)`: the anchors as str `in` tests (a cold regex engine cost the live
+    proxy twice as much), or the needle regex when ANCHORS anchors do not cover them."""
 
     def __init__(self, profile: Profile) -> None:
         self.pattern = needle_pattern(profile)
@@ -53,5 +59,5 @@ class PathFilter:
             return self.pattern.search(path) is not None
         # str `in` on the latin-1 view: bytes `in` goes through the buffer protocol
         text = path.decode("latin-1")
-        a, b, c, d = self.anchors
-        return a in text or b in text or c in text or d in text
+        a, b, c, d, e, g = self.anchors
+        return a in text or b in text or c in text or d in text or e in text or g in text

@@ -40,6 +40,11 @@ Hosts answered
   HTTP-to-HTTPS rule). Both can be on at once (http → https first, then the slash).
 - emulator.control: the control API below (plain HTTP through the proxy). Recordings filter
   this host out; flows of it carry `flow.metadata["emulator_control"] = True`.
+- Xero's, Microsoft's, Google's and an Auth0 tenant's hosts: handed to `xero_emu.py`,
+  `microsoft_emu.py`, `google_emu.py` and `auth0_emu.py` (each docstring says what that
+  provider's emulation models and assumes);
+  they share this addon's clock and its delay and drop knobs, so one capture can mix
+  providers; their own control calls are `http://emulator.control/<xero|microsoft|google|auth0>/..`.
 - anything else (e.g. Chromium's background Google traffic): 404, never upstream.
 
 Modelled, from quickbooks-oauth.md (sections 1, 2, 3 and 5):
@@ -102,8 +107,6 @@ Control API (`http://emulator.control/<path>`, JSON body or query parameters):
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import html
 import json
 import os
@@ -118,7 +121,12 @@ from mitmproxy import http
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from app_servers import AppServers
+from auth0_emu import Auth0Emulator
+from google_emu import GoogleEmulator
 from intuit_model import APPS, IntuitModel, Outcome
+from microsoft_emu import MicrosoftEmulator
+from oauth_emu import ProviderEmulator, client_auth, content_of
+from xero_emu import XeroEmulator
 
 CONTROL_HOST = "emulator.control"
 TOKEN_HOST = "oauth.platform.intuit.com"
@@ -166,23 +174,6 @@ def discovery(sandbox: bool) -> dict[str, object]:
     }
 
 
-def client_auth(req: http.Request) -> tuple[str, str] | None:
-    """(client_id, secret) from the Basic header, else from the form body; None if malformed."""
-    header = req.headers.get("authorization", "")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        cid, sep, secret = decoded.partition(":")
-        return (cid, secret) if sep else None
-    form = req.urlencoded_form
-    return form.get("client_id", ""), form.get("client_secret", "")
-
-
 class IntuitEmulator:
     def __init__(self) -> None:
         self.reset()
@@ -197,6 +188,14 @@ class IntuitEmulator:
         self.inject: tuple[int, dict[str, object], int] = (0, {}, 0)
         self.consent = "auto"
         self.apps = AppServers(self.make)
+        others: list[ProviderEmulator] = [
+            XeroEmulator(),
+            MicrosoftEmulator(),
+            GoogleEmulator(),
+            Auth0Emulator(),
+        ]
+        self.providers = {p.name: p for p in others}
+        self.by_host = {h: p for p in others for h in p.hosts}
 
     def now(self) -> float:
         return time.time() + self.shift
@@ -212,12 +211,7 @@ class IntuitEmulator:
     ) -> http.Response:
         now = self.now()
         tid = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
-        if body is None:
-            content = b""
-        elif isinstance(body, str):
-            content = body.encode()
-        else:
-            content = json.dumps(body, separators=(",", ":")).encode()
+        content = content_of(body)
         headers = {
             "date": formatdate(now, usegmt=True),
             "content-type": ctype,
@@ -258,6 +252,8 @@ class IntuitEmulator:
             if flow.response and "origin" in req.headers:
                 flow.response.headers["access-control-allow-origin"] = req.headers["origin"]
                 flow.response.headers["vary"] = "Origin"
+        elif host in self.by_host:
+            await self.provider_flow(flow, self.by_host[host])
         elif host == "localhost" and req.port == GENERIC_PORT:
             flow.response = self.generic_route(req)
         else:
@@ -295,7 +291,18 @@ class IntuitEmulator:
 
     # -- token endpoint -------------------------------------------------------------------
     async def token_flow(self, flow: http.HTTPFlow) -> None:
-        resp = self.token(flow.request)
+        await self.delayed(flow, self.token(flow.request))
+
+    async def provider_flow(self, flow: http.HTTPFlow, provider: ProviderEmulator) -> None:
+        """Another provider's host: its emulator answers; delay and drop apply to its token
+        requests as to Intuit's."""
+        resp = provider.handle(flow.request, self.now())
+        if not provider.is_token(flow.request):
+            flow.response = resp
+            return
+        await self.delayed(flow, resp)
+
+    async def delayed(self, flow: http.HTTPFlow, resp: http.Response) -> None:
         seconds, count = self.delay
         if count:
             self.delay = (seconds, count - 1)
@@ -476,6 +483,9 @@ class IntuitEmulator:
         return self.make(200, result)
 
     def control_op(self, path: str, a: dict[str, object]) -> dict[str, object] | None:
+        prefix, _, op = path.lstrip("/").partition("/")
+        if prefix in self.providers and op:
+            return self.providers[prefix].control(op, a, self.now())
         if path == "/reset":
             self.reset()
         elif path == "/clock/advance":

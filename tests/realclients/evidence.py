@@ -17,11 +17,20 @@ never by position:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Entry = dict[str, Any]
 TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+TOKEN_URLS = re.compile(
+    r"^https://(oauth\.platform\.intuit\.com/oauth2/v1/tokens/bearer"
+    r"|identity\.xero\.com/connect/token"
+    r"|login\.microsoftonline\.com/[^/?]+/oauth2(/v2\.0)?/token"
+    r"|oauth2\.googleapis\.com/token"
+    r"|qbtrace-demo\.eu\.auth0\.com/oauth/token)$"
+)
+"""Every emulated provider's token endpoint (Microsoft's with any tenant)."""
 AUTHORIZE_HOST = "appcenter.intuit.com"
 LINKS: dict[str, tuple[str, ...]] = {
     "redirect_uri_mismatch": ("authorize",),
@@ -45,7 +54,10 @@ def location(entry: Entry) -> str:
 
 
 def is_token_request(entry: Entry) -> bool:
-    return entry["request"]["method"] == "POST" and entry["request"]["url"] == TOKEN_URL
+    return (
+        entry["request"]["method"] == "POST"
+        and TOKEN_URLS.match(entry["request"]["url"]) is not None
+    )
 
 
 def issued_refresh_token(entry: Entry) -> str:

@@ -24,12 +24,12 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctl import advance, control, log, main
 from intuit_model import APPS
 
 DEV, PROD, OTHER, TENANT_A, TENANT_B, TENANT_C = list(APPS)
 CALLBACK = "https://app.example.test/callback"
 DAY = 86_400
-log: list[dict[str, Any]] = []
 APP = logging.getLogger("app.tokens")
 
 
@@ -67,15 +67,6 @@ def app_logging() -> None:
     APP.setLevel(logging.INFO)
 
 
-def control(path: str, **body: Any) -> dict[str, Any]:
-    r = requests.post(f"http://emulator.control{path}", json=body, timeout=10)
-    r.raise_for_status()
-    result: dict[str, Any] = r.json()
-    return result
-
-
-def advance(seconds: float) -> None:
-    control("/clock/advance", seconds=seconds)
 
 
 def client(
@@ -293,12 +284,6 @@ def mixed(a: dict[str, Any]) -> None:
     refresh(prod)
 
 
-def main() -> None:
-    app_logging()
-    part, args = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
-    result = globals()[part](args)
-    print(json.dumps({"part": part, "log": log, "result": result}))
-
-
 if __name__ == "__main__":
-    main()
+    app_logging()
+    main(globals())

@@ -40,9 +40,24 @@ SCENARIOS = {**BY_CAUSE, **AUTH_FLOWS}
 
 GOLDEN = HERE.parent / "data" / "golden"
 EMULATOR = HERE / "emulator.py"
-TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
-# Only Intuit's hosts and the apps' own: no control calls, no Chromium background traffic.
-RECORD_FILTER = r"(~d intuit\.com | ~d example\.test) & !~u favicon"
+TOKEN_URL = evidence.TOKEN_URL
+PROVIDER_HOSTS = {
+    "quickbooks": r"~d intuit\.com",
+    "xero": r"~d xero\.com",
+    "microsoft": r"~d login\.microsoftonline\.com",
+    "google": r"~d accounts\.google\.com | ~d oauth2\.googleapis\.com",
+    "auth0": r"~d auth0\.com",
+}
+
+
+def record_filter(providers: Sequence[str]) -> str:
+    """The scenario's providers' hosts and the apps' own: no control calls, no Chromium
+    background traffic (which goes to Google hosts)."""
+    hosts = " | ".join(PROVIDER_HOSTS[p] for p in providers)
+    return f"({hosts} | ~d example\\.test) & !~u favicon"
+
+
+RECORD_FILTER = record_filter(["quickbooks"])
 _BESIDE = Path(sys.executable).with_name("mitmdump")
 MITMDUMP = str(_BESIDE) if _BESIDE.exists() else (shutil.which("mitmdump") or "mitmdump")
 
@@ -152,11 +167,7 @@ def run_scenario(
 
 def token_entries(har: dict[str, Any]) -> list[dict[str, Any]]:
     """Token-endpoint POSTs of a HAR, in the order they started."""
-    entries = [
-        e
-        for e in har["log"]["entries"]
-        if e["request"]["method"] == "POST" and e["request"]["url"] == TOKEN_URL
-    ]
+    entries = [e for e in har["log"]["entries"] if evidence.is_token_request(e)]
     return sorted(entries, key=lambda e: e["startedDateTime"])
 
 
@@ -173,19 +184,21 @@ def check(har: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     return problems
 
 
-def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
+def record(name: str, confdir: str, out: Path | None = None) -> dict[str, Any]:
+    out = out or GOLDEN
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"qbt-{name}-") as tmp:
         har, flows, pw = Path(tmp, "m.har"), Path(tmp, "m.mitm"), Path(tmp, "pw.har")
         browser = SCENARIOS[name].client.split("+")[0]
         own_har = {"chromium": "playwright", "firefox": "firefox"}.get(browser)
+        keep = record_filter(SCENARIOS[name].providers)
         args = [
             "--set",
             f"hardump={har}",
             "-w",
             str(flows),
             "--set",
-            f"save_stream_filter={RECORD_FILTER}",
+            f"save_stream_filter={keep}",
         ]
         with mitmdump(args, confdir) as (proxy_url, ca):
             result = run_scenario(name, proxy_url, ca, str(pw) if own_har else None)
@@ -202,6 +215,8 @@ def record(name: str, confdir: str, out: Path = GOLDEN) -> dict[str, Any]:
             shutil.copyfile(pw, out / f"{name}.{own_har}.har")
     keys = ("scenario", "client", "causes", "evidence", "statuses", "time_shifted", "notes")
     expect = {k: result[k] for k in keys}
+    if SCENARIOS[name].providers != ("quickbooks",):
+        expect["providers"] = list(SCENARIOS[name].providers)
     (out / f"{name}.expect.json").write_text(json.dumps(expect, indent=2) + "\n")
     return result
 

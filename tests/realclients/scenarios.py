@@ -81,6 +81,10 @@ class Ctx:
         script = [str(HERE / "pyclient.py"), part, json.dumps(args)]
         return self._run([sys.executable, *self.py_prefix, *script], HERE)
 
+    def client(self, script: str, part: str, **args: Any) -> dict[str, Any]:
+        """Another provider's SDK driver (`xeroclient.py`, `msclient.py`, `googleclient.py`)."""
+        return self._run([sys.executable, str(HERE / script), part, json.dumps(args)], HERE)
+
     def node(self, part: str, **args: Any) -> dict[str, Any]:
         argv = ["node", *self.node_prefix, "driver.js", part, json.dumps(args)]
         return self._run(argv, HERE / "node")
@@ -109,6 +113,8 @@ class Scenario:
     # the server first is a race, so re-recordings compare their statuses in any order
     racy: bool = False
     notes: str = ""
+    providers: tuple[str, ...] = ("quickbooks",)
+    """Whose hosts the recording keeps (`record.record_filter`)."""
 
 
 def py_part(part: str, **args: Any) -> Callable[[Ctx], object]:
@@ -395,3 +401,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ]
 }
+
+from provider_scenarios import PROVIDER_SCENARIOS  # noqa: E402
+
+SCENARIOS.update({s.name: s for s in PROVIDER_SCENARIOS})

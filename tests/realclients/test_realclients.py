@@ -1,9 +1,10 @@
 """Live run of a few scenarios through a real mitmdump: one per kind of real client.
 
 Intuit's Python and Node SDKs, Chromium (authorize by GET; consent POST to an app on
-localhost, which Chromium reaches past its proxy), simple-oauth2, and Firefox ESR with its
-own Save All As HAR. The Authlib and python-quickbooks goldens are only re-recorded by
-record.py (they run the same subprocess path as the Python SDK), to keep the suite short.
+localhost, which Chromium reaches past its proxy), simple-oauth2, Firefox ESR with its
+own Save All As HAR, and the other providers' SDKs: xero-python, msal, google-auth. The
+Authlib and python-quickbooks goldens are only re-recorded by record.py (they run the same
+subprocess path as the Python SDK), to keep the suite short.
 
 Each records into a temporary directory exactly as record.py does, then checks the HAR that
 mitmproxy exported: the token requests and their statuses are the ones the scenario declares,
@@ -33,8 +34,20 @@ LIVE = {
     "healthy_consent_post_callback_absent": "chromium+python-sdk",
     "healthy_simple_oauth2": "simple-oauth2",
     "firefox_spa_double_exchange": "firefox",
+    "xero_superseded": "xero-python",
+    "interaction_required": "msal",
+    "google_testing_expired": "google-auth",
 }
 SIMPLE_OAUTH2 = HERE / "node" / "node_modules" / "simple-oauth2"
+# the hosts a recording may hold: the providers' and the apps' own
+RECORDED_HOSTS = (
+    "intuit.com",
+    "xero.com",
+    "login.microsoftonline.com",
+    "accounts.google.com",
+    "oauth2.googleapis.com",
+    "example.test",
+)
 
 
 def missing_tool(client: str) -> str | None:
@@ -81,7 +94,7 @@ def test_scenario_records_expected_token_requests(name: str, confdir: str, tmp_p
     }
     assert (tmp_path / f"{name}.mitm").stat().st_size > 0
     hosts = {e["request"]["url"].split("/")[2] for e in har["log"]["entries"]}
-    assert all(h.endswith(("intuit.com", "example.test")) for h in hosts), hosts
+    assert all(h.endswith(RECORDED_HOSTS) for h in hosts), hosts
     if LIVE[name].startswith("firefox"):
         ff = json.loads((tmp_path / f"{name}.firefox.har").read_text())
         assert ff["log"]["creator"]["name"] == "Firefox"
