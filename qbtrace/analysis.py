@@ -11,12 +11,14 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import SCAN_LIMIT, classify, explain_new
 from qbtrace.clocks import on_provider_clock
 from qbtrace.events import timeline
+from qbtrace.join import join, without
 from qbtrace.lineage import Lineage
 from qbtrace.model import Confidence, Exchange, Finding, Input, Kind
 from qbtrace.profile import Profile
@@ -117,12 +119,13 @@ def read_all(
     redactor: Redactor,
     on_input: Callable[[Input], None] | None = None,
     before: Callable[[Path, str], None] | None = None,
+    log_tz: tzinfo | None = None,
 ) -> list[Input]:
     inputs = []
     for path, name in zip(paths, source_names(paths), strict=True):
         if before is not None:
             before(path, name)
-        item = read_input(path, name, profile, redactor)
+        item = read_input(path, name, profile, redactor, log_tz)
         if on_input is not None:
             on_input(item)
         inputs.append(item)
@@ -130,9 +133,9 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs = tuple(on_provider_clock(item, profile) for item in inputs)
+    inputs, folded = join(tuple(on_provider_clock(item, profile) for item in inputs), profile)
     order = {item.source: n for n, item in enumerate(inputs)}
-    state, found = analyze_timeline(timeline(inputs), profile)
+    state, found = analyze_timeline(timeline(without(inputs, folded)), profile)
     findings = [_clock_said(f, inputs, profile) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
-from qbtrace.model import Confidence, Evidence, Finding, Match
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Finding, Match
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.rules import BY_CAUSE, RULES, Rule
@@ -78,6 +78,8 @@ def explain(ctx: Context) -> Finding:
         happened=chosen.happened,
         fix=chosen.fix,
         provider=ctx.provider.name,
+        process=f.x.process,
+        seen_in=f.x.seen_in,
     )
 
 
@@ -125,6 +127,13 @@ def _lineage_key(lineage: Lineage, r: TokenRequest) -> str:
     token = r.presented
     if token is not None:
         return lineage.lineage_of(token) or token.hex
+    tenant = r.x.params.get(TENANT)  # a log line names the company, not the token
+    if isinstance(tenant, str):
+        return f"tenant:{tenant}"
+    if r.client_id is None and TOKEN_NOT_LOGGED in r.x.gaps:
+        # a log naming neither company nor client: its failures cannot be told apart as
+        # unrelated connections, so they do not make an outage by their number alone
+        return f"log:{r.x.ref.source}"
     return r.client_id or f"request:{r.seq}"
 
 

@@ -191,6 +191,12 @@ NO_CONFIG = click.option(
 CLIENT_IDS = click.option(
     "--show-client-ids", is_flag=True, help="Print client ids as they are, not as tags."
 )
+LOG_TZ = click.option(
+    "--log-tz",
+    metavar="ZONE",
+    help="Zone of application-log timestamps written without one (IANA name or +HH:MM; "
+    "default UTC).",
+)
 
 
 @main.command()
@@ -223,6 +229,7 @@ CLIENT_IDS = click.option(
     help="Also write the token-event table to this Parquet file.",
 )
 @CLIENT_IDS
+@LOG_TZ
 @guarded
 def analyze(
     inputs: tuple[Path, ...],
@@ -233,12 +240,14 @@ def analyze(
     fail_on: tuple[tuple[str, ...], ...],
     events: Path | None,
     show_client_ids: bool,
+    log_tz: str | None,
 ) -> None:
-    """Explain every failed token request in HAR files, mitmproxy flow files or qbtrace captures.
+    """Explain every failed token request in HAR files, mitmproxy flow files, qbtrace captures
+    or application logs.
 
-    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture);
-    `-` reads standard input. Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad
-    input or usage.
+    Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture,
+    or an app's log and a capture of the same traffic); `-` reads standard input.
+    Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
     """
     from qbtrace.run import Request, run_analysis
 
@@ -246,7 +255,7 @@ def analyze(
         if target is not None:
             check_output(target, inputs)
     request = Request(
-        inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config
+        inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config, log_tz
     )
     found = run_analysis(request, Printer(colour_wanted()))
     sys.exit(1 if found else 0)
@@ -265,6 +274,7 @@ def analyze(
 @CONFIG
 @NO_CONFIG
 @CLIENT_IDS
+@LOG_TZ
 @guarded
 def report(
     inputs: tuple[Path, ...],
@@ -272,12 +282,15 @@ def report(
     config: Path | None,
     no_config: bool,
     show_client_ids: bool,
+    log_tz: str | None,
 ) -> None:
     """Write the self-contained HTML report (short for `analyze --format html -o FILE`)."""
     from qbtrace.run import Request, run_analysis
 
     check_output(output, inputs)
-    request = Request(inputs, "html", output, config, None, show_client_ids, (), not no_config)
+    request = Request(
+        inputs, "html", output, config, None, show_client_ids, (), not no_config, log_tz
+    )
     run_analysis(request, Printer(colour_wanted()))
     if not is_stdio(output):
         click.echo(f"qbtrace: wrote {terminal_line(str(output))}", err=True)

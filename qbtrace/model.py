@@ -12,11 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from qbtrace.redact import Secret
 
 Value = str | int | float | bool | Secret | None
+TENANT = "tenant"
+"""Param of an exchange read from a log: the tenant (company) the line names."""
+TOKEN_NOT_LOGGED: Final = "token-not-in-log"
+"""Gap of an exchange read from an application log that does not show which code or refresh
+token it presented: the per-token causes can then only be guessed (causes.md, "Application
+logs as evidence")."""
 
 Gap = Literal[
     "request-body-missing",
@@ -35,13 +41,15 @@ Gap = Literal[
     "time-out-of-range",
     "invalid-lifetime",
     "invalid-number",
+    "token-not-in-log",
 ]
 """What an exporter left out (or could not deliver) that the rules might have needed; the
 last seven: a body past the readers' cap or nested past msgspec's depth, an answer the app
 streamed (the in-app recorder does not read it), and times or lifetimes that cannot be
 real (dropped)."""
-Via = Literal["basic", "body", "none"]
-"""Where a request's client credentials were: the Basic header, the form body, nowhere."""
+Via = Literal["basic", "body", "none", "log"]
+"""Where a request's client credentials were: the Basic header, the form body, nowhere, or
+only the client id an application log names."""
 CredentialDefect = Literal[
     "not-base64",
     "not-utf8",
@@ -62,6 +70,7 @@ CredentialDefect = Literal[
 """What is wrong with the form of client credentials."""
 Role = Literal[
     "app_redirect",
+    "token_not_logged",
     "authorize",
     "callback",
     "callback_delivery",
@@ -188,6 +197,10 @@ class Exchange:
     client: ClientAuth | None = None
     gaps: tuple[Gap, ...] = ()
     """What the exporter left out that the rules might have needed."""
+    process: str | None = None
+    """Who made the request, when an input says so (a log's hostname, pid or worker)."""
+    seen_in: tuple[Ref, ...] = ()
+    """The same exchange as other inputs show it (a log record joined to a capture)."""
 
     @property
     def ok(self) -> bool:
@@ -202,6 +215,8 @@ class Evidence:
     note: str
     ref: Ref | None = None
     time: float | None = None
+    process: str | None = None
+    """Who made the cited request, when an input says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +258,10 @@ class Finding:
     """This finding's own fix, else the rule's (`Match.fix`)."""
     provider: str = ""
     """Name of the provider the request went to; empty: the profile's default."""
+    process: str | None = None
+    """Who made the failed request (a log's hostname, pid or worker), when known."""
+    seen_in: tuple[Ref, ...] = ()
+    """Other inputs showing the same failed request (a log record joined to a capture)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +271,11 @@ class Input:
     source: str
     kind: InputKind
     entries: int
-    """All entries or flows in the file, matching or not."""
+    """All entries or flows in the file, matching or not (a log: its lines)."""
     exchanges: tuple[Exchange, ...]
     warnings: tuple[str, ...] = ()
+    format: str | None = None
+    """For a log, the SDK formats recognised and their wrappers (`<sdk> in pino`, …)."""
     others: tuple[str, ...] = ()
     """Other OAuth providers whose sign-in hosts appear in a file without token requests of
     the configured ones, as `Google (accounts.google.com)`."""

@@ -15,6 +15,7 @@ from qbtrace.config import load_profile
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
+from qbtrace.sources.logs.stamps import parse_zone
 
 
 class Output(Protocol):
@@ -44,6 +45,8 @@ class Request:
     fail_on: tuple[str, ...]
     use_local_config: bool = True
     """Read ./qbtrace.toml when no --config is given (False: --no-config)."""
+    log_tz: str | None = None
+    """`--log-tz`: the zone of application-log timestamps written without one."""
 
 
 def run_analysis(request: Request, out: Output) -> bool:
@@ -53,7 +56,8 @@ def run_analysis(request: Request, out: Output) -> bool:
     if profile.config_implicit and said:
         out.note(said)
     redactor = Redactor(default_key())
-    inputs = read_all(list(request.paths), profile, redactor, before=_progress(out))
+    zone = parse_zone(request.log_tz) if request.log_tz else None
+    inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))

@@ -67,10 +67,15 @@ def sanitize_file(
     warnings: list[str] | None = None,
     strict: Profile | None = None,
 ) -> Summary:
-    """Write a sanitized HAR of `src` (a HAR, flow file or capture) to `dst`.
+    """Write a sanitized HAR of `src` (a HAR, flow file or capture) to `dst`; an application
+    log is copied as a log instead (`sanitize_log`).
 
     What could not be read or converted is appended to `warnings`.
     """
+    from qbtrace.sanitize_log import is_log, sanitize_log_file
+
+    if is_log(src):
+        return sanitize_log_file(src, dst, redactor)
     har = load_har(src, [] if warnings is None else warnings)
     summary = sanitize_har(har, redactor, strict)
     dst.write_bytes(_encoded(har))

@@ -76,7 +76,9 @@ def test_what_no_reader_takes_is_refused_naming_every_format(tmp_path: Path) -> 
     path.write_text("hello\n")
     with pytest.raises(InputError) as err:
         read_input(path, path.name, Profile(), KEY)
-    assert str(err.value) == ("notes.txt: not a HAR, a mitmproxy flow file or a qbtrace capture")
+    assert str(err.value) == (
+        "notes.txt: not a HAR, a mitmproxy flow file, a qbtrace capture or an application log"
+    )
 
 
 def test_the_registry_lists_one_reader_per_module_and_kind() -> None:

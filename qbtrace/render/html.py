@@ -33,6 +33,8 @@ GAP_WORDS: dict[Gap, str] = {
     "client-auth-missing": "token requests without client credentials "
     "(the exporter dropped the Authorization header): client ids unknown",
     "request-body-missing": "requests without their body",
+    "token-not-in-log": "token requests an application log reports without the token they "
+    "sent: their per-token causes are guesses",
     "response-body-missing": "responses without their body",
     "response-not-json": "token responses that were not JSON",
     "request-body-in-attachment": "request bodies stored in a separate file",
@@ -96,6 +98,8 @@ class FindingView:
     request_id: str | None
     request_id_name: str
     """What the provider calls its request id (`Provider.request_id_header`)."""
+    process: str | None
+    """Who made the request and where else it was seen (a log record joined to a capture)."""
     presented: str
     steps: tuple[Step, ...]
     alternatives: tuple[str, ...]
@@ -155,6 +159,7 @@ class RequestRow:
     inside a tag, an id or a word."""
     outcome: str
     request_id: str | None
+    process: str
     css: str
 
 
@@ -323,6 +328,7 @@ def _finding(number: int, f: Finding, presenter: Presenter) -> FindingView:
         said=clip(f"{f.grant_type or 'unknown grant'}, {said}"),
         request_id=clip(f.request_id, 200) if f.request_id else None,
         request_id_name=presenter.provider(f).request_id_header or "request id",
+        process=_who(f.process, f.seen_in),
         presented=who,
         steps=tuple(_step(e, presenter) for e in f.evidence),
         alternatives=f.alternatives,
@@ -370,8 +376,18 @@ def _request_row(key: str, x: Exchange, failed: bool, request_id: str | None) ->
         url_parts=url_parts(clip(x.url, 500)),
         outcome=clip(outcome, 500),
         request_id=clip(request_id or "", 200) or None,
+        process=_who(x.process, x.seen_in) or "",
         css="failed" if failed else ("ok" if x.ok else "other"),
     )
+
+
+def _who(process: str | None, seen_in: tuple[Ref, ...]) -> str | None:
+    """`worker-2, pid 4411 (also app.log #12)`: the process a log names, and the records."""
+    also = ", ".join(f"{r.source} #{r.index}" for r in seen_in)
+    if not process and not also:
+        return None
+    text = (process or "") + (f" (also {also})" if also and process else also)
+    return clip(text, 300)
 
 
 def _blind_spots(analysis: Analysis) -> tuple[str, ...]:

@@ -150,8 +150,18 @@ def _fix(f: Finding, presenter: Presenter) -> str:
     return f"    fix: {terminal_line(fix_for(f, presenter.provider(f)))}"
 
 
+def _made_by(f: Finding) -> str:
+    """`by worker-2, pid 4411  seen in app.log #12`: what a log joined to the request adds."""
+    also = ", ".join(f"{r.source} #{r.index}" for r in f.seen_in)
+    parts = (f"by {f.process}" if f.process else "", f"seen in {also}" if also else "")
+    return "  ".join(x for x in parts if x)
+
+
 def _finding(number: int, f: Finding, presenter: Presenter, colour: bool) -> list[str]:
     lines = [f"[{number}] {_request(f, presenter)}", _cause_line(f, presenter, colour)]
+    made = _made_by(f)
+    if made:
+        lines.append(f"    {terminal_line(made)}")
     who = "  ".join(x for x in (f.token, presenter.client(f.client_id)) if x)
     if who:
         lines.append(f"    presented: {terminal_line(who)}")

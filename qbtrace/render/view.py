@@ -112,6 +112,8 @@ class Presenter:
             out["index"] = item.ref.index
         out["time"] = iso(item.time)
         out["note"] = self.note(item)
+        if item.process is not None:
+            out["process"] = item.process
         return out
 
     def finding(self, f: Finding) -> dict[str, object]:
@@ -133,6 +135,8 @@ class Presenter:
                 # the key of qbtrace.findings/1 before providers, kept for the scripts using it
                 "intuit_tid": f.request_id if provider.request_id_header == "intuit_tid" else None,
                 "request_id": f.request_id,
+                "process": f.process,
+                "seen_in": [{"source": r.source, "index": r.index} for r in f.seen_in],
             },
             "evidence": [self.evidence(e) for e in f.evidence],
             "alternatives": list(f.alternatives),

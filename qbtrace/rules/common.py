@@ -84,11 +84,14 @@ def outcome(req: TokenRequest) -> str:
 
 
 def cite(role: Role, req: TokenRequest, note: str) -> Evidence:
-    return Evidence(role, note, req.x.ref, req.x.started)
+    return cite_exchange(role, req.x, note)
 
 
 def cite_exchange(role: Role, x: Exchange, note: str) -> Evidence:
-    return Evidence(role, note, x.ref, x.started)
+    """Evidence pointing at `x`, saying who made it when an input (a log) says so."""
+    if x.process:
+        note = f"{note} (by {x.process})"
+    return Evidence(role, note, x.ref, x.started, x.process)
 
 
 def match(cause: str, confidence: Confidence, *evidence: Evidence) -> Match:

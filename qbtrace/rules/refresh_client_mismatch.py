@@ -16,6 +16,7 @@ credentials; keep sandbox and production tokens apart.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import (
     Context,
     before,
@@ -33,7 +34,7 @@ def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     f = ctx.failure
     if token is None:
-        return None
+        return from_logs.client_hint(ctx)
     issuers = ctx.lineage.issuers_of(token)
     issuer = issuers[0] if issuers else None  # one token, one client: its first issuer says which
     known = issuer is not None and before(issuer, f) and issuer.client_id is not None

@@ -20,6 +20,7 @@ from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
 from qbtrace.providers import Provider
 from qbtrace.redact import Secret
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import (
     Context,
     cite,
@@ -42,7 +43,7 @@ failure when an app replays one token thousands of times within MAX_FLIGHT."""
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.race(ctx)
     f = ctx.failure
     slack = ctx.provider.race_window
     spends = ctx.lineage.spends_of(token)

@@ -18,6 +18,7 @@ import bisect
 
 from qbtrace.events import TokenRequest
 from qbtrace.model import Confidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, cite, match, outcome, refresh_failure
 
 CAUSE = "refresh_response_lost"
@@ -30,7 +31,7 @@ thousands of times costs a bounded look per failure, not one growing with the in
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.lost(ctx)
     f = ctx.failure
     spends = ctx.lineage.spends_of(token)
     end = bisect.bisect_left(spends, f.seq, key=lambda r: r.seq)

@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from qbtrace.model import Confidence, Match
 from qbtrace.providers import Provider
-from qbtrace.rules.common import Context, before, cite, match, refresh_failure, rotation_kills, span
+from qbtrace.rules import from_logs
+from qbtrace.rules.common import (
+    Context,
+    before,
+    cite,
+    match,
+    refresh_failure,
+    rotation_kills,
+    span,
+)
 
 CAUSE = "refresh_token_superseded"
 
@@ -25,7 +34,7 @@ CAUSE = "refresh_token_superseded"
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
     if token is None:
-        return None
+        return from_logs.superseded(ctx)
     f, profile = ctx.failure, ctx.provider
     rotation = ctx.lineage.first_rotation_of(token)
     if rotation is None or rotation.issued_rt is None or not before(rotation, f):

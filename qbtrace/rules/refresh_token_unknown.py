@@ -14,6 +14,7 @@ persist every refresh_token {provider} returns.
 from __future__ import annotations
 
 from qbtrace.model import Confidence, Evidence, Match
+from qbtrace.rules import from_logs
 from qbtrace.rules.common import Context, match, refresh_failure
 
 CAUSE = "refresh_token_unknown"
@@ -22,7 +23,9 @@ LIKELY_CAUSES = ("refresh_token_superseded", "refresh_token_expired", "refresh_t
 
 def check(ctx: Context) -> Match | None:
     token = refresh_failure(ctx)
-    if token is None or ctx.lineage.was_issued(token):
+    if token is None:
+        return from_logs.unknown(ctx)
+    if ctx.lineage.was_issued(token):
         return None
     note = f"no token response in the input returned {token.tag}"
     return match(CAUSE, Confidence.POSSIBLE, Evidence("not_in_capture", note))

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,16 @@ from qbtrace.redact import Redactor
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 CHUNK = 4 << 20
+STDIN = "-"
+"""The input name that reads standard input."""
 DEFAULT_MAX_INPUT_MB = 4096.0
 HEAD = 4096
 """How many leading bytes a reader's `recognise` sees."""
-MODULES: tuple[str, ...] = ("capture", "har", "mitm")
+MODULES: tuple[str, ...] = ("capture", "log", "har", "mitm")
 """Reader modules under `qbtrace/sources/`, asked in this order: a stricter `recognise`
-first (a capture is JSON too). A reader is imported only when its turn comes, so reading a
-HAR never imports mitmproxy."""
+first (a capture is JSON too; an application log may be JSON lines or start with a date's
+digits, and is recognised only by its log lines). A reader is imported only when its turn
+comes, so reading a HAR never imports mitmproxy."""
 Har = dict[str, Any]
 
 
@@ -51,6 +55,8 @@ class Loaded:
     """The name findings cite (`Ref.source`)."""
     data: memoryview | bytes
     """Decompressed, UTF-8 without a BOM; a flow file's bytes as they are."""
+    log_tz: tzinfo | None = None
+    """The zone of an application log's timestamps written without one (`--log-tz`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +100,23 @@ def recognise(loaded: Loaded) -> Reader:
     raise InputError(f"not {listed}", source=loaded.source)
 
 
-def read_input(path: Path, source: str, profile: Profile, redactor: Redactor) -> Input:
+def read_input(
+    path: Path, source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
+) -> Input:
     """Read one input file of any registered format; InputError when it cannot be read.
-    `-` is standard input, in any of the formats (a flow file too)."""
+    `-` is standard input, in any of the formats (a flow file too). An application log in a
+    regular file, plain or gzip, is read as a stream (`sources.log.stream`): never mapped,
+    never inflated whole; `log_tz` is the zone of its timestamps written without one."""
     if str(path) == "-":
-        return _read_stdin(source, profile, redactor)
-    loaded = load(path, source)
+        return _read_stdin(source, profile, redactor, log_tz)
+    from qbtrace.sources.log import stream
+
+    with stream(path, source) as pieces:
+        if pieces is not None:
+            from qbtrace.sources.logs import read_log_pieces
+
+            return read_log_pieces(pieces, source, profile, redactor, log_tz)
+    loaded = replace(load(path, source), log_tz=log_tz)
     reader = recognise(loaded)
     got = reader.read(loaded, profile, redactor)
     if reader.kind != InputKind.CAPTURE and not any(x.kind == Kind.TOKEN for x in got.exchanges):
@@ -135,9 +152,11 @@ def stdin_file(source: str = "stdin") -> Iterator[Path]:
         yield Path(spill.name)
 
 
-def _read_stdin(source: str, profile: Profile, redactor: Redactor) -> Input:
+def _read_stdin(
+    source: str, profile: Profile, redactor: Redactor, log_tz: tzinfo | None = None
+) -> Input:
     with stdin_file(source) as path:
-        return read_input(path, source, profile, redactor)
+        return read_input(path, source, profile, redactor, log_tz)
 
 
 def _note_nonsense(item: Input) -> Input:

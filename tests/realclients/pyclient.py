@@ -8,6 +8,8 @@ are the app's, the HTTP is the SDK's own.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 import threading
@@ -29,6 +31,43 @@ from intuit_model import APPS
 DEV, PROD, OTHER, TENANT_A, TENANT_B, TENANT_C = list(APPS)
 CALLBACK = "https://app.example.test/callback"
 DAY = 86_400
+APP = logging.getLogger("app.tokens")
+
+
+class JsonLines(logging.Formatter):
+    """A structlog-style JSON line (`event`, `level`, `timestamp`, `exception`) per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        out = {
+            "event": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "timestamp": f"{stamp}.{int(record.msecs):03d}Z",
+            "pid": record.process,
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def app_logging() -> None:
+    """With QBT_APP_LOG (a folder), log as an app does: Python `logging`'s plain text to
+    python.log and JSON lines to python.jsonl, an exception logged with its traceback."""
+    folder = os.environ.get("QBT_APP_LOG")
+    if not folder:
+        return
+    plain = logging.FileHandler(os.path.join(folder, "python.log"))
+    plain.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s pid=%(process)d %(name)s: %(message)s")
+    )
+    lines = logging.FileHandler(os.path.join(folder, "python.jsonl"))
+    lines.setFormatter(JsonLines())
+    APP.addHandler(plain)
+    APP.addHandler(lines)
+    APP.setLevel(logging.INFO)
+
+
 
 
 def advance(seconds: float) -> None:
@@ -60,8 +99,10 @@ def call(op: str, fn: Callable[[], Any], ac: AuthClient) -> bool:
     try:
         fn()
     except AuthClientError as e:
+        APP.exception("%s failed", op)
         log.append({"op": op, "status": e.status_code, "body": e.content.decode()})
         return False
+    APP.info("%s done", op)
     log.append({"op": op, "status": 200})
     return True
 
@@ -255,4 +296,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    app_logging()
     main()

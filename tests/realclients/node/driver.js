@@ -11,6 +11,12 @@ const APPS = JSON.parse(process.env.QBT_APPS || '{}'); // client_id -> {secret, 
 const IDS = Object.keys(APPS);
 const [DEV, PROD, , TENANT_A, TENANT_B, TENANT_C] = IDS;
 const log = [];
+// With QBT_APP_LOG (a folder) the app logs as production apps do: the SDK's own winston file
+// (`logging: true`, written to logs/oAuthClient-log.log) and the app's pino log (pino.log).
+const APP_LOG = process.env.QBT_APP_LOG;
+const appLog = APP_LOG
+  ? require('pino')(require('pino').destination({ dest: `${APP_LOG}/pino.log`, sync: true }))
+  : null;
 
 async function control(path, body = {}) {
   const r = await axios.post(`http://emulator.control${path}`, body);
@@ -25,6 +31,7 @@ function client(id, overrides = {}) {
     clientSecret: app.secret,
     environment: app.environment,
     redirectUri: app.redirect_uris[0],
+    logging: Boolean(APP_LOG),
     ...overrides,
   });
 }
@@ -39,9 +46,11 @@ async function authorize(oc) {
 async function call(op, fn) {
   try {
     await fn();
+    if (appLog) appLog.info({ op }, `${op} done`);
     log.push({ op, status: 200 });
     return true;
   } catch (e) {
+    if (appLog) appLog.error({ err: e, op }, `${op} failed`);
     const status = e.authResponse && e.authResponse.response ? e.authResponse.response.status : 0;
     log.push({ op, status, error: e.error || e.message });
     return false;

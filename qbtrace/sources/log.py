@@ -1,0 +1,136 @@
+"""The application-log reader of the registry (`qbtrace/sources/logs/` does the reading).
+
+`recognise` takes a head whose lines are log lines (a timestamp prefix, a JSON log record or
+export, or a token-request line of a known SDK); `read` reads a loaded log. `stream` is the
+fast path `read_input` tries first: a regular file (plain, or gzip inflated on the way) that
+starts like a log is read in windows, never mapped and never inflated whole. A log has no
+HAR form: `qbtrace sanitize` copies it as a log (`qbtrace.sanitize_log`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from qbtrace.errors import InputError
+from qbtrace.model import Input, InputKind
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources import CHUNK, HEAD, STDIN, UTF8_BOM, UTF16_BOMS, Har, Loaded, Reader, readers
+
+SNIFF = 65536
+"""Bytes of a file's start that decide whether it is a log."""
+
+
+def _recognise(head: bytes) -> bool:
+    from qbtrace.sources.logs import looks_like_log
+
+    return looks_like_log(head)
+
+
+def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
+    from qbtrace.sources.logs import read_log
+
+    return read_log(loaded.data, loaded.source, profile, redactor, loaded.log_tz)
+
+
+def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
+    raise InputError(
+        "an application log has no HAR form; `qbtrace sanitize` copies it as a log",
+        source=loaded.source,
+    )
+
+
+READER = Reader(InputKind.LOG, "an application log", _recognise, _read, _to_har)
+
+
+@contextlib.contextmanager
+def stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
+    """The pieces of a regular file (gzip inflated on the way) when it starts like an
+    application log, else None (then `load` and the registry decide, and say what is wrong)."""
+    if str(path) == STDIN or not path.is_file():
+        yield None
+        return
+    try:
+        handle = path.open("rb")
+    except OSError:
+        yield None
+        return
+    with handle:
+        try:
+            raw = handle.read(SNIFF)
+        except OSError:
+            yield None  # `load` reads it again and names the problem
+            return
+        from qbtrace.sources.logs.driver import file_pieces, newline_pieces
+
+        if raw[:2] == b"\x1f\x8b":
+            blocks = _inflate(itertools.chain([raw], _blocks(handle, source)), source)
+            head = b"".join(_take(blocks, SNIFF))
+            pieces = newline_pieces(blocks, head)
+        else:
+            head = raw
+            pieces = file_pieces(_Reading(handle, source), head)
+        yield pieces if _is_log(head) else None
+
+
+def _is_log(head: bytes) -> bool:
+    """What the registry would take the file for, decided on its first bytes."""
+    if head[:3] == UTF8_BOM or head[:2] in UTF16_BOMS or not head.strip():
+        return False  # `load` decodes those first, or says the file is empty
+    first = next((r for r in readers() if r.recognise(head[:HEAD])), None)
+    return first is READER and _recognise(head)
+
+
+class _Reading:
+    """A file whose read errors name it (an InputError: one line on stderr)."""
+
+    def __init__(self, handle: io.BufferedReader, source: str) -> None:
+        self.handle, self.source = handle, source
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.handle.read(size)
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror or exc})", source=self.source) from None
+
+
+def _blocks(handle: io.BufferedReader, source: str) -> Iterator[bytes]:
+    return iter(lambda: _Reading(handle, source).read(CHUNK), b"")
+
+
+def _take(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Blocks until `size` bytes were given."""
+    got = 0
+    while got < size:
+        block = next(blocks, b"")
+        if not block:
+            return
+        got += len(block)
+        yield block
+
+
+def _inflate(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """gzip members inflated as they are read, CHUNK bytes of output at a time."""
+    unzip = zlib.decompressobj(wbits=31)
+    try:
+        for block in blocks:
+            while block:
+                yield unzip.decompress(block, CHUNK)
+                while unzip.unconsumed_tail and not unzip.eof:
+                    yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
+                block = b""
+                if unzip.eof:
+                    rest = unzip.unused_data
+                    if rest[:2] != b"\x1f\x8b":
+                        return  # trailing bytes after the last member are ignored
+                    unzip = zlib.decompressobj(wbits=31)
+                    block = rest
+    except zlib.error as exc:
+        raise InputError(f"damaged gzip data ({exc})", source=source) from None
+    if not unzip.eof:
+        raise InputError("damaged gzip data (the compressed data ends early)", source=source)

@@ -1,0 +1,175 @@
+"""Application logs → `Exchange` records: the token requests a production app's logs report.
+
+Recognised by content, from any mix in one file: the SDK lines (`sdk_*` modules: intuitlib,
+the Node SDK, PHP, Ruby, the .NET AdvancedLogger, Nango, Airbyte; `generic` for the rest)
+inside any wrapper (`wrappers`: plain lines with a timestamp prefix, JSON lines of pino,
+winston, bunyan, structlog, ECS, GCP, Datadog; `exports`: CloudWatch and other JSON
+documents). `driver` finds the records; each becomes an `Exchange` whose `ref.index` is the
+record's first line, tagged like any capture (`hits.to_exchange`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, tzinfo
+from types import ModuleType
+
+from qbtrace.model import Exchange, Input, InputKind, Ref
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources.logs import (
+    exports,
+    fields,
+    generic,
+    sdk_airbyte,
+    sdk_dotnet,
+    sdk_intuitlib,
+    sdk_nango,
+    sdk_node,
+    sdk_php,
+    sdk_ruby,
+)
+from qbtrace.sources.logs.driver import NEEDLES, Tally, buffer_pieces, spans_of
+from qbtrace.sources.logs.hits import Hit, Record, to_exchange
+from qbtrace.sources.logs.stamps import STAMP, zone_name
+from qbtrace.sources.logs.wrappers import PREFIX, json_line, plain
+
+SDKS: tuple[ModuleType, ...] = (
+    sdk_dotnet,
+    sdk_node,
+    sdk_intuitlib,
+    sdk_ruby,
+    sdk_php,
+    sdk_nango,
+    sdk_airbyte,
+)
+TEXT_NEEDLES = tuple(n.decode() for n in NEEDLES)
+SNIFF_LINES = 200
+LOG_KEYS = (
+    "time",
+    "timestamp",
+    "@timestamp",
+    "date",
+    "level",
+    "msg",
+    "message",
+    "event",
+    "severity",
+)
+"""Keys a JSON log record has (Docker's `log` lines have `time` too; a HAR's `log` is not)."""
+HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
+FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
+"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
+
+
+def read_log(
+    data: memoryview | bytes,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo | None = None,
+) -> Input:
+    """Every token request the log reports, in file order."""
+    return read_log_pieces(buffer_pieces(data), source, profile, redactor, zone)
+
+
+def read_log_pieces(
+    pieces: Iterable[bytes],
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo | None = None,
+) -> Input:
+    """`read_log` over the log as a stream of newline-ended pieces (a file read in windows,
+    gzip inflated as it is read)."""
+    zone = zone or UTC
+    tally = Tally()
+    stream = iter(pieces)
+    first = next(stream, b"")
+    if exports.is_document(first[:65536]):
+        whole = b"".join(itertools.chain([first], stream))
+        tally.lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
+        records: Iterable[Record] = (
+            r for r in exports.records(whole, source, zone) if _mentions(r.text)
+        )
+    else:
+        records = _records(itertools.chain([first], stream), zone, tally)
+    exchanges: list[Exchange] = []
+    formats: Counter[str] = Counter()
+    naive = False
+    for rec in records:
+        hit = _hit(rec)
+        if hit is None:
+            continue
+        naive = naive or (rec.naive and rec.time is not None)
+        formats[hit.sdk if rec.wrapper == "plain" else f"{hit.sdk} in {rec.wrapper}"] += 1
+        exchanges.append(to_exchange(hit, rec, Ref(source, rec.index), profile, redactor))
+    warnings = _warnings(formats, naive, zone, len(exchanges))
+    name = ", ".join(f for f, _ in formats.most_common()) or None
+    return Input(source, InputKind.LOG, tally.lines, tuple(exchanges), warnings, format=name)
+
+
+def _records(pieces: Iterable[bytes], zone: tzinfo, tally: Tally) -> Iterator[Record]:
+    for span in spans_of(pieces, tally):
+        text = span.data.decode("utf-8", "replace").rstrip("\r")
+        rec = json_line(span.index, text, zone) if text[:1] == "{" else None
+        yield rec if rec is not None else plain(span.index, text, zone)
+
+
+def _mentions(text: str) -> bool:
+    return any(n in text for n in TEXT_NEEDLES)
+
+
+def _hit(rec: Record) -> Hit | None:
+    """The first SDK module's reading, else the generic one's; the company and client id of
+    the app's own fields (a pino `realmId`, a `clientId`) fill what the SDK text lacks."""
+    found: Hit | None = None
+    for module in (*SDKS, generic):
+        found = module.read(rec)
+        if found is not None:
+            break
+    if found is not None:
+        found.realm = found.realm or fields.first(fields.REALM, rec.text)
+        found.client_id = found.client_id or fields.first(fields.CLIENT_ID, rec.text)
+    return found
+
+
+def _warnings(formats: Counter[str], naive: bool, zone: tzinfo, count: int) -> tuple[str, ...]:
+    out: list[str] = []
+    if naive:
+        out.append(f"timestamps without a zone were read as {zone_name(zone)} (--log-tz to change)")
+    unknown = sum(n for f, n in formats.items() if f.startswith(generic.NAME))
+    if unknown:
+        out.append(
+            f"{unknown} token-request lines in a format qbtrace does not recognise were read "
+            "by the generic fallback (error, status and request id only)"
+        )
+    if not count:
+        out.append("no token-request lines found in the log")
+    return tuple(out)
+
+
+def looks_like_log(head: bytes) -> bool:
+    """True when the start of a file is application-log text: a line with a timestamp
+    prefix, a JSON log record or export, or a token-request line of any format."""
+    if HAR_HEAD.search(head) or FLOW_HEAD.match(head):
+        return False
+    text = head.decode("utf-8", "replace")
+    if text.count("\ufffd") > len(text) // 100 or "\x00" in text:
+        return False  # binary, or text in another encoding: not a log we can read
+    if any(n in text for n in TEXT_NEEDLES):
+        return True
+    if exports.is_document(head):
+        return any(f'"{k}"' in text[:4096] for k in LOG_KEYS) and '"message"' in text
+    for line in text.splitlines()[:SNIFF_LINES]:
+        if line[:1] == "{":
+            if any(f'"{k}"' in line for k in LOG_KEYS):
+                return True
+            continue
+        hit = STAMP.search(line, 0, PREFIX + 40)
+        if hit is not None and hit.start() <= PREFIX:
+            return True
+    return False
