@@ -60,9 +60,13 @@ LOG_KEYS = (
     "severity",
 )
 """Keys a JSON log record has (Docker's `log` lines have `time` too; a HAR's `log` is not)."""
-RECORD_KEYS = ("level", "msg", "message", "event", "severity", "@timestamp", "log")
+RECORD_KEYS = ("level", "msg", "message", "event", "severity", "@timestamp")
 """Keys that make a JSON line a log record: a time alone does not (a lone HAR entry has
-`time` too), a level, a message or Docker's `log` string does."""
+`time` too), a level or a message does; so does Docker's `log` string with its `time`."""
+
+
+def _docker_line(line: str) -> bool:
+    return '"log"' in line and '"time"' in line and not HAR_HEAD.search(line.encode())
 HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
 FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
 """A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
@@ -169,7 +173,7 @@ def looks_like_log(head: bytes) -> bool:
         return any(f'"{k}"' in text[:4096] for k in LOG_KEYS) and '"message"' in text
     for line in text.splitlines()[:SNIFF_LINES]:
         if line[:1] == "{":
-            if any(f'"{k}"' in line for k in RECORD_KEYS):
+            if any(f'"{k}"' in line for k in RECORD_KEYS) or _docker_line(line):
                 return True
             continue
         hit = STAMP.search(line, 0, PREFIX + 40)
