@@ -103,11 +103,15 @@ const { HarMenuUtils } = panel.windowRequire("devtools/client/netmonitor/src/har
 const { getDisplayedRequests } = panel.windowRequire(
   "devtools/client/netmonitor/src/selectors/index"
 );
-// The panel hears of each answer a moment after the page does: wait until all have one.
+// The panel hears of each request, and of its answer, a moment after the page does (longer
+// on a busy machine): wait until every request has an answer and no new one came for 1 s.
 let requests = getDisplayedRequests(panel.store.getState());
-for (let i = 0; i < 100 && requests.some(r => !r.status || !r.totalTime); i++) {
+for (let i = 0, calm = 0; i < 200 && calm < 10; i++) {
   await new Promise(resolve => win.setTimeout(resolve, 100));
-  requests = getDisplayedRequests(panel.store.getState());
+  const now = getDisplayedRequests(panel.store.getState());
+  const done = !now.some(r => !r.status || !r.totalTime);
+  calm = done && now.length === requests.length ? calm + 1 : 0;
+  requests = now;
 }
 await HarMenuUtils.saveAllAsHar(requests, panel.connector);
 return [requests.length, asked];
