@@ -19,7 +19,7 @@ from qbtrace.render.charts import (
     lineage_strips,
     positions,
 )
-from qbtrace.render.palette import _contrast_on_white, palette_colour
+from qbtrace.render.palette import _contrast_on_white, palette_colour, report_colours
 from qbtrace.render.view import Presenter
 from qbtrace.rules import PRECEDENCE
 from tests.conftest import GOLDEN
@@ -43,6 +43,25 @@ def test_every_cause_has_its_own_hue() -> None:
         hues = sorted(_hue(palette_colour(n)) for n in range(count))
         gaps = [(hues[(i + 1) % count] - hues[i]) % 360 for i in range(count)]
         assert min(gaps) >= 5, (count, hues)
+
+
+def test_a_report_spreads_its_causes_round_the_wheel() -> None:
+    """The causes one report shows are far apart in hue, whichever they are: five causes
+    that sit a few degrees apart in the fixed palette get 72° each."""
+    for count in (1, 2, 5, 8, len(PRECEDENCE)):
+        for causes in (PRECEDENCE[:count], PRECEDENCE[-count:], PRECEDENCE[::3][:count]):
+            colours = report_colours(causes)
+            assert set(colours) == set(causes) and len(set(colours.values())) == len(causes)
+            hues = sorted(_hue(c) for c in colours.values())
+            gaps = [(hues[(i + 1) % len(hues)] - hues[i]) % 360 for i in range(len(hues))]
+            # darkening to the contrast floor moves a hue a little; the spread stays
+            assert len(hues) == 1 or min(gaps) >= 0.6 * 360 / len(hues), (causes, hues)
+            for hexa in colours.values():
+                rgb = tuple(int(hexa[i : i + 2], 16) / 255 for i in (1, 3, 5))
+                assert _contrast_on_white(rgb) >= 3.0, hexa  # type: ignore[arg-type]
+    assert report_colours(["refresh_race", "code_reused"]) == report_colours(
+        ["code_reused", "refresh_race", "code_reused"]
+    )  # order and repeats of the findings do not change a report's colours
 
 
 def test_the_palette_is_generated_for_any_number_of_causes() -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from qbtrace.analysis import Analysis
 from qbtrace.events import TokenRequest
 from qbtrace.model import Finding
-from qbtrace.render.palette import colour
+from qbtrace.render.palette import colour, report_colours
 from qbtrace.render.view import Presenter, iso, plural
 from qbtrace.rules import PRECEDENCE
 from qbtrace.rules.common import span as span_text
@@ -136,6 +136,7 @@ def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
     bar_w = plot_w / buckets
     bars: list[Bar] = []
     stacked: dict[int, float] = defaultdict(float)
+    colours = report_colours(f.cause for f in findings)
     for (b, cause), k in sorted(cells.items(), key=lambda c: (c[0][0], PRECEDENCE.index(c[0][1]))):
         h = k / top_count * plot_h
         stacked[b] += h
@@ -144,7 +145,7 @@ def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
         x = round(LEFT + b * bar_w + (0.5 if bar_w > 3 else 0), 1)
         w = round(max(bar_w - 1 if bar_w > 3 else bar_w, 0.8), 1)
         bars.append(
-            Bar(x, round(TOP + plot_h - stacked[b], 1), w, round(h, 1), colour(cause), title)
+            Bar(x, round(TOP + plot_h - stacked[b], 1), w, round(h, 1), colours[cause], title)
         )
     counts = tuple(
         Tick(round(TOP + plot_h - c / top_count * plot_h, 1), str(c)) for c in count_ticks

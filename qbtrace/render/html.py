@@ -21,8 +21,9 @@ import jinja2
 from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Gap, Kind, Ref
-from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, colour, failure_chart, lineage_strips
+from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, failure_chart, lineage_strips
 from qbtrace.render.headline import headline, ranked, sentence
+from qbtrace.render.palette import report_colours
 from qbtrace.render.view import Presenter, config_line, iso, plural
 from qbtrace.rules import BY_CAUSE
 
@@ -205,8 +206,9 @@ class Report:
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
     """Everything the template shows, decided here."""
+    colours = report_colours(f.cause for f in analysis.findings)
     causes = tuple(
-        CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colour(r.cause))
+        CauseCount(r.cause, BY_CAUSE[r.cause].title, r.count, r.fix, colours[r.cause])
         for r in ranked(analysis.findings, presenter.provider)
     )
     top = headline(analysis.findings, presenter.provider)

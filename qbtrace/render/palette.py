@@ -1,11 +1,14 @@
 """One colour per cause, generated rather than listed so that a new cause (a provider's)
-gets one too: golden-angle hues (consecutive causes, often shown together, land far apart),
-lightness cycled with the hue, each darkened until it stands out on the report's white.
+gets one too. A report spreads its own causes evenly round the colour wheel (`report_colours`:
+six causes sit 60° apart, not the few degrees a fixed palette of two dozen leaves); `colour`
+is the fixed fallback, golden-angle hues with lightness cycled. Each colour is darkened until
+it stands out on the report's white.
 """
 
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Iterable
 from functools import cache
 
 from qbtrace.rules import PRECEDENCE
@@ -26,12 +29,31 @@ def colour(cause: str) -> str:
     return palette_colour(PRECEDENCE.index(cause))
 
 
+REPORT_START = 205.0
+"""Hue of a report's first cause (a blue): the red of failure marks stays apart."""
+
+
+def report_colours(causes: Iterable[str]) -> dict[str, str]:
+    """A colour for each cause one report shows, their hues evenly spread (in precedence
+    order, lightness cycled), so the causes side by side in a chart are far apart."""
+    shown = sorted(set(causes), key=PRECEDENCE.index)
+    step = 360 / max(len(shown), 1)
+    return {
+        cause: _shade((REPORT_START + i * step) % 360, LIGHTNESS[i % len(LIGHTNESS)])
+        for i, cause in enumerate(shown)
+    }
+
+
 @cache
 def palette_colour(n: int) -> str:
     """The n-th colour: golden-angle hues, cycled lightness, darkened until it stands out
     on white by MIN_CONTRAST."""
-    hue = (n * GOLDEN_ANGLE % 360) / 360
-    lightness = LIGHTNESS[n % len(LIGHTNESS)]
+    return _shade(n * GOLDEN_ANGLE % 360, LIGHTNESS[n % len(LIGHTNESS)])
+
+
+def _shade(hue_degrees: float, lightness: float) -> str:
+    """The colour of that hue and lightness, darkened until it stands out on white."""
+    hue = hue_degrees / 360
     rgb = colorsys.hls_to_rgb(hue, lightness, 0.62)
     while _contrast_on_white(rgb) < MIN_CONTRAST:
         lightness -= 0.02
