@@ -352,3 +352,26 @@ def test_entries_with_a_wrong_type_method_or_url_are_skipped_with_a_warning(
     assert FAILED_REFRESH not in [e.ref.index for e in got.exchanges]
     assert len(got.exchanges) == len(MATCHING) - 1
     assert "2 entries have no readable request method/url and were skipped" in got.warnings
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda text: b"onInputData(" + text + b");",  # HAR Viewer's HARP, as its examples are
+        lambda text: b"onInputData (\n" + text + b"\n)\n",
+        lambda text: b"  harp.cb(" + text + b")",
+    ],
+)
+def test_harp_padding_reads_like_the_bare_har(
+    tmp_path: Path, original: Input, wrap: Any
+) -> None:
+    got = read(tmp_path, wrap(MIXED.read_bytes()))
+    assert got.entries == original.entries and got.exchanges == original.exchanges
+
+
+def test_harp_padding_never_closed_is_read_as_a_damaged_har(
+    tmp_path: Path, original: Input
+) -> None:
+    got = read(tmp_path, b"onInputData(" + MIXED.read_bytes())
+    assert got.exchanges == original.exchanges
+    assert any(w.startswith("the file is damaged") for w in got.warnings)

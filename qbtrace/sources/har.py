@@ -6,7 +6,8 @@ only. Just the entries the profile recognises are decoded whole. Exporter quirks
 Chrome (sanitized export without Authorization/Cookie, HTTP/2 pseudo-headers, base64
 content), Firefox (local-offset times, text and params both set), Playwright (`_file`
 attachments, minimal mode without timings), mitmproxy `hardump` (`_error`), Charles and
-Fiddler (UTF-8 BOM, `postData.params` without `text`), Reqable (base64 form bodies).
+Fiddler (UTF-8 BOM, `postData.params` without `text`), Reqable (base64 form bodies), HAR
+Viewer's HARP (the HAR inside JSONP padding, `onInputData({...});`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -320,19 +322,37 @@ def _note_sanitized(creator: Any, exchanges: list[Exchange], warnings: list[str]
         )
 
 
+JSONP = re.compile(rb"\s*[A-Za-z_$][\w$.]*\s*\(\s*(?=\{)")
+"""The padding HAR Viewer's HARP files open with: a callback name and its parenthesis."""
+
+
 def _recognise(head: bytes) -> bool:
-    """JSON text starting with an object (a capture's header line is taken first)."""
-    return head.lstrip()[:1] == b"{"
+    """JSON text starting with an object (a capture's header line is taken first), bare or
+    in HARP's padding."""
+    return head.lstrip()[:1] == b"{" or JSONP.match(head) is not None
+
+
+def unpadded(data: memoryview | bytes) -> memoryview | bytes:
+    """The HAR inside HARP's `callback({...});` (no copy), else `data` as it is."""
+    opening = JSONP.match(bytes(data[:256]))
+    if opening is None:
+        return data
+    tail = bytes(data[-64:]).rstrip().rstrip(b";").rstrip()
+    if not tail.endswith(b")"):
+        return data  # not closed: the JSON reader names what is wrong
+    closing = len(data) - min(len(data), 64) + len(tail) - 1
+    return data[opening.end() : closing]
 
 
 def _read(loaded: Loaded, profile: Profile, redactor: Redactor) -> Input:
-    return read_har(loaded.data, loaded.source, profile, redactor)
+    return read_har(unpadded(loaded.data), loaded.source, profile, redactor)
 
 
 def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
-    """The HAR document itself, values raw, for the sanitizer to rewrite; a damaged one as
-    the entries that still parse (with `read_har`'s warning and errors)."""
-    raw = bytes(loaded.data)
+    """The HAR document itself, values raw, for the sanitizer to rewrite (HARP's padding
+    left out); a damaged one as the entries that still parse (with `read_har`'s warning
+    and errors)."""
+    raw = bytes(unpadded(loaded.data))
     try:
         har = json.loads(raw)
     except (ValueError, RecursionError):
