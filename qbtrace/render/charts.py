@@ -82,6 +82,10 @@ class Chart:
     """The bars' width in words: `5 minutes`."""
     count_label: str
     caption: str
+    """What the bars count, up to the span's first time: `Each bar: 5 minutes. 9 timed
+    failures from`; the template sets `first` and `last` unbroken after it."""
+    first: str
+    last: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +156,10 @@ def failure_chart(findings: tuple[Finding, ...]) -> Chart | None:
     )
     times_ = _time_ticks(start, start + buckets * width, plot_w)
     bucket = duration_words(width)
-    caption = (
-        f"Each bar: {bucket}. {plural(len(times), 'timed failure')} from {iso(t0)} to "
-        f"{iso(t1)} (UTC)."
-    )
+    caption = f"Each bar: {bucket}. {plural(len(times), 'timed failure')} from"
     return Chart(
         CHART_W, CHART_H, LEFT, TOP, CHART_W - RIGHT, TOP + plot_h, tuple(bars), times_,
-        counts, bucket, f"failures per {bucket}", caption,
+        counts, bucket, f"failures per {bucket}", caption, iso(t0) or "", iso(t1) or "",
     )  # fmt: skip
 
 
