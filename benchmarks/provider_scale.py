@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classify_scale import Maker
+from synthetic import Maker
 
 from qbtrace.analysis import analyze_timeline
 from qbtrace.model import Exchange, Value

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.classify_scale import synthesize
+from benchmarks.synthetic import synthesize
 from qbtrace import lineage as lineage_mod
 from qbtrace.model import Exchange
 from qbtrace.replay import Replay
