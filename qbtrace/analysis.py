@@ -41,20 +41,40 @@ class ProviderCount:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """What the bulk path (`bulk`) counted in the skeleton: its inputs hold only the
+    exchanges the rules needed, so the counts cannot come from them."""
+
+    token_requests: int
+    by_provider: dict[str, int]
+    """Provider name → token requests."""
+    by_input: dict[str, tuple[int, list[str]]]
+    """Input source → (token requests, providers of its exchanges, most exchanges first)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     inputs: tuple[Input, ...]
     findings: tuple[Finding, ...]
     lineage: Lineage
     profile: Profile
+    counts: Counts | None = None
+    """Set by the bulk path, whose inputs and lineage hold the failures' neighbourhoods only."""
 
     @property
     def token_requests(self) -> int:
-        return len(self.lineage.requests)
+        return self.counts.token_requests if self.counts else len(self.lineage.requests)
+
+    def token_requests_of(self, item: Input) -> int:
+        """Token requests of one input."""
+        if self.counts is not None and item.source in self.counts.by_input:
+            return self.counts.by_input[item.source][0]
+        return sum(1 for x in item.exchanges if x.kind == Kind.TOKEN)
 
     @property
     def notes(self) -> tuple[str, ...]:
         """What the user should know about the inputs as a whole, beyond the findings."""
-        if self.lineage.requests:
+        if self.token_requests:
             return ()
         others = {o: None for item in self.inputs for o in item.others}
         if others:
@@ -86,7 +106,11 @@ class Analysis:
     def per_provider(self) -> list[ProviderCount]:
         """Token requests and failures of each provider the inputs hold, in the profile's
         order: how the text and the report group a capture with several providers."""
-        requests = Counter(self.profile.provider_for(r.x).name for r in self.lineage.requests)
+        requests = (
+            Counter(self.counts.by_provider)
+            if self.counts is not None
+            else Counter(self.profile.provider_for(r.x).name for r in self.lineage.requests)
+        )
         failed = Counter(f.provider for f in self.findings)
         return [
             ProviderCount(p, requests[p.name], failed[p.name])
@@ -133,15 +157,28 @@ def read_all(
 
 
 def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
-    inputs, folded = join(tuple(on_provider_clock(item, profile) for item in inputs), profile)
+    """The reference pipeline: every exchange of every input folded and classified."""
+    inputs, exchanges = prepared(inputs, profile)
     order = {item.source: n for n, item in enumerate(inputs)}
-    state, found = analyze_timeline(timeline(without(inputs, folded)), profile)
-    findings = [_clock_said(f, inputs, profile) for f in found]
+    state, found = analyze_timeline(exchanges, profile)
+    findings = [clock_said(f, inputs, profile) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)
 
 
-def _clock_said(finding: Finding, inputs: tuple[Input, ...], profile: Profile) -> Finding:
+def prepared(inputs: Iterable[Input], profile: Profile) -> tuple[tuple[Input, ...], list[Exchange]]:
+    """The inputs on the providers' clock with logs joined to captures, and their timeline:
+    what the lineage is built from."""
+    joined, folded = join(tuple(on_provider_clock(item, profile) for item in inputs), profile)
+    return joined, timeline(without(joined, folded))
+
+
+analyze_reference = analyze_inputs
+"""What `qbtrace analyze` runs on inputs the bulk path (`bulk`) does not take; the
+reference the bulk path is tested against."""
+
+
+def clock_said(finding: Finding, inputs: tuple[Input, ...], profile: Profile) -> Finding:
     """A finding whose times came from a corrected clock says so."""
     sources = {finding.ref.source} | {e.ref.source for e in finding.evidence if e.ref}
     clock = profile.named(finding.provider).phrases()["provider_s"]

@@ -51,14 +51,19 @@ def on_provider_clock(item: Input, profile: Profile) -> Input:
         )
         for x in item.exchanges
     )
+    note = corrected_note(offset, count, provider)
+    return replace(item, exchanges=shifted, warnings=(*item.warnings, note))
+
+
+def corrected_note(offset: float, count: int, provider: Provider) -> str:
+    """The warning of an input whose times were shifted by `offset`."""
     direction = "behind" if offset > 0 else "ahead of"
     words = provider.phrases()
-    note = (
+    return (
         f"the recording machine's clock was {_duration(offset)} {direction} "
         f"{words['provider_s']} (from {words['clock_sources']} of {count} answers); "
         "its times were corrected"
     )
-    return replace(item, exchanges=shifted, warnings=(*item.warnings, note))
 
 
 def _duration(seconds: float) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.analysis import Analysis, analyze_inputs, read_all, source_names
 from qbtrace.config import load_profile
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
@@ -57,8 +57,19 @@ def run_analysis(request: Request, out: Output) -> bool:
         out.note(said)
     redactor = Redactor(default_key())
     zone = parse_zone(request.log_tz) if request.log_tz else None
-    inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
-    analysis = analyze_inputs(inputs, profile)
+    if _bulk(request):
+        from qbtrace.bulk_capture import analyze_capture
+
+        path = request.paths[0]
+        name = source_names([path])[0]
+        _progress(out)(path, name)
+        analysis = analyze_capture(path, name, profile, redactor)
+        inputs = list(analysis.inputs)
+    else:
+        inputs = read_all(
+            list(request.paths), profile, redactor, before=_progress(out), log_tz=zone
+        )
+        analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
@@ -81,6 +92,18 @@ def run_analysis(request: Request, out: Output) -> bool:
 
 
 PROGRESS_FROM = 20 * 1024 * 1024
+BULK_FORMATS = ("json", "text")
+"""What the bulk path's analysis renders (the report and the events table need every
+exchange; the CSV of findings does not, but is not wired yet)."""
+
+
+def _bulk(request: Request) -> bool:
+    """One big capture, rendered from findings and counts: the bulk path (`bulk_capture`)."""
+    if len(request.paths) != 1 or request.fmt not in BULK_FORMATS or request.events is not None:
+        return False
+    from qbtrace.bulk_capture import takes
+
+    return takes(request.paths[0])
 
 
 def _progress(out: Output) -> Callable[[Path, str], None]:

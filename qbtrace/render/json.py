@@ -6,7 +6,7 @@ import json
 
 from qbtrace import __version__
 from qbtrace.analysis import Analysis
-from qbtrace.model import Input, Kind
+from qbtrace.model import Input
 from qbtrace.render.view import Presenter
 from qbtrace.table import summary
 
@@ -30,7 +30,7 @@ def _input(item: Input, analysis: Analysis) -> dict[str, object]:
         "source": item.source,
         "kind": item.kind,
         "entries": item.entries,
-        "token_requests": sum(1 for x in item.exchanges if x.kind == Kind.TOKEN),
+        "token_requests": analysis.token_requests_of(item),
         "warnings": list(item.warnings),
         "provider": analysis.providers_of(item)[0],
         "providers": analysis.providers_of(item),

@@ -10,7 +10,7 @@ failures of one incident are one thing to read, not fifteen near-identical block
 from __future__ import annotations
 
 from qbtrace.analysis import Analysis
-from qbtrace.model import Finding, Kind
+from qbtrace.model import Finding
 from qbtrace.render import style
 from qbtrace.render.headline import headline, sentence
 from qbtrace.render.view import Presenter, config_line, iso, plural, terminal_line
@@ -87,7 +87,7 @@ def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]
     if said:
         lines.append(f"  {terminal_line(said)}")
     for item in analysis.inputs:
-        tokens = sum(1 for x in item.exchanges if x.kind == Kind.TOKEN)
+        tokens = analysis.token_requests_of(item)
         lines.append(
             f"  input {terminal_line(item.source)}: {terminal_line(item.kind)}, "
             f"{plural(item.entries, 'entry')}, {plural(tokens, 'token request')}"

@@ -1,0 +1,120 @@
+"""`qbtrace analyze` of one big capture by the bulk path: skeleton, neighbourhoods, rules.
+
+What `read_input` + `analyze_inputs` do for a capture, step by step, on the skeleton
+(`skeleton.CaptureSkeleton`) instead of an `Exchange` per line: the capture's warnings, the
+providers' clock check (`clocks`), the timeline order, then `bulk.classify_rows`; counts
+come from the skeleton. The file is streamed, never loaded whole, so a capture larger than
+memory (or than QBTRACE_MAX_INPUT_MB) is read too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from qbtrace.analysis import Analysis, Counts, clock_said
+from qbtrace.bulk import classify_rows, paused_gc, shifted
+from qbtrace.clocks import THRESHOLD, corrected_note
+from qbtrace.model import Exchange, Input, InputKind
+from qbtrace.profile import Profile
+from qbtrace.providers import Provider
+from qbtrace.redact import Redactor
+from qbtrace.skeleton import CaptureSkeleton
+from qbtrace.sources.capture import CAPTURE_MARK
+
+BULK_FROM = 32 << 20
+"""Captures from this size take the bulk path; smaller ones read faster whole."""
+NONSENSE = (
+    "{count} exchanges hold times or lifetimes that cannot be real (a year before 1970 "
+    "or after 2200, nan, negative or centuries-long lifetimes); those values were ignored"
+)
+
+
+def takes(path: Path, smallest: int | None = None) -> bool:
+    """A plain (not compressed) capture file of at least `smallest` bytes (BULK_FROM)."""
+    try:
+        if not path.is_file() or path.stat().st_size < (smallest or BULK_FROM):
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head[:1] == b"{" and CAPTURE_MARK in head.split(b"\n", 1)[0]
+
+
+def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redactor) -> Analysis:
+    """The analysis `analyze_inputs(read_all([path]))` gives, in time and memory that grow
+    with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
+    names = tuple(sorted({p.request_id_header for p in profile.providers if p.request_id_header}))
+    reader = CaptureSkeleton(path, source, redactor, _header_of(profile), names)
+    with paused_gc():
+        rows = reader.read()
+    warnings = list(reader.parsed.warnings(redactor))
+    if reader.nonsense:
+        warnings.append(NONSENSE.format(count=reader.nonsense))
+    offset, count, provider = clock_offset(rows, profile)
+    moved = abs(offset) >= THRESHOLD
+    if moved:
+        rows = rows.with_columns(pl.col("started") + offset, pl.col("ended") + offset)
+        warnings.append(corrected_note(offset, count, provider))
+    order = pl.col("started").forward_fill().fill_null(float("-inf"))
+    rows = rows.sort(order, pl.col("line"))
+
+    def fetch(picked: pl.DataFrame) -> list[Exchange]:
+        got = reader.exchanges(picked)
+        return [shifted(x, offset) for x in got] if moved else got
+
+    state, found, exchanges = classify_rows(rows, fetch, profile)
+    item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
+    findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
+    return Analysis((item,), tuple(findings), state, profile, counts(rows, source, profile))
+
+
+def _header_of(profile: Profile) -> dict[str, str]:
+    """URL → the header carrying its provider's request id (filled as URLs are met)."""
+
+    class ByUrl(dict[str, str]):
+        def __missing__(self, url: str) -> str:
+            self[url] = header = profile.provider_of(url).request_id_header or ""
+            return header
+
+    return ByUrl()
+
+
+def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    urls = rows["url"].unique().to_list()
+    names = {u: profile.provider_of(u).name for u in urls}
+    return rows.with_columns(pl.col("url").replace_strict(names).alias("provider"))
+
+
+def clock_offset(rows: pl.DataFrame, profile: Profile) -> tuple[float, int, Provider]:
+    """`clocks.offset_of` of the skeleton's input: the median difference between the
+    providers' clocks and the recorded starts, how many answers said, and who said most."""
+    rows = _with_providers(rows, profile)
+    parts: list[pl.DataFrame] = []
+    for name in rows["provider"].unique().to_list():
+        mine = rows.filter(pl.col("provider") == name)
+        server = profile.named(name).server_times(mine)
+        diffs = mine.select("line", "provider", (server - pl.col("started")).alias("diff"))
+        parts.append(diffs.filter(pl.col("diff").is_not_null()))
+    said = pl.concat(parts) if parts else pl.DataFrame()
+    if said.is_empty():
+        return 0.0, 0, profile.default
+    ordered = said["diff"].sort()
+    n = len(ordered)
+    half = n // 2
+    median = ordered[half] if n % 2 else (ordered[half - 1] + ordered[half]) / 2
+    # Counter.most_common: most answers first, ties in the order first seen (file order)
+    by = said.group_by("provider").agg(pl.len().alias("n"), pl.col("line").min().alias("first"))
+    top = by.sort(pl.col("n"), pl.col("first"), descending=[True, False])["provider"][0]
+    return float(median), n, profile.named(top)
+
+
+def counts(rows: pl.DataFrame, source: str, profile: Profile) -> Counts:
+    rows = _with_providers(rows, profile)
+    tokens = rows.filter(pl.col("kind") == "token")
+    by_provider = dict(tokens.group_by("provider").len().iter_rows())
+    by = rows.group_by("provider").agg(pl.len().alias("n"), pl.col("line").min().alias("first"))
+    order = by.sort(pl.col("n"), pl.col("first"), descending=[True, False])["provider"]
+    return Counts(tokens.height, by_provider, {source: (tokens.height, order.to_list())})

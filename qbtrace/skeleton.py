@@ -1,0 +1,412 @@
+"""The skeleton of a timeline: one row of columns per exchange, without `Exchange` objects.
+
+A platform's capture holds millions of healthy refreshes, and a Python `Exchange` (with its
+`TokenRequest`, `Secret`s and dicts) per record cannot fit in memory at ten million. The
+skeleton keeps, per exchange, only what decides which exchanges a failure's rules can reach
+(who issued or spent which token, client secrets, consents) in a polars frame; `bulk` picks
+the failures' neighbourhoods from it and only those become real `Exchange`s.
+
+Two builders give the same columns: `from_exchanges` (any reader's exchanges, already on
+the timeline) and `CaptureSkeleton` (`read_capture`), which decodes each capture line with a
+light typed decoder (the few fields the columns need) in chunks, never the whole record.
+Lines the light decoder does not take (headers, raw records, unusual values) are decoded in
+full as `qbtrace.sources.capture` does, and their `Exchange`s kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import polars as pl
+
+from qbtrace.capture import HEADER_KEY, ExchangeRecord, Header, RawRecord, decode_line
+from qbtrace.capture import record_exchange as as_exchange
+from qbtrace.errors import InputError
+from qbtrace.model import Exchange, Kind, Ref
+from qbtrace.redact import Redactor, Secret
+from qbtrace.sources.build import NONSENSE_GAPS, TIME_RANGE, build_exchange, sane_exchange
+from qbtrace.sources.capture import CaptureFile, _checked
+
+CHUNK = 32 << 20
+"""Bytes of lines decoded at a time: the Python objects of one chunk, then its columns."""
+COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
+    "line": pl.Int64,
+    "kind": pl.String,
+    "started": pl.Float64,
+    "ended": pl.Float64,
+    "status": pl.Int64,
+    "grant": pl.String,
+    "code": pl.String,
+    "refresh": pl.String,
+    "rt": pl.String,
+    "rt_canon": pl.String,
+    "rt_heads": pl.Binary,
+    "at": pl.String,
+    "at_canon": pl.String,
+    "client_id": pl.String,
+    "secret": pl.String,
+    "revoked": pl.String,
+    "url": pl.String,
+    "request_id": pl.String,
+    "date": pl.String,
+    "offset": pl.Int64,
+    "length": pl.Int64,
+}
+"""Per exchange: its line (`Ref.index`); hexes of the code and refresh token sent, of the
+refresh and access token issued (with their canonical hex when it differs, and the issued
+refresh token's prefix digests, `Secret.heads` as JSON); the
+client id and secret hex; the token a revoke named; what the provider's clock reads from;
+where a capture line sits in its file."""
+
+
+class _Tag(msgspec.Struct, gc=False):
+    tag: str
+    canon: str
+
+
+class _Issued(msgspec.Struct, gc=False):
+    tag: str
+    canon: str
+    heads: msgspec.Raw
+    """Kept as JSON text: the bulk path looks for a digest in it (`bulk.neighbourhood`)."""
+
+
+class _Params(msgspec.Struct, gc=False):
+    grant_type: str | None = None
+    code: _Tag | None = None
+    refresh_token: _Tag | None = None
+    token: _Tag | None = None
+
+
+class _Reply(msgspec.Struct, frozen=True, gc=False):
+    refresh_token: _Issued | None = None
+    access_token: _Tag | None = None
+
+
+class _Client(msgspec.Struct, gc=False):
+    client_id: str | None = None
+    secret: _Tag | None = None
+
+
+class _Light(msgspec.Struct, gc=False):
+    """What the columns need of an exchange record (unknown fields are skipped unread)."""
+
+    kind: Kind
+    started: float | None
+    ended: float | None
+    method: str
+    url: str
+    params: _Params
+    status: int | None
+    reply: _Reply = _Reply()
+    headers: Any = None
+    """A struct of the few headers read (`decoders`): the others are skipped unread."""
+    client: _Client | None = None
+
+
+@cache
+def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+    """Decoders of a chunk of records and of one, reading headers `names` (as `h0`, `h1`...)
+    and `date`: a struct of a few fields decodes faster than a dict of all headers."""
+    fields = [(f"h{n}", str | None, None) for n in range(len(names) + 1)]
+    rename = {f"h{n}": name for n, name in enumerate((*names, "date"))}
+    headers = msgspec.defstruct("_Headers", fields, rename=rename, gc=False)
+    light = msgspec.defstruct(
+        "_LightRecord",
+        [("headers", headers, msgspec.field(default_factory=headers))],
+        bases=(_Light,),
+        gc=False,
+    )
+    return msgspec.json.Decoder(list[light]), msgspec.json.Decoder(light)  # type: ignore[valid-type]
+
+
+_FULL_MARKS = (HEADER_KEY.encode(), b'"raw"')
+NO_HEADER = "qbtrace-no-request-id"
+ISSUED = ("rt", "rt_canon", "rt_heads", "at", "at_canon")
+
+
+def _hexed(column: str) -> pl.Expr:
+    """`Secret.hex` of a column of tags: what follows the first colon ("" without one)."""
+    rest = pl.col(column).str.splitn(":", 2).struct.field("field_1")
+    return pl.when(pl.col(column).is_not_null()).then(rest.fill_null("")).alias(column)
+
+
+def _heads(heads: tuple[tuple[int, str], ...]) -> bytes:
+    """The prefix digests as a capture line holds them (JSON)."""
+    return msgspec.json.encode(heads)
+
+
+@dataclass
+class Columns:
+    """Rows being gathered, column by column (`COLUMNS`)."""
+
+    data: dict[str, list[object]] = field(default_factory=lambda: {c: [] for c in COLUMNS})
+    header_of: Mapping[str, str] = field(default_factory=lambda: defaultdict(str))
+    """URL → the header holding its provider's request id (its clock, for some)."""
+    field_of: Mapping[str, str] = field(default_factory=dict)
+    """URL → that header's field in the light decoder's headers struct."""
+    date: str = "h0"
+
+    def add_light(self, rows: list[_Light], lines: list[int], offsets: list[int]) -> None:
+        d = self.data
+        d["line"] += lines
+        d["offset"] += offsets
+        d["kind"] += [r.kind.value for r in rows]
+        d["started"] += [r.started for r in rows]
+        d["ended"] += [r.ended for r in rows]
+        d["status"] += [r.status for r in rows]
+        d["url"] += [r.url for r in rows]
+        params = [r.params for r in rows]
+        d["grant"] += [p.grant_type for p in params]
+        d["code"] += [p.code.tag if p.code else None for p in params]
+        d["refresh"] += [p.refresh_token.tag if p.refresh_token else None for p in params]
+        d["revoked"] += [p.token.tag if p.token else None for p in params]
+        rts = [r.reply.refresh_token for r in rows]
+        ats = [r.reply.access_token for r in rows]
+        d["rt"] += [t.tag if t else None for t in rts]
+        d["rt_canon"] += [t.canon if t else None for t in rts]
+        d["rt_heads"] += [bytes(t.heads) if t else None for t in rts]
+        d["at"] += [t.tag if t else None for t in ats]
+        d["at_canon"] += [t.canon if t else None for t in ats]
+        clients = [r.client for r in rows]
+        d["client_id"] += [c.client_id if c else None for c in clients]
+        d["secret"] += [c.secret.tag if c and c.secret else None for c in clients]
+        field = self.field_of
+        d["request_id"] += [getattr(r.headers, field[r.url]) for r in rows]
+        d["date"] += [getattr(r.headers, self.date) for r in rows]
+
+    def add_exchange(self, x: Exchange, offset: int = -1) -> None:
+        d, p, r = self.data, x.params, x.reply
+        rt, at = r.get("refresh_token"), r.get("access_token")
+        rt = rt if isinstance(rt, Secret) else None
+        at = at if isinstance(at, Secret) else None
+        secret = x.client.secret if x.client else None
+        values: dict[str, object] = {
+            "line": x.ref.index,
+            "kind": x.kind.value,
+            "started": x.started,
+            "ended": x.ended,
+            "status": x.status,
+            "grant": _str(p.get("grant_type")),
+            "code": _tag(p.get("code")),
+            "refresh": _tag(p.get("refresh_token")),
+            "rt": rt.tag if rt else None,
+            "rt_canon": rt.canon if rt else None,
+            "rt_heads": _heads(rt.heads) if rt else None,
+            "at": at.tag if at else None,
+            "at_canon": at.canon if at else None,
+            "client_id": x.client.client_id if x.client else None,
+            "secret": secret.tag if secret else None,
+            "revoked": _tag(p.get("token")),
+            "url": x.url,
+            "request_id": x.headers.get(self.header_of[x.url]),
+            "date": x.headers.get("date"),
+            "offset": offset,
+            "length": 0,
+        }
+        for name, value in values.items():
+            d[name].append(value)
+
+    def frame(self) -> pl.DataFrame:
+        """The columns, tags turned to hexes (`Secret.hex`) and issued values kept only
+        for successes (what `events.token_request` reads)."""
+        ok = pl.col("status").is_between(200, 299).fill_null(False)
+        hexed = [_hexed(c) for c in ("code", "refresh", "revoked", "secret", "rt", "at")]
+        issued = [pl.when(ok).then(pl.col(c)).alias(c) for c in ISSUED]
+        own = [
+            pl.when(pl.col(f"{c}_canon") != pl.col(c))
+            .then(pl.col(f"{c}_canon"))
+            .alias(f"{c}_canon")
+            for c in ("rt", "at")
+        ]
+        frame = pl.DataFrame(self.data, schema=COLUMNS)
+        frame = frame.with_columns(pl.col("rt_heads").cast(pl.String))
+        return frame.with_columns(hexed).with_columns(issued).with_columns(own)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _tag(value: object) -> str | None:
+    return value.tag if isinstance(value, Secret) else None
+
+
+def from_exchanges(exchanges: list[Exchange]) -> pl.DataFrame:
+    """The skeleton of exchanges already in timeline order (row n is exchange n)."""
+    cols = Columns()
+    for x in exchanges:
+        cols.add_exchange(x)
+    return cols.frame()
+
+
+def sane_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Times that cannot be real dropped, as `sources.build.sane_time` drops them."""
+    lo, hi = TIME_RANGE
+    return frame.with_columns(
+        pl.when(pl.col(c).is_between(lo, hi)).then(pl.col(c)).otherwise(None).alias(c)
+        for c in ("started", "ended")
+    )
+
+
+@dataclass
+class CaptureSkeleton:
+    """A capture read for the bulk path: its skeleton, the exchanges decoded in full (by
+    line), and what `parse_capture` would have said of it (headers, bad lines, line count)."""
+
+    path: Path
+    source: str
+    redactor: Redactor
+    header_of: Mapping[str, str] = field(default_factory=lambda: defaultdict(str))
+    """URL → the header holding its provider's request id."""
+    names: tuple[str, ...] = ()
+    """Every header `header_of` names."""
+    parsed: CaptureFile = field(default_factory=CaptureFile)
+    full: dict[int, Exchange] = field(default_factory=dict)
+    """Line → exchange, for lines decoded in full while reading (not the light way)."""
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    nonsense: int = 0
+    """Exchanges with times or lifetimes that cannot be real (`_note_nonsense`'s count)."""
+
+    def read(self) -> pl.DataFrame:
+        """Stream the file in chunks of whole lines; the skeleton of its exchange records."""
+        with self.path.open("rb") as handle:
+            base, line, rest = 0, 0, b""
+            while True:
+                block = handle.read(CHUNK)
+                data = rest + block
+                last = block == b""
+                cut = len(data) if last else data.rfind(b"\n") + 1
+                if cut == 0 and not last:
+                    rest = data
+                    continue
+                chunk, rest = data[:cut], data[cut:]
+                line = self._chunk(chunk, base, line, last and not chunk.endswith(b"\n"))
+                base += len(chunk)
+                if last:
+                    break
+        if not self.parsed.headers:
+            raise InputError("no qbtrace capture header", source=self.source)
+        rows = pl.concat(self.frames) if self.frames else Columns().frame()
+        self.frames = []
+        lo, hi = TIME_RANGE
+        unreal = [
+            pl.col(c).is_not_null() & ~pl.col(c).is_between(lo, hi) for c in ("started", "ended")
+        ]
+        light = rows.filter(unreal[0] | unreal[1]).height  # full ones were made sane already
+        self.nonsense = light + sum(
+            1 for x in self.full.values() if any(g in NONSENSE_GAPS for g in x.gaps)
+        )
+        return sane_times(rows)
+
+    def _chunk(self, chunk: bytes, base: int, first: int, open_end: bool) -> int:
+        """Decode one chunk of lines starting at line `first`; the next chunk's first line.
+        All its lines in one typed decode when they can be (a JSON array of them), else
+        line by line (the header, raw records, blank or broken lines)."""
+        lines = chunk.split(b"\n")
+        if chunk.endswith(b"\n"):
+            lines.pop()
+        offsets = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=base))
+        cols = self._columns()
+        at = 0
+        while not self.parsed.headers and at < len(lines):  # the first line: the header
+            self._line(cols, lines[at], first + at, offsets[at], open_end and at == len(lines) - 1)
+            at += 1
+        rest = lines[at:]
+        rows = self._light(rest, chunk[offsets[at] - base :] if rest else b"")
+        if rows is not None:
+            self.parsed.lines += len(rows)
+            cols.add_light(rows, list(range(first + at, first + len(lines))), offsets[at:])
+            cols.data["length"] += [len(x) for x in rest]
+        else:
+            for n in range(at, len(lines)):
+                final = open_end and n == len(lines) - 1
+                self._line(cols, lines[n], first + n, offsets[n], final)
+        self.frames.append(cols.frame())
+        return first + len(lines)
+
+    def _columns(self) -> Columns:
+        # a provider without a request id reads a header no record has
+        fields = {name: f"h{n}" for n, name in enumerate(self._names()) if name != NO_HEADER}
+        header_of = self.header_of
+
+        class FieldOf(dict[str, str]):
+            def __missing__(self, url: str) -> str:
+                self[url] = found = fields.get(header_of[url], "h0")
+                return found
+
+        return Columns(header_of=header_of, field_of=FieldOf(), date=f"h{len(fields) + 1}")
+
+    def _names(self) -> tuple[str, ...]:
+        return (NO_HEADER, *self.names)
+
+    def _light(self, lines: list[bytes], text: bytes) -> list[_Light] | None:
+        if not lines or any(m in text for m in _FULL_MARKS):
+            return None
+        try:
+            rows = decoders(self._names())[0].decode(b"[" + b",".join(lines) + b"]")
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        return rows if len(rows) == len(lines) else None
+
+    def _line(self, cols: Columns, text: bytes, index: int, offset: int, final: bool) -> None:
+        """One line the light way if it can be, else as `parse_capture` decodes it."""
+        if not text.strip():
+            return
+        self.parsed.lines += 1
+        if self.parsed.headers and not any(m in text for m in _FULL_MARKS):
+            try:
+                row = decoders(self._names())[1].decode(text)
+            except (msgspec.DecodeError, RecursionError):
+                row = None
+            if row is not None:
+                cols.add_light([row], [index], [offset])
+                cols.data["length"].append(len(text))
+                return
+        try:
+            item = decode_line(text)
+        except ValueError as exc:
+            if not self.parsed.headers:
+                raise InputError(f"line {index + 1}: {exc}", source=self.source) from None
+            self.parsed.bad.append(f"line {index + 1}: {'cut short' if final else exc}")
+            return
+        if isinstance(item, Header):
+            self.parsed.headers.append(_checked(item, self.source))
+            return
+        if not self.parsed.headers:
+            raise InputError("the first line is not a qbtrace capture header", source=self.source)
+        x = self._exchange(item, index)
+        self.full[index] = x
+        cols.add_exchange(x, offset)
+        cols.data["length"][-1] = len(text)
+
+    def _exchange(self, item: ExchangeRecord | RawRecord, index: int) -> Exchange:
+        ref = Ref(self.source, index)
+        if isinstance(item, RawRecord):
+            return build_exchange(ref, item.kind, item.raw, self.redactor)
+        return sane_exchange(as_exchange(item, ref))
+
+    def exchanges(self, rows: pl.DataFrame) -> list[Exchange]:
+        """The exchanges of these skeleton rows (lines decoded in full now, in file order)."""
+        wanted = rows.select("line", "offset", "length").sort("offset")
+        out: dict[int, Exchange] = {}
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for index, offset, length in wanted.iter_rows():
+                x = self.full.get(index)
+                if x is None:
+                    item = decode_line(os.pread(fd, length, offset))
+                    assert not isinstance(item, Header)
+                    x = self.full[index] = self._exchange(item, index)
+                out[index] = x
+        finally:
+            os.close(fd)
+        return [out[i] for i in rows["line"]]

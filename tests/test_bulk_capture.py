@@ -1,0 +1,155 @@
+"""`qbtrace analyze` of a big capture by the bulk path (`bulk_capture`) writes the document the
+reference pipeline writes: same findings, counts, warnings and notes, on damaged captures,
+on a wrong clock, on raw records and on every golden input written as a capture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks import capture_mix
+from qbtrace import bulk_capture
+from qbtrace.analysis import Analysis, analyze_reference, read_all
+from qbtrace.capture import RawRecord, encode_line, exchange_record, key_id, make_header
+from qbtrace.cli import main
+from qbtrace.config import load_profile
+from qbtrace.model import Kind
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.render import json as json_render
+from qbtrace.render import text as text_render
+from qbtrace.render.view import Presenter
+from tests.conftest import analyze_json
+from tests.regold import TAG_KEY, golden_inputs, scenario_of
+from tests.test_capture import make_parts
+
+KEY = Redactor(TAG_KEY.encode())
+
+
+def documents(path: Path, profile: Profile) -> tuple[str, str]:
+    """(reference, bulk) JSON documents of one capture."""
+    presenter = Presenter(KEY, False, profile)
+    reference = analyze_reference(read_all([path], profile, KEY), profile)
+    found = bulk_capture.analyze_capture(path, path.name, profile, KEY)
+    return json_render.render(reference, presenter), json_render.render(found, presenter)
+
+
+def assert_same(path: Path, profile: Profile | None = None) -> dict[str, object]:
+    reference, found = documents(path, profile or load_profile(None, local=False))
+    assert found == reference
+    doc: dict[str, object] = json.loads(found)
+    return doc
+
+
+def platform(tmp_path: Path, total: int = 4000, seed: int = 2) -> Path:
+    path = tmp_path / "platform.jsonl"
+    capture_mix.write(path, total, 200, key_id(KEY), seed, boost=10)
+    return path
+
+
+def test_platform_traffic(tmp_path: Path) -> None:
+    doc = assert_same(platform(tmp_path))
+    summary = doc["summary"]
+    assert isinstance(summary, dict)
+    assert summary["token_requests"] >= 4000
+    assert len(summary["by_cause"]) >= 8
+
+
+def test_damaged_capture_says_what_the_reader_says(tmp_path: Path) -> None:
+    """A broken line mid-file, blank lines, a second session's header, a raw record, a
+    line the light decoder cannot take, a cut-short last line: same warnings, same lines."""
+    path = platform(tmp_path, 1500)
+    lines = path.read_bytes().split(b"\n")[:-1]
+    raw = encode_line(RawRecord(Kind.TOKEN, make_parts(), "flow")).rstrip(b"\n")
+    second = encode_line(make_header(KEY, raw=True)).rstrip(b"\n")
+    odd = json.loads(lines[10])
+    odd["params"]["grant_type"] = 5  # a number where a name belongs: decoded in full
+    damaged = [
+        *lines[:300],
+        b'{"kind": "token", "started": ',
+        b"",
+        *lines[300:700],
+        b"   ",
+        second,
+        raw,
+        json.dumps(odd).encode(),
+        *lines[700:],
+        lines[900][:40],
+    ]
+    path.write_bytes(b"\n".join(damaged))
+    doc = assert_same(path)
+    inputs = doc["inputs"]
+    assert isinstance(inputs, list)
+    assert "unreadable lines skipped" in inputs[0]["warnings"][0]
+    assert "cut short" in inputs[0]["warnings"][0]
+
+
+def test_a_wrong_clock_is_corrected_as_the_reference_corrects_it(tmp_path: Path) -> None:
+    path = platform(tmp_path, 1500)
+    text = path.read_text()
+    shifted = []
+    for line in text.splitlines():
+        record = json.loads(line)
+        if "started" in record:  # the recording machine ran 7 minutes fast
+            record["started"] += 420
+            record["ended"] += 420
+        shifted.append(json.dumps(record))
+    path.write_text("\n".join(shifted) + "\n")
+    doc = assert_same(path)
+    inputs = doc["inputs"]
+    assert isinstance(inputs, list)
+    assert any("were corrected" in w for w in inputs[0]["warnings"])
+
+
+def test_text_output_counts_from_the_skeleton(tmp_path: Path) -> None:
+    path = platform(tmp_path, 1500)
+    profile = load_profile(None, local=False)
+    presenter = Presenter(KEY, False, profile)
+    reference = analyze_reference(read_all([path], profile, KEY), profile)
+    found: Analysis = bulk_capture.analyze_capture(path, path.name, profile, KEY)
+    assert len(found.inputs[0].exchanges) < len(reference.inputs[0].exchanges) / 2
+    assert text_render.render(found, presenter) == text_render.render(reference, presenter)
+
+
+GOLDEN = golden_inputs()
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
+def test_golden_inputs_written_as_captures(path: Path, tmp_path: Path) -> None:
+    toml = path.with_name(f"{scenario_of(path)}.qbtrace.toml")
+    profile = load_profile(toml if toml.is_file() else None, local=False)
+    (item,) = read_all([path], profile, KEY)
+    capture = tmp_path / f"{path.name}.jsonl"
+    lines = [encode_line(make_header(KEY, raw=False))]
+    lines += [encode_line(exchange_record(x)) for x in item.exchanges]
+    capture.write_bytes(b"".join(lines))
+    assert_same(capture, profile)
+
+
+def test_the_cli_takes_the_bulk_path_for_a_big_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = platform(tmp_path, 3000)
+    assert bulk_capture.takes(path, smallest=1)
+    assert not bulk_capture.takes(path)  # below BULK_FROM: read whole, as before
+    assert not bulk_capture.takes(tmp_path / "missing.jsonl", smallest=1)
+    before = analyze_json(path, extra=("--no-config",))
+    taken: list[Path] = []
+    real = bulk_capture.analyze_capture
+
+    def spy(where: Path, *args: Any) -> Analysis:
+        taken.append(where)
+        return real(where, *args)
+
+    monkeypatch.setattr(bulk_capture, "BULK_FROM", 1)
+    monkeypatch.setattr(bulk_capture, "analyze_capture", spy)
+    assert analyze_json(path, extra=("--no-config",)) == before
+    assert taken == [path]
+    report = tmp_path / "r.html"
+    CliRunner().invoke(main, ["report", str(path), "--no-config", "-o", str(report)])
+    assert report.stat().st_size
+    assert taken == [path]  # the report charts every exchange: not the bulk path

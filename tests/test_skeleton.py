@@ -1,0 +1,31 @@
+"""The light capture reader (`skeleton.CaptureSkeleton`) gives the columns the exchanges give
+(`skeleton.from_exchanges`), without making an `Exchange` per line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks import capture_mix
+from qbtrace.config import load_profile
+from qbtrace.redact import Redactor
+from qbtrace.skeleton import CaptureSkeleton, from_exchanges
+from qbtrace.sources import read_input
+
+
+def test_light_columns_equal_the_exchanges_columns(tmp_path: Path) -> None:
+    path = tmp_path / "mix.jsonl"
+    capture_mix.write(path, 2000, 100, "k", boost=10)
+    key = Redactor(b"k")
+    reader = CaptureSkeleton(path, "mix.jsonl", key)
+    light = reader.read()
+    assert not reader.full  # every record took the light way
+    item = read_input(path, "mix.jsonl", load_profile(None, local=False), key)
+    full = from_exchanges(list(item.exchanges))
+    assert light.drop("offset", "length").equals(full.drop("offset", "length"))
+    assert light.filter(pl.col("rt").is_not_null()).height > 1000
+    # each row's offset and length are its line's: the line decodes to the same exchange
+    picked = light.filter(pl.col("status") == 400).head(5)
+    got = reader.exchanges(picked)
+    assert got == [x for x in item.exchanges if x.ref.index in set(picked["line"])]
