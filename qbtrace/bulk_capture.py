@@ -9,6 +9,7 @@ memory (or than QBTRACE_MAX_INPUT_MB) is read too.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -20,11 +21,14 @@ from qbtrace.model import Exchange, Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
-from qbtrace.skeleton import CaptureSkeleton
+from qbtrace.skeleton import CaptureSkeleton, HeaderOf
 from qbtrace.sources.capture import CAPTURE_MARK
 
 BULK_FROM = 32 << 20
 """Captures from this size take the bulk path; smaller ones read faster whole."""
+PARALLEL_FROM = 256 << 20
+"""Captures from this size are decoded by several processes (starting them takes ~1 s)."""
+JOBS = 4
 NONSENSE = (
     "{count} exchanges hold times or lifetimes that cannot be real (a year before 1970 "
     "or after 2200, nan, negative or centuries-long lifetimes); those values were ignored"
@@ -46,8 +50,10 @@ def takes(path: Path, smallest: int | None = None) -> bool:
 def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redactor) -> Analysis:
     """The analysis `analyze_inputs(read_all([path]))` gives, in time and memory that grow
     with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
-    names = tuple(sorted({p.request_id_header for p in profile.providers if p.request_id_header}))
-    reader = CaptureSkeleton(path, source, redactor, _header_of(profile), names)
+    hosts, default = profile.request_id_headers()
+    names = tuple(sorted({h for h in (*hosts.values(), default) if h}))
+    jobs = min(os.cpu_count() or 1, JOBS) if path.stat().st_size >= PARALLEL_FROM else 1
+    reader = CaptureSkeleton(path, source, redactor, HeaderOf(hosts, default), names, jobs=jobs)
     with paused_gc():
         rows = reader.read()
     warnings = list(reader.parsed.warnings(redactor))
@@ -69,17 +75,6 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
     return Analysis((item,), tuple(findings), state, profile, counts(rows, source, profile))
-
-
-def _header_of(profile: Profile) -> dict[str, str]:
-    """URL → the header carrying its provider's request id (filled as URLs are met)."""
-
-    class ByUrl(dict[str, str]):
-        def __missing__(self, url: str) -> str:
-            self[url] = header = profile.provider_of(url).request_id_header or ""
-            return header
-
-    return ByUrl()
 
 
 def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:

@@ -141,6 +141,12 @@ class Profile:
             found = self._seen[url] = self._hosts.get(host_of(url), self.default)
         return found
 
+    def request_id_headers(self) -> tuple[dict[str, str], str]:
+        """Host → the header carrying its provider's request id, and the default provider's:
+        `provider_of(url).request_id_header` for a process that has no profile."""
+        hosts = {host: p.request_id_header or "" for host, p in self._hosts.items()}
+        return hosts, self.default.request_id_header or ""
+
     def provider_for(self, x: Exchange) -> Provider:
         return self.provider_of(x.url)
 

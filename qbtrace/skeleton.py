@@ -15,6 +15,7 @@ full as `qbtrace.sources.capture` does, and their `Exchange`s kept.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import defaultdict
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 import polars as pl
@@ -31,6 +32,7 @@ from qbtrace.capture import HEADER_KEY, ExchangeRecord, Header, RawRecord, decod
 from qbtrace.capture import record_exchange as as_exchange
 from qbtrace.errors import InputError
 from qbtrace.model import Exchange, Kind, Ref
+from qbtrace.providers import host_of
 from qbtrace.redact import Redactor, Secret
 from qbtrace.sources.build import NONSENSE_GAPS, TIME_RANGE, build_exchange, sane_exchange
 from qbtrace.sources.capture import CaptureFile, _checked
@@ -144,6 +146,19 @@ def _heads(heads: tuple[tuple[int, str], ...]) -> bytes:
     return msgspec.json.encode(heads)
 
 
+class HeaderOf(dict[str, str]):
+    """URL → the header holding its provider's request id, filled as URLs are met; built
+    from `Profile.request_id_headers`, so a worker process can have one."""
+
+    def __init__(self, hosts: dict[str, str], default: str) -> None:
+        super().__init__()
+        self.hosts, self.default = hosts, default
+
+    def __missing__(self, url: str) -> str:
+        self[url] = found = self.hosts.get(host_of(url), self.default)
+        return found
+
+
 @dataclass
 class Columns:
     """Rows being gathered, column by column (`COLUMNS`)."""
@@ -248,6 +263,19 @@ def from_exchanges(exchanges: list[Exchange]) -> pl.DataFrame:
     return cols.frame()
 
 
+def line_starts(handle: BinaryIO, size: int, step: int) -> list[int]:
+    """0, the start of the first line at or after each multiple of `step`, and `size`."""
+    starts = [0]
+    for at in range(step, size, step):
+        if at <= starts[-1]:
+            continue
+        handle.seek(at - 1)
+        where = at - 1 + len(handle.readline())  # the line holding byte at-1 ends here
+        if starts[-1] < where < size:
+            starts.append(where)
+    return [*starts, size]
+
+
 def sane_times(frame: pl.DataFrame) -> pl.DataFrame:
     """Times that cannot be real dropped, as `sources.build.sane_time` drops them."""
     lo, hi = TIME_RANGE
@@ -275,27 +303,31 @@ class CaptureSkeleton:
     frames: list[pl.DataFrame] = field(default_factory=list)
     nonsense: int = 0
     """Exchanges with times or lifetimes that cannot be real (`_note_nonsense`'s count)."""
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    """Unreadable lines: (index, why)."""
+    jobs: int = 1
+    """Processes decoding chunks at once (`parallel`)."""
+    defer_raw: bool = False
+    """Leave raw records to the process that holds the redactor (a `parallel` worker)."""
+    deferred: list[tuple[int, int, bytes]] = field(default_factory=list)
+    """Raw records left: (line, offset, text)."""
 
     def read(self) -> pl.DataFrame:
-        """Stream the file in chunks of whole lines; the skeleton of its exchange records."""
+        """Stream the file in chunks of whole lines; the skeleton of its exchange records,
+        in file order. With `jobs` > 1 a big file's chunks are decoded by that many
+        processes (`parallel`), after its first chunk (the header) is decoded here."""
+        size = self.path.stat().st_size
         with self.path.open("rb") as handle:
-            base, line, rest = 0, 0, b""
-            while True:
-                block = handle.read(CHUNK)
-                data = rest + block
-                last = block == b""
-                cut = len(data) if last else data.rfind(b"\n") + 1
-                if cut == 0 and not last:
-                    rest = data
-                    continue
-                chunk, rest = data[:cut], data[cut:]
-                line = self._chunk(chunk, base, line, last and not chunk.endswith(b"\n"))
-                base += len(chunk)
-                if last:
-                    break
+            bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
+            line = self.decode_range(handle, bounds[0], bounds[1], 0)
+        if len(bounds) > 2:
+            from qbtrace import parallel
+
+            parallel.decode(self, list(itertools.pairwise(bounds[1:])), line)
         if not self.parsed.headers:
             raise InputError("no qbtrace capture header", source=self.source)
-        rows = pl.concat(self.frames) if self.frames else Columns().frame()
+        self.parsed.bad = [f"line {index + 1}: {why}" for index, why in sorted(self.bad)]
+        rows = pl.concat(self.frames).sort("line") if self.frames else Columns().frame()
         self.frames = []
         lo, hi = TIME_RANGE
         unreal = [
@@ -307,6 +339,25 @@ class CaptureSkeleton:
         )
         return sane_times(rows)
 
+    def decode_range(self, handle: BinaryIO, start: int, end: int, line: int) -> int:
+        """Decode the lines of bytes [start, end) (both line starts, or the file's end),
+        numbered from `line`; the number of the line after them. The file's last line may
+        lack its newline (cut short)."""
+        handle.seek(start)
+        base, rest, left = start, b"", end - start
+        while left > 0 or rest:
+            block = handle.read(min(CHUNK, left)) if left > 0 else b""
+            left -= len(block)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if left > 0 and block else len(data)
+            if cut == 0:
+                rest = data
+                continue
+            chunk, rest = data[:cut], data[cut:]
+            line = self._chunk(chunk, base, line, not chunk.endswith(b"\n"))
+            base += len(chunk)
+        return line
+
     def _chunk(self, chunk: bytes, base: int, first: int, open_end: bool) -> int:
         """Decode one chunk of lines starting at line `first`; the next chunk's first line.
         All its lines in one typed decode when they can be (a JSON array of them), else
@@ -315,7 +366,7 @@ class CaptureSkeleton:
         if chunk.endswith(b"\n"):
             lines.pop()
         offsets = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=base))
-        cols = self._columns()
+        cols = self.columns()
         at = 0
         while not self.parsed.headers and at < len(lines):  # the first line: the header
             self._line(cols, lines[at], first + at, offsets[at], open_end and at == len(lines) - 1)
@@ -333,7 +384,7 @@ class CaptureSkeleton:
         self.frames.append(cols.frame())
         return first + len(lines)
 
-    def _columns(self) -> Columns:
+    def columns(self) -> Columns:
         # a provider without a request id reads a header no record has
         fields = {name: f"h{n}" for n, name in enumerate(self._names()) if name != NO_HEADER}
         header_of = self.header_of
@@ -376,19 +427,22 @@ class CaptureSkeleton:
         except ValueError as exc:
             if not self.parsed.headers:
                 raise InputError(f"line {index + 1}: {exc}", source=self.source) from None
-            self.parsed.bad.append(f"line {index + 1}: {'cut short' if final else exc}")
+            self.bad.append((index, "cut short" if final else str(exc)))
             return
         if isinstance(item, Header):
             self.parsed.headers.append(_checked(item, self.source))
             return
         if not self.parsed.headers:
             raise InputError("the first line is not a qbtrace capture header", source=self.source)
-        x = self._exchange(item, index)
+        if self.defer_raw and isinstance(item, RawRecord):
+            self.deferred.append((index, offset, text))  # redacted where the key is
+            return
+        x = self.exchange(item, index)
         self.full[index] = x
         cols.add_exchange(x, offset)
         cols.data["length"][-1] = len(text)
 
-    def _exchange(self, item: ExchangeRecord | RawRecord, index: int) -> Exchange:
+    def exchange(self, item: ExchangeRecord | RawRecord, index: int) -> Exchange:
         ref = Ref(self.source, index)
         if isinstance(item, RawRecord):
             return build_exchange(ref, item.kind, item.raw, self.redactor)
@@ -405,7 +459,7 @@ class CaptureSkeleton:
                 if x is None:
                     item = decode_line(os.pread(fd, length, offset))
                     assert not isinstance(item, Header)
-                    x = self.full[index] = self._exchange(item, index)
+                    x = self.full[index] = self.exchange(item, index)
                 out[index] = x
         finally:
             os.close(fd)

@@ -1,0 +1,114 @@
+"""A big capture's chunks decoded by several processes at once: the skeleton's one cost
+that grows with every line of the input, spread over the machine's cores.
+
+Each worker (a fresh interpreter: polars' threads do not survive a fork) decodes whole
+lines of a byte range as `skeleton.CaptureSkeleton` does, numbering them from 0, and sends
+back its columns, its unreadable lines, session headers and the exchanges it decoded in
+full; this process renumbers them after the lines before. Raw records are left to this
+process, which holds the redactor's key.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from qbtrace.capture import Header, RawRecord, decode_line
+from qbtrace.errors import InputError
+from qbtrace.model import Exchange, Ref
+from qbtrace.redact import Redactor
+from qbtrace.skeleton import CaptureSkeleton, HeaderOf
+
+OPEN = Header(1, "", "", "")
+"""Stands for the file's header in a worker: the lines of its range follow one."""
+
+
+@dataclass(frozen=True)
+class Task:
+    path: Path
+    source: str
+    header_of: HeaderOf
+    names: tuple[str, ...]
+    start: int
+    end: int
+
+
+@dataclass
+class Part:
+    """What a worker found in its range, lines numbered from 0."""
+
+    lines: int = 0
+    """Lines in the range (blank ones too): how far the next range's numbers move."""
+    entries: int = 0
+    frame: pl.DataFrame | None = None
+    headers: list[Header] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    full: dict[int, Exchange] = field(default_factory=dict)
+    deferred: list[tuple[int, int, bytes]] = field(default_factory=list)
+    error: str | None = None
+
+
+def work(task: Task) -> Part:
+    reader = CaptureSkeleton(
+        task.path, task.source, Redactor(b"unused"), task.header_of, task.names, defer_raw=True
+    )
+    reader.parsed.headers.append(OPEN)
+    try:
+        with task.path.open("rb") as handle:
+            lines = reader.decode_range(handle, task.start, task.end, 0)
+    except InputError as exc:  # a later session's header of an unknown version
+        return Part(error=str(exc).removeprefix(f"{task.source}: "))
+    frame = pl.concat(reader.frames) if reader.frames else None
+    return Part(
+        lines,
+        reader.parsed.lines,
+        frame,
+        reader.parsed.headers[1:],
+        reader.bad,
+        reader.full,
+        reader.deferred,
+    )
+
+
+def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], line: int) -> None:
+    """Decode `ranges` (after the lines `reader` decoded, the next being `line`) into it."""
+    tasks = [
+        Task(reader.path, reader.source, _plain(reader), reader.names, a, b) for a, b in ranges
+    ]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=reader.jobs, mp_context=context) as pool:
+        for part in pool.map(work, tasks):
+            if part.error is not None:
+                raise InputError(part.error, source=reader.source)
+            _merge(reader, part, line)
+            line += part.lines
+
+
+def _plain(reader: CaptureSkeleton) -> HeaderOf:
+    header_of = reader.header_of
+    if isinstance(header_of, HeaderOf):
+        return HeaderOf(header_of.hosts, header_of.default)
+    raise TypeError("a parallel read needs a HeaderOf")
+
+
+def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
+    reader.parsed.lines += part.entries
+    reader.parsed.headers += part.headers
+    reader.bad += [(index + line, why) for index, why in part.bad]
+    for index, x in part.full.items():
+        reader.full[index + line] = replace(x, ref=Ref(reader.source, index + line))
+    if part.frame is not None:
+        reader.frames.append(part.frame.with_columns(pl.col("line") + line))
+    cols = reader.columns()
+    for index, offset, text in part.deferred:
+        item = decode_line(text)
+        assert isinstance(item, RawRecord)
+        x = reader.full[index + line] = reader.exchange(item, index + line)
+        cols.add_exchange(x, offset)
+        cols.data["length"][-1] = len(text)
+    if part.deferred:
+        reader.frames.append(cols.frame())

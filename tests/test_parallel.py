@@ -1,0 +1,67 @@
+"""Several processes decoding a capture's chunks (`parallel`) give what one process gives:
+the same columns, unreadable lines, session headers and exchanges decoded in full."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import capture_mix
+from qbtrace import skeleton
+from qbtrace.capture import RawRecord, encode_line, make_header
+from qbtrace.errors import InputError
+from qbtrace.model import Kind
+from qbtrace.redact import Redactor
+from qbtrace.skeleton import CaptureSkeleton, HeaderOf
+from tests.test_capture import make_parts
+
+KEY = Redactor(b"parallel-key")
+
+
+def read(path: Path, jobs: int) -> tuple[CaptureSkeleton, object]:
+    reader = CaptureSkeleton(path, path.name, KEY, HeaderOf({}, "intuit_tid"), ("intuit_tid",))
+    reader.jobs = jobs
+    return reader, reader.read()
+
+
+def damaged(tmp_path: Path) -> Path:
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 3000, 150, "k", boost=10)
+    lines = path.read_bytes().split(b"\n")[:-1]
+    raw = encode_line(RawRecord(Kind.TOKEN, make_parts(), "flow")).rstrip(b"\n")
+    odd = json.loads(lines[2000])
+    odd["params"]["grant_type"] = 7
+    lines[700:700] = [b"{broken", b"", encode_line(make_header(KEY, True)).rstrip(b"\n"), raw]
+    lines[2100:2100] = [json.dumps(odd).encode(), raw]
+    path.write_bytes(b"\n".join([*lines, lines[5][:30]]))
+    return path
+
+
+def test_workers_find_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = damaged(tmp_path)
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)  # many ranges, a damaged line in several
+    one, alone = read(path, 1)
+    many, together = read(path, 2)
+    assert together.equals(alone)
+    assert many.parsed.bad == one.parsed.bad and len(one.parsed.bad) == 2
+    assert many.parsed.lines == one.parsed.lines
+    assert len(many.parsed.headers) == len(one.parsed.headers) == 2
+    assert many.full == one.full and len(one.full) == 3  # two raw records, one odd line
+    assert many.nonsense == one.nonsense
+
+
+def test_a_later_session_of_an_unknown_version_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 2000, 100, "k")
+    lines = path.read_bytes().split(b"\n")
+    lines[1500:1500] = [b'{"qbtrace_capture":9,"created":"","qbtrace_version":"9","key_id":"k"}']
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    with pytest.raises(InputError, match="version 9"):
+        read(path, 2)
