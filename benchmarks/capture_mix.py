@@ -6,9 +6,10 @@ the capture never saw issued, and succeeds), a few connect during it. About 1% o
 fail, with the causes platforms see: a stale worker replaying a superseded token, two
 workers refreshing one token within a second, a refresh whose answer was lost then retried,
 a reused code (and, hours later, the refresh that fails because of it), a wrong client
-secret, a token never issued, an app revoking its first token and later refreshing the live
-one, and provider outages (503s across lineages for a minute, retried later). A lineage
-whose token died reconnects (a new code exchange) an hour later.
+secret, a token never issued, one cut short by a narrow column, an app revoking its first
+token and later refreshing the live one, and provider outages (503s across lineages for a
+minute, retried later). A lineage whose token died reconnects (a new code exchange) an hour
+later.
 
 Lines are formatted directly (no `Exchange`, no msgspec) and streamed to the file in chunks,
 so 10M requests (~9.5 GB) are written in about a minute. Tags are unique counters, not
@@ -40,6 +41,7 @@ CAUSES = (
     ("wrong_secret", 0.002),
     ("unknown", 0.001),
     ("revoked", 0.0003),
+    ("truncated", 0.0002),
 )
 """Planted per refresh: (what, probability); outages and reused codes are planted apart."""
 
@@ -128,6 +130,14 @@ OUTAGE = '"error":"server_error","error_description":"Service Unavailable"'
 
 def refresh(rt: int) -> str:
     return f'"grant_type":"refresh_token","refresh_token":{secret("rt", rt, 50)}'
+
+
+def truncated(mix: Mix, rt: int) -> str:
+    """A refresh with the first 32 characters of token `rt` (a column too narrow)."""
+    h = f"{mix.fresh():012x}"
+    heads = f'[[16,"{_hx(rt, 16)}"],[32,"{_hx(rt, 32)}"]]'
+    cut = f'{{"tag":"rt:{h}","canon":"{h}","heads":{heads},"length":32,"defects":[]}}'
+    return f'"grant_type":"refresh_token","refresh_token":{cut}'
 
 
 @dataclass
@@ -233,6 +243,9 @@ def _refresh(mix: Mix, g: Lineage, t: float) -> Iterator[str]:
         wrong = mix.wrong[g.client]
         yield mix.line(t, wrong, refresh(old), 401, '"error":"invalid_client"')
         t += 30
+    if what == "truncated":
+        mix.planted["truncated token"] += 1
+        yield mix.line(t - 20, client, truncated(mix, old), 400, REFUSED)
     if what == "unknown":
         mix.planted["unknown token"] += 1
         yield mix.line(t - 40, client, refresh(mix.fresh()), 400, REFUSED)

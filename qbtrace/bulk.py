@@ -30,12 +30,13 @@ import polars as pl
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import classify
 from qbtrace.events import TokenRequest, token_request
-from qbtrace.lineage import TRUNCATION_PREFIX, Lineage
+from qbtrace.lineage import Lineage
 from qbtrace.model import TOKEN_NOT_LOGGED, Exchange, Finding, Kind
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Secret
 from qbtrace.rules.ancestry import MAX_DEPTH
+from qbtrace.skeleton import HEADS
 
 Fetch = Callable[[pl.DataFrame], list[Exchange]]
 """The exchanges of some skeleton rows, in the rows' order."""
@@ -45,30 +46,29 @@ CODE_GRANT = "authorization_code"
 
 
 def with_positions(rows: pl.DataFrame) -> pl.DataFrame:
-    """Timeline rows with their position (`pos`, the reference's fold order) and `ok`."""
-    return rows.with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("pos"),
-        pl.col("status").is_between(200, 299).fill_null(False).alias("ok"),
-    )
+    """Rows with `ok`, and their position on the timeline (`pos`, the reference's fold
+    order) unless they have one: then the rows need not be in timeline order."""
+    ok = pl.col("status").is_between(200, 299).fill_null(False).alias("ok")
+    if "pos" in rows.columns:
+        return rows.with_columns(ok)
+    return rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("pos"), ok)
 
 
 @dataclass
 class Keys:
     """What the failures' rules look up: hexes and canonical hexes of what they presented,
-    and the prefix digests a truncated copy is recognised by (as quoted JSON strings)."""
+    and the prefix digests a truncated copy is recognised by (`skeleton.HEADS`)."""
 
     hexes: set[str] = field(default_factory=set)
     canons: set[str] = field(default_factory=set)
-    heads: set[str] = field(default_factory=set)
+    heads: set[tuple[int, str]] = field(default_factory=set)
 
     def add(self, token: Secret | None) -> None:
         if token is None:
             return
         self.hexes.add(token.hex)
         self.canons.add(token.canon)
-        # as the skeleton keeps heads (JSON): a digest of another length matching is
-        # harmless (one more row decoded), one of the lengths compared is never missed
-        self.heads.update(f'"{h}"' for n, h in token.heads if n >= TRUNCATION_PREFIX)
+        self.heads.update((n, h) for n, h in token.heads if n in HEADS)
 
 
 def classify_rows(
@@ -78,23 +78,26 @@ def classify_rows(
     `lineage.build` + `classify` of all its exchanges; with the `Lineage` of the
     neighbourhoods and their exchanges."""
     rows = with_positions(rows)
-    failures = [token_request(0, x) for x in fetch(rows.filter(TOKEN & ~OK))]
+    failures = [token_request(0, x) for x in fetch(rows.filter(TOKEN & ~OK).sort("pos"))]
     keys, deep = Keys(), Keys()
     for f in failures:
         keys.add(f.code)
         keys.add(f.refresh)
         if _walks_up(profile.provider_for(f.x)):
             deep.add(f.refresh)
-    revoked = rows.filter((pl.col("kind") == Kind.REVOKE.value) & OK)["revoked"].drop_nulls()
-    roots = lineage_roots(rows.filter(TOKEN & OK), keys.hexes | set(revoked.to_list()))
+    revokes = rows.lazy().filter((pl.col("kind") == Kind.REVOKE.value) & OK)
+    revoked = revokes.select("refresh").collect()["refresh"].drop_nulls()  # a revoke's token
+    ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
+    roots = lineage_roots(ok.collect(), keys.hexes | set(revoked.to_list()))
     codes = {root[5:] for root, _ in roots.values() if root.startswith("code:")}
     if deep.hexes:
-        keys.hexes |= ancestors(rows.filter(TOKEN & OK), deep.hexes)
+        keys.hexes |= ancestors(ok.select("grant", "refresh", "rt").collect(), deep.hexes)
     limits = any(profile.provider_for(f.x).token_limit for f in failures)
     if any(TOKEN_NOT_LOGGED in f.x.gaps for f in failures):
         picked = rows  # a log's failures are judged by the requests near them: fold all
     else:
         picked = rows.filter(neighbourhood(rows, keys, codes, limits))
+    picked = picked.sort("pos")
     exchanges = fetch(picked)
     with paused_gc():
         state = lineage_mod.build(exchanges)
@@ -133,12 +136,16 @@ def neighbourhood(rows: pl.DataFrame, keys: Keys, codes: set[str], consents: boo
         | pl.col("rt_canon").is_in(canons.implode())
         | pl.col("at_canon").is_in(canons.implode())
     )
-    if keys.heads:
-        issued |= pl.col("rt_heads").str.contains_any(sorted(keys.heads))
+    for n in HEADS:
+        digests = pl.Series(sorted(h for m, h in keys.heads if m == n), dtype=pl.String)
+        issued |= pl.col(f"h{n}").is_in(digests.implode())
+    credentials = pl.col("client_id").is_not_null() & pl.col("secret").is_not_null()
     firsts = (
-        rows.filter(TOKEN & OK & pl.col("client_id").is_not_null() & pl.col("secret").is_not_null())
+        rows.lazy()
+        .filter(TOKEN & OK & credentials)
         .group_by("client_id", "secret")
-        .agg(pl.col("pos").min())["pos"]
+        .agg(pl.col("pos").min())
+        .collect()["pos"]
     )
     picked = (
         ~TOKEN

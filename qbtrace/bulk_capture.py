@@ -54,6 +54,7 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
     names = tuple(sorted({h for h in (*hosts.values(), default) if h}))
     jobs = min(os.cpu_count() or 1, JOBS) if path.stat().st_size >= PARALLEL_FROM else 1
     reader = CaptureSkeleton(path, source, redactor, HeaderOf(hosts, default), names, jobs=jobs)
+    reader.kept = lambda frame: with_clock(frame, profile)
     with paused_gc():
         rows = reader.read()
     warnings = list(reader.parsed.warnings(redactor))
@@ -64,8 +65,10 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
     if moved:
         rows = rows.with_columns(pl.col("started") + offset, pl.col("ended") + offset)
         warnings.append(corrected_note(offset, count, provider))
-    order = pl.col("started").forward_fill().fill_null(float("-inf"))
-    rows = rows.sort(order, pl.col("line"))
+    # the timeline's order (events.timeline: by start, a line without one where the line
+    # before it was, then by line), as positions: the rows stay in file order, uncopied
+    order = pl.arg_sort_by(pl.col("started").forward_fill().fill_null(float("-inf")), "line")
+    rows = rows.with_columns(rows.select(order).to_series().arg_sort().alias("pos"))
 
     def fetch(picked: pl.DataFrame) -> list[Exchange]:
         got = reader.exchanges(picked)
@@ -78,22 +81,30 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
 
 
 def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    urls = rows["url"].unique().to_list()
-    names = {u: profile.provider_of(u).name for u in urls}
-    return rows.with_columns(pl.col("url").replace_strict(names).alias("provider"))
+    names = {u: profile.provider_of(u).name for u in rows["url"].unique().to_list()}
+    provider = pl.col("url").replace_strict(names, return_dtype=pl.String)
+    return rows.with_columns(provider.alias("provider"))
+
+
+def with_clock(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """A chunk's columns with what its providers' clocks said (`server_times`) as one
+    difference a row (`diff`: provider's time minus the recorded start), instead of the
+    request ids and dates it was read from."""
+    frame = _with_providers(frame, profile)
+    diff = pl.lit(None, dtype=pl.Float64)
+    for name in frame["provider"].unique().to_list():
+        server = profile.named(name).server_times(frame)
+        diff = pl.when(pl.col("provider") == name).then(server - pl.col("started")).otherwise(diff)
+    return frame.with_columns(diff.alias("diff")).drop("request_id", "date", "provider")
 
 
 def clock_offset(rows: pl.DataFrame, profile: Profile) -> tuple[float, int, Provider]:
     """`clocks.offset_of` of the skeleton's input: the median difference between the
     providers' clocks and the recorded starts, how many answers said, and who said most."""
-    rows = _with_providers(rows, profile)
-    parts: list[pl.DataFrame] = []
-    for name in rows["provider"].unique().to_list():
-        mine = rows.filter(pl.col("provider") == name)
-        server = profile.named(name).server_times(mine)
-        diffs = mine.select("line", "provider", (server - pl.col("started")).alias("diff"))
-        parts.append(diffs.filter(pl.col("diff").is_not_null()))
-    said = pl.concat(parts) if parts else pl.DataFrame()
+    said = _with_providers(
+        rows.lazy().filter(pl.col("diff").is_not_null()).select("url", "line", "diff").collect(),
+        profile,
+    )
     if said.is_empty():
         return 0.0, 0, profile.default
     ordered = said["diff"].sort()
@@ -107,9 +118,16 @@ def clock_offset(rows: pl.DataFrame, profile: Profile) -> tuple[float, int, Prov
 
 
 def counts(rows: pl.DataFrame, source: str, profile: Profile) -> Counts:
-    rows = _with_providers(rows, profile)
-    tokens = rows.filter(pl.col("kind") == "token")
-    by_provider = dict(tokens.group_by("provider").len().iter_rows())
-    by = rows.group_by("provider").agg(pl.len().alias("n"), pl.col("line").min().alias("first"))
-    order = by.sort(pl.col("n"), pl.col("first"), descending=[True, False])["provider"]
-    return Counts(tokens.height, by_provider, {source: (tokens.height, order.to_list())})
+    token = (pl.col("kind") == "token").alias("token")
+    per_url = rows.group_by("url").agg(
+        pl.len().alias("n"), token.sum().alias("tokens"), pl.col("line").min().alias("first")
+    )
+    by = (
+        _with_providers(per_url, profile)
+        .group_by("provider")
+        .agg(pl.col("n").sum(), pl.col("tokens").sum(), pl.col("first").min())
+    )
+    order = by.sort(pl.col("n"), pl.col("first"), descending=[True, False])
+    by_provider = {p: t for p, t in order.select("provider", "tokens").iter_rows() if t}
+    tokens = sum(by_provider.values())
+    return Counts(tokens, by_provider, {source: (tokens, order["provider"].to_list())})

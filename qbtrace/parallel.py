@@ -102,7 +102,7 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
     for index, x in part.full.items():
         reader.full[index + line] = replace(x, ref=Ref(reader.source, index + line))
     if part.frame is not None:
-        reader.frames.append(part.frame.with_columns(pl.col("line") + line))
+        reader.add_frame(part.frame.with_columns(pl.col("line") + line))
     cols = reader.columns()
     for index, offset, text in part.deferred:
         item = decode_line(text)
@@ -111,4 +111,4 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
         cols.add_exchange(x, offset)
         cols.data["length"][-1] = len(text)
     if part.deferred:
-        reader.frames.append(cols.frame())
+        reader.add_frame(cols.frame())

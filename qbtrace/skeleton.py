@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
@@ -31,9 +31,10 @@ import polars as pl
 from qbtrace.capture import HEADER_KEY, ExchangeRecord, Header, RawRecord, decode_line
 from qbtrace.capture import record_exchange as as_exchange
 from qbtrace.errors import InputError
+from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import Exchange, Kind, Ref
 from qbtrace.providers import host_of
-from qbtrace.redact import Redactor, Secret
+from qbtrace.redact import HEAD_LENGTHS, Redactor, Secret
 from qbtrace.sources.build import NONSENSE_GAPS, TIME_RANGE, build_exchange, sane_exchange
 from qbtrace.sources.capture import CaptureFile, _checked
 
@@ -41,11 +42,11 @@ CHUNK = 32 << 20
 """Bytes of lines decoded at a time: the Python objects of one chunk, then its columns."""
 COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
     "line": pl.Int64,
-    "kind": pl.String,
+    "kind": pl.Categorical,
     "started": pl.Float64,
     "ended": pl.Float64,
     "status": pl.Int64,
-    "grant": pl.String,
+    "grant": pl.Categorical,
     "code": pl.String,
     "refresh": pl.String,
     "rt": pl.String,
@@ -53,20 +54,24 @@ COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
     "rt_heads": pl.Binary,
     "at": pl.String,
     "at_canon": pl.String,
-    "client_id": pl.String,
-    "secret": pl.String,
+    "client_id": pl.Categorical,
+    "secret": pl.Categorical,
     "revoked": pl.String,
-    "url": pl.String,
+    "url": pl.Categorical,
     "request_id": pl.String,
     "date": pl.String,
     "offset": pl.Int64,
-    "length": pl.Int64,
+    "length": pl.Int32,
 }
-"""Per exchange: its line (`Ref.index`); hexes of the code and refresh token sent, of the
-refresh and access token issued (with their canonical hex when it differs, and the issued
-refresh token's prefix digests, `Secret.heads` as JSON); the
-client id and secret hex; the token a revoke named; what the provider's clock reads from;
-where a capture line sits in its file."""
+"""What is gathered per exchange: its line (`Ref.index`); tags of the code and refresh
+token sent, of the refresh and access token issued (with their canonical hex, and the issued
+refresh token's prefix digests, `Secret.heads` as JSON); the client id and secret; the token
+a revoke named; what the provider's clock reads from; where a capture line sits in its file.
+`Columns.frame` turns them into the skeleton's columns (`frame`'s docstring)."""
+HEADS = tuple(n for n in HEAD_LENGTHS if n >= TRUNCATION_PREFIX)
+"""The prefix lengths of `redact.HEAD_LENGTHS` a truncated copy is recognised by
+(`lineage.TRUNCATION_PREFIX` and longer): the skeleton keeps these digests of issued
+refresh tokens as `h32`, `h64`... (32 and 64 today)."""
 
 
 class _Tag(msgspec.Struct, gc=False):
@@ -137,7 +142,7 @@ ISSUED = ("rt", "rt_canon", "rt_heads", "at", "at_canon")
 
 def _hexed(column: str) -> pl.Expr:
     """`Secret.hex` of a column of tags: what follows the first colon ("" without one)."""
-    rest = pl.col(column).str.splitn(":", 2).struct.field("field_1")
+    rest = pl.col(column).cast(pl.String).str.splitn(":", 2).struct.field("field_1")
     return pl.when(pl.col(column).is_not_null()).then(rest.fill_null("")).alias(column)
 
 
@@ -231,10 +236,13 @@ class Columns:
             d[name].append(value)
 
     def frame(self) -> pl.DataFrame:
-        """The columns, tags turned to hexes (`Secret.hex`) and issued values kept only
-        for successes (what `events.token_request` reads)."""
+        """The skeleton's columns: tags turned to hexes (`Secret.hex`), a revoke's token in
+        `refresh`, issued values kept only for successes (what `events.token_request`
+        reads), canonical hexes only where they differ, and the issued refresh token's
+        prefix digests as `h32`, `h64` (`HEADS`)."""
         ok = pl.col("status").is_between(200, 299).fill_null(False)
-        hexed = [_hexed(c) for c in ("code", "refresh", "revoked", "secret", "rt", "at")]
+        hexed = [_hexed(c) for c in ("code", "refresh", "revoked", "rt", "at")]
+        hexed.append(_hexed("secret").cast(pl.Categorical))
         issued = [pl.when(ok).then(pl.col(c)).alias(c) for c in ISSUED]
         own = [
             pl.when(pl.col(f"{c}_canon") != pl.col(c))
@@ -242,9 +250,22 @@ class Columns:
             .alias(f"{c}_canon")
             for c in ("rt", "at")
         ]
+        heads = pl.col("rt_heads").cast(pl.String)
+        digests = [
+            heads.str.extract(rf'\[\s*{n}\s*,\s*"([^"\\]*)"', 1).alias(f"h{n}") for n in HEADS
+        ]
+        revoke = pl.col("kind") == Kind.REVOKE.value
         frame = pl.DataFrame(self.data, schema=COLUMNS)
-        frame = frame.with_columns(pl.col("rt_heads").cast(pl.String))
-        return frame.with_columns(hexed).with_columns(issued).with_columns(own)
+        return (
+            frame.with_columns(hexed)
+            .with_columns(issued)
+            .with_columns(
+                *own,
+                *digests,
+                pl.when(revoke).then("revoked").otherwise("refresh").alias("refresh"),
+            )
+            .drop("rt_heads", "revoked")
+        )
 
 
 def _str(value: object) -> str | None:
@@ -307,6 +328,9 @@ class CaptureSkeleton:
     """Unreadable lines: (index, why)."""
     jobs: int = 1
     """Processes decoding chunks at once (`parallel`)."""
+    kept: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    """What to keep of each chunk's columns (the bulk path turns the clock's columns into
+    one number a row as they come, so their text never piles up)."""
     defer_raw: bool = False
     """Leave raw records to the process that holds the redactor (a `parallel` worker)."""
     deferred: list[tuple[int, int, bytes]] = field(default_factory=list)
@@ -327,7 +351,9 @@ class CaptureSkeleton:
         if not self.parsed.headers:
             raise InputError("no qbtrace capture header", source=self.source)
         self.parsed.bad = [f"line {index + 1}: {why}" for index, why in sorted(self.bad)]
-        rows = pl.concat(self.frames).sort("line") if self.frames else Columns().frame()
+        rows = pl.concat(self.frames) if self.frames else Columns().frame()
+        if (rows["line"].diff() < 0).any():  # raw records redacted after a parallel read
+            rows = rows.sort("line")
         self.frames = []
         lo, hi = TIME_RANGE
         unreal = [
@@ -381,8 +407,11 @@ class CaptureSkeleton:
             for n in range(at, len(lines)):
                 final = open_end and n == len(lines) - 1
                 self._line(cols, lines[n], first + n, offsets[n], final)
-        self.frames.append(cols.frame())
+        self.add_frame(cols.frame())
         return first + len(lines)
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        self.frames.append(self.kept(frame) if self.kept else frame)
 
     def columns(self) -> Columns:
         # a provider without a request id reads a header no record has

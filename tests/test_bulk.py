@@ -79,6 +79,7 @@ def test_generated_traffic_with_every_planted_cause(tmp_path: Path) -> None:
         "code_reused",
         "grant_poisoned_by_code_reuse",
         "refresh_token_revoked",
+        "refresh_token_altered",
     } <= causes
     # the neighbourhoods are a small part of the traffic: what makes the path proportional
     rows = bulk.with_positions(from_exchanges(exchanges))
