@@ -46,6 +46,29 @@ analysis = analyze_reference(read_all([Path(sys.argv[1])], profile, redactor), p
 Path(sys.argv[3]).write_text(json.render(analysis, Presenter(redactor, False, profile)))
 """
 """The baseline child: what `qbtrace analyze --format json` ran before the bulk path."""
+BREAKDOWN = """
+import sys, time
+start = last = time.perf_counter()
+def mark(stage):
+    global last
+    now = time.perf_counter()
+    print(f"    {now - last:7.2f} s  {stage}", flush=True)
+    last = now
+from pathlib import Path
+from qbtrace.bulk_capture import analyze_capture
+from qbtrace.config import load_profile
+from qbtrace.redact import Redactor
+from qbtrace.render import json
+from qbtrace.render.view import Presenter
+mark("imports")
+profile = load_profile(None, local=False)
+redactor = Redactor(sys.argv[2].encode())
+analysis = analyze_capture(Path(sys.argv[1]), Path(sys.argv[1]).name, profile, redactor, mark)
+Path(sys.argv[3]).write_text(json.render(analysis, Presenter(redactor, False, profile)))
+mark("JSON rendered and written")
+print(f"    {time.perf_counter() - start:7.2f} s  in all", flush=True)
+"""
+"""`--breakdown`: the bulk path's stages, each timed (another child, same capture)."""
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
@@ -104,6 +127,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where captures go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep captures and reuse them")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference run")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time each stage of the bulk path"
+    )
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="qbtrace-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,6 +158,9 @@ def main() -> None:
                 + ("identical" if same else "DIFFER"),
                 flush=True,
             )
+        if args.breakdown:
+            print("  stages of the bulk path (another run):", flush=True)
+            timed([sys.executable, "-c", BREAKDOWN, str(path), TAG_KEY, str(out)])
         per.append((size, seconds))
         if not args.keep:
             path.unlink()

@@ -40,6 +40,14 @@ from qbtrace.skeleton import HEADS
 
 Fetch = Callable[[pl.DataFrame], list[Exchange]]
 """The exchanges of some skeleton rows, in the rows' order."""
+Mark = Callable[[str], None]
+"""Told the name of each stage as it ends (benchmarks/classify_scale.py --breakdown)."""
+
+
+def no_marks(stage: str) -> None:
+    del stage
+
+
 TOKEN = pl.col("kind") == Kind.TOKEN.value
 OK = pl.col("ok")
 CODE_GRANT = "authorization_code"
@@ -72,13 +80,14 @@ class Keys:
 
 
 def classify_rows(
-    rows: pl.DataFrame, fetch: Fetch, profile: Profile
+    rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark = no_marks
 ) -> tuple[Lineage, list[Finding], list[Exchange]]:
     """Findings of a timeline given as skeleton rows (in timeline order): the same as
     `lineage.build` + `classify` of all its exchanges; with the `Lineage` of the
     neighbourhoods and their exchanges."""
     rows = with_positions(rows)
     failures = [token_request(0, x) for x in fetch(rows.filter(TOKEN & ~OK).sort("pos"))]
+    mark("failures decoded")
     keys, deep = Keys(), Keys()
     for f in failures:
         keys.add(f.code)
@@ -90,6 +99,7 @@ def classify_rows(
     ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
     roots = lineage_roots(ok.collect(), keys.hexes | set(revoked.to_list()))
     codes = {root[5:] for root, _ in roots.values() if root.startswith("code:")}
+    mark("lineage ids (pointer jumping)")
     if deep.hexes:
         keys.hexes |= ancestors(ok.select("grant", "refresh", "rt").collect(), deep.hexes)
     limits = any(profile.provider_for(f.x).token_limit for f in failures)
@@ -99,10 +109,13 @@ def classify_rows(
         picked = rows.filter(neighbourhood(rows, keys, codes, limits))
     picked = picked.sort("pos")
     exchanges = fetch(picked)
+    mark(f"neighbourhoods picked and decoded ({len(exchanges):,} exchanges)")
     with paused_gc():
         state = lineage_mod.build(exchanges)
         _put_roots(state, roots, exchanges, picked["pos"].to_list())
-        return state, classify(state, profile), exchanges
+        found = classify(state, profile)
+    mark("lineage.build + classify on them")
+    return state, found, exchanges
 
 
 @contextmanager
@@ -173,7 +186,7 @@ def lineage_roots(ok: pl.DataFrame, wanted: set[str]) -> dict[str, tuple[str, in
     a code); issued by a code exchange, the code's; issued by a refresh, the presented
     token's, whose own was fixed at the latest by that same request. So each token points
     at a parent or holds its id, and pointer jumping resolves every chain in log(depth)
-    joins."""
+    steps."""
     code = (pl.col("grant") == CODE_GRANT).fill_null(False)
     base = ok.select("pos", _presented().alias("p"), code.alias("c"), "rt", "at")
     given = pl.Series(sorted(wanted), dtype=pl.String)
@@ -214,27 +227,21 @@ def lineage_roots(ok: pl.DataFrame, wanted: set[str]) -> dict[str, tuple[str, in
 
 
 def _resolve(table: pl.DataFrame) -> pl.DataFrame:
-    """Follow `parent` until every row holds its root's `value` (pointer jumping)."""
-    open_ = table["value"].null_count()
-    while open_:
-        look = table.select(
-            pl.col("t").alias("parent"), pl.col("value").alias("pv"), pl.col("parent").alias("pp")
-        )
-        table = (
-            table.join(look, on="parent", how="left")
-            .with_columns(
-                pl.coalesce("value", "pv").alias("value"),
-                pl.when(pl.col("value").is_null() & pl.col("pv").is_null())
-                .then("pp")
-                .alias("parent"),
-            )
-            .drop("pv", "pp")
-        )
-        still = table["value"].null_count()
-        if still == open_:
-            break  # a parent never touched: cannot happen on a real fold; stop, not loop
-        open_ = still
-    return table
+    """Every row's `value` taken from the end of its chain of `parent`s: each row gets an
+    id and points at its parent's (a row holding its value, at itself), then `up =
+    up[up]` until nothing moves, log2(depth) gathers over the whole table."""
+    table = table.with_row_index("id")
+    ids = table.select(pl.col("t").alias("parent"), pl.col("id").alias("pid"))
+    table = table.join(ids, on="parent", how="left", maintain_order="left")
+    # a parent never touched cannot happen on a real fold: such a row keeps no value
+    pointing = pl.col("value").is_null() & pl.col("pid").is_not_null()
+    up = table.select(pl.when(pointing).then("pid").otherwise("id")).to_series()
+    while True:
+        higher = up.gather(up)
+        if higher.equals(up):
+            break
+        up = higher
+    return table.with_columns(table["value"].gather(up).alias("value"))
 
 
 def ancestors(ok: pl.DataFrame, hexes: set[str]) -> set[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from qbtrace.analysis import Analysis, Counts, clock_said
-from qbtrace.bulk import classify_rows, paused_gc, shifted
+from qbtrace.bulk import Mark, classify_rows, no_marks, paused_gc, shifted
 from qbtrace.clocks import THRESHOLD, corrected_note
 from qbtrace.model import Exchange, Input, InputKind
 from qbtrace.profile import Profile
@@ -47,7 +47,9 @@ def takes(path: Path, smallest: int | None = None) -> bool:
     return head[:1] == b"{" and CAPTURE_MARK in head.split(b"\n", 1)[0]
 
 
-def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redactor) -> Analysis:
+def analyze_capture(
+    path: Path, source: str, profile: Profile, redactor: Redactor, mark: Mark = no_marks
+) -> Analysis:
     """The analysis `analyze_inputs(read_all([path]))` gives, in time and memory that grow
     with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
     hosts, default = profile.request_id_headers()
@@ -57,6 +59,7 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
     reader.kept = lambda frame: with_clock(frame, profile)
     with paused_gc():
         rows = reader.read()
+    mark(f"skeleton read ({reader.jobs} processes)")
     warnings = list(reader.parsed.warnings(redactor))
     if reader.nonsense:
         warnings.append(NONSENSE.format(count=reader.nonsense))
@@ -69,12 +72,13 @@ def analyze_capture(path: Path, source: str, profile: Profile, redactor: Redacto
     # before it was, then by line), as positions: the rows stay in file order, uncopied
     order = pl.arg_sort_by(pl.col("started").forward_fill().fill_null(float("-inf")), "line")
     rows = rows.with_columns(rows.select(order).to_series().arg_sort().alias("pos"))
+    mark("clock check and timeline order")
 
     def fetch(picked: pl.DataFrame) -> list[Exchange]:
         got = reader.exchanges(picked)
         return [shifted(x, offset) for x in got] if moved else got
 
-    state, found, exchanges = classify_rows(rows, fetch, profile)
+    state, found, exchanges = classify_rows(rows, fetch, profile, mark)
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
     return Analysis((item,), tuple(findings), state, profile, counts(rows, source, profile))

@@ -179,7 +179,7 @@ class Columns:
         d = self.data
         d["line"] += lines
         d["offset"] += offsets
-        d["kind"] += [r.kind.value for r in rows]
+        d["kind"] += [r.kind for r in rows]  # a StrEnum: the str itself
         d["started"] += [r.started for r in rows]
         d["ended"] += [r.ended for r in rows]
         d["status"] += [r.status for r in rows]
@@ -370,35 +370,30 @@ class CaptureSkeleton:
         numbered from `line`; the number of the line after them. The file's last line may
         lack its newline (cut short)."""
         handle.seek(start)
-        base, rest, left = start, b"", end - start
-        while left > 0 or rest:
-            block = handle.read(min(CHUNK, left)) if left > 0 else b""
-            left -= len(block)
-            data = rest + block
-            cut = data.rfind(b"\n") + 1 if left > 0 and block else len(data)
-            if cut == 0:
-                rest = data
-                continue
-            chunk, rest = data[:cut], data[cut:]
-            line = self._chunk(chunk, base, line, not chunk.endswith(b"\n"))
-            base += len(chunk)
+        while start < end:
+            # whole lines up to `end` (a line start): readlines reads past its hint until the
+            # total exceeds it, so a hint one short of `end` stops exactly there
+            hint = min(CHUNK, end - start - 1)
+            lines = handle.readlines(hint) if hint > 0 else [handle.readline()]
+            if not lines:
+                break
+            line = self._chunk(lines, start, line)
+            start += sum(map(len, lines))
         return line
 
-    def _chunk(self, chunk: bytes, base: int, first: int, open_end: bool) -> int:
-        """Decode one chunk of lines starting at line `first`; the next chunk's first line.
-        All its lines in one typed decode when they can be (a JSON array of them), else
-        line by line (the header, raw records, blank or broken lines)."""
-        lines = chunk.split(b"\n")
-        if chunk.endswith(b"\n"):
-            lines.pop()
-        offsets = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=base))
+    def _chunk(self, lines: list[bytes], base: int, first: int) -> int:
+        """Decode lines (with their newlines) starting at line `first`, byte `base`; the
+        next chunk's first line. All in one typed decode when they can be (a JSON array of
+        them), else line by line (the header, raw records, blank or broken lines)."""
+        offsets = list(accumulate(map(len, lines[:-1]), initial=base))
+        open_end = not lines[-1].endswith(b"\n")
         cols = self.columns()
         at = 0
         while not self.parsed.headers and at < len(lines):  # the first line: the header
             self._line(cols, lines[at], first + at, offsets[at], open_end and at == len(lines) - 1)
             at += 1
         rest = lines[at:]
-        rows = self._light(rest, chunk[offsets[at] - base :] if rest else b"")
+        rows = self._light(rest)
         if rows is not None:
             self.parsed.lines += len(rows)
             cols.add_light(rows, list(range(first + at, first + len(lines))), offsets[at:])
@@ -428,11 +423,17 @@ class CaptureSkeleton:
     def _names(self) -> tuple[str, ...]:
         return (NO_HEADER, *self.names)
 
-    def _light(self, lines: list[bytes], text: bytes) -> list[_Light] | None:
-        if not lines or any(m in text for m in _FULL_MARKS):
+    def _light(self, lines: list[bytes]) -> list[_Light] | None:
+        if not lines:
+            return None
+        first, last = lines[0], lines[-1]
+        lines[0], lines[-1] = b"[" + lines[0], lines[-1] + b"]"  # one copy: the join
+        text = b",".join(lines)
+        lines[0], lines[-1] = first, last
+        if any(m in text for m in _FULL_MARKS):
             return None
         try:
-            rows = decoders(self._names())[0].decode(b"[" + b",".join(lines) + b"]")
+            rows = decoders(self._names())[0].decode(text)
         except (msgspec.DecodeError, RecursionError):
             return None
         return rows if len(rows) == len(lines) else None
