@@ -91,8 +91,19 @@ def process_startup() -> Recorder | None:
         profile = load_profile(Path(config), local=False) if config else None
         return install(path, profile=profile)
     except Exception as exc:  # the process must start; say why it records nothing
-        sys.stderr.write(f"qbtrace.record: not recording in this process ({exc})\n")
+        _say(f"qbtrace.record: not recording in this process ({exc})")
         return None
+
+
+def _say(line: str) -> None:
+    """One line on stderr, never raising: the path or the error may hold an ANSI escape or
+    a newline from the environment, shown as `\\x1b`, `\\n` (`terminal_line`)."""
+    try:
+        from qbtrace.render.view import terminal_line
+
+        sys.stderr.write(terminal_line(line) + "\n")
+    except Exception:  # a closed or broken stderr: the app starts all the same
+        pass
 
 
 def active() -> Recorder | None:

@@ -21,6 +21,7 @@ from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
 from qbtrace.profile import Profile
 from qbtrace.record import ENV_CAPTURE, ENV_CONFIG, install
+from qbtrace.render.view import terminal_line
 
 
 @click.command(
@@ -84,7 +85,7 @@ def _run_module(module: str, args: tuple[str, ...]) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"qbtrace.record: error: {message}", err=True)
+    click.echo(terminal_line(f"qbtrace.record: error: {message}"), err=True)
     sys.exit(2)
 
 
