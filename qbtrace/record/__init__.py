@@ -28,6 +28,9 @@ from qbtrace.record.recorder import Clock, Recorder
 
 __all__ = ["Recorder", "active", "install", "process_startup", "uninstall"]
 _active: Recorder | None = None
+ENV_CAPTURE = "QBTRACE_RECORD"
+ENV_CONFIG = "QBTRACE_RECORD_CONFIG"
+ENV_EXPLAIN = "QBTRACE_RECORD_EXPLAIN"
 _fork_hook = False
 
 
@@ -37,6 +40,7 @@ def install(
     profile: Profile | None = None,
     key: bytes | None = None,
     clock: Clock | None = None,
+    explain: bool | None = None,
 ) -> Recorder:
     """Start recording into `path` (appended to, created 0600) and return the recorder.
 
@@ -45,10 +49,15 @@ def install(
     or the user's kept key by default; share it to correlate with other captures); `clock`
     gives Unix seconds (`time.time` by default). OSError when the file cannot be written:
     the one error `install` raises, at start-up, never later. Installing again switches to
-    the new file.
+    the new file. `explain` (QBTRACE_RECORD_EXPLAIN=1 by default) tells each failed token
+    request's cause in one line on stderr, as `qbtrace proxy` does, in forked workers too.
     """
     global _active, _fork_hook
     recorder = Recorder.open(Path(os.path.expanduser(path)), profile, key, clock or time.time)
+    if explain is None:
+        explain = os.environ.get(ENV_EXPLAIN) == "1"
+    if explain:
+        recorder.explain()
     previous, _active = _active, recorder
     if previous is not None:
         previous.close()
@@ -69,10 +78,6 @@ def uninstall() -> None:
     recorder, _active = _active, None
     if recorder is not None:
         recorder.close()
-
-
-ENV_CAPTURE = "QBTRACE_RECORD"
-ENV_CONFIG = "QBTRACE_RECORD_CONFIG"
 
 
 def process_startup() -> Recorder | None:
