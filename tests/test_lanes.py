@@ -142,3 +142,14 @@ def test_a_long_process_name_is_cut_in_its_label_but_not_in_its_tooltip() -> Non
     assert len(lane.label) < 130 and lane.label.startswith(name[:80])
     assert "…" in lane.label
     assert name in lane.marks[0].title and len(lane.marks[0].title) <= 400
+
+
+def test_a_hostile_process_name_is_inert_text_in_its_lane() -> None:
+    cap = Capture()
+    cap.refresh(0.0, "RT-a")
+    hostile = "<script>alert(1)</script>\"onload=alert(2) x='\u202e"
+    analysis = _analysis(_by(cap.exchanges[0], hostile))
+    text = html.render(analysis, Presenter(REDACTOR))
+    section = text[text.index('<section id="processes">') : text.index('<section id="lineages">')]
+    assert "<script>" not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert '"onload' not in section and "&#34;onload=alert(2)" in section
