@@ -230,6 +230,20 @@ LOG_TZ = click.option(
 )
 @CLIENT_IDS
 @LOG_TZ
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Split the analysis by lineage over this many local processes (same findings).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    help="Send the split analysis to this Dask scheduler (tcp://host:8786; needs "
+    "qbtrace[dask]); default: $DASK_SCHEDULER_ADDRESS.",
+)
 @guarded
 def analyze(
     inputs: tuple[Path, ...],
@@ -241,6 +255,8 @@ def analyze(
     events: Path | None,
     show_client_ids: bool,
     log_tz: str | None,
+    jobs: int,
+    scheduler: str | None,
 ) -> None:
     """Explain every failed token request in HAR files, mitmproxy flow files, qbtrace captures
     or application logs.
@@ -255,7 +271,10 @@ def analyze(
         if target is not None:
             check_output(target, inputs)
     request = Request(
-        inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config, log_tz
+        *(inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config),
+        log_tz,
+        jobs=jobs,
+        scheduler=scheduler,
     )
     found = run_analysis(request, Printer(colour_wanted()))
     sys.exit(1 if found else 0)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from qbtrace.analysis import Analysis, analyze_inputs, read_all
 from qbtrace.config import load_profile
+from qbtrace.engines import classifier, engine_for
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
@@ -47,6 +48,10 @@ class Request:
     """Read ./qbtrace.toml when no --config is given (False: --no-config)."""
     log_tz: str | None = None
     """`--log-tz`: the zone of application-log timestamps written without one."""
+    jobs: int = 1
+    """`--jobs`: local processes the analysis is split over (1: not split)."""
+    scheduler: str | None = None
+    """`--scheduler`: the address of a Dask scheduler to send the split analysis to."""
 
 
 def run_analysis(request: Request, out: Output) -> bool:
@@ -58,7 +63,8 @@ def run_analysis(request: Request, out: Output) -> bool:
     redactor = Redactor(default_key())
     zone = parse_zone(request.log_tz) if request.log_tz else None
     inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
-    analysis = analyze_inputs(inputs, profile)
+    with engine_for(request.jobs, request.scheduler) as (engine, parts):
+        analysis = analyze_inputs(inputs, profile, classifier(engine, parts) if parts > 1 else None)
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
