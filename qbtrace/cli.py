@@ -225,8 +225,10 @@ LOG_TZ = click.option(
 )
 @click.option(
     "--events",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the token-event table to this Parquet file.",
+    type=click.Path(path_type=Path),
+    help="Also write the token-event table to this Parquet file (`.parquet`), or every "
+    "exchange to this new folder as a Parquet dataset by day and provider, which "
+    "`qbtrace analyze FOLDER` reads back.",
 )
 @CLIENT_IDS
 @LOG_TZ
@@ -267,9 +269,15 @@ def analyze(
     """
     from qbtrace.run import Request, run_analysis
 
-    for target in (output, events):
-        if target is not None:
-            check_output(target, inputs)
+    if output is not None:
+        check_output(output, inputs)
+    if events is not None:
+        from qbtrace.dataset import check_target, is_dataset_target
+
+        if is_dataset_target(events):
+            check_target(events)
+        else:
+            check_output(events, inputs)
     request = Request(
         *(inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config),
         log_tz,
