@@ -15,11 +15,10 @@ in memory beside the exchanges decoded so far.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -53,6 +52,22 @@ class EventRecord(ExchangeRecord, omit_defaults=True):
     process: str | None = None
 
 
+class Described(msgspec.Struct):
+    """One input in inputs.json: the `Input` without its exchanges (they are the rows)."""
+
+    source: str
+    kind: InputKind
+    entries: int
+    warnings: tuple[str, ...] = ()
+    format: str | None = None
+    others: tuple[str, ...] = ()
+
+
+class Inputs(msgspec.Struct):
+    qbtrace_dataset: int
+    inputs: list[Described]
+
+
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(EventRecord)
 
@@ -84,7 +99,7 @@ def write_dataset(
             part.drop("day", "provider").write_parquet(handle)
     target.mkdir(parents=True, exist_ok=True)
     with open_output(target / INPUTS_FILE) as handle:
-        handle.write(json.dumps(_described(inputs), indent=1).encode())
+        handle.write(msgspec.json.format(msgspec.json.encode(_described(inputs))))
     return frame.height
 
 
@@ -128,21 +143,11 @@ def _record(x: Exchange) -> EventRecord:
     return EventRecord(**fields, process=x.process)
 
 
-def _described(inputs: Sequence[Input]) -> dict[str, object]:
-    return {
-        "qbtrace_dataset": DATASET_VERSION,
-        "inputs": [
-            {
-                "source": i.source,
-                "kind": str(i.kind),
-                "entries": i.entries,
-                "warnings": list(i.warnings),
-                "format": i.format,
-                "others": list(i.others),
-            }
-            for i in inputs
-        ],
-    }
+def _described(inputs: Sequence[Input]) -> Inputs:
+    fields = Described.__struct_fields__
+    return Inputs(
+        DATASET_VERSION, [Described(**{f: getattr(i, f) for f in fields}) for i in inputs]
+    )
 
 
 def read_paths(
@@ -175,34 +180,37 @@ def is_dataset(path: Path) -> bool:
 def read_dataset(path: Path) -> list[Input]:
     """The inputs a dataset was written from, in their order; InputError when it is damaged."""
     described = _inputs_of(path)
-    found: dict[str, list[Exchange]] = {d["source"]: [] for d in described}
+    found: dict[str, list[Exchange]] = {d.source: [] for d in described}
     for source, exchange in _exchanges(path):
         if source not in found:
             raise InputError(f"rows of an input {INPUTS_FILE} does not list", source=str(path))
         found[source].append(exchange)
     return [
         Input(
-            source=d["source"],
-            kind=InputKind(d["kind"]),
-            entries=d["entries"],
-            exchanges=tuple(sorted(found[d["source"]], key=lambda x: x.ref.index)),
-            warnings=tuple(d["warnings"]),
-            format=d["format"],
-            others=tuple(d["others"]),
+            source=d.source,
+            kind=d.kind,
+            entries=d.entries,
+            exchanges=tuple(sorted(found[d.source], key=lambda x: x.ref.index)),
+            warnings=d.warnings,
+            format=d.format,
+            others=d.others,
         )
         for d in described
     ]
 
 
-def _inputs_of(path: Path) -> list[dict[str, Any]]:
+def _inputs_of(path: Path) -> list[Described]:
     try:
-        doc = json.loads((path / INPUTS_FILE).read_text(encoding="utf-8"))
-        inputs = doc["inputs"]
-        if doc.get("qbtrace_dataset") != DATASET_VERSION or not isinstance(inputs, list):
-            raise ValueError("not a dataset this qbtrace writes")
-        return [dict(i) for i in inputs]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        doc = msgspec.json.decode((path / INPUTS_FILE).read_bytes(), type=Inputs)
+    except (OSError, msgspec.DecodeError) as exc:
         raise InputError(f"{INPUTS_FILE} cannot be read ({exc})", source=str(path)) from None
+    if doc.qbtrace_dataset != DATASET_VERSION:
+        raise InputError(
+            f"{INPUTS_FILE}: dataset version {doc.qbtrace_dataset}, this qbtrace reads "
+            f"{DATASET_VERSION}",
+            source=str(path),
+        )
+    return doc.inputs
 
 
 def _exchanges(path: Path) -> Iterator[tuple[str, Exchange]]:

@@ -73,19 +73,15 @@ class InProcess:
 
 
 @dataclass
-class Pool:
-    """The parts on local processes."""
+class Pool(InProcess):
+    """The parts on local processes (each task gets its part and the profile pickled)."""
 
-    pool: ProcessPoolExecutor
-    profile: Profile | None = None
-
-    def place(self, parts: Sequence[Part], profile: Profile) -> list[Any]:
-        self.profile = profile
-        return list(parts)
+    pool: ProcessPoolExecutor | None = None
 
     def map(
         self, task: Callable[[Part, Profile, T], R], placed: Sequence[Any], args: Sequence[T]
     ) -> list[R]:
+        assert self.pool is not None
         return list(self.pool.map(task, placed, repeat(self.profile), args))
 
 
@@ -124,7 +120,7 @@ def engine_for(jobs: int, scheduler: str | None) -> Iterator[tuple[Engine, int]]
         yield InProcess(), 1
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield Pool(pool), jobs * PARTS_PER_JOB
+        yield Pool(pool=pool), jobs * PARTS_PER_JOB
 
 
 @contextlib.contextmanager

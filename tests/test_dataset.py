@@ -75,7 +75,9 @@ def test_a_folder_that_is_not_empty_is_refused(tmp_path: Path) -> None:
 def test_a_damaged_dataset_is_one_line_and_exit_2(tmp_path: Path) -> None:
     target = tmp_path / "events"
     run_cli("analyze", GOLDEN / "code_reused.har", "--events", target)
-    (target / "inputs.json").write_text("{")
-    done = run_cli("analyze", target, check=False)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "inputs.json" in done.stderr
+    listed = (target / "inputs.json").read_text()
+    for damage, said in (("{", "cannot be read"), (listed.replace(": 1,", ": 99,", 1), "99")):
+        (target / "inputs.json").write_text(damage)
+        done = run_cli("analyze", target, check=False)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+        assert "inputs.json" in done.stderr and said in done.stderr
