@@ -18,9 +18,12 @@ so a timeline holding one is not split.
 
 from __future__ import annotations
 
+import gc
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+import msgspec
 
 from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Exchange, Kind
@@ -40,6 +43,25 @@ class Part:
     number: int
     exchanges: tuple[Exchange, ...]
     seqs: tuple[int, ...]
+
+    def __reduce__(self) -> tuple[object, tuple[int, bytes, tuple[int, ...]]]:
+        """Parts travel to other processes as msgpack: pickle's frozen-dataclass state
+        calls took 3x longer to load 50k exchanges (5.8 s against 1.9 s)."""
+        return _from_wire, (self.number, _WIRE.encode(self.exchanges), self.seqs)
+
+
+_WIRE = msgspec.msgpack.Encoder()
+_FROM_WIRE = msgspec.msgpack.Decoder(tuple[Exchange, ...])
+
+
+def _from_wire(number: int, exchanges: bytes, seqs: tuple[int, ...]) -> Part:
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: the collector's scans would dominate
+    try:
+        return Part(number, _FROM_WIRE.decode(exchanges), seqs)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def split(exchanges: Sequence[Exchange], profile: Profile, parts: int) -> list[Part]:
