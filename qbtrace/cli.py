@@ -264,7 +264,8 @@ def analyze(
     or application logs.
 
     Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture,
-    or an app's log and a capture of the same traffic); `-` reads standard input.
+    or an app's log and a capture of the same traffic); `-` reads standard input; a folder
+    written by `--events DIR` is read back as the inputs it was written from.
     Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
     """
     from qbtrace.run import Request, run_analysis
