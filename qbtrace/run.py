@@ -15,7 +15,6 @@ from qbtrace.config import load_profile
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
-from qbtrace.sources.logs.stamps import parse_zone
 
 
 class Output(Protocol):
@@ -56,7 +55,11 @@ def run_analysis(request: Request, out: Output) -> bool:
     if profile.config_implicit and said:
         out.note(said)
     redactor = Redactor(default_key())
-    zone = parse_zone(request.log_tz) if request.log_tz else None
+    zone = None
+    if request.log_tz:
+        from qbtrace.sources.logs.stamps import parse_zone  # the log reader: only for logs
+
+        zone = parse_zone(request.log_tz)
     inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
     analysis = analyze_inputs(inputs, profile)
     presenter = Presenter(redactor, request.show_client_ids, profile)

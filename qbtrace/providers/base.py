@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -239,6 +238,8 @@ class Provider:
         """When the provider handled the request by its own clock: its `Date` header."""
         date = x.headers.get("date")
         if date and x.kind in (Kind.TOKEN, Kind.AUTHORIZE, Kind.REVOKE) and x.status is not None:
+            from email.utils import parsedate_to_datetime  # email: a few ms of start-up
+
             try:
                 return parsedate_to_datetime(date).timestamp()
             except (TypeError, ValueError, IndexError, OverflowError):

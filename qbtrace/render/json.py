@@ -8,7 +8,6 @@ from qbtrace import __version__
 from qbtrace.analysis import Analysis
 from qbtrace.model import Input, Kind
 from qbtrace.render.view import Presenter
-from qbtrace.table import summary
 
 FORMAT = "qbtrace.findings/1"
 
@@ -19,7 +18,7 @@ def document(analysis: Analysis, presenter: Presenter) -> dict[str, object]:
         "qbtrace_version": __version__,
         "inputs": [_input(item, analysis) for item in analysis.inputs],
         "findings": [presenter.finding(f) for f in analysis.findings],
-        "summary": summary(analysis),
+        "summary": analysis.summary(),
         "notes": list(analysis.notes),
         "config": analysis.config,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,14 @@ SNIFF = 65536
 """Bytes of a file's start that decide whether it is a log."""
 
 
+HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
+FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
+"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
+
+
 def _recognise(head: bytes) -> bool:
+    if HAR_HEAD.search(head) or FLOW_HEAD.match(head):
+        return False  # a HAR or a flow file, told without importing the log reader
     from qbtrace.sources.logs import looks_like_log
 
     return looks_like_log(head)
@@ -66,16 +74,18 @@ def stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
         except OSError:
             yield None  # `load` reads it again and names the problem
             return
+        zipped = raw[:2] == b"\x1f\x8b"
+        blocks = _inflate(itertools.chain([raw], _blocks(handle, source)), source)
+        head = b"".join(_take(blocks, SNIFF)) if zipped else raw
+        if not _is_log(head):
+            yield None
+            return
         from qbtrace.sources.logs.driver import file_pieces, newline_pieces
 
-        if raw[:2] == b"\x1f\x8b":
-            blocks = _inflate(itertools.chain([raw], _blocks(handle, source)), source)
-            head = b"".join(_take(blocks, SNIFF))
-            pieces = newline_pieces(blocks, head)
+        if zipped:
+            yield newline_pieces(blocks, head)
         else:
-            head = raw
-            pieces = file_pieces(_Reading(handle, source), head)
-        yield pieces if _is_log(head) else None
+            yield file_pieces(_Reading(handle, source), head)
 
 
 def _is_log(head: bytes) -> bool:

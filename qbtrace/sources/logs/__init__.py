@@ -11,7 +11,6 @@ record's first line, tagged like any capture (`hits.to_exchange`).
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, tzinfo
@@ -20,6 +19,7 @@ from types import ModuleType
 from qbtrace.model import Exchange, Input, InputKind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
+from qbtrace.sources.log import FLOW_HEAD, HAR_HEAD
 from qbtrace.sources.logs import (
     exports,
     fields,
@@ -67,9 +67,6 @@ RECORD_KEYS = ("level", "msg", "message", "event", "severity", "@timestamp")
 
 def _docker_line(line: str) -> bool:
     return '"log"' in line and '"time"' in line and not HAR_HEAD.search(line.encode())
-HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
-FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
-"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
 
 
 def read_log(
