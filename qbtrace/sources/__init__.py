@@ -109,13 +109,11 @@ def read_input(
     never inflated whole; `log_tz` is the zone of its timestamps written without one."""
     if str(path) == "-":
         return _read_stdin(source, profile, redactor, log_tz)
-    from qbtrace.sources.log import stream
+    from qbtrace.sources.log import read_streamed
 
-    with stream(path, source) as pieces:
-        if pieces is not None:
-            from qbtrace.sources.logs import read_log_pieces
-
-            return read_log_pieces(pieces, source, profile, redactor, log_tz)
+    streamed = read_streamed(path, source, profile, redactor, log_tz)
+    if streamed is not None:
+        return streamed
     loaded = replace(load(path, source), log_tz=log_tz)
     reader = recognise(loaded)
     got = reader.read(loaded, profile, redactor)

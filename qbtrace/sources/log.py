@@ -15,6 +15,7 @@ import itertools
 import re
 import zlib
 from collections.abc import Iterator
+from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace.errors import InputError
@@ -54,6 +55,24 @@ def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
 
 
 READER = Reader(InputKind.LOG, "an application log", _recognise, _read, _to_har)
+
+
+def read_streamed(
+    path: Path, source: str, profile: Profile, redactor: Redactor, zone: tzinfo | None = None
+) -> Input | None:
+    """A regular file that starts like an application log, read as a stream (a big plain
+    one in two halves at once, `logs.split`); None when it is not one (then `load` and the
+    registry decide, and say what is wrong)."""
+    with stream(path, source) as pieces:
+        if pieces is None:
+            return None
+        from qbtrace.sources.logs import read_log_pieces
+        from qbtrace.sources.logs.split import read_split
+
+        got = read_split(path, source, profile, redactor, zone)
+        if got is not None:
+            return got
+        return read_log_pieces(pieces, source, profile, redactor, zone)
 
 
 @contextlib.contextmanager
