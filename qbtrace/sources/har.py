@@ -54,7 +54,34 @@ class _EntryHead(msgspec.Struct):
     request: _RequestHead
 
 
+NULL = msgspec.Raw(b"null")
+
+
+class _Entry(msgspec.Struct):
+    """An entry as the spans of the fields `entry_parts` reads: decoding the file into these
+    finds every entry's request in the one pass over the bytes (the request is small; the
+    response, most of a HAR, is decoded only for the entries the profile recognises)."""
+
+    request: msgspec.Raw
+    response: msgspec.Raw = NULL
+    startedDateTime: msgspec.Raw = NULL
+    time: msgspec.Raw = NULL
+    error: msgspec.Raw = msgspec.field(default=NULL, name="_error")
+    failure_text: msgspec.Raw = msgspec.field(default=NULL, name="_failureText")
+
+
+class _Entries(msgspec.Struct):
+    entries: list[_Entry]
+    creator: msgspec.Raw = NULL
+
+
+class _HarEntries(msgspec.Struct):
+    log: _Entries
+
+
 _HAR = msgspec.json.Decoder(_Har)
+_HAR_ENTRIES = msgspec.json.Decoder(_HarEntries)
+_REQUEST = msgspec.json.Decoder(_RequestHead)
 _HEAD = msgspec.json.Decoder(_EntryHead)
 _ANY = msgspec.json.Decoder()
 _CREATOR = msgspec.json.Decoder(_Creator)
@@ -62,6 +89,77 @@ _CREATOR = msgspec.json.Decoder(_Creator)
 
 def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor) -> Input:
     """Decode a whole HAR held in `data` (UTF-8, BOM already removed)."""
+    try:
+        har = _HAR_ENTRIES.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _read_spans(data, source, profile, redactor)  # says what is wrong, or salvages
+    warnings: list[str] = []
+    exchanges: list[Exchange] = []
+    skipped = 0
+    for index, fields in enumerate(har.log.entries):
+        head = _request_head(fields.request)
+        if head is None:
+            skipped += 1
+            continue
+        kind = profile.kind_of(head.method, head.url)
+        if kind is None:
+            continue
+        entry = _entry_of(fields)
+        if entry is None:
+            skipped += 1
+            continue
+        exchanges.append(_build(entry, Ref(source, index), kind, warnings, redactor))
+    if skipped:
+        warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
+    _note_sanitized(har.log.creator, exchanges, warnings)
+    return Input(source, InputKind.HAR, len(har.log.entries), tuple(exchanges), tuple(warnings))
+
+
+def _request_head(raw: msgspec.Raw) -> _RequestHead | None:
+    """The request's method and URL; bytes that are not UTF-8 are replaced."""
+    try:
+        return _REQUEST.decode(raw)
+    except (msgspec.ValidationError, RecursionError):
+        return None
+    except msgspec.DecodeError:
+        pass
+    try:
+        return _REQUEST.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+
+
+def _entry_of(fields: _Entry) -> dict[str, Any] | None:
+    """The fields `entry_parts` reads, decoded as `_decode_entry` decodes a whole entry."""
+    entry: dict[str, Any] = {}
+    for name, raw in (
+        ("request", fields.request),
+        ("response", fields.response),
+        ("startedDateTime", fields.startedDateTime),
+        ("time", fields.time),
+        ("_error", fields.error),
+        ("_failureText", fields.failure_text),
+    ):
+        if raw is NULL:
+            continue
+        try:
+            value = _ANY.decode(raw)
+        except RecursionError:
+            return None
+        except msgspec.DecodeError:
+            try:
+                value = _ANY.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
+            except (msgspec.DecodeError, RecursionError):
+                return None
+        entry[name] = value
+    return entry
+
+
+def _read_spans(
+    data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor
+) -> Input:
+    """`read_har` for a HAR the one-pass decoding refuses (an entry that is no object or has
+    no request, a damaged file): entries as spans, each decoded on its own."""
     warnings: list[str] = []
     entries, creator = _entries(data, source, warnings)
     exchanges: list[Exchange] = []
