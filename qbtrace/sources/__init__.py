@@ -145,7 +145,7 @@ def stdin_file(source: str = "stdin") -> Iterator[Path]:
         while chunk := sys.stdin.buffer.read(CHUNK):
             spill.write(chunk)
             if spill.tell() > cap:  # an endless pipe must not fill the disk
-                raise InputError(_too_large("the input", TooLarge(cap)), source=source)
+                raise InputError(too_large("the input", TooLarge(cap)), source=source)
         spill.flush()
         yield Path(spill.name)
 
@@ -252,14 +252,14 @@ def _spill(chunks: Iterable[bytes], source: str, what: str) -> memoryview | byte
                 if spill.tell() > cap:
                     raise TooLarge(cap)
         except TooLarge as exc:
-            raise InputError(_too_large(what, exc), source=source) from None
+            raise InputError(too_large(what, exc), source=source) from None
         spill.flush()
         if spill.tell() == 0:
             return b""
         return memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_READ))
 
 
-def _too_large(what: str, exc: TooLarge) -> str:
+def too_large(what: str, exc: TooLarge) -> str:
     size = size_text(exc.cap)
     if what == "the input":
         why = f"the input is larger than {size} (an endless stream or a device?)"

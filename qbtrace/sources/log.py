@@ -19,10 +19,23 @@ from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace.errors import InputError
+from qbtrace.inflate import TooLarge
 from qbtrace.model import Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources import CHUNK, HEAD, STDIN, UTF8_BOM, UTF16_BOMS, Har, Loaded, Reader, readers
+from qbtrace.sources import (
+    CHUNK,
+    HEAD,
+    STDIN,
+    UTF8_BOM,
+    UTF16_BOMS,
+    Har,
+    Loaded,
+    Reader,
+    max_input,
+    readers,
+    too_large,
+)
 
 SNIFF = 65536
 """Bytes of a file's start that decide whether it is a log."""
@@ -144,7 +157,17 @@ def _take(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
 
 
 def _inflate(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
-    """gzip members inflated as they are read, CHUNK bytes of output at a time."""
+    """gzip members inflated as they are read, CHUNK bytes of output at a time, up to
+    `max_input()` bytes (a bomb read as a stream would otherwise run for ever)."""
+    left = max_input()
+    for out in _members(blocks, source):
+        left -= len(out)
+        if left < 0:
+            raise InputError(too_large("the gzip data", TooLarge(max_input())), source=source)
+        yield out
+
+
+def _members(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
     unzip = zlib.decompressobj(wbits=31)
     try:
         for block in blocks:
