@@ -178,11 +178,13 @@ class _Window:
         blocks cuts lines anywhere)."""
         if not self.following:
             return []
-        edge, shift = self._edge("tail")
-        end = len(self.current) + shift
-        lo = max(end - LONGEST + 1, 0)
-        found = FINDER.hits(edge, lo, min(end + LONGEST - 1, len(edge)))
-        return [at - shift for at in found if at < end and not FINDER.inside(edge, at, end)]
+        # the few bytes either side of the cut, not the tail's whole context (a copy of
+        # 3 * CONTEXT bytes per piece when no record is near the cut)
+        start = max(len(self.current) - LONGEST + 1, 0)
+        edge = self.current[start:] + self.following[: LONGEST - 1]
+        end = len(self.current) - start
+        found = FINDER.hits(edge, 0, len(edge))
+        return [start + at for at in found if at < end and not FINDER.inside(edge, at, end)]
 
     def newlines(self, a: int, b: int) -> int:
         """Newlines between positions a and b (negative when b < a)."""
