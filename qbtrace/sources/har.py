@@ -16,10 +16,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -54,6 +54,7 @@ class _EntryHead(msgspec.Struct):
     request: _RequestHead
 
 
+T = TypeVar("T")
 NULL = msgspec.Raw(b"null")
 
 
@@ -91,42 +92,91 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
     """Decode a whole HAR held in `data` (UTF-8, BOM already removed)."""
     try:
         har = _HAR_ENTRIES.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return _read_spans(data, source, profile, redactor)  # says what is wrong, or salvages
+    except (msgspec.DecodeError, RecursionError):
+        # an entry that is no object or has no request, a damaged file: entries as spans,
+        # each decoded on its own (the reading that says what is wrong, or salvages)
+        return _read_spans(data, source, profile, redactor)
+    log = har.log
+    return _read_entries(
+        log.entries, _request_head, _entry_of, log.creator, [], source, profile, redactor
+    )
+
+
+def _read_spans(
+    data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor
+) -> Input:
     warnings: list[str] = []
+    entries, creator = _entries(data, source, warnings)
+    return _read_entries(
+        entries, _head, _decode_entry, creator, warnings, source, profile, redactor
+    )
+
+
+def _read_entries(
+    entries: Sequence[T],
+    head_of: Callable[[T], _RequestHead | None],
+    entry_of: Callable[[T], Mapping[str, Any] | None],
+    creator: Any,
+    warnings: list[str],
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+) -> Input:
+    """The entries the profile recognises by their request's method and URL, decoded."""
     exchanges: list[Exchange] = []
     skipped = 0
-    for index, fields in enumerate(har.log.entries):
-        head = _request_head(fields.request)
+    for index, raw in enumerate(entries):
+        head = head_of(raw)
         if head is None:
             skipped += 1
             continue
         kind = profile.kind_of(head.method, head.url)
         if kind is None:
             continue
-        entry = _entry_of(fields)
+        entry = entry_of(raw)
         if entry is None:
             skipped += 1
             continue
         exchanges.append(_build(entry, Ref(source, index), kind, warnings, redactor))
     if skipped:
         warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
-    _note_sanitized(har.log.creator, exchanges, warnings)
-    return Input(source, InputKind.HAR, len(har.log.entries), tuple(exchanges), tuple(warnings))
+    _note_sanitized(creator, exchanges, warnings)
+    return Input(source, InputKind.HAR, len(entries), tuple(exchanges), tuple(warnings))
 
 
-def _request_head(raw: msgspec.Raw) -> _RequestHead | None:
-    """The request's method and URL; bytes that are not UTF-8 are replaced."""
+def _tolerant(decoder: msgspec.json.Decoder[T], raw: Any) -> T:
+    """`decoder.decode(raw)`; bytes that are not UTF-8 are replaced, not fatal."""
     try:
-        return _REQUEST.decode(raw)
-    except (msgspec.ValidationError, RecursionError):
-        return None
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        raise
     except msgspec.DecodeError:
-        pass
+        return decoder.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
+
+
+def _head(raw: Any) -> _RequestHead | None:
+    """The entry's request method and URL."""
     try:
-        return _REQUEST.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _tolerant(_HEAD, raw).request
+    except (msgspec.DecodeError, RecursionError):
         return None
+
+
+def _request_head(fields: _Entry) -> _RequestHead | None:
+    """The request's method and URL, from the request alone."""
+    try:
+        return _tolerant(_REQUEST, fields.request)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
+    """One matching entry as plain objects."""
+    try:
+        entry = _tolerant(_ANY, raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return entry if isinstance(entry, Mapping) else None
 
 
 def _entry_of(fields: _Entry) -> dict[str, Any] | None:
@@ -140,76 +190,12 @@ def _entry_of(fields: _Entry) -> dict[str, Any] | None:
         ("_error", fields.error),
         ("_failureText", fields.failure_text),
     ):
-        if raw is NULL:
-            continue
-        try:
-            value = _ANY.decode(raw)
-        except RecursionError:
-            return None
-        except msgspec.DecodeError:
+        if raw is not NULL:
             try:
-                value = _ANY.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
+                entry[name] = _tolerant(_ANY, raw)
             except (msgspec.DecodeError, RecursionError):
                 return None
-        entry[name] = value
     return entry
-
-
-def _read_spans(
-    data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor
-) -> Input:
-    """`read_har` for a HAR the one-pass decoding refuses (an entry that is no object or has
-    no request, a damaged file): entries as spans, each decoded on its own."""
-    warnings: list[str] = []
-    entries, creator = _entries(data, source, warnings)
-    exchanges: list[Exchange] = []
-    skipped = 0
-    for index, raw in enumerate(entries):
-        head = _head(raw)
-        if head is None:
-            skipped += 1
-            continue
-        kind = profile.kind_of(head.method, head.url)
-        if kind is None:
-            continue
-        entry = _decode_entry(raw)
-        if entry is None:
-            skipped += 1
-            continue
-        exchanges.append(_build(entry, Ref(source, index), kind, warnings, redactor))
-    if skipped:
-        warnings.append(f"{skipped} entries have no readable request method/url and were skipped")
-    _note_sanitized(creator, exchanges, warnings)
-    return Input(source, InputKind.HAR, len(entries), tuple(exchanges), tuple(warnings))
-
-
-def _head(raw: Any) -> _RequestHead | None:
-    """The entry's request method and URL; bytes that are not UTF-8 are replaced."""
-    try:
-        return _HEAD.decode(raw).request
-    except (msgspec.ValidationError, RecursionError):
-        return None
-    except msgspec.DecodeError:
-        pass
-    try:
-        return _HEAD.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8")).request
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None
-
-
-def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
-    """One matching entry as plain objects; bytes that are not UTF-8 are replaced, not fatal."""
-    try:
-        entry = _ANY.decode(raw)
-    except RecursionError:
-        return None
-    except msgspec.DecodeError:
-        try:
-            text = bytes(raw).decode("utf-8", "replace")
-            entry = _ANY.decode(text.encode("utf-8"))
-        except (msgspec.DecodeError, RecursionError):
-            return None
-    return entry if isinstance(entry, Mapping) else None
 
 
 def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tuple[list[Any], Any]:
