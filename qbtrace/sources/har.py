@@ -1,8 +1,10 @@
 """HAR 1.2 from any exporter → `Exchange` records, filtered while reading.
 
 A HAR is mostly bodies of unrelated requests, so the file is memory-mapped and decoded with
-msgspec in two passes: `log.entries` as raw spans, then each entry's `request.method/url`
-only. Just the entries the profile recognises are decoded whole. Exporter quirks handled:
+msgspec in one pass into the spans of each entry's fields; only the small request objects
+are decoded again, for their method and URL, and just the entries the profile recognises
+are decoded whole (a file that pass refuses is read entry by entry: `_read_spans`, which
+names what is wrong or salvages). Exporter quirks handled:
 Chrome (sanitized export without Authorization/Cookie, HTTP/2 pseudo-headers, base64
 content), Firefox (local-offset times, text and params both set), Playwright (`_file`
 attachments, minimal mode without timings), mitmproxy `hardump` (`_error`), Charles and
