@@ -4,7 +4,9 @@ every SDK format with tracebacks, multi-line objects and .NET request lines arou
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,9 +75,28 @@ def test_the_second_half_is_read_by_a_forked_child(every_format: Path) -> None:
     cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
     got = split.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
     assert got == whole(every_format)
-    child = split._Child(lambda: Part(os.getpid(), []))
-    answer = child.result()
-    assert answer is not None and answer.lines not in (0, os.getpid())  # the child's pid
+    # in a fresh interpreter: threads other tests leave running rightly stop the fork here
+    script = (
+        "import os; from qbtrace.sources.logs import Part, split; "
+        "print(os.getpid(), split._Child(lambda: Part(os.getpid(), [])).result().lines)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    parent, child = out.stdout.split()
+    assert child != parent, out.stderr  # the work ran in the forked child
+
+
+def test_with_threads_running_the_parent_reads_both_halves(every_format: Path) -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert split._Child(lambda: Part(1, [])).result() is None
+        cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
+        got = split.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
+        assert got == whole(every_format)
+    finally:
+        stop.set()
+        worker.join()
 
 
 def test_a_failing_child_leaves_the_work_to_the_parent() -> None:
