@@ -13,7 +13,7 @@ The baseline is what a person writes first: `for line in open(path): if "invalid
 line`, in text mode (and in binary mode, printed too); the target is at least 3x the text
 scan, at most 256 MB whatever the size, and at least 100 MB/s on the gzip file.
 
-A plain log of 64 MB or more is read in two halves at once (`qbtrace/sources/logs/split.py`);
+A plain log of 64 MB or more is read in two halves at once (`qbtrace/sources/logs/halves.py`);
 `--one-process` also times `qbtrace analyze` with that turned off. Peak RSS is the largest of
 the process and the child it forks (`ru_maxrss` as `wait4` reports it). The machine's load
 average is printed first: on a shared machine compare only figures of the same run.
@@ -47,8 +47,8 @@ print(n)
 """
 ONE_PROCESS = """
 import sys
-import qbtrace.sources.logs.split as split
-split.SPLIT_FROM = 1 << 62
+import qbtrace.sources.logs.halves as halves
+halves.SPLIT_FROM = 1 << 62
 from qbtrace.cli import main
 main()
 """

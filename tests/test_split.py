@@ -1,153 +1,77 @@
-"""A big log read in two halves at once (`qbtrace/sources/logs/split.py`) reads exactly what
-one scan reads, wherever the cut falls: every line start of every log golden and of a log of
-every SDK format with tracebacks, multi-line objects and .NET request lines around the cut."""
+"""The split by lineage: a failure's part holds everything its rules can look at."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-from pathlib import Path
-
-import pytest
-
+from qbtrace.analysis import analyze_exchanges
 from qbtrace.config import load_profile
-from qbtrace.model import Input
-from qbtrace.redact import Redactor, default_key
-from qbtrace.sources import read_input
-from qbtrace.sources.logs import Found, Part, read_log_pieces, split
-from qbtrace.sources.logs.driver import file_pieces
-from tests import logsamples
-from tests.conftest import GOLDEN
+from qbtrace.engines import InProcess
+from qbtrace.model import Exchange
+from qbtrace.passes import findings
+from qbtrace.split import components, split
+from tests.factories import Capture
 
-PROFILE = load_profile(None, local=False)
-REDACTOR = Redactor(default_key())
-GOLDEN_LOGS = sorted(p for p in (GOLDEN / "logs").iterdir() if p.suffix in (".log", ".jsonl"))
-SAMPLES = (
-    logsamples.INTUITLIB_TRACEBACK,
-    logsamples.NODE_WINSTON,
-    logsamples.PINO,
-    logsamples.PHP,
-    logsamples.RUBY,
-    logsamples.DOTNET,
-    logsamples.NANGO,
-    logsamples.AIRBYTE,
-    logsamples.UNKNOWN,
-    logsamples.NOISE,
-)
+OTHER = "ABclientProduction00000000000000000000000000000"
+OTHER_SECRET = "secret-production-00000000000000000000000"
 
 
-def whole(path: Path) -> Input:
-    """One scan, as every small log is read."""
-    with path.open("rb") as handle:
-        return read_log_pieces(file_pieces(handle), path.name, PROFILE, REDACTOR)
+def mismatch() -> list[Exchange]:
+    """Client A's code exchange issues rt-A; client B presents rt-A later (and both clients
+    have unrelated lineages of their own)."""
+    cap = Capture()
+    cap.exchange_code(0, "code-A-" + "a" * 40, "https://app.example.com/cb", issued="rt-A" * 12)
+    for n in range(6):
+        cap.exchange_code(10 + n, f"code-{n}-" + "b" * 40, "https://app.example.com/cb",
+                          issued=f"rt-{n}-" + "c" * 40, client=OTHER if n % 2 else OTHER[::-1],
+                          secret=OTHER_SECRET)  # fmt: skip
+    cap.refresh(3600, "rt-A" * 12, client=OTHER, secret=OTHER_SECRET)
+    return cap.exchanges
 
 
-def line_starts(path: Path) -> list[int]:
-    data = path.read_bytes()
-    return [0, *(n + 1 for n, byte in enumerate(data) if byte == ord("\n"))][:-1]
+def test_a_token_presented_by_another_client_lands_with_its_issuer() -> None:
+    profile = load_profile(None, local=False)
+    exchanges = mismatch()
+    owner = components(exchanges, profile)
+    assert owner[0] == owner[-1] == 0  # issued to A, presented by B: one component
+    assert len(set(owner)) == len(exchanges) - 1  # the other lineages stay apart
+    parts = split(exchanges, profile, 4)
+    assert len(parts) > 1
+    found = findings(exchanges, profile, 4, InProcess())
+    assert [f.cause for f in found] == ["refresh_client_mismatch"]
+    assert found == analyze_exchanges(exchanges, profile)
 
 
-@pytest.fixture(scope="module")
-def every_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("split") / "every.log"
-    path.write_text("".join(s + logsamples.NOISE for s in (*SAMPLES, *reversed(SAMPLES))))
-    return path
+def test_near_matches_and_revokes_link_their_originals() -> None:
+    profile = load_profile(None, local=False)
+    cap = Capture()
+    rt = "AB11" + "x" * 60
+    cap.exchange_code(0, "code-" + "a" * 40, "https://app.example.com/cb", issued=rt)
+    cap.exchange_code(5, "code-" + "b" * 40, "https://app.example.com/cb", issued="RT" + "y" * 60)
+    cap.refresh(3600, f'"{rt}"')  # quoted: canonical form links it
+    cap.refresh(3700, rt[:40])  # truncated: its 32-character head links it
+    cap.revoke(3800, "RT" + "y" * 60)
+    owner = components(cap.exchanges, profile)
+    assert owner == [0, 1, 0, 0, 1]
 
 
-@pytest.mark.parametrize("path", GOLDEN_LOGS, ids=lambda p: p.name)
-def test_a_golden_log_reads_the_same_cut_at_any_line(path: Path) -> None:
-    expected = whole(path)
-    for cut in line_starts(path):
-        got = split.read_split(path, path.name, PROFILE, REDACTOR, cut=cut, fork=False)
-        assert got == expected, f"cut at byte {cut}"
+def test_every_part_gets_the_browser_steps_and_positions_stay_the_whole_timeline() -> None:
+    profile = load_profile(None, local=False)
+    cap = Capture()
+    cap.authorize(0, "https://app.example.com/cb", "code-" + "a" * 40)
+    cap.exchange_code(1, "code-" + "a" * 40, "https://app.example.com/cb", issued="rt" + "a" * 40)
+    for n in range(8):
+        cap.refresh(100 + n, f"rt-unknown-{n}-" + "z" * 40)
+    parts = split(cap.exchanges, profile, 3)
+    assert all(p.exchanges[0] is cap.exchanges[0] for p in parts)
+    # the failures each in one part, at their places on the whole timeline; the code
+    # exchange (the client's first success with its secret) in every part
+    seqs = sorted(s for p in parts for s in p.seqs)
+    assert seqs == [0] * len(parts) + list(range(1, 9))
 
 
-def test_every_format_reads_the_same_cut_at_any_line(every_format: Path) -> None:
-    expected = whole(every_format)
-    assert len(expected.exchanges) >= 2 * len(SAMPLES) - 2
-    for cut in line_starts(every_format):
-        got = split.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut, fork=False)
-        assert got == expected, f"cut at byte {cut}"
+def test_a_log_line_without_its_token_keeps_the_timeline_whole() -> None:
+    from dataclasses import replace
 
-
-def test_the_second_half_is_read_by_a_forked_child(every_format: Path) -> None:
-    cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
-    got = split.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
-    assert got == whole(every_format)
-    # in a fresh interpreter: threads other tests leave running rightly stop the fork here
-    script = (
-        "import os; from qbtrace.sources.logs import Part, split; "
-        "print(os.getpid(), split._Child(lambda: Part(os.getpid(), [])).result().lines)"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    parent, child = out.stdout.split()
-    assert child != parent, out.stderr  # the work ran in the forked child
-
-
-def test_with_threads_running_the_parent_reads_both_halves(every_format: Path) -> None:
-    stop = threading.Event()
-    worker = threading.Thread(target=stop.wait)
-    worker.start()
-    try:
-        assert split._Child(lambda: Part(1, [])).result() is None
-        cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
-        got = split.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
-        assert got == whole(every_format)
-    finally:
-        stop.set()
-        worker.join()
-
-
-def test_a_failing_child_leaves_the_work_to_the_parent() -> None:
-    def broken() -> Part:
-        raise OSError("gone")
-
-    assert split._Child(broken).result() is None
-
-
-def test_a_record_of_the_second_half_reaching_past_the_first_halfs_last_asks_for_a_rescan() -> None:
-    first = Part(10, [Found(at=90, stop=120, exchange=None)])
-    fits = Part(5, [Found(at=10, stop=20, exchange=None), Found(at=30, stop=40, exchange=None)])
-    joined = split.join(first, fits, cut=100)
-    assert joined is not None and joined.lines == 15
-    assert [(f.at, f.stop) for f in joined.found] == [(90, 120), (130, 140)]
-    reaching = Part(5, [Found(at=10, stop=25, exchange=None)])
-    assert split.join(first, reaching, cut=100) is None
-
-
-def test_a_big_log_is_read_in_halves_through_the_registry(
-    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    big = tmp_path / "big.log"
-    big.write_bytes(every_format.read_bytes() * 40)
-    expected = whole(big)
-    monkeypatch.setattr(split, "SPLIT_FROM", 1)
-    assert split.read_split(big, "big.log", PROFILE, REDACTOR) == expected
-    assert read_input(big, "big.log", PROFILE, REDACTOR) == expected
-
-
-def test_a_cut_inside_a_record_longer_than_a_record_may_be_reads_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A traceback of 450 frames (longer than MAX_LINES) that mention the error: one scan
-    ends its record after 400 lines and skips the needles inside; the child, starting in the
-    middle, finds a record reaching past that end, so the second half is scanned again."""
-    frames = "".join(f'  File "/srv/app/{n}.py", line 1: invalid_grant\n' for n in range(450))
-    path = tmp_path / "deep.log"
-    path.write_text(logsamples.NOISE + logsamples.INTUITLIB_TRACEBACK + frames + logsamples.PINO)
-    expected = whole(path)
-    assert len(expected.exchanges) >= 2
-    starts = line_starts(path)
-    calls: list[Part | None] = []
-    join = split.join
-
-    def counted(first: Part, second: Part, cut: int) -> Part | None:
-        calls.append(join(first, second, cut))
-        return calls[-1]
-
-    monkeypatch.setattr(split, "join", counted)
-    for cut in starts[len(starts) // 3 : len(starts) // 3 + 20]:
-        got = split.read_split(path, "deep.log", PROFILE, REDACTOR, cut=cut, fork=False)
-        assert got == expected, f"cut at byte {cut}"
-    assert None in calls
+    profile = load_profile(None, local=False)
+    exchanges = mismatch()
+    exchanges[-1] = replace(exchanges[-1], gaps=("token-not-in-log",))
+    assert len(split(exchanges, profile, 4)) == 1

@@ -74,13 +74,13 @@ def read_streamed(
     path: Path, source: str, profile: Profile, redactor: Redactor, zone: tzinfo | None = None
 ) -> Input | None:
     """A regular file that starts like an application log, read as a stream (a big plain
-    one in two halves at once, `logs.split`); None when it is not one (then `load` and the
+    one in two halves at once, `logs.halves`); None when it is not one (then `load` and the
     registry decide, and say what is wrong)."""
     with stream(path, source) as pieces:
         if pieces is None:
             return None
         from qbtrace.sources.logs import read_log_pieces
-        from qbtrace.sources.logs.split import read_split
+        from qbtrace.sources.logs.halves import read_split
 
         got = read_split(path, source, profile, redactor, zone)
         if got is not None:

@@ -120,7 +120,7 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """What a scan of a log (or of a part of one, `split`) read."""
+    """What a scan of a log (or of a part of one, `halves`) read."""
 
     lines: int
     found: list[Found]

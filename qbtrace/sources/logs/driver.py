@@ -108,7 +108,7 @@ def spans_of(
     """`spans` over a stream of pieces cut anywhere, each but the last at least CONTEXT long:
     a file read in windows, or gzip inflated as it is read, never held whole. A piece is
     searched where it lies; a record near its edges (or a needle across a cut) is assembled
-    over the neighbouring pieces. A part of a file (`split`) has the lines around it as
+    over the neighbouring pieces. A part of a file (`halves`) has the lines around it as
     `behind` (from a line start) and `ahead`, context only; needles before `skip_before`
     are inside a record found before the part."""
     stream = iter(pieces)
