@@ -41,6 +41,7 @@ from qbtrace.profile import Profile
 from qbtrace.providers import DEFAULT
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
+from qbtrace.sources.mitm import flow_parts
 from qbtrace.sources.prefilter import path_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,6 +176,52 @@ def test_exception_inside_the_addon_is_logged_and_the_flow_passes(
     assert len(errors) == 1 and "ValueError" in errors[0].getMessage()
     assert errors[0].threadName == "qbtrace-recorder"  # redaction runs off the event loop
     assert RT not in caplog.text
+
+
+def _http2_flow() -> http.HTTPFlow:
+    f = token_flow()
+    f.request.http_version = "HTTP/2.0"
+    f.request.authority = "oauth.platform.intuit.com"
+    assert "host" not in f.request.headers  # pretty_url comes from the authority
+    return f
+
+
+def _unanswered_flow() -> http.HTTPFlow:
+    f = token_flow()
+    f.error = mflow.Error("Connection reset by peer", 1_800_000_009.0)  # answer not delivered
+    return f
+
+
+def _no_response_flow() -> http.HTTPFlow:
+    f = _unanswered_flow()
+    f.response = None
+    return f
+
+
+def _oversized_flow() -> http.HTTPFlow:
+    f = encoded_token_flow("gzip", b'{"error":"invalid_grant"}')
+    assert f.response is not None
+    f.response.raw_content = os.urandom(1 << 20) + b"more than the cap"
+    return f
+
+
+@pytest.mark.parametrize(
+    "make",
+    [token_flow, _http2_flow, _unanswered_flow, _oversized_flow, _no_response_flow],
+    ids=["token", "http2", "unanswered", "oversized", "no-response"],
+)
+def test_the_copy_gives_the_parts_of_the_flow_itself(
+    addon: Any, make: Callable[[], http.HTTPFlow]
+) -> None:
+    flow = make()
+    module = load_addon()
+    copied, _ = module.copy_flow(flow)
+    unpack = addon.session.unpack
+    for _ in range(2):  # the unpacker reuses its messages: nothing of one copy stays
+        got = unpack(copied, Profile())
+        assert got is not None
+        assert got[1] == flow_parts(flow) and got[2] == flow.id
+        unpack(module.copy_flow(token_flow(200, b"{}", rt="RT1-other"))[0], Profile())
 
 
 def test_the_hook_only_copies_and_done_writes_what_is_queued(addon: Any, tmp_path: Path) -> None:
