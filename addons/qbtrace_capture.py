@@ -8,7 +8,9 @@ mitmproxy's event loop, so they only test the request path and copy the flow's v
 (`copy_flow`: references to immutable values, bodies capped at 1 MB); a recording thread
 recognises, redacts and writes each copy within `live.POLL` seconds, and after every failed
 token request logs one warning line with the cause, as `qbtrace analyze` would on what was
-seen so far. A SIGKILL loses the exchanges in flight and those of the last `live.POLL`
+seen so far (through Python's `logging`, which mitmproxy's handlers take from any thread:
+its event log hands records to the loop with `call_soon_threadsafe`; `ctx.log` is
+deprecated). A SIGKILL loses the exchanges in flight and those of the last `live.POLL`
 seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks proxying: any
 exception inside it is logged (without values from the flow) and the flow passes untouched.
 `--set qbtrace_timing=true` logs the hooks' and the thread's own times at exit.
