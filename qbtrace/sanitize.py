@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from qbtrace.outfile import write_output
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.scrub import walk
@@ -78,7 +79,7 @@ def sanitize_file(
         return sanitize_log_file(src, dst, redactor)
     har = load_har(src, [] if warnings is None else warnings)
     summary = sanitize_har(har, redactor, strict)
-    dst.write_bytes(_encoded(har))
+    write_output(dst, _encoded(har))  # never through a link planted since the CLI checked
     return summary
 
 

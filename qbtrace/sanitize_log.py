@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from qbtrace.outfile import open_output
 from qbtrace.redact import Redactor
 from qbtrace.sanitize import Summary
 from qbtrace.scrub.collect import Collector
@@ -41,7 +42,7 @@ def sanitize_log_file(src: Path, dst: Path, redactor: Redactor) -> Summary:
         collect(text, collector)
     replacer = collector.replacer()
     lines = 0
-    with dst.open("wb") as out:
+    with open_output(dst) as out:  # never through a link planted since the CLI checked
         for text in _texts(data):
             lines += text.count("\n")
             # surrogateescape: bytes that are not UTF-8 are written back exactly as they were

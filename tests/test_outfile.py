@@ -72,3 +72,20 @@ def test_sanitize_reads_and_writes_standard_streams() -> None:
     har = json.loads(proc.stdout)  # the HAR alone on standard output; counts on stderr
     assert len(har["log"]["entries"]) == len(json.loads(SUPERSEDED.read_text())["log"]["entries"])
     assert b"values replaced" in proc.stderr
+
+
+@pytest.mark.parametrize("source", [SUPERSEDED, GOLDEN / "logs" / "mixed.python.log"])
+def test_sanitize_refuses_a_link_planted_after_the_check(tmp_path: Path, source: Path) -> None:
+    """The CLI checks the output before the (long) sanitize; a link planted at that path
+    while it runs must still not be written through (HAR and log sanitizers alike)."""
+    from qbtrace.outfile import OutputError
+    from qbtrace.redact import Redactor
+    from qbtrace.sanitize import sanitize_file
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    link = tmp_path / "shareable"
+    link.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        sanitize_file(source, link, Redactor(b"k" * 32))
+    assert victim.read_text() == "keep me"

@@ -33,7 +33,9 @@ DIGIT = re.compile(r"[0-9]")
 LETTER = re.compile(r"[A-Za-z]")
 PUNCTUATION = "+/_~.=-"
 NAME = r"[A-Za-z_$@][\w$@.\[\]-]{0,80}"
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$@.[]-")
+NAME_LENGTH = 81
+NAME_BACKWARDS = re.compile(r"[A-Za-z0-9_$@.\[\]-]+")
+"""The characters a field name is made of, matched on the text before its separator reversed."""
 JSON_STRING = r"((?:[^\"\\\n]++|\\.)++)"
 VALUE_PATTERNS = (
     # JSON, NDJSON, JavaScript objects: "name": "value", name: 'value', name="value"
@@ -117,6 +119,8 @@ def fields(text: str, every: bool = True) -> Iterator[tuple[str, str]]:
     says (JSON escapes, percent-encoding). Unless `every`, only pairs that may hold a
     secret: a secret name, or a value long enough to be a random one."""
     for index, pattern in enumerate(VALUE_PATTERNS):
+        if index == 1 and "'" not in text:
+            continue
         for match in pattern.finditer(text):
             name = _name_before(text, match.start())
             value = match.group(1)
@@ -127,28 +131,44 @@ def fields(text: str, every: bool = True) -> Iterator[tuple[str, str]]:
             elif index == 2 and ("%" in value or "+" in value):
                 value = unquote_plus(value)  # its encoded spellings are searched for too
             yield name, value
-    for pattern in NAMED_PATTERNS:
-        for match in pattern.finditer(text):
-            yield match.group(1), match.group(2)
-    for match in VALUE_FIRST.finditer(text):
-        yield match.group(2), match.group(1)
+    for pattern, possible in zip(NAMED_PATTERNS, _named_possible(text), strict=True):
+        if possible:
+            for match in _scan(pattern, text):
+                yield match.group(1), match.group(2)
+    if "value=" in text or "content=" in text:
+        for match in VALUE_FIRST.finditer(text):
+            yield match.group(2), match.group(1)
+
+
+def _named_possible(text: str) -> tuple[bool, bool, bool, bool]:
+    """Whether each of NAMED_PATTERNS can match at all, by a literal it cannot match
+    without: a substring test runs at memory speed, while a regex scan of a big body that
+    holds no XML, HTML form or multipart part costs as much as one that does."""
+    return "</" in text, "name=" in text, "form-data" in text.lower(), ":" in text
+
+
+def _scan(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`finditer`, except that a line-anchored pattern on a text of one line is tried at its
+    start only (`^` of a multi-line pattern matches nowhere else in it)."""
+    if pattern.flags & re.MULTILINE and "\n" not in text and "\r" not in text:
+        match = pattern.match(text)
+        return iter(() if match is None else (match,))
+    return pattern.finditer(text)
 
 
 def _name_before(text: str, end: int) -> str | None:
     """The field name that ends at `end` (spaces and a closing quote after it allowed),
-    read backwards."""
+    read backwards: at most NAME_LENGTH name characters, and no more of them before."""
     stop = end
     while stop and text[stop - 1] in " \t":
         stop -= 1
     if stop and text[stop - 1] in "\"'":
         stop -= 1
-    start = stop
-    floor = max(0, stop - 81)
-    while start > floor and text[start - 1] in NAME_CHARS:
-        start -= 1
-    if start == stop or (start > 0 and text[start - 1] in NAME_CHARS):
+    # one match on the reversed window, instead of a Python loop over its characters
+    found = NAME_BACKWARDS.match(text[max(0, stop - NAME_LENGTH - 1) : stop][::-1])
+    if found is None or found.end() > NAME_LENGTH:
         return None
-    name = text[start:stop]
+    name = text[stop - found.end() : stop]
     return name if name[0].isalpha() or name[0] in "_$@" else None
 
 
