@@ -187,7 +187,7 @@ class QbtraceCapture:
         matching = self.may_match(flow.request.data.path)
         if matching:
             self._submit_safely(flow)
-        self.session.sample(time.perf_counter_ns() - start, matching)
+        self.session.times.hook(time.perf_counter_ns() - start, matching)
 
     def _submit_safely(self, flow: http.HTTPFlow) -> None:
         try:

@@ -220,7 +220,7 @@ def in_process(flows: int) -> list[str]:
 
     from mitmproxy.test import taddons, tflow
 
-    from qbtrace.live import spread
+    from qbtrace.live_times import spread
 
     os.environ.setdefault("QBTRACE_TAG_KEY", "bench")
     spec = importlib.util.spec_from_file_location("qbtrace_capture_bench", ADDON)
@@ -237,11 +237,11 @@ def in_process(flows: int) -> list[str]:
         for f in matching:
             addon.response(f)
         addon.done()
-        session = addon.session
+        times = addon.session.times
         return [
-            f"hook, matching flow: {spread(session.time_matching)}",
-            f"hook, unrelated flow: {spread(session.time_unrelated)}",
-            f"recording thread (CPU), matching flow: {spread(session.time_recording)}",
+            f"hook, matching flow: {spread(times.matching)}",
+            f"hook, unrelated flow: {spread(times.unrelated)}",
+            f"recording thread (CPU), matching flow: {spread(times.recording)}",
         ]
 
 

@@ -18,7 +18,6 @@ import logging
 import queue
 import threading
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Generic, TypeVar
 from qbtrace.analysis import LiveAnalysis
 from qbtrace.capture import CaptureWriter, RawRecord, encode_line, exchange_record, make_header
 from qbtrace.errors import ConfigError
+from qbtrace.live_times import Times, add
 from qbtrace.model import Exchange, Finding, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
@@ -36,7 +36,6 @@ from qbtrace.sources.build import build_exchange
 from qbtrace.sources.prefilter import PathFilter
 
 logger = logging.getLogger("qbtrace")
-MAX_SAMPLES = 1_000_000
 POLL = 0.05
 """Seconds between the recording thread's rounds: the longest a finished flow waits for its
 capture line. The hooks never wake the thread, except when the queue is full: on a loaded
@@ -101,14 +100,9 @@ class LiveSession(Generic[T]):
         self.failures: dict[str, int] = {}
         self.arrived: deque[Exchange] = deque()
         """Recorded exchanges the thread has not folded into the live analysis yet."""
-        self.time_unrelated = array("q")
-        """Nanoseconds inside the hooks per flow (`sample`), when the addon measures them."""
-        self.time_matching = array("q")
-        self.time_recording = array("q")
-        """CPU nanoseconds of the recording thread per copied flow (unpack, redact, encode,
-        write), and per live diagnosis round."""
-        self.time_diagnosis = array("q")
+        self.times = Times()
         self.timing = False
+        """Whether to keep `times` (the hooks add theirs with `times.hook`)."""
 
     def configure(self, profile: Profile) -> None:
         """Use `profile` from now on; copies already queued are recorded under the old one."""
@@ -174,12 +168,6 @@ class LiveSession(Generic[T]):
         if self.worker is None:
             self._start()
         return exchange
-
-    def sample(self, nanoseconds: int, matching: bool) -> None:
-        """One hook's own time, kept for the exit summary when timing is on."""
-        samples = self.time_matching if matching else self.time_unrelated
-        if len(samples) < MAX_SAMPLES:
-            samples.append(nanoseconds)
 
     def _start(self) -> None:
         self.worker = threading.Thread(target=self._loop, name="qbtrace-recorder", daemon=True)
@@ -248,8 +236,8 @@ class LiveSession(Generic[T]):
                 exc.__class__.__name__,
                 fault_line(exc),
             )
-        if self.timing and len(self.time_recording) < MAX_SAMPLES:
-            self.time_recording.append(time.thread_time_ns() - start)
+        if self.timing:
+            add(self.times.recording, time.thread_time_ns() - start)
 
     def _diagnose(self, force: bool) -> None:
         """Fold what arrived into the live state; tell the findings ready to tell."""
@@ -261,8 +249,8 @@ class LiveSession(Generic[T]):
                 self.tell(live_line(finding, exchange, self.presenter))
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
-        if self.timing and len(self.time_diagnosis) < MAX_SAMPLES:
-            self.time_diagnosis.append(time.thread_time_ns() - start)
+        if self.timing:
+            add(self.times.diagnosis, time.thread_time_ns() - start)
 
     def _flush(self, force: bool) -> None:
         """Have the recording thread do a round now and wait for it; without a live thread
@@ -295,21 +283,13 @@ class LiveSession(Generic[T]):
         return (
             f"qbtrace: {self.recorded} exchanges recorded, "
             f"{sum(self.failures.values())} failed token requests"
-            + (self._times() if self.timing else "")
+            + (self.times.summary() if self.timing else "")
         )
 
     def close_capture(self) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-
-    def _times(self) -> str:
-        return (
-            "; addon time (mean/p50/p99 µs): in the hook per matching flow "
-            f"{spread(self.time_matching)}, per unrelated flow {spread(self.time_unrelated)}; "
-            f"on the recording thread (CPU) per matching flow {spread(self.time_recording)}, "
-            f"per live diagnosis round {spread(self.time_diagnosis)}"
-        )
 
 
 def fault_line(exc: BaseException) -> str:
@@ -318,16 +298,6 @@ def fault_line(exc: BaseException) -> str:
     while where is not None and where.tb_next is not None:
         where = where.tb_next
     return f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "?"
-
-
-def spread(samples: array[int]) -> str:
-    """`mean/p50/p99 (n=…)` of nanosecond samples, in µs."""
-    if not samples:
-        return "-"
-    ordered = sorted(samples)
-    mean = sum(ordered) / len(ordered)
-    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
-    return f"{mean / 1000:.2f}/{p50 / 1000:.2f}/{p99 / 1000:.2f} (n={len(ordered)})"
 
 
 def live_line(finding: Finding, failed: Exchange, presenter: Presenter) -> str:

@@ -431,13 +431,14 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
-        assert not addon.session.time_matching and not addon.session.time_unrelated
+        assert not addon.session.times.matching and not addon.session.times.unrelated
         tctx.configure(addon, qbtrace_timing=True)
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
         addon.settle()
-    assert len(addon.session.time_matching) == 1 and len(addon.session.time_unrelated) == 1
-    assert addon.session.recorded == 2 and len(addon.session.time_diagnosis) >= 1
+    times = addon.session.times
+    assert len(times.matching) == 1 and len(times.unrelated) == 1
+    assert addon.session.recorded == 2 and len(times.recording) >= 1 and len(times.diagnosis) >= 1
 
 
 @pytest.mark.parametrize(
