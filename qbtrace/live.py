@@ -140,8 +140,8 @@ class LiveSession(Generic[T]):
         all that the hook does for a flow that passed `wants`."""
         self.pending.append((item, size))
         self.queued_bytes += size
-        if self.worker is None:
-            self._start()
+        if self.worker is None or not self.worker.is_alive():
+            self._start()  # the first copy; or the thread ended (SystemExit from a log handler)
         elif (
             len(self.pending) > MAX_PENDING
             or self.queued_bytes - self.taken_bytes > MAX_PENDING_BYTES

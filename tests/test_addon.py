@@ -287,6 +287,22 @@ def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
     assert len(got.exchanges) == 4 and not got.warnings
 
 
+def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(token_flow())
+        addon.settle()
+        ended = addon.session.worker
+        addon.session.requests.put(None)  # as a log handler's sys.exit on the thread would
+        ended.join()
+        addon.response(token_flow(rt=f"{RT}-2"))
+        assert addon.session.worker is not ended and addon.session.worker.is_alive()
+        addon.done()
+    got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
+    assert len(got.exchanges) == 2
+
+
 def test_write_failure_is_logged_loudly_and_proxying_goes_on(
     addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
