@@ -132,10 +132,17 @@ def read_all(
     return inputs
 
 
-def analyze_inputs(inputs: Iterable[Input], profile: Profile) -> Analysis:
+Classifier = Callable[[Sequence[Exchange], Profile], list[Finding]]
+"""What finds the failures' causes on a timeline, when not `classify` on one process (a
+split run: `passes.findings` on an engine)."""
+
+
+def analyze_inputs(
+    inputs: Iterable[Input], profile: Profile, classifier: Classifier | None = None
+) -> Analysis:
     inputs, folded = join(tuple(on_provider_clock(item, profile) for item in inputs), profile)
     order = {item.source: n for n, item in enumerate(inputs)}
-    state, found = analyze_timeline(timeline(without(inputs, folded)), profile)
+    state, found = analyze_timeline(timeline(without(inputs, folded)), profile, classifier)
     findings = [_clock_said(f, inputs, profile) for f in found]
     findings.sort(key=lambda f: (order.get(f.ref.source, 0), f.ref.index))
     return Analysis(inputs, tuple(findings), state, profile)
@@ -158,8 +165,11 @@ def analyze_exchanges(exchanges: list[Exchange], profile: Profile) -> list[Findi
     return analyze_timeline(exchanges, profile)[1]
 
 
-def analyze_timeline(exchanges: list[Exchange], profile: Profile) -> tuple[Lineage, list[Finding]]:
-    """Lineage and findings of a time-ordered list, with the cyclic GC paused.
+def analyze_timeline(
+    exchanges: list[Exchange], profile: Profile, classifier: Classifier | None = None
+) -> tuple[Lineage, list[Finding]]:
+    """Lineage and findings of a time-ordered list, with the cyclic GC paused (the findings
+    from `classifier` when given: the lineage is still built here, for the outputs).
 
     Building the indexes allocates millions of small objects and no cycles; the collector's
     repeated scans of them were most of the time on big inputs (100k requests: 3.2 s → 1.5 s).
@@ -168,6 +178,8 @@ def analyze_timeline(exchanges: list[Exchange], profile: Profile) -> tuple[Linea
     gc.disable()
     try:
         state = lineage_mod.build(exchanges)
+        if classifier is not None:
+            return state, classifier(exchanges, profile)
         return state, classify(state, profile)
     finally:
         if enabled:

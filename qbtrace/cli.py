@@ -225,11 +225,27 @@ LOG_TZ = click.option(
 )
 @click.option(
     "--events",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the token-event table to this Parquet file.",
+    type=click.Path(path_type=Path),
+    help="Also write the token-event table to this Parquet file (`.parquet`), or every "
+    "exchange to this new folder as a Parquet dataset by day and provider, which "
+    "`qbtrace analyze FOLDER` reads back.",
 )
 @CLIENT_IDS
 @LOG_TZ
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Split the analysis by lineage over this many local processes (same findings).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    help="Send the split analysis to this Dask scheduler (tcp://host:8786; needs "
+    "qbtrace[dask]); default: $DASK_SCHEDULER_ADDRESS.",
+)
 @guarded
 def analyze(
     inputs: tuple[Path, ...],
@@ -241,21 +257,33 @@ def analyze(
     events: Path | None,
     show_client_ids: bool,
     log_tz: str | None,
+    jobs: int,
+    scheduler: str | None,
 ) -> None:
     """Explain every failed token request in HAR files, mitmproxy flow files, qbtrace captures
     or application logs.
 
     Several INPUTS are merged on one timeline (e.g. the browser's HAR and the server's capture,
-    or an app's log and a capture of the same traffic); `-` reads standard input.
+    or an app's log and a capture of the same traffic); `-` reads standard input; a folder
+    written by `--events DIR` is read back as the inputs it was written from.
     Exit status: 0 analysed, 1 a --fail-on cause was found, 2 bad input or usage.
     """
     from qbtrace.run import Request, run_analysis
 
-    for target in (output, events):
-        if target is not None:
-            check_output(target, inputs)
+    if output is not None:
+        check_output(output, inputs)
+    if events is not None:
+        from qbtrace.dataset import check_target, is_dataset_target
+
+        if is_dataset_target(events):
+            check_target(events)
+        else:
+            check_output(events, inputs)
     request = Request(
-        inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config, log_tz
+        *(inputs, fmt, output, config, events, show_client_ids, flat(fail_on), not no_config),
+        log_tz,
+        jobs=jobs,
+        scheduler=scheduler,
     )
     found = run_analysis(request, Printer(colour_wanted()))
     sys.exit(1 if found else 0)

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from qbtrace.analysis import Analysis, analyze_inputs, read_all
+from qbtrace.analysis import Analysis, analyze_inputs
 from qbtrace.config import load_profile
+from qbtrace.dataset import is_dataset_target, read_paths, write_dataset
+from qbtrace.engines import classifier, engine_for
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
@@ -47,6 +49,10 @@ class Request:
     """Read ./qbtrace.toml when no --config is given (False: --no-config)."""
     log_tz: str | None = None
     """`--log-tz`: the zone of application-log timestamps written without one."""
+    jobs: int = 1
+    """`--jobs`: local processes the analysis is split over (1: not split)."""
+    scheduler: str | None = None
+    """`--scheduler`: the address of a Dask scheduler to send the split analysis to."""
 
 
 def run_analysis(request: Request, out: Output) -> bool:
@@ -57,8 +63,10 @@ def run_analysis(request: Request, out: Output) -> bool:
         out.note(said)
     redactor = Redactor(default_key())
     zone = parse_zone(request.log_tz) if request.log_tz else None
-    inputs = read_all(list(request.paths), profile, redactor, before=_progress(out), log_tz=zone)
-    analysis = analyze_inputs(inputs, profile)
+    paths = list(request.paths)
+    inputs = read_paths(paths, profile, redactor, before=_progress(out), log_tz=zone)
+    with engine_for(request.jobs, request.scheduler) as (engine, parts):
+        analysis = analyze_inputs(inputs, profile, classifier(engine, parts) if parts > 1 else None)
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
@@ -70,7 +78,9 @@ def run_analysis(request: Request, out: Output) -> bool:
                 out.warn(item.source, warning)
         for note in analysis.notes:
             out.note(note)
-    if request.events is not None:
+    if request.events is not None and is_dataset_target(request.events):
+        write_dataset(request.events, inputs, analysis, presenter)
+    elif request.events is not None:
         from qbtrace.table import events_frame
 
         with open_output(request.events) as handle:

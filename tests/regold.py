@@ -45,15 +45,17 @@ def gold_path(path: Path) -> Path:
     return GOLD / f"{path.name}.json"
 
 
-def analyze(path: Path) -> str:
-    """The JSON document of one input, as text (the same click command a user runs)."""
+def analyze(path: Path, *extra: str, instead: Path | None = None) -> str:
+    """The JSON document of one input, as text (the same click command a user runs, with
+    `extra` options; of `instead` with the input's config, when given)."""
     from click.testing import CliRunner
 
     from qbtrace.cli import main
 
     os.environ["QBTRACE_TAG_KEY"] = TAG_KEY
     config = scenario_config(path)
-    args = ["analyze", str(path.resolve()), "--format", "json", *config]
+    target = (instead or path).resolve()
+    args = ["analyze", str(target), "--format", "json", *config, *extra]
     here = os.getcwd()
     os.chdir(path.parent)  # a scenario's config is named by its file name: no machine path
     try:

@@ -6,6 +6,7 @@ intuitlib or requests-oauthlib would send, over a real socket.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -161,12 +162,39 @@ def test_a_connection_failure_is_recorded_and_the_app_gets_its_own_exception(
     assert failed.failure.startswith("ConnectionError")
 
 
-def test_a_streamed_answer_is_left_to_the_app(server: Server, capture: Path) -> None:
+def test_a_streamed_answer_is_recorded_once_the_app_is_done_with_it(
+    server: Server, capture: Path
+) -> None:
+    """Read whole by the app (`.json()`): recorded with its body when the response goes;
+    read in chunks or not at all: recorded without it. The recorder never reads it."""
     response = refresh(server, stream=True)
-    assert not response._content_consumed
+    assert not response._content_consumed and records(capture) == []
     assert response.json()["refresh_token"] == ISSUED_RT
-    (seen,) = records(capture)
-    assert "response-streamed" in seen.gaps and seen.reply == {}
+    del response
+    gc.collect()
+    (read,) = records(capture)
+    assert "response-streamed" not in read.gaps and read.status == 200
+    assert read.reply["refresh_token"] and ISSUED_RT not in capture.read_text()
+    with requests.Session() as session:
+        chunked = session.post(server.token_url, data=STALE_FORM, stream=True)
+        assert next(chunked.iter_content(4)) == b'{"er'  # the app reads a little of it
+        chunked.close()
+        del chunked
+        gc.collect()
+    unread = records(capture)[1]
+    assert "response-streamed" in unread.gaps and unread.reply == {}
+    assert unread.status == 400
+
+
+def test_a_streamed_answer_after_uninstall_is_not_written(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "tokens.jsonl"
+    qbtrace.record.install(path, profile=server.profile())
+    response = refresh(server, stream=True)
+    qbtrace.record.uninstall()
+    assert response.json()["refresh_token"] == ISSUED_RT
+    del response
+    gc.collect()
+    assert records(path) == []
 
 
 def test_bodies_and_failures_as_text() -> None:

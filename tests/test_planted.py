@@ -77,3 +77,23 @@ def test_no_planted_secret_in_the_sanitized_copy(
     before, _ = analyze(path)
     after, _ = analyze(out)
     assert [essence(f) for f in after.findings] == [essence(f) for f in before.findings]
+
+
+def test_no_planted_secret_in_the_events_dataset(
+    planted_har: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """Every column of every row as text (Parquet compresses, so the bytes alone could hide
+    a value), the records decoded, and inputs.json."""
+    import polars as pl
+
+    path, secrets = planted_har
+    target = tmp_path / "events"
+    printed = run("analyze", path, "--events", target)
+    rows = pl.scan_parquet(target / "**" / "*.parquet", hive_partitioning=True).collect()
+    assert rows.height > 0 and "record" in rows.columns
+    text = "\n".join(str(v) for row in rows.iter_rows() for v in row)
+    records = [json.loads(r) for r in rows["record"]]
+    written = (
+        text + reviewer.readable_text({"records": records}) + (target / "inputs.json").read_text()
+    )
+    assert not leaks(printed + written, secrets)

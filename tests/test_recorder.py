@@ -158,6 +158,29 @@ def test_problems_before_the_program_starts_are_one_line(
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_the_one_line_shows_control_characters_as_escapes(tmp_path: Path) -> None:
+    """A capture path from the shell or the environment may hold an ANSI escape or a
+    newline: the recorder's line shows them (`\\x1b`, `\\n`) as the CLI's lines do."""
+    hostile = "missing\x1b[2J\u202e\nx/t.jsonl"
+    proc = run_recorder("-o", hostile, "--", "app.py", cwd=tmp_path)
+    assert proc.returncode == 2
+    line = proc.stderr.removesuffix("\n")
+    assert "\n" not in line and "\x1b" not in line and "\u202e" not in line
+    assert line.startswith("qbtrace.record: error: missing\\x1b[2J\\u202e\\nx/t.jsonl: ")
+    started = subprocess.run(
+        [sys.executable, "-c", "import qbtrace.record as r; print(r.process_startup())"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "QBTRACE_RECORD": hostile},
+    )
+    assert started.returncode == 0 and started.stdout == "None\n"
+    line = started.stderr.removesuffix("\n")
+    assert line.startswith("qbtrace.record: not recording in this process (")
+    assert "\n" not in line and "\x1b" not in line and "\\x1b[2J\\u202e\\nx" in line
+
+
 SPAWNING_APP = """
 import multiprocessing, requests
 

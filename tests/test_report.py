@@ -422,16 +422,28 @@ LAYOUT_CHECKS = """() => {
     const cause = rect.querySelector("title").textContent.split(" ").pop();
     fills[cause] = getComputedStyle(rect).fill;
   }
+  const laneFills = {};
+  for (const mark of document.querySelectorAll("svg.lanes circle.failed")) {
+    const cause = mark.querySelector("title").textContent.split(": ").pop();
+    (laneFills[cause] ||= new Set()).add(getComputedStyle(mark).fill);
+  }
+  const unlinked = [...document.querySelectorAll("svg.lanes a")]
+    .map(a => a.getAttribute("href")).filter(h => !document.getElementById(h.slice(1)));
   const titles = [...document.querySelectorAll("svg.chart .axis-title")].map(t => t.textContent);
   const ticks = document.querySelectorAll("svg.chart .tick").length;
   const emptyTables = [...document.querySelectorAll("table")].filter(
     t => !t.querySelector("tbody tr")).length;
-  return {clashes, broken, fills, titles, ticks, emptyTables};
+  const lanes = Object.fromEntries(Object.entries(laneFills).map(([c, f]) => [c, [...f]]));
+  const pageWidth = document.documentElement.scrollWidth;
+  const viewport = document.documentElement.clientWidth;
+  return {clashes, broken, fills, titles, ticks, emptyTables, lanes, unlinked, pageWidth, viewport};
 }"""
 
 
 def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
-    """The layout checks at 1280 px, 390 px and in print, each with its screenshot."""
+    """The layout checks at 1280 px, 390 px and in print, each with its screenshot; on a
+    screen of either width the page itself never scrolls sideways (its tables and pictures
+    scroll in their own boxes)."""
     seen = []
     for width, media in ((1280, "screen"), (390, "screen"), (800, "print")):
         watched = Watched(browser, scripts=True)
@@ -441,7 +453,10 @@ def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
             watched.open(report)
             shot = ARTIFACTS / f"{name}-{media}-{width}.png"
             watched.page.screenshot(path=str(shot), full_page=True)
-            seen.append(watched.page.evaluate(LAYOUT_CHECKS))
+            checks = watched.page.evaluate(LAYOUT_CHECKS)
+            if media == "screen":
+                assert checks["pageWidth"] <= checks["viewport"], (name, width)
+            seen.append(checks)
         finally:
             watched.close()
     return seen
@@ -467,3 +482,59 @@ def test_a_healthy_report_says_so_and_shows_lineages_without_empty_tables(browse
     report = write_artifact("report-healthy.html", text)
     for checks in _looked_at(browser, report, "report-healthy"):
         assert checks["emptyTables"] == 0 and checks["clashes"] == [] and checks["broken"] == []
+
+
+def _with_logs(scenario: str) -> tuple[Path, list[Path]]:
+    from tests.test_log_goldens import LOGS, RECORDED
+
+    return LOGS / f"{scenario}.har", [LOGS / n for n in RECORDED if n.startswith(f"{scenario}.")]
+
+
+def test_processes_the_real_logs_name_have_lanes_in_chromium(browser: Any) -> None:
+    """Each real-client run's capture with its logs: one lane per process, a failure in the
+    chart's colour of its cause and linked to its request row, at 1280 px, 390 px and in
+    print; no secret of the run in the page, its lanes' tooltips included."""
+    from tests.test_log_goldens import SCENARIOS
+
+    for scenario in SCENARIOS:
+        har, logs = _with_logs(scenario)
+        analysis, text = render(har, *logs)
+        named = any(r.x.process for r in analysis.lineage.requests)
+        assert ('id="processes"' in text) == named, scenario
+        if not named:
+            continue
+        report = write_artifact(f"report-lanes-{scenario}.html", text)
+        secrets = planted_secrets(har)
+        lanes = html.build(*analyze(har, *logs)).lanes
+        assert lanes is not None
+        tooltips = [m.title for lane in lanes.lanes for m in lane.marks]
+        assert tooltips and all(t in text for t in tooltips)
+        assert not [s for s in secrets if s in text or any(s in t for t in tooltips)]
+        for checks in _looked_at(browser, report, f"report-lanes-{scenario}"):
+            assert checks["clashes"] == [] and checks["broken"] == [], scenario
+            assert checks["unlinked"] == [], checks["unlinked"]
+            for cause, fills in checks["lanes"].items():
+                assert fills == [checks["fills"][cause]], (scenario, cause, fills)
+            failed = {f.cause for f in analysis.findings if f.time is not None}
+            shown = {m.title.split(": ")[-1] for lane in lanes.lanes for m in lane.marks}
+            assert set(checks["lanes"]) == failed & shown
+
+
+def test_a_lane_mark_links_to_its_request_row(browser: Any) -> None:
+    har, logs = _with_logs("provider_outage")
+    _, text = render(har, *logs)
+    path = write_artifact("report-lanes-click.html", text)
+    watched = Watched(browser)
+    try:
+        url = watched.open(path)
+        page = watched.page
+        link = page.locator("svg.lanes a").first
+        target = link.get_attribute("href")
+        assert target and target.startswith("#ev-")
+        link.click()
+        page.wait_for_function("h => location.hash === h", arg=target)
+        top = page.eval_on_selector(target, "e => e.getBoundingClientRect().top")
+        assert -2 <= top < page.viewport_size["height"]
+        assert watched.errors == [] and set(watched.requests) <= {url}
+    finally:
+        watched.close()

@@ -28,6 +28,9 @@ from qbtrace.record.recorder import Clock, Recorder
 
 __all__ = ["Recorder", "active", "install", "process_startup", "uninstall"]
 _active: Recorder | None = None
+ENV_CAPTURE = "QBTRACE_RECORD"
+ENV_CONFIG = "QBTRACE_RECORD_CONFIG"
+ENV_EXPLAIN = "QBTRACE_RECORD_EXPLAIN"
 _fork_hook = False
 
 
@@ -37,6 +40,7 @@ def install(
     profile: Profile | None = None,
     key: bytes | None = None,
     clock: Clock | None = None,
+    explain: bool | None = None,
 ) -> Recorder:
     """Start recording into `path` (appended to, created 0600) and return the recorder.
 
@@ -45,10 +49,15 @@ def install(
     or the user's kept key by default; share it to correlate with other captures); `clock`
     gives Unix seconds (`time.time` by default). OSError when the file cannot be written:
     the one error `install` raises, at start-up, never later. Installing again switches to
-    the new file.
+    the new file. `explain` (QBTRACE_RECORD_EXPLAIN=1 by default) tells each failed token
+    request's cause in one line on stderr, as `qbtrace proxy` does, in forked workers too.
     """
     global _active, _fork_hook
     recorder = Recorder.open(Path(os.path.expanduser(path)), profile, key, clock or time.time)
+    if explain is None:
+        explain = os.environ.get(ENV_EXPLAIN) == "1"
+    if explain:
+        recorder.explain()
     previous, _active = _active, recorder
     if previous is not None:
         previous.close()
@@ -71,10 +80,6 @@ def uninstall() -> None:
         recorder.close()
 
 
-ENV_CAPTURE = "QBTRACE_RECORD"
-ENV_CONFIG = "QBTRACE_RECORD_CONFIG"
-
-
 def process_startup() -> Recorder | None:
     """Install the recorder when QBTRACE_RECORD names a capture (and QBTRACE_RECORD_CONFIG a
     qbtrace.toml); None otherwise or when it cannot be. For interpreters started afresh
@@ -91,8 +96,19 @@ def process_startup() -> Recorder | None:
         profile = load_profile(Path(config), local=False) if config else None
         return install(path, profile=profile)
     except Exception as exc:  # the process must start; say why it records nothing
-        sys.stderr.write(f"qbtrace.record: not recording in this process ({exc})\n")
+        _say(f"qbtrace.record: not recording in this process ({exc})")
         return None
+
+
+def _say(line: str) -> None:
+    """One line on stderr, never raising: the path or the error may hold an ANSI escape or
+    a newline from the environment, shown as `\\x1b`, `\\n` (`terminal_line`)."""
+    try:
+        from qbtrace.render.view import terminal_line
+
+        sys.stderr.write(terminal_line(line) + "\n")
+    except Exception:  # a closed or broken stderr: the app starts all the same
+        pass
 
 
 def active() -> Recorder | None:

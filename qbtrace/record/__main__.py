@@ -20,7 +20,8 @@ import click
 from qbtrace.config import load_profile
 from qbtrace.errors import QbtraceError
 from qbtrace.profile import Profile
-from qbtrace.record import ENV_CAPTURE, ENV_CONFIG, install
+from qbtrace.record import ENV_CAPTURE, ENV_CONFIG, ENV_EXPLAIN, install
+from qbtrace.render.view import terminal_line
 
 
 @click.command(
@@ -42,19 +43,28 @@ from qbtrace.record import ENV_CAPTURE, ENV_CONFIG, install
     type=click.Path(dir_okay=False, path_type=Path),
     help="qbtrace.toml naming the provider's endpoints, when it is not a built-in one.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Tell each failed token request's cause on stderr as it happens (as qbtrace proxy "
+    "does), in forked and spawned workers too.",
+)
 @click.argument("program", nargs=-1, required=True, type=click.UNPROCESSED)
-def main(output: Path, config: Path | None, program: tuple[str, ...]) -> None:
+def main(output: Path, config: Path | None, explain: bool, program: tuple[str, ...]) -> None:
     """Run PROGRAM (a script, or -m MODULE) recording its OAuth token requests.
 
     \b
       python -m qbtrace.record -o tokens.jsonl -- app.py --port 8000
       python -m qbtrace.record -o tokens.jsonl -- -m celery -A proj worker
+      python -m qbtrace.record -o tokens.jsonl --explain -- app.py
     """
     try:
         profile = load_profile(config) if config is not None else Profile()
-        install(output, profile=profile)
+        install(output, profile=profile, explain=explain or None)
         # for interpreters started afresh that call process_startup (docs/recorder.md)
         os.environ[ENV_CAPTURE] = str(output.resolve())
+        if explain:
+            os.environ[ENV_EXPLAIN] = "1"
         if config is not None:
             os.environ[ENV_CONFIG] = str(config.resolve())
     except QbtraceError as exc:
@@ -84,7 +94,7 @@ def _run_module(module: str, args: tuple[str, ...]) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"qbtrace.record: error: {message}", err=True)
+    click.echo(terminal_line(f"qbtrace.record: error: {message}"), err=True)
     sys.exit(2)
 
 

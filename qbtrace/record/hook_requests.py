@@ -4,13 +4,19 @@ requests-oauthlib and Authlib's `OAuth2Session` all send through `Session.send`)
 `Session.send` is wrapped on the class, so sessions made before `install` and subclasses
 such as an SDK's own client class are covered. Each call records the hop it sent itself:
 `requests` follows a redirect by calling `send` again, so every hop is recorded once. The
-wrapper returns the library's own response (or re-raises its own exception) untouched; a
-response asked for with `stream=True` is not read, so its body is left out of the record.
+wrapper returns the library's own response (or re-raises its own exception) untouched.
+
+A response asked for with `stream=True` is never read by the recorder: it is recorded when
+the app is done with it (the response is garbage, or the interpreter exits), from the
+response's own attributes, with its body when the app read it whole (`.content`, `.text`,
+`.json()`), else with the gap `response-streamed`.
 """
 
 from __future__ import annotations
 
 import functools
+import types
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,12 +63,65 @@ def _wrap(send: Send, current: Callable[[], Recorder | None]) -> Send:
             recorder.record(kind, functools.partial(_parts, request, None, started, ended, exc))
             raise
         ended = recorder.now()
-        recorder.record(
-            kind, functools.partial(_answered, request, response, started, ended, kwargs, self)
-        )
+        if _unread_stream(response, kwargs, self):
+            _record_when_done(current, recorder, request, response, started, ended)
+        else:
+            recorder.record(
+                kind, functools.partial(_answered, request, response, started, ended, kwargs, self)
+            )
         return response
 
     return recorded_send
+
+
+def _unread_stream(
+    response: requests.Response, kwargs: dict[str, Any], session: requests.Session
+) -> bool:
+    """Asked for with `stream=True`, no redirect followed (those hops were read), unread."""
+    stream = kwargs.get("stream", getattr(session, "stream", False))
+    return bool(stream) and not response.history and not response._content_consumed
+
+
+def _record_when_done(
+    current: Callable[[], Recorder | None],
+    recorder: Recorder,
+    request: requests.PreparedRequest,
+    response: requests.Response,
+    started: float | None,
+    ended: float | None,
+) -> None:
+    """Record a streamed answer once the app drops it. The finalizer holds the response's
+    attribute dict, not the response: what the app read is there when it fires."""
+    try:
+        weakref.finalize(
+            response, _record_state, current, recorder, request, vars(response), started, ended
+        )
+    except Exception as exc:
+        recorder.problem("watch a streamed answer", exc)
+
+
+def _record_state(
+    current: Callable[[], Recorder | None],
+    recorder: Recorder,
+    request: requests.PreparedRequest,
+    state: dict[str, Any],
+    started: float | None,
+    ended: float | None,
+) -> None:
+    if current() is not recorder:  # uninstalled, or another capture since: not ours to write
+        return
+    kind = recorder.kind_of(request.method, request.url)
+    if kind is None:
+        return
+
+    def parts() -> RawParts:
+        seen = types.SimpleNamespace(**state)
+        made = _parts(request, seen, started, ended, None)  # type: ignore[arg-type]
+        if made.response_body is None:
+            made.gaps.append("response-streamed")
+        return made
+
+    recorder.record(kind, parts)
 
 
 def _answered(
@@ -80,7 +139,7 @@ def _answered(
         ended = started + own.elapsed.total_seconds()
     parts = _parts(request, own, started, ended, None)
     stream = kwargs.get("stream", getattr(session, "stream", False))
-    if stream and own is response:
+    if stream and own is response and parts.response_body is None:
         parts.gaps.append("response-streamed")
     return parts
 

@@ -15,12 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
 from qbtrace.model import Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.sources.build import build_exchange
+
+if TYPE_CHECKING:
+    from qbtrace.record.explain import Explainer
 
 logger = logging.getLogger("qbtrace.record")
 MAX_LOGGED = 10
@@ -47,6 +51,8 @@ class Recorder:
         self.recorded = 0
         self.problems = 0
         self._lock = threading.Lock()
+        self.explainer: Explainer | None = None
+        """The live diagnosis, when asked for (`explain`); None costs one test per record."""
 
     @classmethod
     def open(
@@ -93,6 +99,8 @@ class Recorder:
                 exchange = build_exchange(ref, kind, raw, self.redactor)
                 self.writer.write(encode_line(exchange_record(exchange)))
                 self.recorded += 1
+            if self.explainer is not None:
+                self.explainer.add(exchange)
         except Exception as exc:
             self.problem("record a token exchange", exc)
 
@@ -122,10 +130,25 @@ class Recorder:
             "; further problems are not logged" if self.problems == MAX_LOGGED else "",
         )
 
+    def explain(self) -> None:
+        """Tell each failed token request's cause on stderr from now on (`record.explain`)."""
+        try:
+            from qbtrace.record.explain import Explainer
+
+            if self.explainer is None:
+                self.explainer = Explainer(self.profile, self.redactor)
+        except Exception as exc:
+            self.problem("start the live diagnosis", exc)
+
     def after_fork(self) -> None:
-        """In a forked child: a lock another thread held at the fork would never be released."""
+        """In a forked child: a lock another thread held at the fork would never be released;
+        the live diagnosis starts again in the child (its thread did not survive)."""
         self._lock = threading.Lock()
+        if self.explainer is not None:
+            self.explainer.after_fork()
 
     def close(self) -> None:
+        if self.explainer is not None:
+            self.explainer.close()
         with self._lock:
             self.writer.close()

@@ -213,7 +213,8 @@ def _lineage_key(analysis: Analysis, r: TokenRequest) -> str:
     return r.presented.hex if r.presented else f"request:{r.seq}"
 
 
-def _mark(r: TokenRequest) -> tuple[str, str]:
+def mark_kind(r: TokenRequest) -> tuple[str, str]:
+    """A token request's mark class (`failed`, `spent`, `replaced`, `issued`) and words."""
     if not r.ok:
         return "failed", f"failed: {r.error or r.x.status or r.x.failure or 'no response'}"
     if r.grant == "refresh_token":
@@ -239,7 +240,7 @@ def positions(times: list[float], width: float) -> list[float]:
     return [round(x, 1) for x in xs]
 
 
-def _gaps(times: list[float], xs: list[float]) -> tuple[Tick, ...]:
+def gap_ticks(times: list[float], xs: list[float]) -> tuple[Tick, ...]:
     """A duration label in every gap of a minute or more that has room for one."""
     out = []
     for (a, b), (xa, xb) in zip(itertools.pairwise(times), itertools.pairwise(xs), strict=True):
@@ -264,7 +265,7 @@ def _strip(analysis: Analysis, presenter: Presenter, key: str, reqs: list[TokenR
     lin = analysis.lineage
     events: list[tuple[float, str, str]] = []
     for r in reqs:
-        css, what = _mark(r)
+        css, what = mark_kind(r)
         events.append(
             (
                 r.x.started or 0.0,
@@ -293,7 +294,7 @@ def _strip(analysis: Analysis, presenter: Presenter, key: str, reqs: list[TokenR
         STRIP_W,
         STRIP_H,
         marks,
-        _gaps(times, xs),
+        gap_ticks(times, xs),
         failed,
         len(marks),
         summary,

@@ -6,6 +6,8 @@ whatever the template's name, and the CSS is inlined so the file loads nothing: 
 Content-Security-Policy forbids every fetch and it uses no script at all.
 
 Format history: 1 — first version (headline, chart, lineages, findings by cause, requests).
+2 — processes: one lane per process an application log names, on a shared time scale,
+failures in their cause's colour linking to their request rows (no lanes without a log).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Exchange, Finding, Gap, Kind, Ref
 from qbtrace.render.charts import MAX_STRIPS, Chart, Strip, failure_chart, lineage_strips
 from qbtrace.render.headline import headline, ranked, sentence
+from qbtrace.render.lanes import Lanes, process_lanes
 from qbtrace.render.palette import report_colours
 from qbtrace.render.view import Presenter, config_line, iso, plural
 from qbtrace.rules import BY_CAUSE
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PER_GROUP = 200
 """Findings rendered per cause; the rest are counted (JSON/CSV output has them all)."""
 GAP_WORDS: dict[Gap, str] = {
@@ -162,6 +165,8 @@ class RequestRow:
     request_id: str | None
     process: str
     css: str
+    process_words: tuple[tuple[str, bool], ...] = ()
+    """`process` as `words`: a log's file name (`app.oAuthClient-log.log`) stays whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +176,9 @@ class InputRow:
     entries: int
     token_requests: int
     warnings: tuple[str, ...]
+    warning_words: tuple[tuple[str, bool], ...] = ()
+    """The warnings joined by `; ` as (word, keep whole): a word with a hyphen (`--log-tz`,
+    a time) must not break at it in a narrow column."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +198,8 @@ class Report:
     requests: tuple[RequestRow, ...]
     blind_spots: tuple[str, ...]
     inputs: tuple[InputRow, ...]
-    parameters: tuple[tuple[str, str], ...]
+    parameters: tuple[tuple[str, tuple[str, ...]], ...]
+    """(name, value cut where it may wrap): endpoint URLs must not widen a narrow screen."""
     token_requests_text: str
     notes: tuple[str, ...]
     sections: tuple[tuple[str, str], ...]
@@ -202,6 +211,8 @@ class Report:
     request_id_name: str
     providers: tuple[ProviderRow, ...] = ()
     """Token requests and failures per provider, when the inputs hold several."""
+    lanes: Lanes | None = None
+    """One lane per process the logs name; None when no input names one."""
 
 
 def build(analysis: Analysis, presenter: Presenter) -> Report:
@@ -217,6 +228,8 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
     strips = lineage_strips(analysis, presenter)
     chart = failure_chart(analysis.findings)
     requests = _requests(analysis, shown)
+    causes_of = {f.ref: f.cause for f in analysis.findings}
+    lanes = process_lanes(analysis, causes_of, colours, _row_hrefs(analysis, requests))
     return Report(
         version=__version__,
         format_version=FORMAT_VERSION,
@@ -231,15 +244,27 @@ def build(analysis: Analysis, presenter: Presenter) -> Report:
         requests=requests,
         blind_spots=_blind_spots(analysis),
         inputs=_inputs(analysis),
-        parameters=_parameters(analysis),
+        parameters=tuple((name, url_parts(value)) for name, value in _parameters(analysis)),
         token_requests_text=plural(analysis.token_requests, "token request"),
         notes=analysis.notes,
-        sections=_sections(chart is not None, bool(groups), bool(requests)),
+        sections=_sections(chart is not None, lanes is not None, bool(groups), bool(requests)),
         config=config_line(analysis),
         config_parts=url_parts(config_line(analysis) or ""),
         request_id_name=_request_id_name(analysis),
         providers=_providers(analysis),
+        lanes=lanes,
     )
+
+
+def _row_hrefs(analysis: Analysis, requests: tuple[RequestRow, ...]) -> dict[Ref, str]:
+    """The href of each request the requests table has a row for."""
+    ids = {row.id for row in requests}
+    return {
+        x.ref: f"#{anchor(x.ref)}"
+        for item in analysis.inputs
+        for x in item.exchanges
+        if anchor(x.ref) in ids
+    }
 
 
 def _providers(analysis: Analysis) -> tuple[ProviderRow, ...]:
@@ -249,9 +274,12 @@ def _providers(analysis: Analysis) -> tuple[ProviderRow, ...]:
     return tuple(ProviderRow(c.provider.label, c.token_requests, c.failures) for c in counts)
 
 
-def _sections(chart: bool, findings: bool, requests: bool) -> tuple[tuple[str, str], ...]:
+def _sections(
+    chart: bool, lanes: bool, findings: bool, requests: bool
+) -> tuple[tuple[str, str], ...]:
     shown = (
         ("chart", "Failures over time", chart),
+        ("processes", "Processes", lanes),
         ("lineages", "Lineages", True),
         ("findings", "Findings", findings),
         ("requests", "Requests", requests),
@@ -380,6 +408,7 @@ def _request_row(key: str, x: Exchange, failed: bool, request_id: str | None) ->
         request_id=clip(request_id or "", 200) or None,
         process=_who(x.process, x.seen_in) or "",
         css="failed" if failed else ("ok" if x.ok else "other"),
+        process_words=words(_who(x.process, x.seen_in) or ""),
     )
 
 
@@ -422,9 +451,16 @@ def _inputs(analysis: Analysis) -> tuple[InputRow, ...]:
             item.entries,
             sum(1 for x in item.exchanges if x.kind == Kind.TOKEN),
             item.warnings,
+            words("; ".join(item.warnings)),
         )
         for item in analysis.inputs
     )
+
+
+def words(text: str) -> tuple[tuple[str, bool], ...]:
+    """`text` cut at its spaces, each word with whether it holds a hyphen a browser would
+    break a line at."""
+    return tuple((word, "-" in word) for word in text.split(" ") if word)
 
 
 def _parameters(analysis: Analysis) -> tuple[tuple[str, str], ...]:

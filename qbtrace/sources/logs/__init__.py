@@ -67,6 +67,8 @@ RECORD_KEYS = ("level", "msg", "message", "event", "severity", "@timestamp")
 
 def _docker_line(line: str) -> bool:
     return '"log"' in line and '"time"' in line and not HAR_HEAD.search(line.encode())
+
+
 HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
 FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
 """A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""

@@ -1,0 +1,126 @@
+"""`classify`'s two passes over a split timeline: per part, then across parts.
+
+Each part (`split.Part`) runs the per-token pass on its own indexes and sends back its
+findings and the failures it left unexplained, on the whole timeline's positions. The driver
+forms the outage clusters from all parts' unexplained failures with `classify`'s own
+`outage_clusters` (so the background rate is the whole provider's), then each part that has
+clustered failures explains those again with their clusters. The findings equal `classify`'s
+on the whole timeline, in the same order.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from qbtrace import lineage as lineage_mod
+from qbtrace.classify import _unexplained, explain, outage_clusters
+from qbtrace.events import TokenRequest
+from qbtrace.lineage import Lineage
+from qbtrace.model import Exchange, Finding
+from qbtrace.profile import Profile
+from qbtrace.rules.common import Context
+from qbtrace.split import Part, split
+
+Clusters = Mapping[int, tuple[TokenRequest, ...]]
+"""Whole-timeline position of a failure → the other failures of its outage cluster."""
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Engine(Protocol):
+    """Where the parts run (`engines`): `place` hands the parts out once, `map` runs a task
+    on each placed part with that part's argument and returns the results in order."""
+
+    def place(self, parts: Sequence[Part], profile: Profile) -> list[Any]: ...
+
+    def map(
+        self, task: Callable[[Part, Profile, T], R], placed: Sequence[Any], args: Sequence[T]
+    ) -> list[R]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPass:
+    """What a part sends back after the per-token pass."""
+
+    findings: tuple[tuple[int, Finding], ...]
+    """(whole-timeline position, finding) of each failure of the part."""
+    open: tuple[TokenRequest, ...]
+    """Failures left unexplained, with their whole-timeline positions as `seq`."""
+    roots: dict[str, str]
+    """Token hex → lineage id, for the tokens the unexplained failures presented."""
+
+
+def first_pass(part: Part, profile: Profile, _: None = None) -> FirstPass:
+    state = _built(part.exchanges)
+    found, unexplained, roots = [], [], {}
+    for f in (r for r in state.requests if not r.ok):
+        finding = explain(Context(state, profile, f))
+        seq = part.seqs[f.seq]
+        found.append((seq, finding))
+        if _unexplained(f, finding):
+            unexplained.append(replace(f, seq=seq))
+            token = f.presented
+            root = state.lineage_of(token) if token is not None else None
+            if token is not None and root is not None:
+                roots[token.hex] = root
+    return FirstPass(tuple(found), tuple(unexplained), roots)
+
+
+def second_pass(part: Part, profile: Profile, clusters: Clusters) -> list[tuple[int, Finding]]:
+    """The clustered failures of the part explained again with their clusters."""
+    state = _built(part.exchanges)
+    return [
+        (seq, explain(Context(state, profile, f, clusters[seq])))
+        for f in state.requests
+        if (seq := part.seqs[f.seq]) in clusters
+    ]
+
+
+def _built(exchanges: Sequence[Exchange]) -> Lineage:
+    """`lineage.build` with the cyclic GC paused, as `analysis.analyze_timeline` does."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return lineage_mod.build(list(exchanges))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def clusters_of(
+    results: Sequence[FirstPass], profile: Profile
+) -> dict[int, tuple[TokenRequest, ...]]:
+    """The outage clusters of all parts' unexplained failures, in timeline order, keyed by
+    position: `outage_clusters` reads only the lineage ids of the tokens they presented."""
+    keys = Lineage()
+    for result in results:
+        keys.root.update(result.roots)
+    failures = sorted((f for result in results for f in result.open), key=lambda f: f.seq)
+    return outage_clusters(failures, keys, profile)
+
+
+def findings(
+    exchanges: Sequence[Exchange], profile: Profile, parts: int, engine: Engine
+) -> list[Finding]:
+    """`classify(lineage.build(exchanges), profile)`, run as parts on `engine`."""
+    pieces = split(exchanges, profile, parts)
+    placed = engine.place(pieces, profile)
+    first = engine.map(first_pass, placed, [None] * len(pieces))
+    clusters = clusters_of(first, profile)
+    found = {seq: finding for result in first for seq, finding in result.findings}
+    wanted = [dict(_mine(piece, clusters)) for piece in pieces]
+    again = [(p, w) for p, w in zip(placed, wanted, strict=True) if w]
+    if again:
+        redone = engine.map(second_pass, [p for p, _ in again], [w for _, w in again])
+        found.update(pair for result in redone for pair in result)
+    return [found[seq] for seq in sorted(found)]
+
+
+def _mine(part: Part, clusters: Clusters) -> Iterator[tuple[int, tuple[TokenRequest, ...]]]:
+    for seq in part.seqs:
+        cluster = clusters.get(seq)
+        if cluster is not None:
+            yield seq, cluster
