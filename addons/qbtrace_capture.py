@@ -3,12 +3,17 @@
     mitmdump -s addons/qbtrace_capture.py --set qbtrace_capture=oauth.jsonl
 
 Only the exchanges the provider profile recognises (token, authorize, callback, revoke,
-disconnect) are recorded, each as one JSON line written and flushed when its flow ends in
-`response` or `error`. After every failed token request one warning line gives the cause,
-as `qbtrace analyze` would on what was seen so far (a diagnosis thread folds each exchange
-into one live state and explains only the new failures). The addon never breaks proxying:
-any exception inside it is logged (without values from the flow) and the flow passes
-untouched. `--set qbtrace_timing=true` logs the addon's own time per flow at exit.
+disconnect) are recorded, each as one JSON line. The `response` and `error` hooks run on
+mitmproxy's event loop, so they only test the request path and copy the flow's values
+(`copy_flow`: references to immutable values, bodies capped at 1 MB); a recording thread
+recognises, redacts and writes each copy within `live.POLL` seconds, and after every failed
+token request logs one warning line with the cause, as `qbtrace analyze` would on what was
+seen so far (through Python's `logging`, which mitmproxy's handlers take from any thread:
+its event log hands records to the loop with `call_soon_threadsafe`; `ctx.log` is
+deprecated). A SIGKILL loses the exchanges in flight and those of the last `live.POLL`
+seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks proxying: any
+exception inside it is logged (without values from the flow) and the flow passes untouched.
+`--set qbtrace_timing=true` logs the hooks' and the thread's own times at exit.
 
 Like mitmproxy's own `save.py`, the addon holds only its options and hooks: recording and
 the live diagnosis are `qbtrace.live.LiveSession`'s, which tests drive without mitmdump.
@@ -21,14 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import connection, ctx, exceptions, http
+from mitmproxy import flow as mflow
 from mitmproxy.addonmanager import Loader
 
 try:
     from qbtrace.config import load_profile
     from qbtrace.errors import QbtraceError
-    from qbtrace.live import LiveSession, logger
-    from qbtrace.sources.mitm import flow_parts
+    from qbtrace.live import LiveSession, Recorded, fault_line, logger
+    from qbtrace.profile import Profile
+    from qbtrace.sources.mitm import MAX_BODY, flow_parts
 except ImportError as missing:
     # mitmproxy installed on its own (pipx, Homebrew, the binaries) has its own Python
     logging.getLogger("qbtrace").error(
@@ -43,9 +50,82 @@ else:
     QBTRACE_MISSING = False
 
 
+Fields = tuple[tuple[bytes, bytes], ...]
+RequestCopy = tuple[str, int, bytes, bytes, bytes, bytes, bytes, Fields, bytes | None, float]
+"""A request's host, port, method, scheme, authority, path, http_version, header fields,
+content (capped) and timestamp_start: the `RequestData` fields `flow_parts` reads."""
+ResponseCopy = tuple[bytes, int, bytes, Fields, bytes | None, float, float | None]
+"""A response's http_version, status_code, reason, header fields, content (capped),
+timestamp_start and timestamp_end."""
+FlowCopy = tuple[str, RequestCopy, ResponseCopy | None, tuple[str, float] | None]
+"""(flow id, request, response, error's message and time)."""
+
+
+def copy_flow(flow: http.HTTPFlow) -> tuple[FlowCopy, int]:
+    """What the capture needs of a finished flow, and its body bytes, at the cost of a few
+    attribute reads: mitmproxy replaces a message's header tuple and body bytes when they
+    change, never alters them, so whatever happens to the flow after the hook (a later
+    addon, an edit in mitmweb) cannot reach the copy."""
+    q = flow.request.data
+    body = _capped(q.content)
+    size = len(body) if body is not None else 0
+    request = (q.host, q.port, q.method, q.scheme, q.authority, q.path, q.http_version,
+               q.headers.fields, body, q.timestamp_start)  # fmt: skip
+    response = None
+    if flow.response is not None:
+        r = flow.response.data
+        answer = _capped(r.content)
+        size += len(answer) if answer is not None else 0
+        response = (r.http_version, r.status_code, r.reason, r.headers.fields, answer,
+                    r.timestamp_start, r.timestamp_end)  # fmt: skip
+    error = (flow.error.msg, flow.error.timestamp) if flow.error is not None else None
+    return (flow.id, request, response, error), size
+
+
+def _capped(body: bytes | None) -> bytes | None:
+    """The body, or its first MAX_BODY + 1 bytes: `flow_parts` leaves out any body past
+    MAX_BODY (with a gap), so the rest need not wait in the queue."""
+    return body if body is None or len(body) <= MAX_BODY else body[: MAX_BODY + 1]
+
+
+class Unpacker:
+    """Puts copies back into mitmproxy messages on the recording thread, so that the URL and
+    the parts come from mitmproxy's own `pretty_url` and `flow_parts`, as for flow files.
+    One flow, request and response are reused, their data fields set from each copy:
+    mitmproxy's constructors type-check every field (about 60 µs a message, 100 µs a flow)."""
+
+    def __init__(self) -> None:
+        client = connection.Client(peername=("", 0), sockname=("", 0), timestamp_start=0)
+        self.flow = http.HTTPFlow(client, connection.Server(address=None))
+        self.request = http.Request.make("GET", "http://localhost/")
+        self.response = http.Response.make()
+
+    def __call__(self, copied: FlowCopy, profile: Profile) -> Recorded | None:
+        flow_id, request, response, error = copied
+        q = self.request.data
+        (q.host, q.port, q.method, q.scheme, q.authority, q.path, q.http_version,
+         q.headers.fields, q.content, q.timestamp_start) = request  # fmt: skip
+        url = self.request.pretty_url
+        kind = profile.kind_of(self.request.method, url)
+        if kind is None:
+            return None
+        flow = self.flow
+        flow.request, flow.response = self.request, None
+        if response is not None:
+            r = self.response.data
+            (r.http_version, r.status_code, r.reason, r.headers.fields, r.content,
+             r.timestamp_start, r.timestamp_end) = response  # fmt: skip
+            flow.response = self.response
+        flow.error = mflow.Error(*error) if error is not None else None
+        return kind, flow_parts(flow, url), flow_id
+
+
 class QbtraceCapture:
     def __init__(self) -> None:
-        self.session = LiveSession()
+        self.session: LiveSession[FlowCopy] = LiveSession(unpack=Unpacker())
+        self.may_match = self.session.filter.may_match
+        """The session's path test, bound here: one call less for every unrelated flow."""
+        self.timing = False
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -83,8 +163,9 @@ class QbtraceCapture:
             if profile.config_implicit:
                 logger.warning("qbtrace: using %s from the current folder", profile.config_file)
             self.session.configure(profile)
+            self.may_match = self.session.filter.may_match
         if "qbtrace_timing" in updated:
-            self.session.timing = bool(ctx.options.qbtrace_timing)
+            self.timing = self.session.timing = bool(ctx.options.qbtrace_timing)
         if updated & {"qbtrace_capture", "qbtrace_keep_raw"}:
             try:
                 self.session.open(ctx.options.qbtrace_capture, ctx.options.qbtrace_keep_raw)
@@ -94,44 +175,33 @@ class QbtraceCapture:
     def response(self, flow: http.HTTPFlow) -> None:
         # Almost every flow is unrelated: a few substring searches of the raw path, no
         # timing unless asked for, no further call.
-        if self.session.timing:
+        if self.timing:
             self._timed(flow)
-        elif self.session.wants(flow.request.data.path):
-            self._record_safely(flow)
+        elif self.may_match(flow.request.data.path):
+            self._submit_safely(flow)
 
     error = response
 
     def _timed(self, flow: http.HTTPFlow) -> None:
         start = time.perf_counter_ns()
-        matching = self.session.wants(flow.request.data.path) and self._record_safely(flow)
-        self.session.sample(time.perf_counter_ns() - start, matching)
+        matching = self.may_match(flow.request.data.path)
+        if matching:
+            self._submit_safely(flow)
+        self.session.times.hook(time.perf_counter_ns() - start, matching)
 
-    def _record_safely(self, flow: http.HTTPFlow) -> bool:
+    def _submit_safely(self, flow: http.HTTPFlow) -> None:
         try:
-            return self._record(flow)
+            self.session.submit(*copy_flow(flow))
         except Exception as exc:  # the proxy must go on whatever happens here
-            where = exc.__traceback__
-            while where is not None and where.tb_next is not None:
-                where = where.tb_next
-            line = f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "?"
             logger.error(
                 "qbtrace: could not record a flow (%s at %s); the flow passes unchanged",
                 exc.__class__.__name__,
-                line,
+                fault_line(exc),
             )
-            return False
-
-    def _record(self, flow: http.HTTPFlow) -> bool:
-        url = flow.request.pretty_url
-        kind = self.session.profile.kind_of(flow.request.method, url)
-        if kind is None:
-            return False
-        # explained off the event loop: the failed response reaches the client without waiting
-        self.session.record(kind, flow_parts(flow, url), flow.id)
-        return True
 
     def settle(self) -> None:
-        """Wait until every failure recorded so far has its line logged (held ones too)."""
+        """Wait until every flow so far is written and every failure so far has its line
+        logged (held ones too)."""
         self.session.settle()
 
     def done(self) -> None:

@@ -118,6 +118,18 @@ class Analysis:
             if requests[p.name] or failed[p.name]
         ]
 
+    def summary(self) -> dict[str, object]:
+        """The contract's summary: token requests, failures, failures by cause in precedence
+        order (here rather than in `table`, so JSON and text never import polars)."""
+        from qbtrace.rules import PRECEDENCE
+
+        counts = Counter(f.cause for f in self.findings)
+        return {
+            "token_requests": self.token_requests,
+            "failures": len(self.findings),
+            "by_cause": {cause: counts[cause] for cause in PRECEDENCE if counts[cause]},
+        }
+
     @property
     def config(self) -> dict[str, object]:
         """Which config was read and what it changed (findings-json.md's `config`)."""

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from qbtrace.analysis import Analysis, Counts, clock_said
-from qbtrace.bulk import Mark, classify_rows, no_marks, paused_gc, shifted
 from qbtrace.clocks import THRESHOLD, corrected_note
 from qbtrace.model import Exchange, Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
-from qbtrace.skeleton import CaptureSkeleton, HeaderOf
 from qbtrace.sources.capture import CAPTURE_MARK
+
+if TYPE_CHECKING:  # polars and the bulk path load only when a capture takes it (`takes`)
+    import polars as pl
+
+    from qbtrace.bulk import Mark
 
 BULK_FROM = 32 << 20
 """Captures from this size take the bulk path; smaller ones read faster whole."""
@@ -48,10 +50,16 @@ def takes(path: Path, smallest: int | None = None) -> bool:
 
 
 def analyze_capture(
-    path: Path, source: str, profile: Profile, redactor: Redactor, mark: Mark = no_marks
+    path: Path, source: str, profile: Profile, redactor: Redactor, mark: Mark | None = None
 ) -> Analysis:
     """The analysis `analyze_inputs(read_all([path]))` gives, in time and memory that grow
     with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
+    import polars as pl
+
+    from qbtrace.bulk import classify_rows, no_marks, paused_gc, shifted
+    from qbtrace.skeleton import CaptureSkeleton, HeaderOf
+
+    mark = mark or no_marks
     hosts, default = profile.request_id_headers()
     names = tuple(sorted({h for h in (*hosts.values(), default) if h}))
     jobs = min(os.cpu_count() or 1, JOBS) if path.stat().st_size >= PARALLEL_FROM else 1
@@ -85,6 +93,8 @@ def analyze_capture(
 
 
 def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    import polars as pl
+
     names = {u: profile.provider_of(u).name for u in rows["url"].unique().to_list()}
     provider = pl.col("url").replace_strict(names, return_dtype=pl.String)
     return rows.with_columns(provider.alias("provider"))
@@ -94,6 +104,8 @@ def with_clock(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     """A chunk's columns with what its providers' clocks said (`server_times`) as one
     difference a row (`diff`: provider's time minus the recorded start), instead of the
     request ids and dates it was read from."""
+    import polars as pl
+
     frame = _with_providers(frame, profile)
     diff = pl.lit(None, dtype=pl.Float64)
     for name in frame["provider"].unique().to_list():
@@ -105,6 +117,8 @@ def with_clock(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 def clock_offset(rows: pl.DataFrame, profile: Profile) -> tuple[float, int, Provider]:
     """`clocks.offset_of` of the skeleton's input: the median difference between the
     providers' clocks and the recorded starts, how many answers said, and who said most."""
+    import polars as pl
+
     said = _with_providers(
         rows.lazy().filter(pl.col("diff").is_not_null()).select("url", "line", "diff").collect(),
         profile,
@@ -122,6 +136,8 @@ def clock_offset(rows: pl.DataFrame, profile: Profile) -> tuple[float, int, Prov
 
 
 def counts(rows: pl.DataFrame, source: str, profile: Profile) -> Counts:
+    import polars as pl
+
     token = (pl.col("kind") == "token").alias("token")
     per_url = rows.group_by("url").agg(
         pl.len().alias("n"), token.sum().alias("tokens"), pl.col("line").min().alias("first")

@@ -10,7 +10,6 @@ the input's times are shifted and we say so.
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import replace
 
@@ -35,6 +34,8 @@ def offset_of(item: Input, profile: Profile) -> tuple[float, int, Provider]:
             said_by[provider.name] += 1
     if not diffs:
         return 0.0, 0, profile.default
+    import statistics  # only when answers state a time: a few ms of start-up otherwise
+
     return statistics.median(diffs), len(diffs), profile.named(said_by.most_common(1)[0][0])
 
 

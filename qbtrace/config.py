@@ -15,7 +15,6 @@ so the outputs can say which verdicts a config may have changed.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +48,8 @@ def load_profile(path: Path | None, *, local: bool = True) -> Profile:
         if not local or not LOCAL.is_file():
             return Profile()
         path, implicit = LOCAL, True
+    import tomllib  # only when there is a config to read: `analyze` starts without it
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

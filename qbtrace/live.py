@@ -1,11 +1,15 @@
 """The live-diagnosis session: record OAuth exchanges as they complete, explain failures live.
 
-A `LiveSession` writes each recorded exchange to the capture at once (one flushed line) and
-hands it to a diagnosis thread, so a failed response reaches the client without waiting
-for its explanation. The thread folds what arrived into one `LiveAnalysis` every POLL
-seconds and tells each new failure in one line (`tell`, mitmproxy's log in the addon).
-It holds no mitmproxy object: the addon (`addons/qbtrace_capture.py`) turns flows into
-`RawParts` and calls `wants` and `record`; tests drive a session directly.
+The proxy's hook only copies a finished flow's values and `submit`s the copy; everything
+else runs on the session's recording thread, off mitmproxy's event loop: every POLL seconds
+it turns the copies into `RawParts` (the `unpack` it was given), redacts each into an
+`Exchange`, writes it to the capture (one `os.write` a line), then folds what arrived into
+one `LiveAnalysis` and tells each new failure in one line (`tell`, mitmproxy's log in the
+addon). So a capture line lands at most POLL seconds after its flow ended: a SIGKILL loses
+the exchanges in flight and those that ended in the last POLL; `settle` and `close` (the
+addon's `done`) write everything first. The queue is bounded: past MAX_PENDING copies (or
+MAX_PENDING_BYTES of bodies) the hook waits for the thread instead of dropping anything.
+The session holds no mitmproxy object; tests drive it directly with `record`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ import logging
 import queue
 import threading
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from qbtrace.analysis import LiveAnalysis
 from qbtrace.capture import CaptureWriter, RawRecord, encode_line, exchange_record, make_header
 from qbtrace.errors import ConfigError
+from qbtrace.live_times import Times, add
 from qbtrace.model import Exchange, Finding, Kind, RawParts, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
@@ -30,30 +36,62 @@ from qbtrace.sources.build import build_exchange
 from qbtrace.sources.prefilter import PathFilter
 
 logger = logging.getLogger("qbtrace")
-MAX_SAMPLES = 1_000_000
-POLL = 0.1
-"""Seconds between the diagnosis thread's looks at what arrived. The hooks never wake it:
-waking a thread costs the event loop tens of µs on a VM (a futex wake, an IPI)."""
+POLL = 0.05
+"""Seconds between the recording thread's rounds: the longest a finished flow waits for its
+capture line. The hooks never wake the thread, except when the queue is full: on a loaded
+2-core VM a wake-up (a futex wake, the woken thread asking for the GIL) took the hook from
+16-20 µs to 60-86 µs p50 live."""
+MAX_PENDING = 1024
+"""Copies queued at most before the hook waits for the recording thread (a slow disk)."""
+MAX_PENDING_BYTES = 64 << 20
+"""Bytes of bodies queued at most (each body is capped at 1 MB by the hook's copy)."""
+T = TypeVar("T")
+Recorded = tuple[Kind, RawParts, str | None]
+"""A copied flow that is OAuth traffic: its kind, its raw parts and its flow id."""
 
 
-class LiveSession:
-    """One recording session: its capture file, its live analysis and its diagnosis thread."""
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """A request to the recording thread: record what is queued, tell what is ready (all
+    held guesses too when `force`), then set `done`."""
+
+    done: threading.Event
+    force: bool
+
+
+class LiveSession(Generic[T]):
+    """One recording session: its capture file, its live analysis and its recording thread.
+
+    `T` is what the proxy's hook copies of a flow; `unpack` (run on the thread) turns it into
+    a `Recorded`, or None when the flow is no OAuth exchange after all."""
 
     def __init__(
         self,
         profile: Profile | None = None,
         redactor: Redactor | None = None,
         tell: Callable[[str], None] | None = None,
+        unpack: Callable[[T, Profile], Recorded | None] | None = None,
     ) -> None:
         self.redactor = redactor or Redactor(default_key())
-        self.presenter = Presenter(self.redactor)
         self.tell = tell or (lambda line: logger.warning("%s", line))
         """Where each failure's line goes (the addon: mitmproxy's log)."""
-        self.profile = Profile()
+        self.unpack = unpack
+        self.pending: deque[tuple[T, int]] = deque()
+        """Copies submitted by the hooks, not recorded yet (deques are thread-safe)."""
+        self.queued_bytes = 0
+        """Body bytes ever submitted: written by the hooks only, as `taken_bytes` is by the
+        thread only, so that neither `+=` can lose the other's update."""
+        self.taken_bytes = 0
+        self.lock = threading.Lock()
+        """Held by the thread for a round, and by `configure`/`open` while they swap state."""
+        self.requests: queue.SimpleQueue[Flush | None] = queue.SimpleQueue()
+        """A `Flush` asks the thread for a round now (`settle`, a full queue); None stops it."""
+        self.worker: threading.Thread | None = None
+        self.profile = profile or Profile()
         self.filter = PathFilter(self.profile)
         self.live = LiveAnalysis(self.profile)
-        """The session so far, touched only by the diagnosis thread."""
-        self.configure(profile or Profile())
+        """The session so far, touched only by the recording thread."""
+        self.presenter = Presenter(self.redactor, profile=self.profile)
         self.writer: CaptureWriter | None = None
         self.source = "live"
         self.keep_raw = False
@@ -61,35 +99,35 @@ class LiveSession:
         self.lost = 0
         self.failures: dict[str, int] = {}
         self.arrived: deque[Exchange] = deque()
-        """Recorded exchanges the diagnosis thread has not folded yet (deques are thread-safe)."""
-        self.requests: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
-        """`settle` asks the diagnosis thread for a forced round; None stops the thread."""
-        self.diagnoser: threading.Thread | None = None
-        self.time_unrelated = array("q")
-        """Nanoseconds inside the hooks per flow (`sample`), when the addon measures them."""
-        self.time_matching = array("q")
-        self.time_diagnosis = array("q")
+        """Recorded exchanges the thread has not folded into the live analysis yet."""
+        self.times = Times()
         self.timing = False
+        """Whether to keep `times` (the hooks add theirs with `times.hook`)."""
 
     def configure(self, profile: Profile) -> None:
-        self.profile = profile
-        self.filter = PathFilter(profile)
-        self.live.profile = profile
-        self.presenter = Presenter(self.redactor, profile=profile)
+        """Use `profile` from now on; copies already queued are recorded under the old one."""
+        self._flush(force=False)
+        with self.lock:
+            self.profile = profile
+            self.filter = PathFilter(profile)
+            self.live.profile = profile
+            self.presenter = Presenter(self.redactor, profile=profile)
 
     def open(self, path: str, keep_raw: bool = False) -> None:
         """Append to the capture at `path` (none when empty); ConfigError when unwritable."""
-        self.close_capture()
-        self.keep_raw = keep_raw
-        if not path:
-            return
-        target = Path(path).expanduser()
-        try:
-            writer = CaptureWriter.open(target, raw=keep_raw)
-            writer.write(encode_line(make_header(self.redactor, keep_raw)))
-        except OSError as exc:
-            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
-        self.writer, self.source = writer, target.name
+        self._flush(force=False)  # what is queued goes to the capture it arrived for
+        with self.lock:
+            self.close_capture()
+            self.keep_raw = keep_raw
+            if not path:
+                return
+            target = Path(path).expanduser()
+            try:
+                writer = CaptureWriter.open(target, raw=keep_raw)
+                writer.write(encode_line(make_header(self.redactor, keep_raw)))
+            except OSError as exc:
+                raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
+            self.writer, self.source = writer, target.name
         if keep_raw:
             logger.warning("qbtrace: %s will hold RAW tokens and secrets", target)
 
@@ -97,8 +135,26 @@ class LiveSession:
         """Whether a request path may be OAuth traffic: the cheap test for every flow."""
         return self.filter.may_match(path)
 
+    def submit(self, item: T, size: int) -> None:
+        """Queue a finished flow's copy (`size`: its body bytes) for the recording thread:
+        all that the hook does for a flow that passed `wants`."""
+        self.pending.append((item, size))
+        self.queued_bytes += size
+        if self.worker is None or not self.worker.is_alive():
+            self._start()  # the first copy; or the thread ended (SystemExit from a log handler)
+        elif (
+            len(self.pending) > MAX_PENDING
+            or self.queued_bytes - self.taken_bytes > MAX_PENDING_BYTES
+        ):
+            logger.warning(
+                "qbtrace: the capture is %d exchanges behind; proxying waits for it",
+                len(self.pending),
+            )
+            self._flush(force=False)
+
     def record(self, kind: Kind, parts: RawParts, flow_id: str | None = None) -> Exchange:
-        """Write one exchange of a known kind and queue it for diagnosis."""
+        """Write one exchange of a known kind and queue it for diagnosis (on the recording
+        thread; tests call it directly)."""
         if self.writer is not None and self.writer.gone():
             self._reopen()
         writer = self.writer
@@ -109,18 +165,13 @@ class LiveSession:
             self._write(encode_line(record or exchange_record(exchange, flow_id)))
         self.recorded += 1
         self.arrived.append(exchange)
-        if self.diagnoser is None:
-            self.diagnoser = threading.Thread(
-                target=self._diagnosis_loop, name="qbtrace-diagnosis", daemon=True
-            )
-            self.diagnoser.start()
+        if self.worker is None:
+            self._start()
         return exchange
 
-    def sample(self, nanoseconds: int, matching: bool) -> None:
-        """One hook's own time, kept for the exit summary when timing is on."""
-        samples = self.time_matching if matching else self.time_unrelated
-        if len(samples) < MAX_SAMPLES:
-            samples.append(nanoseconds)
+    def _start(self) -> None:
+        self.worker = threading.Thread(target=self._loop, name="qbtrace-recorder", daemon=True)
+        self.worker.start()
 
     def _write(self, line: bytes) -> None:
         assert self.writer is not None
@@ -149,22 +200,48 @@ class LiveSession:
         except OSError as exc:
             logger.error("qbtrace: CAPTURE WRITE FAILED for %s (%s)", path, exc.strerror or exc)
 
-    def _diagnosis_loop(self) -> None:
+    def _loop(self) -> None:
         while True:
             try:
                 request = self.requests.get(timeout=POLL)
             except queue.Empty:
-                if self.arrived or self.live.held:
-                    self._diagnose(force=False)
+                if self.pending or self.arrived or self.live.held:
+                    self._round(force=False)
                 continue
             if request is None:
                 return
-            self._diagnose(force=True)
-            request.set()
+            self._round(request.force)
+            request.done.set()
+
+    def _round(self, force: bool) -> None:
+        """Record every queued copy, then tell the findings ready to tell."""
+        with self.lock:
+            while self.pending:
+                item, size = self.pending.popleft()
+                self._record_copy(item)
+                self.taken_bytes += size
+            if force or self.arrived or self.live.held:
+                self._diagnose(force)
+
+    def _record_copy(self, item: T) -> None:
+        start = time.thread_time_ns()  # CPU time: waits for the GIL are the loop's, not ours
+        try:
+            assert self.unpack is not None, "submit needs a session made with unpack"
+            recorded = self.unpack(item, self.profile)
+            if recorded is not None:
+                self.record(*recorded)
+        except Exception as exc:  # one bad flow must not stop the recording of the others
+            logger.error(
+                "qbtrace: could not record a flow (%s at %s); the flow passed unchanged",
+                exc.__class__.__name__,
+                fault_line(exc),
+            )
+        if self.timing:
+            add(self.times.recording, time.thread_time_ns() - start)
 
     def _diagnose(self, force: bool) -> None:
         """Fold what arrived into the live state; tell the findings ready to tell."""
-        start = time.perf_counter_ns()
+        start = time.thread_time_ns()
         try:
             arrived = [self.arrived.popleft() for _ in range(len(self.arrived))]
             for exchange, finding in self.live.tell(arrived, time.monotonic(), force):
@@ -172,30 +249,41 @@ class LiveSession:
                 self.tell(live_line(finding, exchange, self.presenter))
         except Exception as exc:
             logger.error("qbtrace: live diagnosis failed (%s)", exc.__class__.__name__)
-        if self.timing and len(self.time_diagnosis) < MAX_SAMPLES:
-            self.time_diagnosis.append(time.perf_counter_ns() - start)
+        if self.timing:
+            add(self.times.diagnosis, time.thread_time_ns() - start)
+
+    def _flush(self, force: bool) -> None:
+        """Have the recording thread do a round now and wait for it; without a live thread
+        (none started yet, or it died) the caller does the round itself."""
+        thread = self.worker
+        if thread is None or not thread.is_alive():
+            if self.pending or self.arrived or force:
+                self._round(force)
+            return
+        finished = threading.Event()
+        self.requests.put(Flush(finished, force))
+        while not finished.wait(1.0):
+            if not thread.is_alive():
+                self._round(force)
+                return
 
     def settle(self) -> None:
-        """Wait until every failure recorded so far has been told (held ones too)."""
-        thread = self.diagnoser
-        if thread is None:
-            return  # nothing was recorded
-        finished = threading.Event()
-        self.requests.put(finished)
-        while not finished.wait(1.0) and thread.is_alive():
-            pass
+        """Wait until every flow submitted so far is written and every failure recorded so
+        far has been told (held ones too)."""
+        self._flush(force=True)
 
     def close(self) -> str:
-        """Tell every failure, stop the thread, close the capture; the summary line."""
+        """Write and tell everything, stop the thread, close the capture; the summary line."""
         self.settle()
-        if self.diagnoser is not None:
+        thread, self.worker = self.worker, None
+        if thread is not None:
             self.requests.put(None)
-            self.diagnoser = None
+            thread.join()
         self.close_capture()
         return (
             f"qbtrace: {self.recorded} exchanges recorded, "
             f"{sum(self.failures.values())} failed token requests"
-            + (self._times() if self.timing else "")
+            + (self.times.summary() if self.timing else "")
         )
 
     def close_capture(self) -> None:
@@ -203,22 +291,13 @@ class LiveSession:
             self.writer.close()
             self.writer = None
 
-    def _times(self) -> str:
-        return (
-            "; addon time per flow (mean/p50/p99 µs): "
-            f"matching {spread(self.time_matching)}, unrelated {spread(self.time_unrelated)}, "
-            f"live diagnosis {spread(self.time_diagnosis)}"
-        )
 
-
-def spread(samples: array[int]) -> str:
-    """`mean/p50/p99 (n=…)` of nanosecond samples, in µs."""
-    if not samples:
-        return "-"
-    ordered = sorted(samples)
-    mean = sum(ordered) / len(ordered)
-    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
-    return f"{mean / 1000:.2f}/{p50 / 1000:.2f}/{p99 / 1000:.2f} (n={len(ordered)})"
+def fault_line(exc: BaseException) -> str:
+    """`file:line` where `exc` was raised: says where without any value from the flow."""
+    where = exc.__traceback__
+    while where is not None and where.tb_next is not None:
+        where = where.tb_next
+    return f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "?"
 
 
 def live_line(finding: Finding, failed: Exchange, presenter: Presenter) -> str:

@@ -17,7 +17,6 @@ from qbtrace.engines import classifier, engine_for
 from qbtrace.outfile import is_stdio, open_output, write_output
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
-from qbtrace.sources.logs.stamps import parse_zone
 
 
 class Output(Protocol):
@@ -62,7 +61,11 @@ def run_analysis(request: Request, out: Output) -> bool:
     if profile.config_implicit and said:
         out.note(said)
     redactor = Redactor(default_key())
-    zone = parse_zone(request.log_tz) if request.log_tz else None
+    zone = None
+    if request.log_tz:
+        from qbtrace.sources.logs.stamps import parse_zone  # the log reader: only for logs
+
+        zone = parse_zone(request.log_tz)
     if _bulk(request):
         from qbtrace.bulk_capture import analyze_capture
 

@@ -7,7 +7,6 @@ further in notebooks or warehouses. Frames hold tags only, never raw secrets.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
@@ -143,16 +142,8 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def summary(analysis: Analysis) -> dict[str, object]:
-    """The contract's summary: token requests, failures, failures by cause in precedence order."""
-    counts = Counter(f.cause for f in analysis.findings)
-    from qbtrace.rules import PRECEDENCE
-
-    by_cause = {cause: counts[cause] for cause in PRECEDENCE if counts[cause]}
-    return {
-        "token_requests": analysis.token_requests,
-        "failures": len(analysis.findings),
-        "by_cause": by_cause,
-    }
+    """The contract's summary (`Analysis.summary`: JSON and text need no polars for it)."""
+    return analysis.summary()
 
 
 def breakdowns(analysis: Analysis, presenter: Presenter) -> dict[str, pl.DataFrame]:

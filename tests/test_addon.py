@@ -41,6 +41,7 @@ from qbtrace.profile import Profile
 from qbtrace.providers import DEFAULT
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
+from qbtrace.sources.mitm import flow_parts
 from qbtrace.sources.prefilter import path_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,7 @@ def test_existing_capture_is_appended_to_never_truncated(addon: Any, tmp_path: P
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(token_flow())
+        addon.done()  # the recording thread writes by then (mitmproxy calls done at exit)
     lines = path.read_bytes().splitlines()
     assert lines[0] == b'{"earlier": "session"}'
     assert b'"qbtrace_capture":1' in lines[1] and b'"kind":"token"' in lines[2]
@@ -108,6 +110,7 @@ def test_records_only_oauth_flows_with_the_flows_own_timestamps(addon: Any, tmp_
         addon.response(tflow.tflow(resp=True))
         addon.response(f)
         addon.error(tflow.tflow(err=True))
+        addon.done()
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
     assert not got.warnings
     (x,) = got.exchanges
@@ -122,6 +125,7 @@ def test_failed_token_request_in_error_hook_is_recorded(addon: Any, tmp_path: Pa
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.error(f)
+        addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert x.status is None and x.failure == "Connection reset by peer"
 
@@ -147,6 +151,7 @@ def test_malformed_token_response_leaves_the_flow_untouched(
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(f)
+        addon.done()
     assert f.get_state() == before
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert x.status == 400
@@ -165,10 +170,137 @@ def test_exception_inside_the_addon_is_logged_and_the_flow_passes(
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
         addon.response(f)
         addon.response(tflow.tflow(resp=True))
+        addon.done()
     assert f.get_state() == before
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "ValueError" in errors[0].getMessage()
+    assert errors[0].threadName == "qbtrace-recorder"  # redaction runs off the event loop
     assert RT not in caplog.text
+
+
+def _http2_flow() -> http.HTTPFlow:
+    f = token_flow()
+    f.request.http_version = "HTTP/2.0"
+    f.request.authority = "oauth.platform.intuit.com"
+    assert "host" not in f.request.headers  # pretty_url comes from the authority
+    return f
+
+
+def _unanswered_flow() -> http.HTTPFlow:
+    f = token_flow()
+    f.error = mflow.Error("Connection reset by peer", 1_800_000_009.0)  # answer not delivered
+    return f
+
+
+def _no_response_flow() -> http.HTTPFlow:
+    f = _unanswered_flow()
+    f.response = None
+    return f
+
+
+def _oversized_flow() -> http.HTTPFlow:
+    f = encoded_token_flow("gzip", b'{"error":"invalid_grant"}')
+    assert f.response is not None
+    f.response.raw_content = os.urandom(1 << 20) + b"more than the cap"
+    return f
+
+
+@pytest.mark.parametrize(
+    "make",
+    [token_flow, _http2_flow, _unanswered_flow, _oversized_flow, _no_response_flow],
+    ids=["token", "http2", "unanswered", "oversized", "no-response"],
+)
+def test_the_copy_gives_the_parts_of_the_flow_itself(
+    addon: Any, make: Callable[[], http.HTTPFlow]
+) -> None:
+    flow = make()
+    module = load_addon()
+    copied, _ = module.copy_flow(flow)
+    unpack = addon.session.unpack
+    for _ in range(2):  # the unpacker reuses its messages: nothing of one copy stays
+        got = unpack(copied, Profile())
+        assert got is not None
+        assert got[1] == flow_parts(flow) and got[2] == flow.id
+        unpack(module.copy_flow(token_flow(200, b"{}", rt="RT1-other"))[0], Profile())
+
+
+def test_the_hook_only_copies_and_done_writes_what_is_queued(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        with addon.session.lock:  # the recording thread cannot start a round
+            addon.response(token_flow())
+            assert len(path.read_bytes().splitlines()) == 1  # the header: nothing written
+        addon.done()
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert (x.status, x.reply.get("error")) == (400, "invalid_grant")
+
+
+def test_what_happens_to_a_flow_after_the_hook_does_not_reach_the_capture(
+    addon: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "cap.jsonl"
+    f = token_flow()
+    assert f.response is not None
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        with addon.session.lock:  # a later addon, or an edit in mitmweb, before the thread looks
+            addon.response(f)
+            f.request.path = "/v3/company/1/query"
+            f.request.headers["authorization"] = "Basic b3RoZXI6b3RoZXI="
+            f.request.content = b"grant_type=authorization_code&code=AB11"
+            f.response.status_code = 200
+            f.response.headers["content-type"] = "text/html"
+            f.response.content = b"<html>changed</html>"
+            f.error = mflow.Error("killed later", 1_800_000_009.0)
+        addon.done()
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert (x.url, x.status, x.failure) == (TOKEN_URL, 400, None)
+    assert x.reply.get("error") == "invalid_grant" and x.params["grant_type"] == "refresh_token"
+    assert x.client is not None and x.client.client_id == CLIENT_ID and not x.gaps
+
+
+def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
+    addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("qbtrace.live.MAX_PENDING", 3)
+    path = tmp_path / "cap.jsonl"
+    seen: list[int] = []
+
+    def fourth() -> None:  # as the event loop would: the hook, then the next thing
+        addon.response(token_flow(rt=f"{RT}-3"))
+        seen.append(len(path.read_bytes().splitlines()))
+
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(path))
+        loop = threading.Thread(target=fourth)
+        with addon.session.lock:  # a stalled disk: the recording thread is stuck
+            for n in range(3):
+                addon.response(token_flow(rt=f"{RT}-{n}"))
+            loop.start()
+            loop.join(0.5)  # the fourth hook waits for the thread, which waits for us
+        loop.join()
+        assert seen == [5]  # the hook returned only once all four were written
+        addon.done()
+    assert "the capture is 4 exchanges behind; proxying waits for it" in caplog.text
+    got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
+    assert len(got.exchanges) == 4 and not got.warnings
+
+
+def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        addon.response(token_flow())
+        addon.settle()
+        ended = addon.session.worker
+        addon.session.requests.put(None)  # as a log handler's sys.exit on the thread would
+        ended.join()
+        addon.response(token_flow(rt=f"{RT}-2"))
+        assert addon.session.worker is not ended and addon.session.worker.is_alive()
+        addon.done()
+    got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
+    assert len(got.exchanges) == 2
 
 
 def test_write_failure_is_logged_loudly_and_proxying_goes_on(
@@ -182,6 +314,7 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
         addon.session.writer.ident = (full.st_dev, full.st_ino)
         addon.response(token_flow(200, b"{}"))
         addon.response(token_flow(200, b"{}"))
+        addon.done()
     failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
     assert len(failed) == 2 and failed[-1].levelno == logging.ERROR
     assert "2 exchanges not saved" in failed[-1].getMessage()
@@ -205,9 +338,11 @@ def test_compressed_token_answers_are_read_and_a_bomb_is_left_out(
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(encoded_token_flow(encoding, b'{"error":"invalid_grant"}'))
-        tracemalloc.start()
+        addon.settle()
+        tracemalloc.start()  # it traces every thread: the recording thread inflates
         try:
             addon.response(encoded_token_flow(encoding, bomb))
+            addon.settle()
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -228,6 +363,7 @@ def test_deeply_nested_json_bodies_are_recorded_without_recursion_errors(
     with taddons.context(addon) as tctx, caplog.at_level(logging.ERROR):
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(flow)
+        addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert "response-too-deep" in x.gaps and x.params == {}
     assert "could not record" not in caplog.text
@@ -240,8 +376,10 @@ def test_capture_deleted_while_recording_is_started_again_loudly(
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(path))
         addon.response(token_flow(200, b"{}"))
+        addon.settle()  # written, and then the file is removed
         path.unlink()
         addon.response(token_flow(200, b"{}"))
+        addon.done()
     assert "WAS REMOVED" in caplog.text
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
     assert [x.ref.index for x in got.exchanges] == [1]
@@ -309,13 +447,14 @@ def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> 
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
-        assert not addon.session.time_matching and not addon.session.time_unrelated
+        assert not addon.session.times.matching and not addon.session.times.unrelated
         tctx.configure(addon, qbtrace_timing=True)
         addon.response(token_flow())
         addon.response(tflow.tflow(resp=True))
         addon.settle()
-    assert len(addon.session.time_matching) == 1 and len(addon.session.time_unrelated) == 1
-    assert addon.session.recorded == 2 and len(addon.session.time_diagnosis) >= 1
+    times = addon.session.times
+    assert len(times.matching) == 1 and len(times.unrelated) == 1
+    assert addon.session.recorded == 2 and len(times.recording) >= 1 and len(times.diagnosis) >= 1
 
 
 @pytest.mark.parametrize(
@@ -450,7 +589,11 @@ def running_mitmdump(
         yield proc, f"http://127.0.0.1:{port}", str(ca)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: `done` writes what is still queued
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         proc.wait()
 
 

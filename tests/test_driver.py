@@ -82,3 +82,16 @@ def test_pieces_cut_anywhere_give_the_same_records(
     tally = driver.Tally()
     assert [(x.index, x.data) for x in driver.spans_of(pieces, tally)] == whole
     assert tally.lines == text.count("\n") and len(whole) == 6 * 6
+
+
+def test_a_cut_inside_any_needle_finds_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pieces cut at every byte around every needle of the text: the same records."""
+    monkeypatch.setattr(driver, "CONTEXT", 2048)
+    data = (s.NOISE * 30 + s.INTUITLIB_TRACEBACK + s.PINO + s.DOTNET + s.NODE_WINSTON).encode()
+    whole = [(x.index, x.data) for x in driver.spans(data)]
+    starts = driver.FINDER.hits(data, 2048 + driver.LONGEST, len(data))
+    assert len(starts) > 5
+    for at in starts:
+        for cut in range(at - 1, at + driver.LONGEST + 1):
+            pieces = [data[:cut], data[cut:]]
+            assert [(x.index, x.data) for x in driver.spans_of(pieces)] == whole, cut

@@ -193,3 +193,20 @@ def test_a_text_file_without_log_lines_is_still_refused(tmp_path: Path, sample: 
     path.write_text("dear diary, nothing happened today\n")
     proc = run_cli("analyze", path, check=False)
     assert proc.returncode == 2 and "application log" in proc.stderr
+
+
+def test_a_gzip_log_stops_at_the_input_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log inflated as it is read stops at QBTRACE_MAX_INPUT_MB like any compressed input
+    (a bomb would otherwise be read for ever): one line, exit 2; under the cap it reads."""
+    packed = tmp_path / "big.log.gz"
+    packed.write_bytes(gzip.compress((s.NOISE * 20_000 + s.INTUITLIB_TRACEBACK).encode()))
+    assert len(s.NOISE) * 20_000 > 1 << 20
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "1")
+    proc = run_cli("analyze", packed, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "larger than 1 MB once decompressed" in proc.stderr
+    assert "QBTRACE_MAX_INPUT_MB" in proc.stderr
+    monkeypatch.setenv("QBTRACE_MAX_INPUT_MB", "64")
+    plain_log = tmp_path / "small.log"
+    plain_log.write_text(s.INTUITLIB_TRACEBACK)
+    assert [f["cause"] for f in findings(packed)] == [f["cause"] for f in findings(plain_log)]

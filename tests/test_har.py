@@ -362,9 +362,7 @@ def test_entries_with_a_wrong_type_method_or_url_are_skipped_with_a_warning(
         lambda text: b"  harp.cb(" + text + b")",
     ],
 )
-def test_harp_padding_reads_like_the_bare_har(
-    tmp_path: Path, original: Input, wrap: Any
-) -> None:
+def test_harp_padding_reads_like_the_bare_har(tmp_path: Path, original: Input, wrap: Any) -> None:
     got = read(tmp_path, wrap(MIXED.read_bytes()))
     assert got.entries == original.entries and got.exchanges == original.exchanges
 
@@ -375,3 +373,40 @@ def test_harp_padding_never_closed_is_read_as_a_damaged_har(
     got = read(tmp_path, b"onInputData(" + MIXED.read_bytes())
     assert got.exchanges == original.exchanges
     assert any(w.startswith("the file is damaged") for w in got.warnings)
+
+
+def _both_ways(data: bytes) -> tuple[Input, Input]:
+    """The one-pass reading of a HAR and the entry-by-entry one it falls back to."""
+    from qbtrace.config import load_profile
+    from qbtrace.redact import default_key
+    from qbtrace.sources import har
+
+    profile, redactor = load_profile(None, local=False), Redactor(default_key())
+    one_pass = har.read_har(data, "x.har", profile, redactor)
+    return one_pass, har._read_spans(data, "x.har", profile, redactor)
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.har")), ids=lambda p: p.name)
+def test_the_one_pass_reading_reads_what_the_entry_by_entry_one_reads(path: Path) -> None:
+    one_pass, by_entry = _both_ways(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    assert one_pass == by_entry
+
+
+def test_the_one_pass_reading_of_awkward_entries() -> None:
+    """Bytes that are not UTF-8 in a token answer, explicit nulls, a repeated key, unknown
+    fields: the same as decoding each entry whole; an entry without a request (which the
+    one-pass decoding refuses) is skipped with the warning, as before."""
+    har = json.loads(MIXED.read_text())
+    entries = har["log"]["entries"]
+    entries[FAILED_REFRESH]["_error"] = None
+    entries[FAILED_REFRESH]["_custom"] = {"request": {"method": "GET", "url": "x"}}
+    text = json.dumps(har).encode()
+    assert b"invalid_grant" in text
+    text = text.replace(b"invalid_grant", b"invalid_\xff_grant")
+    text = text.replace(b'"request": {', b'"request": {"method": "PUT"}, "request": {', 1)
+    one_pass, by_entry = _both_ways(text)
+    assert one_pass == by_entry and len(one_pass.exchanges) == len(MATCHING)
+    del entries[0]["request"]
+    one_pass, by_entry = _both_ways(json.dumps(har).encode())
+    assert one_pass == by_entry
+    assert "1 entries have no readable request method/url and were skipped" in one_pass.warnings

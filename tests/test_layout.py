@@ -38,6 +38,7 @@ TESTED_ELSEWHERE = {
     "log": "tests/test_from_logs.py (the registry's log reader: sniffing, gzip, stdin)",
     "bodies": "tests/test_hook_requests.py (the recorder's body and failure text)",
     "prefilter": "tests/test_live.py and tests/test_addon.py",
+    "live_times": "tests/test_addon.py (qbtrace_timing) and benchmarks/proxy_overhead.py",
 }
 PROVIDER_FACTS = re.compile(r"intuit_tid|intuit|quickbooks|realmid|x_refresh_token", re.I)
 ALLOWED = {

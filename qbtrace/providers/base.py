@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -261,6 +260,8 @@ class Provider:
 
 
 def _date_seconds(date: str) -> float | None:
+    from email.utils import parsedate_to_datetime  # email: a few ms of start-up
+
     try:
         return parsedate_to_datetime(date).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -15,7 +15,6 @@ from qbtrace.render import style
 from qbtrace.render.headline import headline, sentence
 from qbtrace.render.view import Presenter, config_line, iso, plural, terminal_line
 from qbtrace.rules import BY_CAUSE, fix_for
-from qbtrace.table import breakdowns, summary
 
 OUTAGE = "provider_outage"
 CONFIDENCE_ORDER = ("certain", "likely", "possible")
@@ -76,7 +75,7 @@ def _by_provider(analysis: Analysis) -> list[tuple[str, list[Finding]]]:
 
 
 def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]:
-    s = summary(analysis)
+    s = analysis.summary()
     by_cause = s["by_cause"]
     assert isinstance(by_cause, dict)
     causes = ", ".join(f"{style.cause(c, colour)} {n}" for c, n in by_cause.items())
@@ -110,6 +109,10 @@ def _header(analysis: Analysis, presenter: Presenter, colour: bool) -> list[str]
 
 def _tables(analysis: Analysis, presenter: Presenter) -> list[str]:
     """Who failed and when, once there is more than one client or more than one hour."""
+    if len(analysis.findings) < 2:
+        return []  # one failure has one client and one hour: no table
+    from qbtrace.table import breakdowns  # polars: only when there is something to tabulate
+
     tables = breakdowns(analysis, presenter)
     lines: list[str] = []
     clients = tables.get("by_client")

@@ -109,13 +109,11 @@ def read_input(
     never inflated whole; `log_tz` is the zone of its timestamps written without one."""
     if str(path) == "-":
         return _read_stdin(source, profile, redactor, log_tz)
-    from qbtrace.sources.log import stream
+    from qbtrace.sources.log import read_streamed
 
-    with stream(path, source) as pieces:
-        if pieces is not None:
-            from qbtrace.sources.logs import read_log_pieces
-
-            return read_log_pieces(pieces, source, profile, redactor, log_tz)
+    streamed = read_streamed(path, source, profile, redactor, log_tz)
+    if streamed is not None:
+        return streamed
     loaded = replace(load(path, source), log_tz=log_tz)
     reader = recognise(loaded)
     got = reader.read(loaded, profile, redactor)
@@ -147,7 +145,7 @@ def stdin_file(source: str = "stdin") -> Iterator[Path]:
         while chunk := sys.stdin.buffer.read(CHUNK):
             spill.write(chunk)
             if spill.tell() > cap:  # an endless pipe must not fill the disk
-                raise InputError(_too_large("the input", TooLarge(cap)), source=source)
+                raise InputError(too_large("the input", TooLarge(cap)), source=source)
         spill.flush()
         yield Path(spill.name)
 
@@ -254,14 +252,14 @@ def _spill(chunks: Iterable[bytes], source: str, what: str) -> memoryview | byte
                 if spill.tell() > cap:
                     raise TooLarge(cap)
         except TooLarge as exc:
-            raise InputError(_too_large(what, exc), source=source) from None
+            raise InputError(too_large(what, exc), source=source) from None
         spill.flush()
         if spill.tell() == 0:
             return b""
         return memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_READ))
 
 
-def _too_large(what: str, exc: TooLarge) -> str:
+def too_large(what: str, exc: TooLarge) -> str:
     size = size_text(exc.cap)
     if what == "the input":
         why = f"the input is larger than {size} (an endless stream or a device?)"

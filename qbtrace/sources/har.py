@@ -1,8 +1,10 @@
 """HAR 1.2 from any exporter → `Exchange` records, filtered while reading.
 
 A HAR is mostly bodies of unrelated requests, so the file is memory-mapped and decoded with
-msgspec in two passes: `log.entries` as raw spans, then each entry's `request.method/url`
-only. Just the entries the profile recognises are decoded whole. Exporter quirks handled:
+msgspec in one pass into the spans of each entry's fields; only the small request objects
+are decoded again, for their method and URL, and just the entries the profile recognises
+are decoded whole (a file that pass refuses is read entry by entry: `_read_spans`, which
+names what is wrong or salvages). Exporter quirks handled:
 Chrome (sanitized export without Authorization/Cookie, HTTP/2 pseudo-headers, base64
 content), Firefox (local-offset times, text and params both set), Playwright (`_file`
 attachments, minimal mode without timings), mitmproxy `hardump` (`_error`), Charles and
@@ -16,10 +18,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -54,7 +56,35 @@ class _EntryHead(msgspec.Struct):
     request: _RequestHead
 
 
+T = TypeVar("T")
+NULL = msgspec.Raw(b"null")
+
+
+class _Entry(msgspec.Struct):
+    """An entry as the spans of the fields `entry_parts` reads: decoding the file into these
+    finds every entry's request in the one pass over the bytes (the request is small; the
+    response, most of a HAR, is decoded only for the entries the profile recognises)."""
+
+    request: msgspec.Raw
+    response: msgspec.Raw = NULL
+    startedDateTime: msgspec.Raw = NULL
+    time: msgspec.Raw = NULL
+    error: msgspec.Raw = msgspec.field(default=NULL, name="_error")
+    failure_text: msgspec.Raw = msgspec.field(default=NULL, name="_failureText")
+
+
+class _Entries(msgspec.Struct):
+    entries: list[_Entry]
+    creator: msgspec.Raw = NULL
+
+
+class _HarEntries(msgspec.Struct):
+    log: _Entries
+
+
 _HAR = msgspec.json.Decoder(_Har)
+_HAR_ENTRIES = msgspec.json.Decoder(_HarEntries)
+_REQUEST = msgspec.json.Decoder(_RequestHead)
 _HEAD = msgspec.json.Decoder(_EntryHead)
 _ANY = msgspec.json.Decoder()
 _CREATOR = msgspec.json.Decoder(_Creator)
@@ -62,19 +92,50 @@ _CREATOR = msgspec.json.Decoder(_Creator)
 
 def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor) -> Input:
     """Decode a whole HAR held in `data` (UTF-8, BOM already removed)."""
+    try:
+        har = _HAR_ENTRIES.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        # an entry that is no object or has no request, a damaged file: entries as spans,
+        # each decoded on its own (the reading that says what is wrong, or salvages)
+        return _read_spans(data, source, profile, redactor)
+    log = har.log
+    return _read_entries(
+        log.entries, _request_head, _entry_of, log.creator, [], source, profile, redactor
+    )
+
+
+def _read_spans(
+    data: memoryview | bytes, source: str, profile: Profile, redactor: Redactor
+) -> Input:
     warnings: list[str] = []
     entries, creator = _entries(data, source, warnings)
+    return _read_entries(
+        entries, _head, _decode_entry, creator, warnings, source, profile, redactor
+    )
+
+
+def _read_entries(
+    entries: Sequence[T],
+    head_of: Callable[[T], _RequestHead | None],
+    entry_of: Callable[[T], Mapping[str, Any] | None],
+    creator: Any,
+    warnings: list[str],
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+) -> Input:
+    """The entries the profile recognises by their request's method and URL, decoded."""
     exchanges: list[Exchange] = []
     skipped = 0
     for index, raw in enumerate(entries):
-        head = _head(raw)
+        head = head_of(raw)
         if head is None:
             skipped += 1
             continue
         kind = profile.kind_of(head.method, head.url)
         if kind is None:
             continue
-        entry = _decode_entry(raw)
+        entry = entry_of(raw)
         if entry is None:
             skipped += 1
             continue
@@ -85,33 +146,58 @@ def read_har(data: memoryview | bytes, source: str, profile: Profile, redactor: 
     return Input(source, InputKind.HAR, len(entries), tuple(exchanges), tuple(warnings))
 
 
-def _head(raw: Any) -> _RequestHead | None:
-    """The entry's request method and URL; bytes that are not UTF-8 are replaced."""
+def _tolerant(decoder: msgspec.json.Decoder[T], raw: Any) -> T:
+    """`decoder.decode(raw)`; bytes that are not UTF-8 are replaced, not fatal."""
     try:
-        return _HEAD.decode(raw).request
-    except (msgspec.ValidationError, RecursionError):
-        return None
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        raise
     except msgspec.DecodeError:
-        pass
+        return decoder.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8"))
+
+
+def _head(raw: Any) -> _RequestHead | None:
+    """The entry's request method and URL."""
     try:
-        return _HEAD.decode(bytes(raw).decode("utf-8", "replace").encode("utf-8")).request
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _tolerant(_HEAD, raw).request
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def _request_head(fields: _Entry) -> _RequestHead | None:
+    """The request's method and URL, from the request alone."""
+    try:
+        return _tolerant(_REQUEST, fields.request)
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 
 def _decode_entry(raw: Any) -> Mapping[str, Any] | None:
-    """One matching entry as plain objects; bytes that are not UTF-8 are replaced, not fatal."""
+    """One matching entry as plain objects."""
     try:
-        entry = _ANY.decode(raw)
-    except RecursionError:
+        entry = _tolerant(_ANY, raw)
+    except (msgspec.DecodeError, RecursionError):
         return None
-    except msgspec.DecodeError:
-        try:
-            text = bytes(raw).decode("utf-8", "replace")
-            entry = _ANY.decode(text.encode("utf-8"))
-        except (msgspec.DecodeError, RecursionError):
-            return None
     return entry if isinstance(entry, Mapping) else None
+
+
+def _entry_of(fields: _Entry) -> dict[str, Any] | None:
+    """The fields `entry_parts` reads, decoded as `_decode_entry` decodes a whole entry."""
+    entry: dict[str, Any] = {}
+    for name, raw in (
+        ("request", fields.request),
+        ("response", fields.response),
+        ("startedDateTime", fields.startedDateTime),
+        ("time", fields.time),
+        ("_error", fields.error),
+        ("_failureText", fields.failure_text),
+    ):
+        if raw is not NULL:
+            try:
+                entry[name] = _tolerant(_ANY, raw)
+            except (msgspec.DecodeError, RecursionError):
+                return None
+    return entry
 
 
 def _entries(data: memoryview | bytes, source: str, warnings: list[str]) -> tuple[list[Any], Any]:

@@ -12,21 +12,43 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import re
 import zlib
 from collections.abc import Iterator
+from datetime import tzinfo
 from pathlib import Path
 
 from qbtrace.errors import InputError
+from qbtrace.inflate import TooLarge
 from qbtrace.model import Input, InputKind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources import CHUNK, HEAD, STDIN, UTF8_BOM, UTF16_BOMS, Har, Loaded, Reader, readers
+from qbtrace.sources import (
+    CHUNK,
+    HEAD,
+    STDIN,
+    UTF8_BOM,
+    UTF16_BOMS,
+    Har,
+    Loaded,
+    Reader,
+    max_input,
+    readers,
+    too_large,
+)
 
 SNIFF = 65536
 """Bytes of a file's start that decide whether it is a log."""
 
 
+HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
+FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
+"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
+
+
 def _recognise(head: bytes) -> bool:
+    if HAR_HEAD.search(head) or FLOW_HEAD.match(head):
+        return False  # a HAR or a flow file, told without importing the log reader
     from qbtrace.sources.logs import looks_like_log
 
     return looks_like_log(head)
@@ -48,6 +70,24 @@ def _to_har(loaded: Loaded, warnings: list[str]) -> Har:
 READER = Reader(InputKind.LOG, "an application log", _recognise, _read, _to_har)
 
 
+def read_streamed(
+    path: Path, source: str, profile: Profile, redactor: Redactor, zone: tzinfo | None = None
+) -> Input | None:
+    """A regular file that starts like an application log, read as a stream (a big plain
+    one in two halves at once, `logs.halves`); None when it is not one (then `load` and the
+    registry decide, and say what is wrong)."""
+    with stream(path, source) as pieces:
+        if pieces is None:
+            return None
+        from qbtrace.sources.logs import read_log_pieces
+        from qbtrace.sources.logs.halves import read_split
+
+        got = read_split(path, source, profile, redactor, zone)
+        if got is not None:
+            return got
+        return read_log_pieces(pieces, source, profile, redactor, zone)
+
+
 @contextlib.contextmanager
 def stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
     """The pieces of a regular file (gzip inflated on the way) when it starts like an
@@ -66,16 +106,18 @@ def stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
         except OSError:
             yield None  # `load` reads it again and names the problem
             return
+        zipped = raw[:2] == b"\x1f\x8b"
+        blocks = _inflate(itertools.chain([raw], _blocks(handle, source)), source)
+        head = b"".join(_take(blocks, SNIFF)) if zipped else raw
+        if not _is_log(head):
+            yield None
+            return
         from qbtrace.sources.logs.driver import file_pieces, newline_pieces
 
-        if raw[:2] == b"\x1f\x8b":
-            blocks = _inflate(itertools.chain([raw], _blocks(handle, source)), source)
-            head = b"".join(_take(blocks, SNIFF))
-            pieces = newline_pieces(blocks, head)
+        if zipped:
+            yield newline_pieces(blocks, head)
         else:
-            head = raw
-            pieces = file_pieces(_Reading(handle, source), head)
-        yield pieces if _is_log(head) else None
+            yield file_pieces(_Reading(handle, source), head)
 
 
 def _is_log(head: bytes) -> bool:
@@ -115,7 +157,17 @@ def _take(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
 
 
 def _inflate(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
-    """gzip members inflated as they are read, CHUNK bytes of output at a time."""
+    """gzip members inflated as they are read, CHUNK bytes of output at a time, up to
+    `max_input()` bytes (a bomb read as a stream would otherwise run for ever)."""
+    left = max_input()
+    for out in _members(blocks, source):
+        left -= len(out)
+        if left < 0:
+            raise InputError(too_large("the gzip data", TooLarge(max_input())), source=source)
+        yield out
+
+
+def _members(blocks: Iterator[bytes], source: str) -> Iterator[bytes]:
     unzip = zlib.decompressobj(wbits=31)
     try:
         for block in blocks:

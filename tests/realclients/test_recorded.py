@@ -14,12 +14,14 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from qbtrace.live import POLL
 from tests.conftest import analyze_json
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +42,20 @@ def proxy() -> Iterator[tuple[str, str, Path]]:
         args = ["-s", str(ADDON), "--set", f"qbtrace_capture={capture}"]
         with record.mitmdump(args) as (url, ca):
             yield url, ca, capture
+
+
+def written(capture: Path) -> int:
+    """The proxy capture's size once the addon's recording thread has caught up: it writes
+    each exchange within POLL of its end, so a size unchanged for ten POLLs is complete (a
+    wait for the file, not a check of anyone's speed)."""
+    size, since = capture.stat().st_size, time.monotonic()
+    deadline = since + 60
+    while time.monotonic() - since < 10 * POLL and time.monotonic() < deadline:
+        time.sleep(POLL / 2)
+        now = capture.stat().st_size
+        if now != size:
+            size, since = now, time.monotonic()
+    return size
 
 
 DURATION = re.compile(r"\b(\d+\.\d)s\b")
@@ -81,8 +97,9 @@ def test_recorder_capture_analyzes_like_the_proxy_capture(
     inside = tmp_path / "tokens.jsonl"
     wrapper = [str(HERE / "emulated_clock.py")]
     prefix = ["-m", "qbtrace.record", "-o", str(inside), "--", *wrapper]
-    before = capture.stat().st_size
+    before = written(capture)
     result = record.run_scenario(name, url, ca, py_prefix=prefix)
+    written(capture)
     data = capture.read_bytes()
     seen = tmp_path / "proxy.jsonl"
     seen.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
@@ -96,6 +113,7 @@ def test_recorder_capture_analyzes_like_the_proxy_capture(
 
 def proxy_part(capture: Path, before: int, out: Path) -> Path:
     """The proxy capture's header and the lines appended since offset `before`."""
+    written(capture)
     data = capture.read_bytes()
     out.write_bytes(data.split(b"\n", 1)[0] + b"\n" + data[before:])
     return out
@@ -115,7 +133,7 @@ def test_the_docs_axios_snippet_records_the_node_sdk_like_the_proxy(
     monkeypatch.setenv("QBTRACE_CAPTURE", str(inside))
     monkeypatch.setenv("NODE_PATH", str(NODE_MODULES))
     url, ca, capture = proxy
-    before = capture.stat().st_size
+    before = written(capture)
     name = "client_credentials_malformed"  # a Node scenario on the real clock
     result = record.run_scenario(name, url, ca, node_prefix=["--require", str(snippet)])
     seen = proxy_part(capture, before, tmp_path / "proxy.jsonl")

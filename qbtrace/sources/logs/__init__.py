@@ -11,15 +11,16 @@ record's first line, tagged like any capture (`hits.to_exchange`).
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from types import ModuleType
 
 from qbtrace.model import Exchange, Input, InputKind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
+from qbtrace.sources.log import FLOW_HEAD, HAR_HEAD
 from qbtrace.sources.logs import (
     exports,
     fields,
@@ -32,7 +33,7 @@ from qbtrace.sources.logs import (
     sdk_php,
     sdk_ruby,
 )
-from qbtrace.sources.logs.driver import NEEDLES, Tally, buffer_pieces, spans_of
+from qbtrace.sources.logs.driver import NEEDLES, Span, Tally, buffer_pieces, spans_of
 from qbtrace.sources.logs.hits import Hit, Record, to_exchange
 from qbtrace.sources.logs.stamps import STAMP, zone_name
 from qbtrace.sources.logs.wrappers import PREFIX, json_line, plain
@@ -69,11 +70,6 @@ def _docker_line(line: str) -> bool:
     return '"log"' in line and '"time"' in line and not HAR_HEAD.search(line.encode())
 
 
-HAR_HEAD = re.compile(rb'"log"\s*:\s*\{')
-FLOW_HEAD = re.compile(rb"\s*\d{1,10}:")
-"""A mitmproxy flow file starts with a tnetstring length; a log line with a date does not."""
-
-
 def read_log(
     data: memoryview | bytes,
     source: str,
@@ -95,37 +91,85 @@ def read_log_pieces(
     """`read_log` over the log as a stream of newline-ended pieces (a file read in windows,
     gzip inflated as it is read)."""
     zone = zone or UTC
-    tally = Tally()
     stream = iter(pieces)
     first = next(stream, b"")
-    if exports.is_document(first[:65536]):
-        whole = b"".join(itertools.chain([first], stream))
-        tally.lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
-        records: Iterable[Record] = (
-            r for r in exports.records(whole, source, zone) if _mentions(r.text)
-        )
-    else:
-        records = _records(itertools.chain([first], stream), zone, tally)
-    exchanges: list[Exchange] = []
-    formats: Counter[str] = Counter()
-    naive = False
-    for rec in records:
-        hit = _hit(rec)
-        if hit is None:
-            continue
-        naive = naive or (rec.naive and rec.time is not None)
-        formats[hit.sdk if rec.wrapper == "plain" else f"{hit.sdk} in {rec.wrapper}"] += 1
-        exchanges.append(to_exchange(hit, rec, Ref(source, rec.index), profile, redactor))
-    warnings = _warnings(formats, naive, zone, len(exchanges))
+    if not exports.is_document(first[:65536]):
+        part = scan(itertools.chain([first], stream), source, profile, redactor, zone)
+        return to_input(part, source, zone)
+    whole = b"".join(itertools.chain([first], stream))
+    records = (r for r in exports.records(whole, source, zone) if _mentions(r.text))
+    found = [_reading(rec, 0, 0, source, profile, redactor) for rec in records]
+    lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
+    return to_input(Part(lines, found), source, zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One record the scan found, read: where it lies and its exchange (None when no SDK
+    module and not the generic one reads a token request in it)."""
+
+    at: int
+    """Its first needle, in bytes from the start of the scanned part."""
+    stop: int
+    exchange: Exchange | None
+    label: str = ""
+    """Its format, as the input's `format` lists it (`node in pino`)."""
+    naive: bool = False
+    """Its time was written without a zone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What a scan of a log (or of a part of one, `halves`) read."""
+
+    lines: int
+    found: list[Found]
+
+
+def scan(
+    pieces: Iterable[bytes],
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo,
+    behind: bytes = b"",
+    ahead: bytes = b"",
+    skip_before: int = -1,
+) -> Part:
+    """Every record of the pieces (`spans_of`, which says what the context is), read."""
+    tally = Tally()
+    found = [
+        _reading(_record(span, zone), span.at, span.stop, source, profile, redactor)
+        for span in spans_of(pieces, tally, behind, ahead, skip_before)
+    ]
+    return Part(tally.lines, found)
+
+
+def _reading(
+    rec: Record, at: int, stop: int, source: str, profile: Profile, redactor: Redactor
+) -> Found:
+    hit = _hit(rec)
+    if hit is None:
+        return Found(at, stop, None)
+    label = hit.sdk if rec.wrapper == "plain" else f"{hit.sdk} in {rec.wrapper}"
+    x = to_exchange(hit, rec, Ref(source, rec.index), profile, redactor)
+    return Found(at, stop, x, label, rec.naive and rec.time is not None)
+
+
+def to_input(part: Part, source: str, zone: tzinfo) -> Input:
+    """The log's `Input`: its exchanges in file order, the formats found, the warnings."""
+    read = [f for f in part.found if f.exchange is not None]
+    formats = Counter(f.label for f in read)
+    warnings = _warnings(formats, any(f.naive for f in read), zone, len(read))
     name = ", ".join(f for f, _ in formats.most_common()) or None
-    return Input(source, InputKind.LOG, tally.lines, tuple(exchanges), warnings, format=name)
+    exchanges = tuple(f.exchange for f in read if f.exchange is not None)
+    return Input(source, InputKind.LOG, part.lines, exchanges, warnings, format=name)
 
 
-def _records(pieces: Iterable[bytes], zone: tzinfo, tally: Tally) -> Iterator[Record]:
-    for span in spans_of(pieces, tally):
-        text = span.data.decode("utf-8", "replace").rstrip("\r")
-        rec = json_line(span.index, text, zone) if text[:1] == "{" else None
-        yield rec if rec is not None else plain(span.index, text, zone)
+def _record(span: Span, zone: tzinfo) -> Record:
+    text = span.data.decode("utf-8", "replace").rstrip("\r")
+    rec = json_line(span.index, text, zone) if text[:1] == "{" else None
+    return rec if rec is not None else plain(span.index, text, zone)
 
 
 def _mentions(text: str) -> bool:

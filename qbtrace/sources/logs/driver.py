@@ -55,6 +55,10 @@ class Span:
 
     index: int
     data: bytes
+    at: int = 0
+    """Where its first needle starts, in bytes from the stream's start."""
+    stop: int = 0
+    """Where the record ends (its last newline), in bytes from the stream's start."""
 
 
 class _Finder:
@@ -94,20 +98,29 @@ def spans(data: memoryview | bytes, tally: Tally | None = None) -> Iterator[Span
     return spans_of(buffer_pieces(data), tally)
 
 
-def spans_of(pieces: Iterable[bytes], tally: Tally | None = None) -> Iterator[Span]:
+def spans_of(
+    pieces: Iterable[bytes],
+    tally: Tally | None = None,
+    behind: bytes = b"",
+    ahead: bytes = b"",
+    skip_before: int = -1,
+) -> Iterator[Span]:
     """`spans` over a stream of pieces cut anywhere, each but the last at least CONTEXT long:
     a file read in windows, or gzip inflated as it is read, never held whole. A piece is
     searched where it lies; a record near its edges (or a needle across a cut) is assembled
-    over the neighbouring pieces."""
+    over the neighbouring pieces. A part of a file (`halves`) has the lines around it as
+    `behind` (from a line start) and `ahead`, context only; needles before `skip_before`
+    are inside a record found before the part."""
     stream = iter(pieces)
-    behind = b""  # the end of the previous piece: context for records that began there
+    # `behind`: the end of the previous piece, context for records that began there
     current = next(stream, None)
     lines_before = 0  # newlines before `current`
-    last_end = -1  # where the last record ended, relative to `current`
+    last_end = skip_before  # where the last record ended, relative to `current`
     last = b""
+    base = 0  # bytes before `current`
     while current is not None:
         following = next(stream, None)
-        window = _Window(behind, current, following)
+        window = _Window(behind, current, following if following is not None else ahead)
         counted, counted_lines = 0, lines_before
         for at in sorted({*FINDER.hits(current, 0, len(current)), *window.across()}):
             if at < last_end:
@@ -115,10 +128,11 @@ def spans_of(pieces: Iterable[bytes], tally: Tally | None = None) -> Iterator[Sp
             first, stop, data = window.record(at)
             counted_lines += window.newlines(counted, first)
             counted, last_end = first, stop
-            yield Span(counted_lines, data)
+            yield Span(counted_lines, data, base + at, base + stop)
         lines_before = counted_lines + window.newlines(counted, len(current))
-        behind = _tail(current if len(current) >= CONTEXT else behind + current)
+        behind = tail(current if len(current) >= CONTEXT else behind + current)
         last_end -= len(current)
+        base += len(current)
         last = current[-1:] or last
         current = following
     if tally is not None:
@@ -164,11 +178,13 @@ class _Window:
         blocks cuts lines anywhere)."""
         if not self.following:
             return []
-        edge, shift = self._edge("tail")
-        end = len(self.current) + shift
-        lo = max(end - LONGEST + 1, 0)
-        found = FINDER.hits(edge, lo, min(end + LONGEST - 1, len(edge)))
-        return [at - shift for at in found if at < end and not FINDER.inside(edge, at, end)]
+        # the few bytes either side of the cut, not the tail's whole context (a copy of
+        # 3 * CONTEXT bytes per piece when no record is near the cut)
+        start = max(len(self.current) - LONGEST + 1, 0)
+        edge = self.current[start:] + self.following[: LONGEST - 1]
+        end = len(self.current) - start
+        found = FINDER.hits(edge, 0, len(edge))
+        return [start + at for at in found if at < end and not FINDER.inside(edge, at, end)]
 
     def newlines(self, a: int, b: int) -> int:
         """Newlines between positions a and b (negative when b < a)."""
@@ -192,7 +208,7 @@ def newlines(buf: bytes, a: int, b: int) -> int:
     return len(part) - len(part.replace(b"\n", b""))
 
 
-def _tail(piece: bytes) -> bytes:
+def tail(piece: bytes) -> bytes:
     """The last CONTEXT bytes of a piece, from a line start."""
     if len(piece) <= CONTEXT:
         return piece

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qbtrace.errors import ConfigError
@@ -70,6 +69,8 @@ def parse_text(text: str, zone: tzinfo) -> tuple[float | None, bool]:
     hit = STAMP.match(text.strip())
     if hit:
         return from_match(hit, zone)
+    from email.utils import parsedate_to_datetime  # HTTP dates are rare: no import otherwise
+
     try:
         return parsedate_to_datetime(text).timestamp(), False
     except (TypeError, ValueError, IndexError, OverflowError):
