@@ -31,7 +31,7 @@ def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
     server errors) can form an outage cluster, as causes.md defines it."""
     failures = [r for r in lineage.requests if not r.ok]
     first = [explain(Context(lineage, profile, f)) for f in failures]
-    open_ = [f for f, found in zip(failures, first, strict=True) if _unexplained(f, found)]
+    open_ = [f for f, found in zip(failures, first, strict=True) if left_open(f, found)]
     clusters = outage_clusters(open_, lineage, profile)
     return [
         explain(Context(lineage, profile, f, clusters[f.seq])) if f.seq in clusters else found
@@ -39,7 +39,9 @@ def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
     ]
 
 
-def _unexplained(f: TokenRequest, found: Finding) -> bool:
+def left_open(f: TokenRequest, found: Finding) -> bool:
+    """A failure the per-token pass left open to an outage cluster: a server error or no
+    answer, a guess, or nothing to blame (the split's driver asks it of every part too)."""
     server_side = f.x.status is None or f.x.status >= 500
     return server_side or found.confidence == Confidence.POSSIBLE or found.cause == "unexplained"
 
@@ -217,7 +219,7 @@ def explain_new(
     whether this failure is itself unexplained, so the caller keeps it for later ones.
     """
     found = explain(Context(lineage, profile, failure))
-    if not _unexplained(failure, found):
+    if not left_open(failure, found):
         return found, False
     if failure.start == float("-inf"):
         return found, True

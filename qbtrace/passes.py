@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from qbtrace import lineage as lineage_mod
-from qbtrace.classify import _unexplained, explain, outage_clusters
+from qbtrace.classify import explain, left_open, outage_clusters
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Exchange, Finding
@@ -60,7 +60,7 @@ def first_pass(part: Part, profile: Profile, _: None = None) -> FirstPass:
         finding = explain(Context(state, profile, f))
         seq = part.seqs[f.seq]
         found.append((seq, finding))
-        if _unexplained(f, finding):
+        if left_open(f, finding):
             unexplained.append(replace(f, seq=seq))
             token = f.presented
             root = state.lineage_of(token) if token is not None else None
