@@ -68,8 +68,6 @@ def app_logging() -> None:
     APP.setLevel(logging.INFO)
 
 
-
-
 def advance(seconds: float) -> None:
     # through this module's `control`, which emulated_clock.py wraps to follow the shift
     control("/clock/advance", seconds=seconds)
