@@ -73,10 +73,18 @@ def open_output(output: Path, mode: int = 0o644) -> IO[bytes]:
 
 def write_output(output: Path, data: bytes) -> None:
     """Write `data` to `output` (or standard output for `-`) with the checks above."""
+    write_pieces(output, (data,))
+
+
+def write_pieces(output: Path, pieces: Iterable[bytes]) -> None:
+    """`write_output` of a text made piece by piece (a big JSON document is written as its
+    findings are made, never held whole)."""
     if is_stdio(output):
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        for piece in pieces:
+            sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
         return
     with open_output(output) as handle:
-        handle.write(data)
+        for piece in pieces:
+            handle.write(piece)

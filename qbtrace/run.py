@@ -5,7 +5,7 @@ Nothing here prints: every line goes to the `Output` the CLI hands in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +14,7 @@ from qbtrace.analysis import Analysis, analyze_inputs, source_names
 from qbtrace.config import load_profile
 from qbtrace.dataset import is_dataset_target, read_paths, write_dataset
 from qbtrace.engines import classifier, engine_for
-from qbtrace.outfile import is_stdio, open_output, write_output
+from qbtrace.outfile import is_stdio, open_output, write_pieces
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
 
@@ -83,8 +83,8 @@ def run_analysis(request: Request, out: Output) -> bool:
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
-    text = render(analysis, presenter, request.fmt, colour, width)
-    write_output(request.output or Path("-"), text.encode("utf-8"))
+    pieces = render_pieces(analysis, presenter, request.fmt, colour, width)
+    write_pieces(request.output or Path("-"), (piece.encode("utf-8") for piece in pieces))
     if not to_terminal:  # the terminal text says them itself
         for item in inputs:
             for warning in dict.fromkeys(item.warnings):
@@ -131,6 +131,21 @@ def _progress(out: Output) -> Callable[[Path, str], None]:
             out.progress(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…")
 
     return before
+
+
+def render_pieces(
+    analysis: Analysis,
+    presenter: Presenter,
+    fmt: str,
+    colour: bool = False,
+    width: int | None = None,
+) -> Iterator[str]:
+    """`render` in pieces: the JSON document as its findings are made, the others whole."""
+    if fmt == "json":
+        from qbtrace.render import json
+
+        return json.chunks(analysis, presenter)
+    return iter((render(analysis, presenter, fmt, colour, width),))
 
 
 def render(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from qbtrace.analysis import analyze_inputs, read_all
 from qbtrace.config import load_profile
 from qbtrace.redact import Redactor, default_key
@@ -26,3 +28,21 @@ def test_the_fast_indentation_is_the_standard_one_on_awkward_text() -> None:
     assert text == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     assert doc["inputs"][0]["warnings"][-len(odd) :] == list(odd)
     assert doc["findings"] and "\u00e9" in text and "\\u00e9" not in text
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+@pytest.mark.parametrize(
+    "name", ["refresh_token_superseded.har", "provider_outage.har", "healthy_node.har"]
+)
+def test_the_document_written_in_pieces_is_the_whole_one(name: str, batch: int) -> None:
+    """`chunks` makes the findings a batch at a time; joined, they are the document
+    `json.dumps(indent=2)` writes whole, whether a batch holds one finding, some or all."""
+    profile = load_profile(None, local=False)
+    redactor = Redactor(default_key())
+    analysis = analyze_inputs(read_all([GOLDEN / name], profile, redactor), profile)
+    presenter = Presenter(redactor, False, profile)
+    whole = json.dumps(render_json.document(analysis, presenter), indent=2, ensure_ascii=False)
+    pieces = list(render_json.chunks(analysis, presenter, batch))
+    assert "".join(pieces) == whole + "\n"
+    found = len(analysis.findings)
+    assert len(pieces) == (2 + -(-found // batch) if found else 1)

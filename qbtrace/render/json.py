@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import msgspec
 
@@ -14,12 +15,16 @@ from qbtrace.render.view import Presenter
 FORMAT = "qbtrace.findings/1"
 
 
-def document(analysis: Analysis, presenter: Presenter) -> dict[str, object]:
+def document(
+    analysis: Analysis, presenter: Presenter, with_findings: bool = True
+) -> dict[str, object]:
+    """The document as values (`with_findings=False`: an empty list in their place)."""
+    findings = analysis.findings if with_findings else ()
     return {
         "format": FORMAT,
         "qbtrace_version": __version__,
         "inputs": [_input(item, analysis) for item in analysis.inputs],
-        "findings": [presenter.finding(f) for f in analysis.findings],
+        "findings": [presenter.finding(f) for f in findings],
         "summary": analysis.summary(),
         "notes": list(analysis.notes),
         "config": analysis.config,
@@ -41,13 +46,43 @@ def _input(item: Input, analysis: Analysis) -> dict[str, object]:
     return out
 
 
+BATCH = 1000
+"""Findings turned into text at a time: the document is written as it is made, so 100k
+findings never exist at once as dicts and one text (at 10M requests: 117k findings, 200 MB)."""
+PLACE = '\n  "findings": []'
+"""Where the findings go in the indented document without them (`json.dumps` writes no
+other line at two spaces of indentation holding that key: its strings escape quotes)."""
+
+
 def render(analysis: Analysis, presenter: Presenter) -> str:
-    """The document indented by two spaces. The standard library's indenting encoder is
-    pure Python (a third of a big log's analysis); its C encoder writes the document
+    """The document indented by two spaces (`chunks` joined)."""
+    return "".join(chunks(analysis, presenter))
+
+
+def chunks(analysis: Analysis, presenter: Presenter, batch: int = BATCH) -> Iterator[str]:
+    """The text of the document, in pieces: `json.dumps(document(...), indent=2,
+    ensure_ascii=False)` and a newline, byte for byte, with the findings made and indented
+    `batch` at a time."""
+    doc = document(analysis, presenter, with_findings=False)
+    head, tail = _indented(doc).split(PLACE, 1)
+    found = analysis.findings
+    if not found:
+        yield head + PLACE + tail + "\n"
+        return
+    yield head + '\n  "findings": [\n'
+    for at in range(0, len(found), batch):
+        some = [presenter.finding(f) for f in found[at : at + batch]]
+        body = _indented(some)[2:-2]  # "[\n" and "\n]": each finding's lines are left
+        yield ("  " if at == 0 else ",\n  ") + body.replace("\n", "\n  ")
+    yield "\n  ]" + tail + "\n"
+
+
+def _indented(value: object) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)`. The standard library's indenting
+    encoder is pure Python (a third of a big log's analysis); its C encoder writes the value
     compact and msgspec indents that text, byte for byte the same."""
-    doc = document(analysis, presenter)
     try:
-        compact = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        compact = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:  # NaN or infinity, which msgspec cannot re-read: the slow way
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    return msgspec.json.format(compact, indent=2) + "\n"
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return msgspec.json.format(compact, indent=2)
