@@ -52,12 +52,16 @@ Path(sys.argv[3]).write_text(json.render(analysis, Presenter(redactor, False, pr
 """
 """The baseline child: what `qbtrace analyze --format json` ran before the bulk path."""
 BREAKDOWN = """
-import sys, time
+import os, resource, sys, time
 start = last = time.perf_counter()
+PAGE = os.sysconf("SC_PAGE_SIZE") / 1e6
 def mark(stage):
     global last
     now = time.perf_counter()
-    print(f"    {now - last:7.2f} s  {stage}", flush=True)
+    with open("/proc/self/statm") as statm:
+        rss = int(statm.read().split()[1]) * PAGE
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"    {now - last:7.2f} s  RSS {rss:6,.0f} MB  max {peak:6,.0f} MB  {stage}", flush=True)
     last = now
 from pathlib import Path
 from qbtrace.bulk_capture import analyze_capture
@@ -69,7 +73,9 @@ mark("imports")
 profile = load_profile(None, local=False)
 redactor = Redactor(sys.argv[2].encode())
 analysis = analyze_capture(Path(sys.argv[1]), Path(sys.argv[1]).name, profile, redactor, mark)
-Path(sys.argv[3]).write_text(json.render(analysis, Presenter(redactor, False, profile)))
+mark(f"analysis made ({len(analysis.findings):,} findings)")
+with Path(sys.argv[3]).open("w") as out:
+    out.writelines(json.chunks(analysis, Presenter(redactor, False, profile)))
 mark("JSON rendered and written")
 print(f"    {time.perf_counter() - start:7.2f} s  in all", flush=True)
 """

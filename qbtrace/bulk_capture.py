@@ -67,7 +67,7 @@ def analyze_capture(
     reader.kept = lambda frame: with_clock(frame, profile)
     with paused_gc():
         rows = reader.read()
-    mark(f"skeleton read ({reader.jobs} processes)")
+    mark(f"skeleton read ({rows.height:,} rows, {reader.jobs} processes)")
     warnings = list(reader.parsed.warnings(redactor))
     if reader.nonsense:
         warnings.append(NONSENSE.format(count=reader.nonsense))
@@ -80,6 +80,8 @@ def analyze_capture(
     # before it was, then by line), as positions: the rows stay in file order, uncopied
     order = pl.arg_sort_by(pl.col("started").forward_fill().fill_null(float("-inf")), "line")
     rows = rows.with_columns(rows.select(order).to_series().arg_sort().alias("pos"))
+    tally = counts(rows, source, profile)
+    rows = rows.drop("started", "ended", "diff", "url")  # what the neighbourhoods never read
     mark("clock check and timeline order")
 
     def fetch(picked: pl.DataFrame) -> list[Exchange]:
@@ -89,7 +91,7 @@ def analyze_capture(
     state, found, exchanges = classify_rows(rows, fetch, profile, mark)
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
-    return Analysis((item,), tuple(findings), state, profile, counts(rows, source, profile))
+    return Analysis((item,), tuple(findings), state, profile, tally)
 
 
 def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:

@@ -4,6 +4,7 @@ the benchmark plants, and on golden exchanges embedded in healthy noise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -103,9 +104,21 @@ def test_golden_exchanges_in_healthy_noise(tmp_path: Path) -> None:
     assert len({f.ref.source for f in found}) > 10
 
 
-def test_lineage_roots_follow_rotations_to_the_code() -> None:
+HEXES = {"c1": "0c1", "r1": "0b1", "r2": "0b2", "r3": "0b3", "r4": "00b4", "x9": "d9"}
+HEXES |= {"x10": "d10", "a1": "a1", "a2": "a2", "a3": "a3", "a4": "a4", "a5": "a5", "zz": "ff"}
+"""The chain's tags as `redact` writes them (short lowercase hexes, of several lengths):
+the pointer jumping runs on their integer values rather than on the strings."""
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [lambda name: name, HEXES.__getitem__, lambda name: HEXES[name] if name != "x10" else name],
+    ids=["names", "hexes", "hexes-but-one"],
+)
+def test_lineage_roots_follow_rotations_to_the_code(tag: Callable[[str], str]) -> None:
     """The pointer jumping gives every token of a chain the code that began it, and a token
-    first seen presented begins its own lineage."""
+    first seen presented begins its own lineage; on tags that are hexes (integer keys) as on
+    any other strings (one odd tag is enough to keep the strings)."""
     ok = pl.DataFrame(
         {
             "pos": [0, 1, 2, 3, 4],
@@ -115,12 +128,14 @@ def test_lineage_roots_follow_rotations_to_the_code() -> None:
             "rt": ["r1", "r2", "r3", "r4", "x10"],
             "at": ["a1", "a2", "a3", "a4", "a5"],
         }
+    ).with_columns(
+        pl.col(c).map_elements(tag, return_dtype=pl.String) for c in ("code", "refresh", "rt", "at")
     )  # fmt: skip
-    roots = bulk.lineage_roots(ok, {"r1", "r4", "x9", "x10", "a3", "zz"})
+    roots = bulk.lineage_roots(ok, {tag(t) for t in ("r1", "r4", "x9", "x10", "a3", "zz")})
     assert roots == {
-        "r1": ("code:c1", 0),
-        "r4": ("code:c1", 3),
-        "x9": ("x9", 4),
-        "x10": ("x9", 4),
-        "a3": ("code:c1", 2),
+        tag("r1"): ("code:" + tag("c1"), 0),
+        tag("r4"): ("code:" + tag("c1"), 3),
+        tag("x9"): (tag("x9"), 4),
+        tag("x10"): (tag("x9"), 4),
+        tag("a3"): ("code:" + tag("c1"), 2),
     }
