@@ -89,6 +89,22 @@ def classify_rows(
     """Findings of a timeline given as skeleton rows (in timeline order): the same as
     `lineage.build` + `classify` of all its exchanges; with the `Lineage` of the
     neighbourhoods and their exchanges."""
+    return fold(pick(rows, fetch, profile, mark), fetch, profile, mark)
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """What the rules run on, all a caller needs to keep of the skeleton (`fold`)."""
+
+    rows: pl.DataFrame
+    """The rows of the failures' neighbourhoods (`FETCHED` columns), in timeline order."""
+    roots: dict[str, tuple[str, int]]
+    """The full fold's lineage ids of the tokens the rules ask about (`lineage_roots`)."""
+
+
+def pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark = no_marks) -> Picked:
+    """The first half of `classify_rows`: the failures' neighbourhoods, from the skeleton.
+    A caller that drops its skeleton then (`bulk_capture`) folds them without it."""
     rows = with_positions(rows).drop("status")  # `ok` says what the rules ask of it here
     # only the columns a fetch reads, filtered lazily: an eager filter of the skeleton
     # copies every column of it (at 10M rows, a gigabyte)
@@ -117,11 +133,19 @@ def classify_rows(
     else:
         near = neighbourhood(rows, keys, codes, limits)
     picked = rows.lazy().filter(near).select(fetched).sort("pos").collect()
-    exchanges = fetch(picked)
-    mark(f"neighbourhoods picked and decoded ({len(exchanges):,} exchanges)")
+    mark(f"neighbourhoods picked ({picked.height:,} exchanges)")
+    return Picked(picked, roots)
+
+
+def fold(
+    picked: Picked, fetch: Fetch, profile: Profile, mark: Mark = no_marks
+) -> tuple[Lineage, list[Finding], list[Exchange]]:
+    """The second half of `classify_rows`: the neighbourhoods decoded, folded, classified."""
+    exchanges = fetch(picked.rows)
+    mark("neighbourhoods decoded")
     with paused_gc():
         state = lineage_mod.build(exchanges)
-        _put_roots(state, roots, exchanges, picked["pos"].to_list())
+        _put_roots(state, picked.roots, exchanges, picked.rows["pos"].to_list())
         found = classify(state, profile)
     mark("lineage.build + classify on them")
     return state, found, exchanges
@@ -346,4 +370,12 @@ def shifted(x: Exchange, offset: float) -> Exchange:
     )
 
 
-__all__ = ["TokenRequest", "classify_rows", "from_exchanges", "lineage_roots"]
+__all__ = [
+    "Picked",
+    "TokenRequest",
+    "classify_rows",
+    "fold",
+    "from_exchanges",
+    "lineage_roots",
+    "pick",
+]

@@ -2,8 +2,9 @@
 
 What `read_input` + `analyze_inputs` do for a capture, step by step, on the skeleton
 (`skeleton.CaptureSkeleton`) instead of an `Exchange` per line: the capture's warnings, the
-providers' clock check (`clocks`), the timeline order, then `bulk.classify_rows`; counts
-come from the skeleton. The file is streamed, never loaded whole, so a capture larger than
+providers' clock check (`clocks`), the timeline order, then `bulk.pick` and `bulk.fold`
+(`bulk.classify_rows` in two halves, the skeleton dropped between them); counts come from
+the skeleton. The file is streamed, never loaded whole, so a capture larger than
 memory (or than QBTRACE_MAX_INPUT_MB) is read too.
 """
 
@@ -56,7 +57,7 @@ def analyze_capture(
     with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
     import polars as pl
 
-    from qbtrace.bulk import classify_rows, no_marks, paused_gc, shifted
+    from qbtrace.bulk import fold, no_marks, paused_gc, pick, shifted
     from qbtrace.skeleton import CaptureSkeleton, HeaderOf
 
     mark = mark or no_marks
@@ -66,7 +67,7 @@ def analyze_capture(
     reader = CaptureSkeleton(path, source, redactor, HeaderOf(hosts, default), names, jobs=jobs)
     reader.kept = lambda frame: with_clock(frame, profile)
     with paused_gc():
-        rows = reader.read()
+        rows = in_one_piece(reader.read())
     mark(f"skeleton read ({rows.height:,} rows, {reader.jobs} processes)")
     warnings = list(reader.parsed.warnings(redactor))
     if reader.nonsense:
@@ -88,10 +89,22 @@ def analyze_capture(
         got = reader.exchanges(picked)
         return [shifted(x, offset) for x in got] if moved else got
 
-    state, found, exchanges = classify_rows(rows, fetch, profile, mark)
+    picked = pick(rows, fetch, profile, mark)
+    del rows  # the skeleton's memory is the exchanges' now
+    state, found, exchanges = fold(picked, fetch, profile, mark)
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
     return Analysis((item,), tuple(findings), state, profile, tally)
+
+
+def in_one_piece(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with each column in one chunk, copied a column at a time so that each
+    column's chunks are freed as it is copied. Left as read (a chunk per 32 MB of the
+    file), the first column added (`pos`) is cut at other rows than the rest, and polars
+    then copies the whole skeleton at once to align them: at 10M rows, 2 GB more."""
+    import polars as pl
+
+    return pl.DataFrame([frame.drop_in_place(name).rechunk() for name in frame.columns])
 
 
 def _with_providers(rows: pl.DataFrame, profile: Profile) -> pl.DataFrame:
