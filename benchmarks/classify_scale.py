@@ -79,7 +79,8 @@ with Path(sys.argv[3]).open("w") as out:
 mark("JSON rendered and written")
 print(f"    {time.perf_counter() - start:7.2f} s  in all", flush=True)
 """
-"""`--breakdown`: the bulk path's stages, each timed (another child, same capture)."""
+"""`--breakdown`: the bulk path's stages, each timed, with the RSS after it (`statm`) and the
+peak so far (`ru_maxrss`), in another child on the same capture."""
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
@@ -139,7 +140,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep captures and reuse them")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference run")
     parser.add_argument(
-        "--breakdown", action="store_true", help="also time each stage of the bulk path"
+        "--breakdown",
+        action="store_true",
+        help="also run the bulk path stage by stage in another child: each stage's seconds, "
+        "the RSS after it and the max RSS so far (the sizes: rows, exchanges, findings)",
     )
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="qbtrace-scale-"))

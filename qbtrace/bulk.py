@@ -30,7 +30,7 @@ import polars as pl
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import classify
-from qbtrace.events import TokenRequest, token_request
+from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import TOKEN_NOT_LOGGED, Exchange, Finding, Kind
 from qbtrace.profile import Profile
@@ -110,15 +110,16 @@ def pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark = no_mar
     # copies every column of it (at 10M rows, a gigabyte)
     fetched = [c for c in FETCHED if c in rows.columns]
     failing = rows.lazy().filter(TOKEN & ~OK).select(fetched).sort("pos").collect()
-    failures = [token_request(0, x) for x in fetch(failing)]
+    failures = fetch(failing)
     del failing
     mark("failures decoded")
     keys, deep = Keys(), Keys()
-    for f in failures:
-        keys.add(f.code)
-        keys.add(f.refresh)
-        if _walks_up(profile.provider_for(f.x)):
-            deep.add(f.refresh)
+    for x in failures:  # what `events.token_request` reads as the code and token presented
+        code, refresh = _secret(x.params.get("code")), _secret(x.params.get("refresh_token"))
+        keys.add(code)
+        keys.add(refresh)
+        if _walks_up(profile.provider_for(x)):
+            deep.add(refresh)
     revokes = rows.lazy().filter((pl.col("kind") == Kind.REVOKE.value) & OK)
     revoked = revokes.select("refresh").collect()["refresh"].drop_nulls()  # a revoke's token
     ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
@@ -127,8 +128,8 @@ def pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark = no_mar
     mark("lineage ids (pointer jumping)")
     if deep.hexes:
         keys.hexes |= ancestors(ok.select("grant", "refresh", "rt").collect(), deep.hexes)
-    limits = any(profile.provider_for(f.x).token_limit for f in failures)
-    if any(TOKEN_NOT_LOGGED in f.x.gaps for f in failures):
+    limits = any(profile.provider_for(x).token_limit for x in failures)
+    if any(TOKEN_NOT_LOGGED in x.gaps for x in failures):
         near = pl.lit(True)  # a log's failures are judged by the requests near them: fold all
     else:
         near = neighbourhood(rows, keys, codes, limits)
@@ -162,6 +163,10 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _secret(value: object) -> Secret | None:
+    return value if isinstance(value, Secret) else None
 
 
 def _walks_up(provider: Provider) -> bool:
