@@ -18,10 +18,10 @@ from __future__ import annotations
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate
+from io import BufferedReader
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -117,6 +117,10 @@ class _Light(msgspec.Struct, gc=False):
     headers: Any = None
     """A struct of the few headers read (`decoders`): the others are skipped unread."""
     client: _Client | None = None
+    raw: msgspec.UnsetType = msgspec.UNSET
+    qbtrace_capture: msgspec.UnsetType = msgspec.UNSET
+    """A raw record or a header (`decode_line` reads those so when these keys are there)
+    is no light one: any value here fails the decode."""
 
 
 @cache
@@ -136,6 +140,7 @@ def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec
 
 
 _FULL_MARKS = (HEADER_KEY.encode(), b'"raw"')
+NEWLINE, OPEN, COMMA, CLOSE = b"\n[,]"
 NO_HEADER = "qbtrace-no-request-id"
 ISSUED = ("rt", "rt_canon", "rt_heads", "at", "at_canon")
 
@@ -175,7 +180,7 @@ class Columns:
     """URL → that header's field in the light decoder's headers struct."""
     date: str = "h0"
 
-    def add_light(self, rows: list[_Light], lines: list[int], offsets: list[int]) -> None:
+    def add_light(self, rows: list[_Light], lines: Iterable[int], offsets: list[int]) -> None:
         d = self.data
         d["line"] += lines
         d["offset"] += offsets
@@ -284,6 +289,17 @@ def from_exchanges(exchanges: list[Exchange]) -> pl.DataFrame:
     return cols.frame()
 
 
+def newlines(buf: bytearray, size: int) -> list[int]:
+    """Where the newlines of buf[:size] are."""
+    found = []
+    find = buf.find
+    at = find(NEWLINE, 0, size)
+    while at >= 0:
+        found.append(at)
+        at = find(NEWLINE, at + 1, size)
+    return found
+
+
 def line_starts(handle: BinaryIO, size: int, step: int) -> list[int]:
     """0, the start of the first line at or after each multiple of `step`, and `size`."""
     starts = [0]
@@ -365,45 +381,65 @@ class CaptureSkeleton:
         )
         return sane_times(rows)
 
-    def decode_range(self, handle: BinaryIO, start: int, end: int, line: int) -> int:
+    def decode_range(self, handle: BufferedReader, start: int, end: int, line: int) -> int:
         """Decode the lines of bytes [start, end) (both line starts, or the file's end),
         numbered from `line`; the number of the line after them. The file's last line may
         lack its newline (cut short)."""
-        handle.seek(start)
+        # whole lines read into one buffer, reused, with a byte free before them: the
+        # decoder gets them as one JSON array written over their newlines, never copied
+        buf = bytearray(min(CHUNK, end - start) + 1)
         while start < end:
-            # whole lines up to `end` (a line start): readlines reads past its hint until the
-            # total exceeds it, so a hint one short of `end` stops exactly there
-            hint = min(CHUNK, end - start - 1)
-            lines = handle.readlines(hint) if hint > 0 else [handle.readline()]
-            if not lines:
+            with memoryview(buf) as view, view[1 : 1 + end - start] as into:
+                handle.seek(start)
+                got = handle.readinto(into)
+            if not got:
                 break
-            line = self._chunk(lines, start, line)
-            start += sum(map(len, lines))
+            cut = got if start + got >= end else buf.rfind(NEWLINE, 0, got + 1)
+            if cut < 1:  # a line longer than CHUNK: alone, however long
+                handle.seek(start)
+                long = bytearray(b"\0") + handle.readline()
+                line = self._chunk(long, len(long), start, line)
+                start += len(long) - 1
+                continue
+            line = self._chunk(buf, cut + 1, start, line)
+            start += cut
         return line
 
-    def _chunk(self, lines: list[bytes], base: int, first: int) -> int:
-        """Decode lines (with their newlines) starting at line `first`, byte `base`; the
-        next chunk's first line. All in one typed decode when they can be (a JSON array of
-        them), else line by line (the header, raw records, blank or broken lines)."""
-        offsets = list(accumulate(map(len, lines[:-1]), initial=base))
-        open_end = not lines[-1].endswith(b"\n")
+    def _chunk(self, buf: bytearray, size: int, base: int, first: int) -> int:
+        """Decode the lines in buf[1:size] (with their newlines; buf[0] is free), the first
+        being line `first` at byte `base` of the file; the next chunk's first line. All in
+        one typed decode when they can be, else line by line (the header, raw records,
+        blank or broken lines) as `parse_capture` reads them."""
+        stops = newlines(buf, size)
+        closed = len(stops)  # lines ending in a newline; a last one without is cut short
+        if buf[size - 1] != NEWLINE:
+            stops.append(size - 1)
         cols = self.columns()
         at = 0
-        while not self.parsed.headers and at < len(lines):  # the first line: the header
-            self._line(cols, lines[at], first + at, offsets[at], open_end and at == len(lines) - 1)
+        while not self.parsed.headers and at < len(stops):  # the first line: the header
+            self._slice(cols, buf, stops, at, base, first, closed)
             at += 1
-        rest = lines[at:]
-        rows = self._light(rest)
-        if rows is not None:
-            self.parsed.lines += len(rows)
-            cols.add_light(rows, list(range(first + at, first + len(lines))), offsets[at:])
-            cols.data["length"] += [len(x) for x in rest]
-        else:
-            for n in range(at, len(lines)):
-                final = open_end and n == len(lines) - 1
-                self._line(cols, lines[n], first + n, offsets[n], final)
+        if at < closed and self._light(cols, buf, stops, at, closed, base, first):
+            at = closed
+        for n in range(at, len(stops)):
+            self._slice(cols, buf, stops, n, base, first, closed)
         self.add_frame(cols.frame())
-        return first + len(lines)
+        return first + len(stops)
+
+    def _slice(
+        self,
+        cols: Columns,
+        buf: bytearray,
+        stops: list[int],
+        n: int,
+        base: int,
+        first: int,
+        closed: int,
+    ) -> None:
+        """Line n of the chunk (`_chunk`) on its own; lines from `closed` lack a newline."""
+        before = stops[n - 1] if n else 0
+        text = bytes(buf[before + 1 : stops[n] + 1])
+        self._line(cols, text, first + n, base + before, n >= closed)
 
     def add_frame(self, frame: pl.DataFrame) -> None:
         self.frames.append(self.kept(frame) if self.kept else frame)
@@ -423,20 +459,40 @@ class CaptureSkeleton:
     def _names(self) -> tuple[str, ...]:
         return (NO_HEADER, *self.names)
 
-    def _light(self, lines: list[bytes]) -> list[_Light] | None:
-        if not lines:
-            return None
-        first, last = lines[0], lines[-1]
-        lines[0], lines[-1] = b"[" + lines[0], lines[-1] + b"]"  # one copy: the join
-        text = b",".join(lines)
-        lines[0], lines[-1] = first, last
-        if any(m in text for m in _FULL_MARKS):
-            return None
+    def _light(
+        self,
+        cols: Columns,
+        buf: bytearray,
+        stops: list[int],
+        start: int,
+        end: int,
+        base: int,
+        first: int,
+    ) -> bool:
+        """Lines start..end-1 of the chunk in one typed decode, their newlines turned into
+        the commas of a JSON array (and back when they do not all take the light way)."""
+        before = stops[start - 1] if start else 0
+        ends = stops[start:end]
+        kept = buf[before]
+        buf[before] = OPEN
+        for at in ends:
+            buf[at] = COMMA
+        buf[ends[-1]] = CLOSE
         try:
-            rows = decoders(self._names())[0].decode(text)
+            # no `with`: the rows' `heads` (msgspec.Raw) are views of buf while they live
+            rows = decoders(self._names())[0].decode(memoryview(buf)[before : ends[-1] + 1])
         except (msgspec.DecodeError, RecursionError):
-            return None
-        return rows if len(rows) == len(lines) else None
+            rows = None
+        if rows is None or len(rows) != len(ends):
+            buf[before] = kept
+            for at in ends:
+                buf[at] = NEWLINE
+            return False
+        self.parsed.lines += len(rows)
+        starts = [before, *ends[:-1]]
+        cols.add_light(rows, range(first + start, first + end), [base + s for s in starts])
+        cols.data["length"] += [e - s for e, s in zip(ends, starts, strict=True)]
+        return True
 
     def _line(self, cols: Columns, text: bytes, index: int, offset: int, final: bool) -> None:
         """One line the light way if it can be, else as `parse_capture` decodes it."""
