@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from io import BufferedReader
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import msgspec
 import polars as pl
@@ -74,33 +74,43 @@ HEADS = tuple(n for n in HEAD_LENGTHS if n >= TRUNCATION_PREFIX)
 refresh tokens as `h32`, `h64`... (32 and 64 today)."""
 
 
-class _Tag(msgspec.Struct, gc=False):
+class _Tag(msgspec.Struct, frozen=True, gc=False):
     tag: str
     canon: str
 
 
-class _Issued(msgspec.Struct, gc=False):
+class _Issued(msgspec.Struct, frozen=True, gc=False):
     tag: str
     canon: str
     heads: msgspec.Raw
     """Kept as JSON text: the bulk path looks for a digest in it (`bulk.neighbourhood`)."""
 
 
-class _Params(msgspec.Struct, gc=False):
+NO_TAG = _Tag(None, None)  # type: ignore[arg-type]
+NO_ISSUED = _Issued(None, None, msgspec.Raw(b""))  # type: ignore[arg-type]
+"""What a struct field missing from a record reads as: `tag` None, as a missing token's
+tag is. With these as defaults a column is one attribute chain a row (`Columns.add_light`);
+only an explicit null stops one (then `_dig` reads it)."""
+
+
+class _Params(msgspec.Struct, frozen=True, gc=False):
     grant_type: str | None = None
-    code: _Tag | None = None
-    refresh_token: _Tag | None = None
-    token: _Tag | None = None
+    code: _Tag | None = NO_TAG
+    refresh_token: _Tag | None = NO_TAG
+    token: _Tag | None = NO_TAG
 
 
 class _Reply(msgspec.Struct, frozen=True, gc=False):
-    refresh_token: _Issued | None = None
-    access_token: _Tag | None = None
+    refresh_token: _Issued | None = NO_ISSUED
+    access_token: _Tag | None = NO_TAG
 
 
-class _Client(msgspec.Struct, gc=False):
+class _Client(msgspec.Struct, frozen=True, gc=False):
     client_id: str | None = None
-    secret: _Tag | None = None
+    secret: _Tag | None = NO_TAG
+
+
+NO_CLIENT = _Client()
 
 
 class _Light(msgspec.Struct, gc=False):
@@ -116,7 +126,7 @@ class _Light(msgspec.Struct, gc=False):
     reply: _Reply = _Reply()
     headers: Any = None
     """A struct of the few headers read (`decoders`): the others are skipped unread."""
-    client: _Client | None = None
+    client: _Client | None = NO_CLIENT
     raw: msgspec.UnsetType = msgspec.UNSET
     qbtrace_capture: msgspec.UnsetType = msgspec.UNSET
     """A raw record or a header (`decode_line` reads those so when these keys are there)
@@ -129,10 +139,10 @@ def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec
     and `date`: a struct of a few fields decodes faster than a dict of all headers."""
     fields = [(f"h{n}", str | None, None) for n in range(len(names) + 1)]
     rename = {f"h{n}": name for n, name in enumerate((*names, "date"))}
-    headers = msgspec.defstruct("_Headers", fields, rename=rename, gc=False)
+    headers = msgspec.defstruct("_Headers", fields, rename=rename, frozen=True, gc=False)
     light = msgspec.defstruct(
         "_LightRecord",
-        [("headers", headers, msgspec.field(default_factory=headers))],
+        [("headers", headers, headers())],
         bases=(_Light,),
         gc=False,
     )
@@ -141,6 +151,10 @@ def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec
 
 _FULL_MARKS = (HEADER_KEY.encode(), b'"raw"')
 NEWLINE, OPEN, COMMA, CLOSE = b"\n[,]"
+_SPARE: list[bytearray] = []
+"""A read's buffer, kept for the next (a worker reads many ranges): a fresh one costs its
+pages' zeroing again, about a copy of it. Taken and given back whole, so threads share it
+safely."""
 NO_HEADER = "qbtrace-no-request-id"
 ISSUED = ("rt", "rt_canon", "rt_heads", "at", "at_canon")
 
@@ -180,8 +194,8 @@ class Columns:
     """URL → that header's field in the light decoder's headers struct."""
     date: str = "h0"
 
-    def add_light(self, rows: list[_Light], lines: Iterable[int], offsets: list[int]) -> None:
-        d = self.data
+    def add_light(self, light: list[_Light], lines: Iterable[int], offsets: list[int]) -> None:
+        d, rows = self.data, cast(list[Any], light)  # Any: the chains pass NO_TAG, not None
         d["line"] += lines
         d["offset"] += offsets
         d["kind"] += [r.kind for r in rows]  # a StrEnum: the str itself
@@ -189,21 +203,30 @@ class Columns:
         d["ended"] += [r.ended for r in rows]
         d["status"] += [r.status for r in rows]
         d["url"] += [r.url for r in rows]
-        params = [r.params for r in rows]
-        d["grant"] += [p.grant_type for p in params]
-        d["code"] += [p.code.tag if p.code else None for p in params]
-        d["refresh"] += [p.refresh_token.tag if p.refresh_token else None for p in params]
-        d["revoked"] += [p.token.tag if p.token else None for p in params]
-        rts = [r.reply.refresh_token for r in rows]
-        ats = [r.reply.access_token for r in rows]
-        d["rt"] += [t.tag if t else None for t in rts]
-        d["rt_canon"] += [t.canon if t else None for t in rts]
-        d["rt_heads"] += [bytes(t.heads) if t else None for t in rts]
-        d["at"] += [t.tag if t else None for t in ats]
-        d["at_canon"] += [t.canon if t else None for t in ats]
-        clients = [r.client for r in rows]
-        d["client_id"] += [c.client_id if c else None for c in clients]
-        d["secret"] += [c.secret.tag if c and c.secret else None for c in clients]
+        d["grant"] += [r.params.grant_type for r in rows]
+        # one attribute chain a row (missing structs read as NO_TAG...); `_dig` if a null
+        # stops one. No `if`s: the bulk of the read's Python work is these lines
+        d["code"] += _chain(rows, "params.code.tag", lambda: [r.params.code.tag for r in rows])
+        d["refresh"] += _chain(
+            rows, "params.refresh_token.tag", lambda: [r.params.refresh_token.tag for r in rows]
+        )
+        d["revoked"] += _chain(rows, "params.token.tag", lambda: [r.params.token.tag for r in rows])
+        rts, rt = _first(
+            [r.reply.refresh_token for r in rows], lambda ts: [t.tag for t in ts], NO_ISSUED
+        )
+        d["rt"] += rt
+        d["rt_canon"] += [t.canon for t in rts]
+        d["rt_heads"] += [bytes(t.heads) if t.tag is not None else None for t in rts]
+        ats, at = _first(
+            [r.reply.access_token for r in rows], lambda ts: [t.tag for t in ts], NO_TAG
+        )
+        d["at"] += at
+        d["at_canon"] += [t.canon for t in ats]
+        clients, client_id = _first(
+            [r.client for r in rows], lambda cs: [c.client_id for c in cs], NO_CLIENT
+        )
+        d["client_id"] += client_id
+        d["secret"] += _chain(clients, "secret.tag", lambda: [c.secret.tag for c in clients])
         field = self.field_of
         d["request_id"] += [getattr(r.headers, field[r.url]) for r in rows]
         d["date"] += [getattr(r.headers, self.date) for r in rows]
@@ -271,6 +294,37 @@ class Columns:
             )
             .drop("rt_heads", "revoked")
         )
+
+
+def _chain(
+    rows: list[Any], path: str, fast: Callable[[], list[Any]], none: object = None
+) -> list[Any]:
+    """`fast()`, the attribute chain `path` of every row; where a null stops it (an
+    AttributeError), the chain of each row read to its first null (`none` then)."""
+    try:
+        return fast()
+    except AttributeError:
+        return [_dig(r, path.split("."), none) for r in rows]
+
+
+def _first(
+    items: list[Any], read: Callable[[list[Any]], list[Any]], none: object
+) -> tuple[list[Any], list[Any]]:
+    """Structs that may be null, with `none` for the nulls if `read` stumbled on one, and
+    what `read` read of them."""
+    try:
+        return items, read(items)
+    except AttributeError:
+        items = [none if t is None else t for t in items]
+        return items, read(items)
+
+
+def _dig(item: object, names: list[str], none: object) -> object:
+    for name in names:
+        item = getattr(item, name)
+        if item is None:
+            return none
+    return item
 
 
 def _str(value: object) -> str | None:
@@ -359,11 +413,12 @@ class CaptureSkeleton:
         size = self.path.stat().st_size
         with self.path.open("rb") as handle:
             bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
-            line = self.decode_range(handle, bounds[0], bounds[1], 0)
+            if len(bounds) <= 2:
+                self.decode_range(handle, 0, size, 0)
         if len(bounds) > 2:
             from qbtrace import parallel
 
-            parallel.decode(self, list(itertools.pairwise(bounds[1:])), line)
+            parallel.decode(self, list(itertools.pairwise(bounds)))
         if not self.parsed.headers:
             raise InputError("no qbtrace capture header", source=self.source)
         self.parsed.bad = [f"line {index + 1}: {why}" for index, why in sorted(self.bad)]
@@ -387,9 +442,11 @@ class CaptureSkeleton:
         lack its newline (cut short)."""
         # whole lines read into one buffer, reused, with a byte free before them: the
         # decoder gets them as one JSON array written over their newlines, never copied
-        buf = bytearray(min(CHUNK, end - start) + 1)
+        buf = _SPARE.pop() if _SPARE else bytearray()
+        if len(buf) < min(CHUNK, end - start) + 1:
+            buf = bytearray(min(CHUNK, end - start) + 1)
         while start < end:
-            with memoryview(buf) as view, view[1 : 1 + end - start] as into:
+            with memoryview(buf) as view, view[1 : 1 + min(CHUNK, end - start)] as into:
                 handle.seek(start)
                 got = handle.readinto(into)
             if not got:
@@ -403,6 +460,7 @@ class CaptureSkeleton:
                 continue
             line = self._chunk(buf, cut + 1, start, line)
             start += cut
+        _SPARE.append(buf)
         return line
 
     def _chunk(self, buf: bytearray, size: int, base: int, first: int) -> int:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -29,3 +30,27 @@ def test_light_columns_equal_the_exchanges_columns(tmp_path: Path) -> None:
     picked = light.filter(pl.col("status") == 400).head(5)
     got = reader.exchanges(picked)
     assert got == [x for x in item.exchanges if x.ref.index in set(picked["line"])]
+
+
+def test_nulls_where_tokens_and_secrets_usually_are(tmp_path: Path) -> None:
+    # a public client sends no secret (`"secret": null`); a form field without a value
+    path = tmp_path / "mix.jsonl"
+    capture_mix.write(path, 1000, 50, "k", boost=10)
+    lines = path.read_bytes().splitlines()
+    for n in range(1, len(lines), 7):
+        record = json.loads(lines[n])
+        if record.get("client"):
+            record["client"]["secret"] = None
+        record["params"]["code"] = None
+        if n % 3 == 0 and "refresh_token" in record.get("reply", {}):
+            record["reply"]["refresh_token"] = None
+        lines[n] = json.dumps(record).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    key = Redactor(b"k")
+    reader = CaptureSkeleton(path, "mix.jsonl", key)
+    light = reader.read()
+    assert not reader.full  # nulls take the light way too
+    item = read_input(path, "mix.jsonl", load_profile(None, local=False), key)
+    full = from_exchanges(list(item.exchanges))
+    assert light.drop("offset", "length").equals(full.drop("offset", "length"))
+    assert light["secret"].null_count() > 100
