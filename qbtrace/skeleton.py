@@ -400,7 +400,7 @@ class CaptureSkeleton:
     bad: list[tuple[int, str]] = field(default_factory=list)
     """Unreadable lines: (index, why)."""
     jobs: int = 1
-    """Processes decoding chunks at once (`parallel`)."""
+    """Processes decoding chunks at once, this one included (`parallel`)."""
     kept: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     """What to keep of each chunk's columns (the bulk path turns the clock's columns into
     one number a row as they come, so their text never piles up)."""
@@ -412,7 +412,7 @@ class CaptureSkeleton:
     def read(self) -> pl.DataFrame:
         """Stream the file in chunks of whole lines; the skeleton of its exchange records,
         in file order. With `jobs` > 1 a big file's chunks are decoded by that many
-        processes (`parallel`), after its first chunk (the header) is decoded here."""
+        processes, this one included (`parallel`)."""
         size = self.path.stat().st_size
         with self.path.open("rb") as handle:
             bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
