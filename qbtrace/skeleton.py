@@ -446,8 +446,8 @@ class CaptureSkeleton:
         # whole lines read into one buffer, reused, with a byte free before them: the
         # decoder gets them as one JSON array written over their newlines, never copied
         buf = _SPARE.pop() if _SPARE else bytearray()
-        if len(buf) < min(CHUNK, end - start) + 1:
-            buf = bytearray(min(CHUNK, end - start) + 1)
+        if len(buf) < (needed := min(CHUNK, end - start) + 1):  # ranges are ~CHUNK long
+            buf = bytearray(CHUNK + 1 if needed > CHUNK // 2 else needed)
         while start < end:
             with memoryview(buf) as view, view[1 : 1 + min(CHUNK, end - start)] as into:
                 handle.seek(start)
