@@ -4,14 +4,15 @@ that grows with every line of the input, spread over the machine's cores.
 Each worker (a fresh interpreter: polars' threads do not survive a fork) decodes whole
 lines of a byte range as `skeleton.CaptureSkeleton` does, numbering them from 0, and sends
 back its columns, its unreadable lines, session headers and the exchanges it decoded in
-full; this process renumbers them after the lines before. Raw records are left to this
-process, which holds the redactor's key.
+full; this process renumbers them after the lines before. This process decodes ranges too
+(`jobs` counts it), from the file's end while the workers take them from its start. Raw
+records are left to this process, which holds the redactor's key.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,18 +75,64 @@ def work(task: Task) -> Part:
     )
 
 
-def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], line: int) -> None:
-    """Decode `ranges` (after the lines `reader` decoded, the next being `line`) into it."""
+def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
+    """Decode `ranges` (the file's, in order; the first holds the header) into `reader`.
+    Workers take ranges from the front; this process takes the first, then ranges from
+    the back while the workers are busy, so no core waits on another. Each range's
+    columns are `kept` as they come, so their text never piles up."""
     tasks = [
         Task(reader.path, reader.source, _plain(reader), reader.names, a, b) for a, b in ranges
     ]
+    workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=reader.jobs, mp_context=context) as pool:
-        for part in pool.map(work, tasks):
-            if part.error is not None:
-                raise InputError(part.error, source=reader.source)
-            _merge(reader, part, line)
-            line += part.lines
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        try:
+            line, parts = _shared(reader, tasks, pool, workers)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # a bad header: no more ranges
+            raise
+    for n in range(1, len(tasks)):
+        part = parts.pop(n)
+        if part.error is not None:
+            raise InputError(part.error, source=reader.source)
+        _merge(reader, part, line)
+        line += part.lines
+
+
+def _shared(
+    reader: CaptureSkeleton, tasks: list[Task], pool: ProcessPoolExecutor, workers: int
+) -> tuple[int, dict[int, Part]]:
+    """The first range decoded into `reader` (the lines it held) and the others' parts,
+    shared between the pool and this process (`decode`)."""
+    parts: dict[int, Part] = {}
+    queued: dict[int, Future[Part]] = {}
+    front, back = 1, len(tasks)
+
+    def top_up() -> None:
+        """Take what the workers sent; keep one range queued beyond their number."""
+        nonlocal front
+        for n in [n for n, f in queued.items() if f.done()]:
+            parts[n] = _kept(reader, queued.pop(n).result())
+        while front < back and len(queued) <= workers:
+            queued[front] = pool.submit(work, tasks[front])
+            front += 1
+
+    top_up()  # the workers start while this process reads the header's range
+    with reader.path.open("rb") as handle:
+        line = reader.decode_range(handle, tasks[0].start, tasks[0].end, 0)
+    while front < back:
+        back -= 1
+        parts[back] = _kept(reader, work(tasks[back]))
+        top_up()
+    for n, future in queued.items():
+        parts[n] = _kept(reader, future.result())
+    return line, parts
+
+
+def _kept(reader: CaptureSkeleton, part: Part) -> Part:
+    if part.frame is not None and reader.kept is not None:
+        part.frame = reader.kept(part.frame)
+    return part
 
 
 def _plain(reader: CaptureSkeleton) -> HeaderOf:
@@ -101,8 +148,8 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
     reader.bad += [(index + line, why) for index, why in part.bad]
     for index, x in part.full.items():
         reader.full[index + line] = replace(x, ref=Ref(reader.source, index + line))
-    if part.frame is not None:
-        reader.add_frame(part.frame.with_columns(pl.col("line") + line))
+    if part.frame is not None:  # kept already (`_kept`)
+        reader.frames.append(part.frame.with_columns(pl.col("line") + line))
     cols = reader.columns()
     for index, offset, text in part.deferred:
         item = decode_line(text)

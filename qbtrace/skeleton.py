@@ -18,12 +18,12 @@ from __future__ import annotations
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate
+from io import BufferedReader
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import msgspec
 import polars as pl
@@ -74,33 +74,43 @@ HEADS = tuple(n for n in HEAD_LENGTHS if n >= TRUNCATION_PREFIX)
 refresh tokens as `h32`, `h64`... (32 and 64 today)."""
 
 
-class _Tag(msgspec.Struct, gc=False):
+class _Tag(msgspec.Struct, frozen=True, gc=False):
     tag: str
     canon: str
 
 
-class _Issued(msgspec.Struct, gc=False):
+class _Issued(msgspec.Struct, frozen=True, gc=False):
     tag: str
     canon: str
     heads: msgspec.Raw
     """Kept as JSON text: the bulk path looks for a digest in it (`bulk.neighbourhood`)."""
 
 
-class _Params(msgspec.Struct, gc=False):
+NO_TAG = _Tag(None, None)  # type: ignore[arg-type]
+NO_ISSUED = _Issued(None, None, msgspec.Raw(b""))  # type: ignore[arg-type]
+"""What a struct field missing from a record reads as: `tag` None, as a missing token's
+tag is. With these as defaults a column is one attribute chain a row (`Columns.add_light`);
+only an explicit null stops one (then `_dig` reads it)."""
+
+
+class _Params(msgspec.Struct, frozen=True, gc=False):
     grant_type: str | None = None
-    code: _Tag | None = None
-    refresh_token: _Tag | None = None
-    token: _Tag | None = None
+    code: _Tag | None = NO_TAG
+    refresh_token: _Tag | None = NO_TAG
+    token: _Tag | None = NO_TAG
 
 
 class _Reply(msgspec.Struct, frozen=True, gc=False):
-    refresh_token: _Issued | None = None
-    access_token: _Tag | None = None
+    refresh_token: _Issued | None = NO_ISSUED
+    access_token: _Tag | None = NO_TAG
 
 
-class _Client(msgspec.Struct, gc=False):
+class _Client(msgspec.Struct, frozen=True, gc=False):
     client_id: str | None = None
-    secret: _Tag | None = None
+    secret: _Tag | None = NO_TAG
+
+
+NO_CLIENT = _Client()
 
 
 class _Light(msgspec.Struct, gc=False):
@@ -116,7 +126,11 @@ class _Light(msgspec.Struct, gc=False):
     reply: _Reply = _Reply()
     headers: Any = None
     """A struct of the few headers read (`decoders`): the others are skipped unread."""
-    client: _Client | None = None
+    client: _Client | None = NO_CLIENT
+    raw: msgspec.UnsetType = msgspec.UNSET
+    qbtrace_capture: msgspec.UnsetType = msgspec.UNSET
+    """A raw record or a header (`decode_line` reads those so when these keys are there)
+    is no light one: any value here fails the decode."""
 
 
 @cache
@@ -125,10 +139,10 @@ def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec
     and `date`: a struct of a few fields decodes faster than a dict of all headers."""
     fields = [(f"h{n}", str | None, None) for n in range(len(names) + 1)]
     rename = {f"h{n}": name for n, name in enumerate((*names, "date"))}
-    headers = msgspec.defstruct("_Headers", fields, rename=rename, gc=False)
+    headers = msgspec.defstruct("_Headers", fields, rename=rename, frozen=True, gc=False)
     light = msgspec.defstruct(
         "_LightRecord",
-        [("headers", headers, msgspec.field(default_factory=headers))],
+        [("headers", headers, headers())],
         bases=(_Light,),
         gc=False,
     )
@@ -136,6 +150,14 @@ def decoders(names: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], msgspec
 
 
 _FULL_MARKS = (HEADER_KEY.encode(), b'"raw"')
+BATCH = 200
+"""Lines decoded at once: their objects are read into columns while still in the CPU's
+cache, then freed (decoding a 32 MB chunk at once costs ~1.4x the CPU a line)."""
+NEWLINE, OPEN, COMMA, CLOSE = b"\n[,]"
+_SPARE: list[bytearray] = []
+"""A read's buffer, kept for the next (a worker reads many ranges): a fresh one costs its
+pages' zeroing again, about a copy of it. Taken and given back whole, so threads share it
+safely."""
 NO_HEADER = "qbtrace-no-request-id"
 ISSUED = ("rt", "rt_canon", "rt_heads", "at", "at_canon")
 
@@ -175,8 +197,8 @@ class Columns:
     """URL → that header's field in the light decoder's headers struct."""
     date: str = "h0"
 
-    def add_light(self, rows: list[_Light], lines: list[int], offsets: list[int]) -> None:
-        d = self.data
+    def add_light(self, light: list[_Light], lines: Iterable[int], offsets: list[int]) -> None:
+        d, rows = self.data, cast(list[Any], light)  # Any: the chains pass NO_TAG, not None
         d["line"] += lines
         d["offset"] += offsets
         d["kind"] += [r.kind for r in rows]  # a StrEnum: the str itself
@@ -184,21 +206,30 @@ class Columns:
         d["ended"] += [r.ended for r in rows]
         d["status"] += [r.status for r in rows]
         d["url"] += [r.url for r in rows]
-        params = [r.params for r in rows]
-        d["grant"] += [p.grant_type for p in params]
-        d["code"] += [p.code.tag if p.code else None for p in params]
-        d["refresh"] += [p.refresh_token.tag if p.refresh_token else None for p in params]
-        d["revoked"] += [p.token.tag if p.token else None for p in params]
-        rts = [r.reply.refresh_token for r in rows]
-        ats = [r.reply.access_token for r in rows]
-        d["rt"] += [t.tag if t else None for t in rts]
-        d["rt_canon"] += [t.canon if t else None for t in rts]
-        d["rt_heads"] += [bytes(t.heads) if t else None for t in rts]
-        d["at"] += [t.tag if t else None for t in ats]
-        d["at_canon"] += [t.canon if t else None for t in ats]
-        clients = [r.client for r in rows]
-        d["client_id"] += [c.client_id if c else None for c in clients]
-        d["secret"] += [c.secret.tag if c and c.secret else None for c in clients]
+        d["grant"] += [r.params.grant_type for r in rows]
+        # one attribute chain a row (missing structs read as NO_TAG...); `_dig` if a null
+        # stops one. No `if`s: the bulk of the read's Python work is these lines
+        d["code"] += _chain(rows, "params.code.tag", lambda: [r.params.code.tag for r in rows])
+        d["refresh"] += _chain(
+            rows, "params.refresh_token.tag", lambda: [r.params.refresh_token.tag for r in rows]
+        )
+        d["revoked"] += _chain(rows, "params.token.tag", lambda: [r.params.token.tag for r in rows])
+        rts, rt = _first(
+            [r.reply.refresh_token for r in rows], lambda ts: [t.tag for t in ts], NO_ISSUED
+        )
+        d["rt"] += rt
+        d["rt_canon"] += [t.canon for t in rts]
+        d["rt_heads"] += [bytes(t.heads) if t.tag is not None else None for t in rts]
+        ats, at = _first(
+            [r.reply.access_token for r in rows], lambda ts: [t.tag for t in ts], NO_TAG
+        )
+        d["at"] += at
+        d["at_canon"] += [t.canon for t in ats]
+        clients, client_id = _first(
+            [r.client for r in rows], lambda cs: [c.client_id for c in cs], NO_CLIENT
+        )
+        d["client_id"] += client_id
+        d["secret"] += _chain(clients, "secret.tag", lambda: [c.secret.tag for c in clients])
         field = self.field_of
         d["request_id"] += [getattr(r.headers, field[r.url]) for r in rows]
         d["date"] += [getattr(r.headers, self.date) for r in rows]
@@ -268,6 +299,37 @@ class Columns:
         )
 
 
+def _chain(
+    rows: list[Any], path: str, fast: Callable[[], list[Any]], none: object = None
+) -> list[Any]:
+    """`fast()`, the attribute chain `path` of every row; where a null stops it (an
+    AttributeError), the chain of each row read to its first null (`none` then)."""
+    try:
+        return fast()
+    except AttributeError:
+        return [_dig(r, path.split("."), none) for r in rows]
+
+
+def _first(
+    items: list[Any], read: Callable[[list[Any]], list[Any]], none: object
+) -> tuple[list[Any], list[Any]]:
+    """Structs that may be null, with `none` for the nulls if `read` stumbled on one, and
+    what `read` read of them."""
+    try:
+        return items, read(items)
+    except AttributeError:
+        items = [none if t is None else t for t in items]
+        return items, read(items)
+
+
+def _dig(item: object, names: list[str], none: object) -> object:
+    for name in names:
+        item = getattr(item, name)
+        if item is None:
+            return none
+    return item
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -282,6 +344,17 @@ def from_exchanges(exchanges: list[Exchange]) -> pl.DataFrame:
     for x in exchanges:
         cols.add_exchange(x)
     return cols.frame()
+
+
+def newlines(buf: bytearray, size: int) -> list[int]:
+    """Where the newlines of buf[:size] are."""
+    found = []
+    find = buf.find
+    at = find(NEWLINE, 0, size)
+    while at >= 0:
+        found.append(at)
+        at = find(NEWLINE, at + 1, size)
+    return found
 
 
 def line_starts(handle: BinaryIO, size: int, step: int) -> list[int]:
@@ -327,7 +400,7 @@ class CaptureSkeleton:
     bad: list[tuple[int, str]] = field(default_factory=list)
     """Unreadable lines: (index, why)."""
     jobs: int = 1
-    """Processes decoding chunks at once (`parallel`)."""
+    """Processes decoding chunks at once, this one included (`parallel`)."""
     kept: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     """What to keep of each chunk's columns (the bulk path turns the clock's columns into
     one number a row as they come, so their text never piles up)."""
@@ -339,15 +412,16 @@ class CaptureSkeleton:
     def read(self) -> pl.DataFrame:
         """Stream the file in chunks of whole lines; the skeleton of its exchange records,
         in file order. With `jobs` > 1 a big file's chunks are decoded by that many
-        processes (`parallel`), after its first chunk (the header) is decoded here."""
+        processes, this one included (`parallel`)."""
         size = self.path.stat().st_size
         with self.path.open("rb") as handle:
             bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
-            line = self.decode_range(handle, bounds[0], bounds[1], 0)
+            if len(bounds) <= 2:
+                self.decode_range(handle, 0, size, 0)
         if len(bounds) > 2:
             from qbtrace import parallel
 
-            parallel.decode(self, list(itertools.pairwise(bounds[1:])), line)
+            parallel.decode(self, list(itertools.pairwise(bounds)))
         if not self.parsed.headers:
             raise InputError("no qbtrace capture header", source=self.source)
         self.parsed.bad = [f"line {index + 1}: {why}" for index, why in sorted(self.bad)]
@@ -365,45 +439,71 @@ class CaptureSkeleton:
         )
         return sane_times(rows)
 
-    def decode_range(self, handle: BinaryIO, start: int, end: int, line: int) -> int:
+    def decode_range(self, handle: BufferedReader, start: int, end: int, line: int) -> int:
         """Decode the lines of bytes [start, end) (both line starts, or the file's end),
         numbered from `line`; the number of the line after them. The file's last line may
         lack its newline (cut short)."""
-        handle.seek(start)
+        # whole lines read into one buffer, reused, with a byte free before them: the
+        # decoder gets them as one JSON array written over their newlines, never copied
+        buf = _SPARE.pop() if _SPARE else bytearray()
+        if len(buf) < (needed := min(CHUNK, end - start) + 1):  # ranges are ~CHUNK long
+            buf = bytearray(CHUNK + 1 if needed > CHUNK // 2 else needed)
         while start < end:
-            # whole lines up to `end` (a line start): readlines reads past its hint until the
-            # total exceeds it, so a hint one short of `end` stops exactly there
-            hint = min(CHUNK, end - start - 1)
-            lines = handle.readlines(hint) if hint > 0 else [handle.readline()]
-            if not lines:
+            with memoryview(buf) as view, view[1 : 1 + min(CHUNK, end - start)] as into:
+                handle.seek(start)
+                got = handle.readinto(into)
+            if not got:
                 break
-            line = self._chunk(lines, start, line)
-            start += sum(map(len, lines))
+            cut = got if start + got >= end else buf.rfind(NEWLINE, 0, got + 1)
+            if cut < 1:  # a line longer than CHUNK: alone, however long
+                handle.seek(start)
+                long = bytearray(b"\0") + handle.readline()
+                line = self._chunk(long, len(long), start, line)
+                start += len(long) - 1
+                continue
+            line = self._chunk(buf, cut + 1, start, line)
+            start += cut
+        _SPARE.append(buf)
         return line
 
-    def _chunk(self, lines: list[bytes], base: int, first: int) -> int:
-        """Decode lines (with their newlines) starting at line `first`, byte `base`; the
-        next chunk's first line. All in one typed decode when they can be (a JSON array of
-        them), else line by line (the header, raw records, blank or broken lines)."""
-        offsets = list(accumulate(map(len, lines[:-1]), initial=base))
-        open_end = not lines[-1].endswith(b"\n")
+    def _chunk(self, buf: bytearray, size: int, base: int, first: int) -> int:
+        """Decode the lines in buf[1:size] (with their newlines; buf[0] is free), the first
+        being line `first` at byte `base` of the file; the next chunk's first line. All in
+        one typed decode when they can be, else line by line (the header, raw records,
+        blank or broken lines) as `parse_capture` reads them."""
+        stops = newlines(buf, size)
+        closed = len(stops)  # lines ending in a newline; a last one without is cut short
+        if buf[size - 1] != NEWLINE:
+            stops.append(size - 1)
         cols = self.columns()
         at = 0
-        while not self.parsed.headers and at < len(lines):  # the first line: the header
-            self._line(cols, lines[at], first + at, offsets[at], open_end and at == len(lines) - 1)
+        while not self.parsed.headers and at < len(stops):  # the first line: the header
+            self._slice(cols, buf, stops, at, base, first, closed)
             at += 1
-        rest = lines[at:]
-        rows = self._light(rest)
-        if rows is not None:
-            self.parsed.lines += len(rows)
-            cols.add_light(rows, list(range(first + at, first + len(lines))), offsets[at:])
-            cols.data["length"] += [len(x) for x in rest]
-        else:
-            for n in range(at, len(lines)):
-                final = open_end and n == len(lines) - 1
-                self._line(cols, lines[n], first + n, offsets[n], final)
+        for start in range(at, closed, BATCH):
+            end = min(start + BATCH, closed)
+            if not self._light(cols, buf, stops, start, end, base, first):
+                for n in range(start, end):
+                    self._slice(cols, buf, stops, n, base, first, closed)
+        for n in range(max(at, closed), len(stops)):
+            self._slice(cols, buf, stops, n, base, first, closed)
         self.add_frame(cols.frame())
-        return first + len(lines)
+        return first + len(stops)
+
+    def _slice(
+        self,
+        cols: Columns,
+        buf: bytearray,
+        stops: list[int],
+        n: int,
+        base: int,
+        first: int,
+        closed: int,
+    ) -> None:
+        """Line n of the chunk (`_chunk`) on its own; lines from `closed` lack a newline."""
+        before = stops[n - 1] if n else 0
+        text = bytes(buf[before + 1 : stops[n] + 1])
+        self._line(cols, text, first + n, base + before, n >= closed)
 
     def add_frame(self, frame: pl.DataFrame) -> None:
         self.frames.append(self.kept(frame) if self.kept else frame)
@@ -423,20 +523,42 @@ class CaptureSkeleton:
     def _names(self) -> tuple[str, ...]:
         return (NO_HEADER, *self.names)
 
-    def _light(self, lines: list[bytes]) -> list[_Light] | None:
-        if not lines:
-            return None
-        first, last = lines[0], lines[-1]
-        lines[0], lines[-1] = b"[" + lines[0], lines[-1] + b"]"  # one copy: the join
-        text = b",".join(lines)
-        lines[0], lines[-1] = first, last
-        if any(m in text for m in _FULL_MARKS):
-            return None
+    def _light(
+        self,
+        cols: Columns,
+        buf: bytearray,
+        stops: list[int],
+        start: int,
+        end: int,
+        base: int,
+        first: int,
+    ) -> bool:
+        """Lines start..end-1 of the chunk in one typed decode, their newlines turned into
+        the commas of a JSON array (and back when they do not all take the light way): the
+        previous line's newline (or buf[0]) opens it, so batches follow one another."""
+        before = stops[start - 1] if start else 0
+        ends = stops[start:end]
+        kept = buf[before]
+        buf[before] = OPEN
+        for at in ends:
+            buf[at] = COMMA
+        buf[ends[-1]] = CLOSE
         try:
-            rows = decoders(self._names())[0].decode(text)
+            # no `with`: the rows' `heads` (msgspec.Raw) are views of buf while they live
+            rows = decoders(self._names())[0].decode(memoryview(buf)[before : ends[-1] + 1])
         except (msgspec.DecodeError, RecursionError):
-            return None
-        return rows if len(rows) == len(lines) else None
+            rows = None
+        if rows is None or len(rows) != len(ends):
+            buf[before] = kept
+            for at in ends:
+                buf[at] = NEWLINE
+            return False
+        buf[ends[-1]] = NEWLINE  # the next batch's opening: a newline again, as it was
+        self.parsed.lines += len(rows)
+        starts = [before, *ends[:-1]]
+        cols.add_light(rows, range(first + start, first + end), [base + s for s in starts])
+        cols.data["length"] += [e - s for e, s in zip(ends, starts, strict=True)]
+        return True
 
     def _line(self, cols: Columns, text: bytes, index: int, offset: int, final: bool) -> None:
         """One line the light way if it can be, else as `parse_capture` decodes it."""
