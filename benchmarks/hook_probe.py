@@ -15,7 +15,9 @@ work between two flows leaves them. Every other flow goes to the addon untouched
 - `hook`: the addon's whole untimed hook (`path_hook`); `old_hook`: the hook it replaced;
 - `dispatch`: from the end of the `response` hook of an addon just before this one to the
   start of this one (what mitmproxy's addon manager spends to reach one more addon);
-- `bytes_in`, `regex`: other path tests (six bytes `in`, the anchors as one bytes regex).
+- `packed`: the hook with its anchors in consecutive memory (fresh pymalloc pools);
+- `find_6`, `bytes_in`, `regex`: other path tests on the raw bytes (six `bytes.find`, six
+  bytes `in`, the anchors as one bytes regex).
 
 The flow is then handed to the addon's plain hook (the path test, then the copy), so matching
 flows are recorded whatever span they took. Only unrelated flows' spans are kept; at exit
@@ -46,6 +48,8 @@ SPANS = (
     "may_match",
     "hook",
     "old_hook",
+    "packed",
+    "find_6",
     "dispatch",
     "bytes_in",
     "regex",
@@ -96,6 +100,7 @@ class Probe:
         test, submit = self.capture.session.filter, self.capture._submit_safely
         self.plain = self.module.path_hook(test, submit)
         self.old.may_match, self.old.submit = test.may_match, submit
+        self.packed = self.module.path_hook(packed_filter(test), submit)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.count += 1
@@ -105,7 +110,7 @@ class Probe:
         name = SPANS[self.count // 2 % len(SPANS)]
         self.mark.armed = SPANS[(self.count // 2 + 1) % len(SPANS)] == "dispatch"
         spent = self._span(name, flow)
-        if name not in ("hook", "old_hook"):
+        if name not in ("hook", "old_hook", "packed"):
             self.plain(flow)
         if not self.capture.session.filter.may_match(flow.request.data.path):
             self.spans[name].append(spent)
@@ -134,14 +139,26 @@ class Probe:
             start = clock()
             text = flow.request.data.path.decode("latin-1")
             found = a in text or a in text or a in text or a in text or a in text or a in text
-        elif name in ("hook", "old_hook"):
-            hook = self.plain if name == "hook" else self.old.response
+        elif name in ("hook", "old_hook", "packed"):
+            hook = {"hook": self.plain, "old_hook": self.old.response}.get(name, self.packed)
             start = clock()
             hook(flow)
         elif name == "may_match":
             test = self.capture.session.filter.may_match
             start = clock()
             found = test(flow.request.data.path)
+        elif name == "find_6":
+            a, b, c, d, e, g = self.bytes_anchors
+            start = clock()
+            path = flow.request.data.path
+            found = (
+                path.find(a) >= 0
+                or path.find(b) >= 0
+                or path.find(c) >= 0
+                or path.find(d) >= 0
+                or path.find(e) >= 0
+                or path.find(g) >= 0
+            )
         elif name == "bytes_in":
             a, b, c, d, e, g = self.bytes_anchors
             start = clock()
@@ -164,6 +181,17 @@ class Probe:
         n = min((len(spent) for spent in self.spans.values()), default=0)
         logger.info("qbtrace probe (p50 µs, n>=%d): %s", n, ", ".join(shown))
         self.capture.done()
+
+
+def packed_filter(test: Any) -> Any:
+    """A copy of the path filter whose anchors sit in consecutive memory blocks: allocated
+    right after enough strings of their sizes to have pymalloc open fresh pools."""
+    copy = type(test).__new__(type(test))
+    copy.__dict__.update(test.__dict__)
+    fillers = [[("x" * len(a)).encode().decode() for _ in range(300)] for a in test.anchors]
+    copy.anchors = tuple(a.encode("latin-1").decode("latin-1") for a in test.anchors)
+    del fillers
+    return copy
 
 
 class OldHook:
