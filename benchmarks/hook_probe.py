@@ -11,17 +11,16 @@ work between two flows leaves them. Every other flow goes to the addon untouched
 - `chain`: `flow.request.data.path`; `decode`: that and its latin-1 decode;
 - `one_in`: the decode and one `in` test; `same_6`: six `in` tests of that one anchor (against
   `may_match`'s six anchors: what touching six needles costs);
-- `may_match`: the path test the addon runs (`PathFilter.may_match`);
+- `may_match`: `PathFilter.may_match` called on the path, as the old hook did;
 - `hook`: the addon's whole untimed hook (`path_hook`); `old_hook`: the hook it replaced;
 - `dispatch`: from the end of the `response` hook of an addon just before this one to the
   start of this one (what mitmproxy's addon manager spends to reach one more addon);
-- `packed`: the hook with its anchors in consecutive memory (fresh pymalloc pools);
 - `find_6`, `bytes_in`, `regex`: other path tests on the raw bytes (six `bytes.find`, six
   bytes `in`, the anchors as one bytes regex).
 
 The flow is then handed to the addon's plain hook (the path test, then the copy), so matching
 flows are recorded whatever span they took. Only unrelated flows' spans are kept; at exit
-one line `qbtrace probe (p50 µs): empty 0.31, ...` is logged.
+one line `qbtrace probe (p50 µs, n>=160): empty 0.58, chain 0.80, ...` is logged.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import exceptions, http
 from mitmproxy.addonmanager import Loader
 
 ADDON = Path(__file__).resolve().parent.parent / "addons" / "qbtrace_capture.py"
@@ -48,7 +47,6 @@ SPANS = (
     "may_match",
     "hook",
     "old_hook",
-    "packed",
     "find_6",
     "dispatch",
     "bytes_in",
@@ -94,13 +92,14 @@ class Probe:
 
     def configure(self, updated: set[str]) -> None:
         self.capture.configure(updated)
-        anchors = self.capture.session.filter.anchors or ()
+        anchors = self.capture.session.filter.anchors
+        if anchors is None:
+            raise exceptions.OptionsError("hook_probe: this profile's needles take the regex")
         self.bytes_anchors = tuple(a.encode("latin-1") for a in anchors)
         self.regex_search = re.compile(b"|".join(map(re.escape, self.bytes_anchors))).search
         test, submit = self.capture.session.filter, self.capture._submit_safely
         self.plain = self.module.path_hook(test, submit)
         self.old.may_match, self.old.submit = test.may_match, submit
-        self.packed = self.module.path_hook(packed_filter(test), submit)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.count += 1
@@ -110,7 +109,7 @@ class Probe:
         name = SPANS[self.count // 2 % len(SPANS)]
         self.mark.armed = SPANS[(self.count // 2 + 1) % len(SPANS)] == "dispatch"
         spent = self._span(name, flow)
-        if name not in ("hook", "old_hook", "packed"):
+        if name not in ("hook", "old_hook"):
             self.plain(flow)
         if not self.capture.session.filter.may_match(flow.request.data.path):
             self.spans[name].append(spent)
@@ -139,8 +138,8 @@ class Probe:
             start = clock()
             text = flow.request.data.path.decode("latin-1")
             found = a in text or a in text or a in text or a in text or a in text or a in text
-        elif name in ("hook", "old_hook", "packed"):
-            hook = {"hook": self.plain, "old_hook": self.old.response}.get(name, self.packed)
+        elif name in ("hook", "old_hook"):
+            hook = self.plain if name == "hook" else self.old.response
             start = clock()
             hook(flow)
         elif name == "may_match":
@@ -181,17 +180,6 @@ class Probe:
         n = min((len(spent) for spent in self.spans.values()), default=0)
         logger.info("qbtrace probe (p50 µs, n>=%d): %s", n, ", ".join(shown))
         self.capture.done()
-
-
-def packed_filter(test: Any) -> Any:
-    """A copy of the path filter whose anchors sit in consecutive memory blocks: allocated
-    right after enough strings of their sizes to have pymalloc open fresh pools."""
-    copy = type(test).__new__(type(test))
-    copy.__dict__.update(test.__dict__)
-    fillers = [[("x" * len(a)).encode().decode() for _ in range(300)] for a in test.anchors]
-    copy.anchors = tuple(a.encode("latin-1").decode("latin-1") for a in test.anchors)
-    del fillers
-    return copy
 
 
 class OldHook:
