@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
@@ -522,6 +523,29 @@ def test_a_new_config_rebinds_the_hook_to_its_paths(addon: Any, tmp_path: Path) 
         addon.error(disconnect)
         addon.settle()
     assert addon.session.recorded == 1 and len(addon.session.times.matching) == 1
+
+
+def test_the_benchmark_probe_records_like_the_addon_and_tells_every_span(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """benchmarks/hook_probe.py reaches into the addon (`path_hook`, the session's filter):
+    it must keep loading, recording every OAuth flow and telling each span it times."""
+    monkeypatch.setenv("QBTRACE_TAG_KEY", KEY)
+    spec = importlib.util.spec_from_file_location("hook_probe", ROOT / "benchmarks/hook_probe.py")
+    assert spec is not None and spec.loader is not None
+    probe_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe_module)
+    mark, probe = probe_module.addons
+    with taddons.context(probe) as tctx, caplog.at_level(logging.INFO, "qbtrace"):
+        tctx.configure(probe, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
+        for n in range(4 * len(probe_module.SPANS)):
+            mark.response(tflow.tflow(resp=True))
+            probe.response(token_flow(rt=f"RT1-{n}") if n % 7 == 0 else tflow.tflow(resp=True))
+        probe.done()
+    told = re.search(r"qbtrace probe \(p50 µs, n>=(\d+)\): (.*)", caplog.text)
+    assert told is not None and int(told[1]) >= 1
+    assert [item.split()[0] for item in told[2].split(", ")] == list(probe_module.SPANS)
+    assert probe.capture.session.recorded == len(range(0, 4 * len(probe_module.SPANS), 7))
 
 
 def test_more_than_six_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
