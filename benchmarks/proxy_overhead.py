@@ -1,6 +1,7 @@
 """Cost of the capture addon in a live proxy: mitmdump with and without it, same run.
 
     python benchmarks/proxy_overhead.py [--requests 1000] [--rounds 3] [--flows 20000] [--steps]
+        [--probe] [--token-every 10]
 
 A local addon answers every request inside mitmdump (no upstream), so the figures are
 mitmproxy's own cost plus ours. The client is `requests` over keep-alive connections with
@@ -15,6 +16,13 @@ targets (issue 14: hook ≤ 100 µs per matching flow, ≤ 2 µs per unrelated f
 The in-process figures drive the same hooks back to back: caches stay warm, so they run
 well below the live ones on a loaded 2-core VM. `--steps` adds the recording thread's work
 step by step (warm, and with 8 MB of other data touched between flows, as live).
+
+`--probe` loads the addon through `benchmarks/hook_probe.py`, which times, at the addon's
+place in mitmproxy's dispatch and on every other unrelated flow, an empty span (two clock
+reads: the measurement's floor), each step of the path test, the hook before and after its
+inlining, and mitmproxy's own cost to reach one more addon; the report then gives the
+unrelated flow's p50 next to the floor of the same run. `--token-every 0` sends no token
+request, so the recording thread never starts (its share of the unrelated flow's time).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from urllib3.connection import HTTPConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "addons" / "qbtrace_capture.py"
+PROBE = ROOT / "benchmarks" / "hook_probe.py"
 MITMDUMP = Path(sys.executable).with_name("mitmdump")
 TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 API_URL = "https://quickbooks.api.intuit.com/v3/company/4620816365/query"
@@ -85,7 +94,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tmp: Path, with_addon: bool) -> tuple[subprocess.Popen[str], int]:
+def start(tmp: Path, with_addon: bool, probe: bool) -> tuple[subprocess.Popen[str], int]:
     script = tmp / "answer_all.py"
     script.write_text(ANSWER_ALL)
     port = free_port()
@@ -105,7 +114,8 @@ def start(tmp: Path, with_addon: bool) -> tuple[subprocess.Popen[str], int]:
         str(script),
     ]
     if with_addon:
-        argv += ["-s", str(ADDON), "--set", f"qbtrace_capture={tmp / 'bench.jsonl'}"]
+        script = PROBE if probe else ADDON  # the probe holds the addon and times its steps
+        argv += ["-s", str(script), "--set", f"qbtrace_capture={tmp / 'bench.jsonl'}"]
         argv += ["--set", "qbtrace_timing=true"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QBTRACE_TAG_KEY": "bench"}
     proc = subprocess.Popen(
@@ -126,7 +136,7 @@ def start(tmp: Path, with_addon: bool) -> tuple[subprocess.Popen[str], int]:
         time.sleep(0.05)
 
 
-def drive(port: int, ca: Path, count: int) -> list[float]:
+def drive(port: int, ca: Path, count: int, every: int) -> list[float]:
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would beat `verify`
     session.mount("https://", NoDelayAdapter())
@@ -136,18 +146,18 @@ def drive(port: int, ca: Path, count: int) -> list[float]:
     for i in range(count):
         started = time.perf_counter()
         try:
-            send(session, i)
+            send(session, i, every)
         except requests.ConnectionError:
             # a loaded machine sometimes resets a kept-alive connection: count the re-send
-            send(session, i)
+            send(session, i, every)
         latencies.append(time.perf_counter() - started)
     return latencies
 
 
-def send(session: requests.Session, i: int) -> None:
-    """One request; token requests every 10th, every 20th with a refused token."""
-    if i % 10 == 0:
-        rt = f"RT1-{i}" + ("-bad" if i % 20 == 0 else "")
+def send(session: requests.Session, i: int, every: int) -> None:
+    """One request; a token request every `every`th (none when 0), every other one refused."""
+    if every and i % every == 0:
+        rt = f"RT1-{i}" + ("-bad" if i % (2 * every) == 0 else "")
         data = {"grant_type": "refresh_token", "refresh_token": rt}
         r = session.post(TOKEN_URL, data=data, auth=("ABbench", "secret"))
     else:
@@ -161,14 +171,15 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def round_trip(with_addon: bool, count: int) -> tuple[list[float], float, str]:
+def round_trip(with_addon: bool, args: argparse.Namespace) -> tuple[list[float], float, str]:
     with tempfile.TemporaryDirectory(prefix="qbt-bench-") as name:
         tmp = Path(name)
-        proc, port = start(tmp, with_addon)
+        proc, port = start(tmp, with_addon, args.probe)
+        ca = tmp / "mitmproxy-ca-cert.pem"
         try:
-            drive(port, tmp / "mitmproxy-ca-cert.pem", 50)  # warm up: TLS, certs, imports
+            drive(port, ca, 50, args.token_every)  # warm up: TLS, certs, imports
             started = time.perf_counter()
-            latencies = drive(port, tmp / "mitmproxy-ca-cert.pem", count)
+            latencies = drive(port, ca, args.requests, args.token_every)
             elapsed = time.perf_counter() - started
         finally:
             log = stop(proc)
@@ -288,27 +299,58 @@ def steps(flows: int, cold: bool) -> list[str]:
 
 
 HOOK_TIMES = re.compile(
-    r"in the hook per matching flow [\d.]+/(?P<matching>[\d.]+)/.*?"
+    r"in the hook per matching flow (?:[\d.]+/(?P<matching>[\d.]+)/|-).*?"
     r"per unrelated flow [\d.]+/(?P<unrelated>[\d.]+)/.*?"
-    r"on the recording thread \(CPU\) per matching flow [\d.]+/(?P<thread>[\d.]+)/"
+    r"on the recording thread \(CPU\) per matching flow (?:[\d.]+/(?P<thread>[\d.]+)/|-)"
 )
+PROBE_LINE = re.compile(r"qbtrace probe \(p50 µs, n>=\d+\): (.*)")
 
 
-def against_targets(lines: list[str]) -> list[str]:
-    """The live p50s of every round next to issue 14's targets."""
+def probe_spans(log: str) -> dict[str, float]:
+    """The probe's p50 per span, from its exit line (`hook_probe.py`)."""
+    found = PROBE_LINE.search(log)
+    if found is None:
+        return {}
+    pairs = (item.rsplit(" ", 1) for item in found[1].split(", "))
+    return {name: float(value) for name, value in pairs}
+
+
+def against_targets(lines: list[str], probes: list[dict[str, float]]) -> list[str]:
+    """The live p50s of every round next to issue 14's targets, and the measurement's floor
+    (the probe's empty span) when the probe ran."""
     found = [m for line in lines if (m := HOOK_TIMES.search(line))]
     if not found:
         return ["  (no timing line in mitmdump's output)"]
 
-    def span(name: str) -> str:
-        values = sorted(float(m[name]) for m in found)
-        return f"{values[0]:.1f}-{values[-1]:.1f} µs" if len(values) > 1 else f"{values[0]} µs"
+    def span(values: list[float]) -> str:
+        if not values:
+            return "- (no such flow)"
+        values = sorted(values)
+        return f"{values[0]:.2f}-{values[-1]:.2f} µs" if len(values) > 1 else f"{values[0]} µs"
 
-    return [
-        f"  hook per matching flow, p50 live: {span('matching')} (target ≤ 100 µs)",
-        f"  hook per unrelated flow, p50 live: {span('unrelated')} (target ≤ 2 µs)",
-        f"  recording thread per matching flow, p50 live: {span('thread')} CPU (off the loop)",
+    def p50s(name: str) -> list[float]:
+        return [float(m[name]) for m in found if m[name] is not None]
+
+    said = [
+        f"  hook per matching flow, p50 live: {span(p50s('matching'))} (target ≤ 100 µs)",
+        f"  hook per unrelated flow, p50 live: {span(p50s('unrelated'))} (target ≤ 2 µs)",
+        f"  recording thread per matching flow, p50 live: {span(p50s('thread'))} CPU"
+        " (off the loop)",
     ]
+    if probes and len(probes) == len(found):
+        floors = [probe["empty"] for probe in probes]
+        above = [float(m["unrelated"]) - f for m, f in zip(found, floors, strict=True)]
+        said.append(f"  empty span (two timer reads), p50 live: {span(floors)} (the floor)")
+        said.append(f"  unrelated flow above the floor, per round: {span(above)}")
+    return said
+
+
+def probe_table(probes: list[dict[str, float]]) -> list[str]:
+    """One row per probe span, one column per round."""
+    rows = [f"  {'span':<10}" + "".join(f"  round {n + 1:<3}" for n in range(len(probes)))]
+    for name in probes[0]:
+        rows.append(f"  {name:<10}" + "".join(f"  {p.get(name, 0):7.2f}  " for p in probes))
+    return rows
 
 
 def arguments() -> argparse.Namespace:
@@ -317,6 +359,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of each setup")
     parser.add_argument("--flows", type=int, default=20_000, help="flows driven in-process")
     parser.add_argument("--steps", action="store_true", help="the thread's work step by step")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="load the addon through benchmarks/hook_probe.py: live p50 of an empty span and "
+        "of each step of the unrelated path, at the addon's place in the dispatch",
+    )
+    parser.add_argument(
+        "--token-every",
+        type=int,
+        default=10,
+        metavar="N",
+        help="a token request every Nth request (0: none, so the recording thread never starts)",
+    )
     return parser.parse_args()
 
 
@@ -325,13 +380,16 @@ def main() -> None:
     count = args.requests
     print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     results: dict[bool, list[tuple[list[float], float]]] = {False: [], True: []}
-    hook_lines = []
+    hook_lines, probes = [], []
     for _ in range(args.rounds):
         for with_addon in (False, True):
-            latencies, elapsed, log = round_trip(with_addon, count)
+            latencies, elapsed, log = round_trip(with_addon, args)
             results[with_addon].append((latencies, elapsed))
             hook_lines += re.findall(r"qbtrace: \d+ exchanges recorded.*", log)
-    print(f"{count} requests per round (10% token requests, half failing), {args.rounds} rounds")
+            if with_addon and args.probe:
+                probes.append(probe_spans(log))
+    share = f"a token request every {args.token_every}" if args.token_every else "no token request"
+    print(f"{count} requests per round ({share}, half failing), {args.rounds} rounds")
     for with_addon, name in ((False, "mitmdump"), (True, "mitmdump+addon")):
         for latencies, elapsed in results[with_addon]:
             print(describe(name, latencies, elapsed))
@@ -342,7 +400,10 @@ def main() -> None:
     for line in hook_lines:
         print(f"  {line.partition('addon time (mean/p50/p99 µs): ')[2] or line}")
     print("against the targets:")
-    print("\n".join(against_targets(hook_lines)))
+    print("\n".join(against_targets(hook_lines, probes)))
+    if probes:
+        print("probe spans at the addon's place, unrelated flows, p50 µs live (hook_probe.py):")
+        print("\n".join(probe_table(probes)))
     tokens = args.flows // 10
     print(f"in-process, {args.flows} unrelated and {tokens} token flows (µs mean/p50/p99):")
     for line in in_process(args.flows):

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
@@ -42,7 +43,7 @@ from qbtrace.providers import DEFAULT
 from qbtrace.redact import Redactor
 from qbtrace.sources import read_input
 from qbtrace.sources.mitm import flow_parts
-from qbtrace.sources.prefilter import path_anchors
+from qbtrace.sources.prefilter import PathFilter, path_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "addons" / "qbtrace_capture.py"
@@ -470,6 +471,81 @@ def test_path_anchors_let_every_wanted_path_through(disconnect: tuple[str, ...])
     quickbooks = path_anchors(Profile(providers=(DEFAULT,)).needles)
     assert quickbooks is not None
     assert set(quickbooks) == {"/oauth2", "code=", "realmId="}
+
+
+UNRELATED_PATHS = [
+    b"/",
+    b"/v3/company/4620816365/query?query=select+%2A+from+Invoice&minorversion=65",
+    b"/api/v2/users?id=3&fields=name",
+    b"/static/tok/en.js",
+    b"/\xff\xfe/caf\xc3\xa9?q=%00",
+]
+MANY_DISCONNECTS = tuple(f"https://{c}.example/{c * 6}" for c in "vwxyz")
+
+
+@pytest.mark.parametrize(
+    "disconnect", [(), ("https://app.example/qbo/disconnect",), MANY_DISCONNECTS]
+)
+def test_the_hook_submits_exactly_the_flows_whose_path_may_match(
+    disconnect: tuple[str, ...],
+) -> None:
+    test = PathFilter(Profile(disconnect_urls=disconnect))
+    assert (test.anchors is None) == (disconnect == MANY_DISCONNECTS)  # both branches run
+    paths = [*UNRELATED_PATHS]
+    for needle in Profile(disconnect_urls=disconnect).needles:
+        raw = needle.encode()
+        paths += [raw, b"/pre" + raw + b"?x=1", b"/a?b=" + raw[1:], raw[:-1]]
+    flows = []
+    for path in paths:
+        flow = tflow.tflow(resp=True)
+        flow.request.data.path = path
+        flows.append(flow)
+    submitted: list[http.HTTPFlow] = []
+    hook = load_addon().path_hook(test, submitted.append)
+    for flow in flows:
+        hook(flow)
+    expected = [f for f in flows if test.may_match(f.request.data.path)]
+    assert submitted == expected
+    assert len(UNRELATED_PATHS) <= len(flows) - len(expected) < len(flows)
+
+
+def test_a_new_config_rebinds_the_hook_to_its_paths(addon: Any, tmp_path: Path) -> None:
+    config = tmp_path / "qbtrace.toml"
+    config.write_text('[app]\ndisconnect_urls = ["https://app.example/qbo/zzzzzz"]\n')
+    disconnect = tflow.tflow(resp=True)
+    disconnect.request = http.Request.make("GET", "https://app.example/qbo/zzzzzz?realmId=1")
+    disconnect.request.data.path = b"/qbo/zzzzzz"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
+        addon.response(disconnect)  # no needle of the built-in profile: not even copied
+        assert not addon.session.pending and len(addon.session.times.unrelated) == 1
+        tctx.configure(addon, qbtrace_config=str(config))
+        addon.error(disconnect)
+        addon.settle()
+    assert addon.session.recorded == 1 and len(addon.session.times.matching) == 1
+
+
+def test_the_benchmark_probe_records_like_the_addon_and_tells_every_span(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """benchmarks/hook_probe.py reaches into the addon (`path_hook`, the session's filter):
+    it must keep loading, recording every OAuth flow and telling each span it times."""
+    monkeypatch.setenv("QBTRACE_TAG_KEY", KEY)
+    spec = importlib.util.spec_from_file_location("hook_probe", ROOT / "benchmarks/hook_probe.py")
+    assert spec is not None and spec.loader is not None
+    probe_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe_module)
+    mark, probe = probe_module.addons
+    with taddons.context(probe) as tctx, caplog.at_level(logging.INFO, "qbtrace"):
+        tctx.configure(probe, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
+        for n in range(4 * len(probe_module.SPANS)):
+            mark.response(tflow.tflow(resp=True))
+            probe.response(token_flow(rt=f"RT1-{n}") if n % 7 == 0 else tflow.tflow(resp=True))
+        probe.done()
+    told = re.search(r"qbtrace probe \(p50 µs, n>=(\d+)\): (.*)", caplog.text)
+    assert told is not None and int(told[1]) >= 1
+    assert [item.split()[0] for item in told[2].split(", ")] == list(probe_module.SPANS)
+    assert probe.capture.session.recorded == len(range(0, 4 * len(probe_module.SPANS), 7))
 
 
 def test_more_than_six_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
