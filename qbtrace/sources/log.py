@@ -73,9 +73,9 @@ READER = Reader(InputKind.LOG, "an application log", _recognise, _read, _to_har)
 def read_streamed(
     path: Path, source: str, profile: Profile, redactor: Redactor, zone: tzinfo | None = None
 ) -> Input | None:
-    """A regular file that starts like an application log, read as a stream (a big plain
-    one in two halves at once, `logs.halves`); None when it is not one (then `load` and the
-    registry decide, and say what is wrong)."""
+    """A regular file that starts like an application log: a plain one scanned on its
+    mapping (a big one in two halves at once, `logs.halves`), else read as a stream; None
+    when it is not one (then `load` and the registry decide, and say what is wrong)."""
     with stream(path, source) as pieces:
         if pieces is None:
             return None

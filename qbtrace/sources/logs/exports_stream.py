@@ -1,0 +1,210 @@
+"""A JSON log export read event by event, in memory bounded by a few pieces, not by the file.
+
+`exports.records` decodes a document whole: a 1 GB `aws logs filter-log-events` output (or a
+GCP array, a Datadog API dump) would take several times its size in Python objects. Here
+the document is read as a stream of pieces: the list of events is found at its start (a
+top-level array, or an object whose first member is one of `exports.LIST_KEYS`; anything
+else is left to the whole read), and each event's end is found without decoding it: the
+first `}` followed by `,` or `]` that closes a valid JSON value (`msgspec.Raw` checks the
+bytes without building objects; a valid object has exactly one end). Only the events whose
+bytes hold a needle of `driver.NEEDLES` (or a `\\u` escape, which may spell one) are
+decoded. What follows the list is decoded whole, as the rest of the document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import tzinfo
+from typing import Any
+
+import ahocorasick_rs
+import msgspec
+
+from qbtrace.errors import InputError
+from qbtrace.sources.logs.driver import LONGEST, NEEDLES, Tally
+from qbtrace.sources.logs.exports import LIST_KEYS
+from qbtrace.sources.logs.hits import Record
+from qbtrace.sources.logs.wrappers import from_object
+
+OPENING = re.compile(
+    rb'\s*(?:\[|\{\s*"(' + b"|".join(k.encode() for k in LIST_KEYS) + rb')"\s*:\s*\[)'
+)
+OBJECT_END = re.compile(rb"\}\s*[,\]]")
+VALUE_END = re.compile(rb"\s*[,\]]")
+SPACE = re.compile(rb"\s*")
+MARKS = ahocorasick_rs.BytesAhoCorasick([*NEEDLES, b"\\u"])
+KEEP = 1 << 20
+"""Consumed bytes kept before the buffer is cut (a cut copies what is left)."""
+RAW = msgspec.json.Decoder(msgspec.Raw)
+
+
+def opening(head: bytes) -> str | None:
+    """The list's key (`""` for a top-level array) when the head opens a list of events the
+    stream can read, else None (read the document whole)."""
+    found = OPENING.match(head)
+    if found is None:
+        return None
+    return found.group(1).decode() if found.group(1) else ""
+
+
+def stream_records(
+    pieces: Iterable[bytes], source: str, zone: tzinfo, tally: Tally
+) -> Iterator[Record]:
+    """The events of the export that may mention a token request, as records (the line of
+    each event's `{` its index); `tally` gets the document's lines once it is read."""
+    buf = _Buffer(iter(pieces), source)
+    buf.fill(1 << 16)
+    found = OPENING.match(buf.data)
+    if found is None:
+        raise InputError("not a JSON log export this reader streams", source=source)
+    key = found.group(1).decode() if found.group(1) else ""
+    pos = buf.skip_space(found.end())
+    empty = buf.at(pos) == b"]"
+    while not empty:
+        end = buf.item_end(pos)
+        if buf.marked(pos, end):
+            record = _record(buf, pos, end, zone)
+            if record is not None:
+                yield record
+        pos = buf.skip_space(end)
+        sep = buf.at(pos)
+        if sep == b"]":
+            pos += 1
+            break
+        if sep != b",":
+            raise buf.damaged(pos, "an event is not followed by `,` or `]`")
+        pos = buf.skip_space(pos + 1)
+    _rest(buf, pos + 1 if empty else pos, key)
+    tally.lines = buf.lines_to_end()
+
+
+def _record(buf: _Buffer, start: int, end: int, zone: tzinfo) -> Record | None:
+    item: Any = msgspec.json.decode(buf.view(start, end))
+    if not isinstance(item, Mapping):
+        return None
+    if isinstance(item.get("attributes"), Mapping) and "message" not in item:
+        item = item["attributes"]
+    return from_object(buf.line_of(start), item, zone)
+
+
+def _rest(buf: _Buffer, pos: int, key: str) -> None:
+    """What follows the list: nothing for an array; for an object its other members, which
+    must make valid JSON and hold no list of events that the whole read would prefer."""
+    rest = buf.rest(pos)
+    if not key:
+        if rest.strip():
+            raise buf.damaged(pos, "bytes after the array of events")
+        return
+    try:
+        doc = msgspec.json.decode(b'{"":0' + rest)
+    except msgspec.DecodeError as exc:
+        raise InputError(f"not a JSON log export ({exc})", source=buf.source) from None
+    preferred = LIST_KEYS[: LIST_KEYS.index(key)]
+    if isinstance(doc, dict) and any(isinstance(doc.get(k), list) for k in preferred):
+        raise InputError("a JSON export with more than one list of log events", source=buf.source)
+
+
+class _Buffer:
+    """The document's bytes from `base` on, read piece by piece; positions are absolute."""
+
+    def __init__(self, pieces: Iterator[bytes], source: str) -> None:
+        self.pieces, self.source = pieces, source
+        self.data = b""
+        self.base = 0
+        self.ended = False
+        self.lines = 0
+        """Newlines before `counted`."""
+        self.counted = 0
+        self.marks: list[int] = []
+        self.marked_upto = 0
+        self.mark_index = 0
+
+    def more(self, keep_from: int) -> bool:
+        """Read the next piece, dropping the bytes before `keep_from` (less KEEP)."""
+        piece = next(self.pieces, b"")
+        if not piece:
+            self.ended = True
+            return False
+        cut = keep_from - KEEP - self.base
+        if cut > 0:
+            if self.counted < self.base + cut:  # the newlines of the bytes dropped
+                self.line_of(self.base + cut)
+            self.data = self.data[cut:]
+            self.base += cut
+        self.data += piece
+        return True
+
+    def fill(self, size: int) -> None:
+        while len(self.data) < size and self.more(0):
+            pass
+
+    def at(self, pos: int) -> bytes:
+        while pos - self.base >= len(self.data) and self.more(pos):
+            pass
+        return self.data[pos - self.base : pos - self.base + 1]
+
+    def view(self, start: int, end: int) -> memoryview:
+        return memoryview(self.data)[start - self.base : end - self.base]
+
+    def skip_space(self, pos: int) -> int:
+        while True:
+            got = SPACE.match(self.data, pos - self.base)
+            assert got is not None
+            end = got.end() + self.base
+            if end - self.base < len(self.data) or not self.more(pos):
+                return end
+            pos = end
+
+    def item_end(self, start: int) -> int:
+        """Just past the event starting at `start` (an object, or any JSON value)."""
+        ends = OBJECT_END if self.at(start) == b"{" else VALUE_END
+        search = start
+        while True:
+            got = ends.search(self.data, search - self.base)
+            if got is None:
+                if not self.more(start):
+                    raise self.damaged(start, "an event that does not end")
+                continue
+            end = got.end() - 1 + self.base  # before the `,` or `]`
+            try:
+                RAW.decode(self.view(start, end))
+            except msgspec.DecodeError:
+                search = got.start() + 1 + self.base
+                continue
+            return end
+
+    def marked(self, start: int, end: int) -> bool:
+        """Whether a needle (or a `\\u` escape) starts in [start, end)."""
+        if end > self.marked_upto:
+            view = self.view(start, self.base + len(self.data))
+            self.marks = [start + at for _, at, _ in MARKS.find_matches_as_indexes(view)]
+            view.release()
+            # a needle may cross the end: the next search starts before it
+            self.marked_upto = self.base + len(self.data) - (0 if self.ended else LONGEST)
+            self.mark_index = 0
+        marks, n = self.marks, self.mark_index
+        while n < len(marks) and marks[n] < start:
+            n += 1
+        self.mark_index = n
+        return n < len(marks) and marks[n] < end
+
+    def line_of(self, pos: int) -> int:
+        """Newlines before `pos` (at or after the last position asked)."""
+        self.lines += self.data.count(b"\n", self.counted - self.base, pos - self.base)
+        self.counted = pos
+        return self.lines
+
+    def rest(self, pos: int) -> bytes:
+        """Every byte from `pos` to the end of the document."""
+        while self.more(pos):
+            pass
+        return self.data[pos - self.base :]
+
+    def lines_to_end(self) -> int:
+        end = self.base + len(self.data)
+        last = self.data[-1:]
+        return self.line_of(end) + (bool(last) and last != b"\n")
+
+    def damaged(self, pos: int, what: str) -> InputError:
+        return InputError(f"not a JSON log export ({what}, byte {pos})", source=self.source)
