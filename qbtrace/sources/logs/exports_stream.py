@@ -33,6 +33,7 @@ OPENING = re.compile(
 OBJECT_END = re.compile(rb"\}\s*[,\]]")
 VALUE_END = re.compile(rb"\s*[,\]]")
 SPACE = re.compile(rb"\s*")
+SEPARATOR = re.compile(rb"\s*+([,\]])\s*+")
 MARKS = ahocorasick_rs.BytesAhoCorasick([*NEEDLES, b"\\u"])
 KEEP = 1 << 20
 """Consumed bytes kept before the buffer is cut (a cut copies what is left)."""
@@ -67,6 +68,12 @@ def stream_records(
             record = _record(buf, pos, end, zone)
             if record is not None:
                 yield record
+        got = SEPARATOR.match(buf.data, end - buf.base)
+        if got is not None and got.end() < len(buf.data):  # the common case, in one match
+            pos = got.end() + buf.base
+            if got.group(1) == b"]":
+                break
+            continue
         pos = buf.skip_space(end)
         sep = buf.at(pos)
         if sep == b"]":
