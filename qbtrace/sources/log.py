@@ -131,7 +131,9 @@ def stream(path: Path, source: str) -> Iterator[Iterator[bytes] | None]:
         from qbtrace.sources.logs.driver import file_pieces, newline_pieces
 
         if zipped:
-            yield newline_pieces(blocks, head)
+            from qbtrace.sources.logs.unzip import inflated_elsewhere
+
+            yield newline_pieces(inflated_elsewhere(blocks, source), head)
         else:
             yield file_pieces(_Reading(handle, source), head)
 

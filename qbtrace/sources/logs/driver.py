@@ -247,10 +247,11 @@ def file_pieces(handle: Readable, head: bytes = b"") -> Iterator[bytes]:
         yield block
 
 
-def newline_pieces(blocks: Iterable[bytes], head: bytes = b"") -> Iterator[bytes]:
+def newline_pieces(blocks: Iterable[bytes | bytearray], head: bytes = b"") -> Iterator[bytes]:
     """Re-cut blocks of any size into pieces of about WINDOW bytes that end at a newline,
     the rest of a line carried forward (each byte copied once)."""
-    parts, size = ([head], len(head)) if head else ([], 0)
+    parts: list[bytes | bytearray] = [head] if head else []
+    size = len(head)
     for block in blocks:
         parts.append(block)
         size += len(block)
