@@ -4,11 +4,14 @@
 GCP array, a Datadog API dump) would take several times its size in Python objects. Here
 the document is read as a stream of pieces: the list of events is found at its start (a
 top-level array, or an object whose first member is one of `exports.LIST_KEYS`; anything
-else is left to the whole read), and each event's end is found without decoding it: the
-first `}` followed by `,` or `]` that closes a valid JSON value (`msgspec.Raw` checks the
-bytes without building objects; a valid object has exactly one end). Only the events whose
-bytes hold a needle of `driver.NEEDLES` (or a `\\u` escape, which may spell one) are
-decoded. What follows the list is decoded whole, as the rest of the document.
+else is left to the whole read). The events in the bytes read are split and checked by one
+msgspec decode of the run up to the last `},` (`list[msgspec.Raw]`: each event's exact
+bytes, no objects built) and walked by their lengths; the event a piece cuts (or a run
+that does not decode: its `},` was inside a string) is read alone, its end the first `}`
+before `,` or `]` that closes a valid JSON value (a valid object has exactly one end).
+Only the events whose bytes hold a needle of `driver.NEEDLES` (or a `\\u` escape, which
+may spell one) are decoded. What follows the list is decoded whole, as the rest of the
+document.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import ahocorasick_rs
 import msgspec
 
 from qbtrace.errors import InputError
-from qbtrace.sources.logs.driver import LONGEST, NEEDLES, Tally
+from qbtrace.sources.logs.driver import NEEDLES, Tally
 from qbtrace.sources.logs.exports import LIST_KEYS
 from qbtrace.sources.logs.hits import Record
 from qbtrace.sources.logs.wrappers import from_object
@@ -38,6 +41,8 @@ MARKS = ahocorasick_rs.BytesAhoCorasick([*NEEDLES, b"\\u"])
 KEEP = 1 << 20
 """Consumed bytes kept before the buffer is cut (a cut copies what is left)."""
 RAW = msgspec.json.Decoder(msgspec.Raw)
+RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+BULK_PAUSE = 1000
 
 
 def opening(head: bytes) -> str | None:
@@ -62,7 +67,13 @@ def stream_records(
     key = found.group(1).decode() if found.group(1) else ""
     pos = buf.skip_space(found.end())
     empty = buf.at(pos) == b"]"
+    calm = 0  # events to read one by one after a run that did not decode
     while not empty:
+        if calm <= 0:
+            pos, records, ran = _run(buf, pos, zone)
+            yield from records
+            calm = 0 if ran else BULK_PAUSE
+        calm -= 1
         end = buf.item_end(pos)
         if buf.marked(pos, end):
             record = _record(buf, pos, end, zone)
@@ -86,8 +97,52 @@ def stream_records(
     tally.lines = buf.lines_to_end()
 
 
+def _run(buf: _Buffer, pos: int, zone: tzinfo) -> tuple[int, list[Record], bool]:
+    """The whole events from `pos` to the last `},` of the bytes read, split and checked by
+    one msgspec decode (`list[Raw]`: each event's exact bytes, nothing built), then walked
+    by their lengths: where the next event starts is one match of the separator. Returns
+    where the run stopped, its marked events' records, and whether a run was read."""
+    data, base = buf.data, buf.base
+    end = data.rfind(b"},", pos - base)
+    raws: list[msgspec.Raw] | None = None
+    for _ in range(3):  # a `},` inside a string or a nested object: try an earlier one
+        if end < 0:
+            return pos, [], True  # no whole event in the bytes read: one by one
+        try:
+            raws = RAWS.decode(b"[" + data[pos - base : end + 1] + b"]")
+            break
+        except msgspec.DecodeError:
+            end = data.rfind(b"},", pos - base, end)
+    if raws is None:
+        return pos, [], False
+    records: list[Record] = []
+    at = pos - base
+    view = buf.view(pos, end + 1 + base)
+    marks = [m + at for _, m, _ in MARKS.find_matches_as_indexes(view)]  # relative to data
+    view.release()
+    marks.append(len(data))
+    k = 0
+    for raw in raws:
+        stop = at + len(raw)
+        if marks[k] < stop:  # a needle in this event (none lie between events)
+            item: Any = msgspec.json.decode(raw)
+            record = _from_item(buf, at + base, item, zone)
+            if record is not None:
+                records.append(record)
+            while marks[k] < stop:
+                k += 1
+        got = SEPARATOR.match(data, stop)
+        assert got is not None and got.group(1) == b","  # what the decode checked
+        at = got.end()
+    return at + base, records, True
+
+
 def _record(buf: _Buffer, start: int, end: int, zone: tzinfo) -> Record | None:
     item: Any = msgspec.json.decode(buf.view(start, end))
+    return _from_item(buf, start, item, zone)
+
+
+def _from_item(buf: _Buffer, start: int, item: Any, zone: tzinfo) -> Record | None:
     if not isinstance(item, Mapping):
         return None
     if isinstance(item.get("attributes"), Mapping) and "message" not in item:
@@ -123,9 +178,6 @@ class _Buffer:
         self.lines = 0
         """Newlines before `counted`."""
         self.counted = 0
-        self.marks: list[int] = []
-        self.marked_upto = 0
-        self.mark_index = 0
 
     def more(self, keep_from: int) -> bool:
         """Read the next piece, dropping the bytes before `keep_from` (less KEEP)."""
@@ -183,18 +235,10 @@ class _Buffer:
 
     def marked(self, start: int, end: int) -> bool:
         """Whether a needle (or a `\\u` escape) starts in [start, end)."""
-        if end > self.marked_upto:
-            view = self.view(start, self.base + len(self.data))
-            self.marks = [start + at for _, at, _ in MARKS.find_matches_as_indexes(view)]
-            view.release()
-            # a needle may cross the end: the next search starts before it
-            self.marked_upto = self.base + len(self.data) - (0 if self.ended else LONGEST)
-            self.mark_index = 0
-        marks, n = self.marks, self.mark_index
-        while n < len(marks) and marks[n] < start:
-            n += 1
-        self.mark_index = n
-        return n < len(marks) and marks[n] < end
+        view = self.view(start, end)
+        found = bool(MARKS.find_matches_as_indexes(view))
+        view.release()
+        return found
 
     def line_of(self, pos: int) -> int:
         """Newlines before `pos` (at or after the last position asked)."""
