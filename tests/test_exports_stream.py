@@ -141,3 +141,15 @@ def test_an_export_whose_list_is_not_first_is_read_whole() -> None:
     assert exports_stream.opening(data) is None
     item = read_log(data, "cw.json", Profile(), Redactor(b"k"), UTC)
     assert len(item.exchanges) == 1
+
+
+def test_values_that_are_not_events_are_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An array with strings, numbers and arrays among its events (no `},` to split on for
+    a long stretch): the events' records, read one by one there."""
+    monkeypatch.setattr(exports_stream, "SMALL_TAIL", 8)
+    events = [{"timestamp": 1, "message": m} for m in MESSAGES]
+    data = json.dumps([*(["invalid_grant", 7, [1, {"a": 2}]] * 400), *events]).encode()
+    expected = [text for _, text in whole(data)]
+    got, lines = streamed(data, 4096)
+    assert [text for _, text in got] == expected and len(expected) >= 4
+    assert lines == 1

@@ -43,6 +43,8 @@ KEEP = 1 << 20
 RAW = msgspec.json.Decoder(msgspec.Raw)
 RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 BULK_PAUSE = 1000
+"""Events read one by one after a run that could not be split, before trying again."""
+SMALL_TAIL = 1 << 16
 
 
 def opening(head: bytes) -> str | None:
@@ -106,8 +108,9 @@ def _run(buf: _Buffer, pos: int, zone: tzinfo) -> tuple[int, list[Record], bool]
     end = data.rfind(b"},", pos - base)
     raws: list[msgspec.Raw] | None = None
     for _ in range(3):  # a `},` inside a string or a nested object: try an earlier one
-        if end < 0:
-            return pos, [], True  # no whole event in the bytes read: one by one
+        if end < 0:  # no `},` left: at the end of the bytes read, the next piece has one;
+            # in many bytes, the events are not objects: one by one for a while
+            return pos, [], len(data) - (pos - base) < SMALL_TAIL
         try:
             raws = RAWS.decode(b"[" + data[pos - base : end + 1] + b"]")
             break
