@@ -3,6 +3,7 @@
     python benchmarks/logs.py                  # a 1 GB log (issue 11)
     python benchmarks/logs.py --size 200       # 200 MB
     python benchmarks/logs.py --size 200 --gzip
+    python benchmarks/logs.py --size 200 --export 200   # and a CloudWatch export of it
 
 The log is generated: realistic noise in mixed formats (Python `logging` lines, pino JSON,
 access-log lines, Node SDK winston lines about API calls, a few tracebacks without tokens),
@@ -179,6 +180,37 @@ def generate(path: Path, size: int, seed: int = 11) -> int:
     return tokens
 
 
+def cloudwatch(log: Path, path: Path, size: int) -> int:
+    """Write about `size` bytes of `aws logs filter-log-events` output (the AWS CLI's 4-space
+    indent), one event per line of `log` (read again from its start as often as needed);
+    returns how many events hold a token line's needle."""
+    written, marked, n = 0, 0, 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write('{\n    "events": [\n')
+        while written < size:
+            with log.open(encoding="utf-8") as lines:
+                for line in lines:
+                    message = line.rstrip("\n")
+                    marked += "invalid_" in message or "bearer" in message
+                    stamp = T0 * 1000 + n * 37
+                    event = (
+                        (",\n" if n else "") + "        {\n"
+                        f'            "logStreamName": "2026/11/24/[$LATEST]{n % 7:032x}",\n'
+                        f'            "timestamp": {stamp},\n'
+                        f'            "message": {json.dumps(message)},\n'
+                        f'            "ingestionTime": {stamp + 250},\n'
+                        f'            "eventId": "{n:056d}"\n'
+                        "        }"
+                    )
+                    out.write(event)
+                    written += len(event)
+                    n += 1
+                    if written >= size:
+                        break
+        out.write('\n    ],\n    "searchedLogStreams": []\n}\n')
+    return marked
+
+
 def measure(argv: list[str]) -> tuple[float, float, str, float]:
     """Seconds and peak RSS (MB) of one child process, its output, and the CPU seconds it
     and the children it waited for used (steadier than wall time on a loaded machine)."""
@@ -211,8 +243,15 @@ def main() -> None:
     parser.add_argument(
         "--one-process", action="store_true", help="also qbtrace without the two halves"
     )
+    parser.add_argument(
+        "--export",
+        type=int,
+        default=0,
+        metavar="MB",
+        help="also a CloudWatch filter-log-events export of about MB megabytes of the log",
+    )
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    print(f"load average {_load()} on {os.cpu_count()} cores", flush=True)
     work = Path(tempfile.mkdtemp(prefix="qbtrace-logs-"))
     try:
         path = work / "app.log"
@@ -256,20 +295,36 @@ def main() -> None:
                 shutil.copyfileobj(src, dst, 16 * MB)
             gz = [py, "-m", "qbtrace", "analyze", str(packed), "--format", "json", "-o", os.devnull]
             rows.append(("qbtrace analyze .gz", best(gz, args.repeat)))
-        _report(rows, size)
+        sizes = [size] * len(rows)
+        if args.export:
+            doc = work / "cloudwatch.json"
+            marked = cloudwatch(path, doc, args.export * MB)
+            path.unlink()  # the disk holds one big file at a time
+            doc_mb = doc.stat().st_size / MB
+            print(f"export: {doc_mb:,.0f} MB, {marked:,} events with a token needle")
+            cw = [py, "-m", "qbtrace", "analyze", str(doc), "--format", "json", "-o", os.devnull]
+            rows.append(("qbtrace analyze export", best(cw, args.repeat)))
+            sizes.append(doc_mb)
+        _report(rows, sizes)
+        print(f"load average {_load()} at the end")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _report(rows: list[tuple[str, tuple[float, float, str, float]]], size: float) -> None:
-    text_scan = rows[0][1][0]
+def _load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def _report(rows: list[tuple[str, tuple[float, float, str, float]]], sizes: list[float]) -> None:
+    """One line a run; `vs text scan` compares MB/s (the export is another file)."""
+    text_rate = sizes[0] / rows[0][1][0]
     print(
-        f"{'run':<22}{'seconds':>9}{'MB/s':>9}{'peak RSS MB':>13}{'vs text scan':>14}{'CPU s':>8}"
+        f"{'run':<24}{'seconds':>9}{'MB/s':>9}{'peak RSS MB':>13}{'vs text scan':>14}{'CPU s':>8}"
     )
-    for name, (seconds, rss, _, cpu) in rows:
+    for (name, (seconds, rss, _, cpu)), size in zip(rows, sizes, strict=True):
         print(
-            f"{name:<22}{seconds:>9.2f}{size / seconds:>9.0f}{rss:>13.0f}"
-            f"{text_scan / seconds:>13.1f}x{cpu:>8.2f}"
+            f"{name:<24}{seconds:>9.2f}{size / seconds:>9.0f}{rss:>13.0f}"
+            f"{size / seconds / text_rate:>13.1f}x{cpu:>8.2f}"
         )
 
 

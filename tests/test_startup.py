@@ -21,8 +21,16 @@ atexit.register(lambda: open(listing, "w").write(json.dumps(sorted(sys.modules))
 from qbtrace.cli import main
 main()
 """
-HEAVY = ("polars", "jinja2", "mitmproxy", "qbtrace.table", "qbtrace.render.html")
-"""What `analyze --format json|text` never needs: frames, templates, flow files."""
+HEAVY = (
+    "polars",
+    "jinja2",
+    "mitmproxy",
+    "qbtrace.table",
+    "qbtrace.render.html",
+    "concurrent.futures.process",
+)
+"""What `analyze --format json|text` never needs: frames, templates, flow files, the
+process pool of `--jobs`."""
 LOG_READER = "qbtrace.sources.logs"
 SUPERSEDED = GOLDEN / "refresh_token_superseded.har"
 

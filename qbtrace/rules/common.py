@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
@@ -11,6 +12,9 @@ from qbtrace.model import Confidence, Evidence, Exchange, Match, Role
 from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Secret
+
+if TYPE_CHECKING:
+    from qbtrace.rules.from_logs import Near
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,8 @@ class Context:
     failure: TokenRequest
     cluster: tuple[TokenRequest, ...] = ()
     """Other failures of unrelated lineages close in time (for provider_outage)."""
+    near: Near | None = None
+    """The lineage's requests by company, when `classify` built it (`from_logs.index`)."""
 
     @property
     def provider(self) -> Provider:

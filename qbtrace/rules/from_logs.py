@@ -13,10 +13,15 @@ taken as one app's, and the notes say so.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from qbtrace.events import TokenRequest
-from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Match
+from qbtrace.lineage import Lineage
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Confidence, Evidence, Kind, Match
 from qbtrace.rules.common import Context, cite, grant_error, hinted, match, span
 
 AT_ONCE = 2.0
@@ -47,9 +52,53 @@ def _what(r: TokenRequest) -> str:
     return f"company {name}" if name else "a connection (the log names no company)"
 
 
+@dataclass(frozen=True, slots=True)
+class Near:
+    """A lineage's requests by kind and company, for `_near` to visit only the failure's
+    company instead of every request within LOOK_BACK (`classify` builds it once)."""
+
+    starts: list[float]
+    seqs: dict[tuple[Kind, str | None], list[int]]
+
+
+def index(lineage: Lineage) -> Near | None:
+    """The index of a lineage whose requests are in start order, each at its `seq` (a batch
+    analysis); None otherwise (then `_near` walks the requests)."""
+    requests = lineage.requests
+    starts = [r.start for r in requests]
+    if any(r.seq != n for n, r in enumerate(requests)) or any(
+        b < a for a, b in itertools.pairwise(starts)
+    ):
+        return None
+    seqs: dict[tuple[Kind, str | None], list[int]] = defaultdict(list)
+    for r in requests:
+        seqs[(r.x.kind, company(r))].append(r.seq)
+    return Near(starts, dict(seqs))
+
+
 def _near(ctx: Context, before: float, after: float = 0.0) -> Iterator[TokenRequest]:
     """Token requests of the failure's company that started at most `before` seconds before
     it or `after` seconds after it, nearest first on each side (earlier ones first)."""
+    near = ctx.near
+    if near is None:
+        yield from _walk(ctx, before, after)
+        return
+    f, requests = ctx.failure, ctx.lineage.requests
+    seqs = near.seqs.get((f.x.kind, company(f)), [])
+    # what `_walk` visits: LOOK_BACK requests either side, up to the first one out of time
+    lo = max(f.seq - LOOK_BACK, 0, bisect.bisect_left(near.starts, f.start - before))
+    for k in range(bisect.bisect_left(seqs, f.seq) - 1, -1, -1):
+        if seqs[k] < lo:
+            break
+        yield requests[seqs[k]]
+    hi = min(f.seq + LOOK_BACK, len(requests), bisect.bisect_right(near.starts, f.start + after))
+    for k in range(bisect.bisect_right(seqs, f.seq), len(seqs)):
+        if seqs[k] >= hi:
+            break
+        yield requests[seqs[k]]
+
+
+def _walk(ctx: Context, before: float, after: float) -> Iterator[TokenRequest]:
     f = ctx.failure
     requests = ctx.lineage.requests
     mine = company(f)

@@ -11,6 +11,7 @@ record's first line, tagged like any capture (`hits.to_exchange`).
 from __future__ import annotations
 
 import itertools
+import mmap
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from qbtrace.redact import Redactor
 from qbtrace.sources.log import FLOW_HEAD, HAR_HEAD
 from qbtrace.sources.logs import (
     exports,
+    exports_stream,
     fields,
     generic,
     sdk_airbyte,
@@ -35,6 +37,7 @@ from qbtrace.sources.logs import (
 )
 from qbtrace.sources.logs.driver import NEEDLES, Span, Tally, buffer_pieces, spans_of
 from qbtrace.sources.logs.hits import Hit, Record, to_exchange
+from qbtrace.sources.logs.mapped import mapped_spans
 from qbtrace.sources.logs.stamps import STAMP, zone_name
 from qbtrace.sources.logs.wrappers import PREFIX, json_line, plain
 
@@ -96,11 +99,22 @@ def read_log_pieces(
     if not exports.is_document(first[:65536]):
         part = scan(itertools.chain([first], stream), source, profile, redactor, zone)
         return to_input(part, source, zone)
-    whole = b"".join(itertools.chain([first], stream))
-    records = (r for r in exports.records(whole, source, zone) if _mentions(r.text))
-    found = [_reading(rec, 0, 0, source, profile, redactor) for rec in records]
+    pieces = itertools.chain([first], stream)
+    tally = Tally()
+    if exports_stream.opening(first[:65536]) is not None:
+        streamed = exports_stream.stream_records(pieces, source, zone, tally)
+        found = _read_records(streamed, source, profile, redactor)
+        return to_input(Part(tally.lines, found), source, zone)
+    whole = b"".join(pieces)  # an export of another shape: decoded whole
+    found = _read_records(exports.records(whole, source, zone), source, profile, redactor)
     lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
     return to_input(Part(lines, found), source, zone)
+
+
+def _read_records(
+    records: Iterable[Record], source: str, profile: Profile, redactor: Redactor
+) -> list[Found]:
+    return [_reading(r, 0, 0, source, profile, redactor) for r in records if _mentions(r.text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +152,36 @@ def scan(
 ) -> Part:
     """Every record of the pieces (`spans_of`, which says what the context is), read."""
     tally = Tally()
-    found = [
-        _reading(_record(span, zone), span.at, span.stop, source, profile, redactor)
-        for span in spans_of(pieces, tally, behind, ahead, skip_before)
-    ]
+    found = _found(
+        spans_of(pieces, tally, behind, ahead, skip_before), source, profile, redactor, zone
+    )
     return Part(tally.lines, found)
+
+
+def scan_mapped(
+    data: mmap.mmap,
+    lo: int,
+    hi: int,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo,
+    skip_before: int = -1,
+) -> Part:
+    """`scan` of the part data[lo:hi] of a mapped log file (`mapped`: the file is the
+    context, positions are relative to `lo`)."""
+    tally = Tally()
+    found = _found(mapped_spans(data, lo, hi, tally, skip_before), source, profile, redactor, zone)
+    return Part(tally.lines, found)
+
+
+def _found(
+    spans: Iterable[Span], source: str, profile: Profile, redactor: Redactor, zone: tzinfo
+) -> list[Found]:
+    return [
+        _reading(_record(span, zone), span.at, span.stop, source, profile, redactor)
+        for span in spans
+    ]
 
 
 def _reading(

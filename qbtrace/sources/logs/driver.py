@@ -16,7 +16,7 @@ import mmap
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 NEEDLES = (
     b"invalid_",
@@ -40,6 +40,8 @@ DOTNET_RESPONSE = b"Response Status Code"
 DOTNET_LINES = 16
 CONTINUES = (b"Traceback (", b"During handling of", b"The above exception", b"}", b"]", b")")
 EXCEPTION_LINE = re.compile(rb"[A-Za-z_][\w.]*(?:Error|Exception)\b")
+Haystack: TypeAlias = bytes | mmap.mmap
+"""What records are found in: a piece of a log, or a whole log file mapped (`mapped`)."""
 
 
 @dataclass(slots=True)
@@ -76,7 +78,7 @@ class _Finder:
         """Whether a needle starting at `at` ends before `end` (found in the piece already)."""
         return any(chunk.startswith(n, at) and at + len(n) <= end for n in NEEDLES)
 
-    def hits(self, chunk: bytes, lo: int, hi: int) -> list[int]:
+    def hits(self, chunk: Haystack, lo: int, hi: int) -> list[int]:
         """Sorted positions in chunk[lo:hi] where a needle starts."""
         if self._ac is not None:
             view = memoryview(chunk)[lo:hi]
@@ -245,10 +247,11 @@ def file_pieces(handle: Readable, head: bytes = b"") -> Iterator[bytes]:
         yield block
 
 
-def newline_pieces(blocks: Iterable[bytes], head: bytes = b"") -> Iterator[bytes]:
+def newline_pieces(blocks: Iterable[bytes | bytearray], head: bytes = b"") -> Iterator[bytes]:
     """Re-cut blocks of any size into pieces of about WINDOW bytes that end at a newline,
     the rest of a line carried forward (each byte copied once)."""
-    parts, size = ([head], len(head)) if head else ([], 0)
+    parts: list[bytes | bytearray] = [head] if head else []
+    size = len(head)
     for block in blocks:
         parts.append(block)
         size += len(block)
@@ -289,7 +292,7 @@ def _release(data: memoryview | bytes, upto: int) -> None:
             mapped.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
-def record(chunk: bytes, pos: int) -> tuple[int, int]:
+def record(chunk: Haystack, pos: int) -> tuple[int, int]:
     """(start, end) of the record holding chunk[pos]: its line, the lines it continues, and
     the lines that continue it."""
     first, stop = _line(chunk, pos)
@@ -302,7 +305,7 @@ def record(chunk: bytes, pos: int) -> tuple[int, int]:
     return first, _forward(chunk, stop)
 
 
-def _line(chunk: bytes, pos: int) -> tuple[int, int]:
+def _line(chunk: Haystack, pos: int) -> tuple[int, int]:
     first = chunk.rfind(b"\n", 0, pos) + 1
     stop = chunk.find(b"\n", pos)
     return first, len(chunk) if stop < 0 else stop
@@ -317,7 +320,7 @@ def _continues(line: bytes, previous: bytes) -> bool:
     return previous[:1] in (b" ", b"\t") and EXCEPTION_LINE.match(line) is not None
 
 
-def _back(chunk: bytes, first: int) -> int:
+def _back(chunk: Haystack, first: int) -> int:
     limit = max(first - CONTEXT, 0)
     for _ in range(MAX_LINES):
         if first <= limit:
@@ -331,7 +334,7 @@ def _back(chunk: bytes, first: int) -> int:
     return first
 
 
-def _forward(chunk: bytes, stop: int) -> int:
+def _forward(chunk: Haystack, stop: int) -> int:
     limit = min(stop + CONTEXT, len(chunk))
     for _ in range(MAX_LINES):
         if stop >= limit:
@@ -345,7 +348,7 @@ def _forward(chunk: bytes, stop: int) -> int:
     return stop
 
 
-def _dotnet_end(chunk: bytes, stop: int) -> int:
+def _dotnet_end(chunk: Haystack, stop: int) -> int:
     """The AdvancedLogger writes a token request as separate lines: url, headers, body, then
     the response line; they are one record up to that response (or DOTNET_LINES lines)."""
     end = stop

@@ -1,31 +1,32 @@
 """A big plain log read by two processes, a half each: both cores for the pass over the bytes
 and for the Python work around the hits (on two cores one scan is half the run).
 
-The file is cut at a line start near its middle. A forked child scans the second half while
-this process scans the first, each with the other's lines at the cut as context, and the
-records are joined at the cut as a single scan finds them: the child's records that begin
-inside the first half's last record are dropped; when one of those reached past that record
-(it may have hidden a needle the child then skipped), the second half is scanned again here.
+The file is mapped (`mapped`) and cut at a line start near its middle. A forked child scans
+the second half of the mapping while this process scans the first, the whole file their
+context, and the records are joined at the cut as a single scan finds them: the child's
+records that begin inside the first half's last record are dropped; when one of those
+reached past that record (it may have hidden a needle the child then skipped), the second
+half is scanned again here.
 Without fork, with threads running, or when the child fails, the second half is scanned here
 as well: the same result on one core.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 
-from qbtrace.errors import InputError
 from qbtrace.model import Input, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
-from qbtrace.sources.logs import Found, Part, exports, scan, to_input
-from qbtrace.sources.logs.driver import CONTEXT, WINDOW, tail
+from qbtrace.sources.logs import Found, Part, exports, scan_mapped, to_input
+from qbtrace.sources.logs.mapped import WINDOW, mapping
 
 SPLIT_FROM = 64 << 20
 """Bytes from which a plain log is read in two halves (below, forking costs more than the
@@ -42,28 +43,39 @@ def read_split(
     cut: int | None = None,
     fork: bool = True,
 ) -> Input | None:
-    """The plain log at `path` read in two halves (cut at `cut`, a line start, else near the
-    middle; the second in a child unless not `fork`); None when it is small, compressed or
-    an export document: read it whole."""
+    """The plain log at `path`, mapped (`mapped`) and read in two halves when it is big
+    (cut at `cut`, a line start, else near the middle; the second in a child unless not
+    `fork`); None when it is compressed, an export document or cannot be mapped: read it
+    as a stream."""
     zone = zone or UTC
-    size = path.stat().st_size
-    if cut is None:
-        head = _read(path, 0, HEAD, source)
-        if size < SPLIT_FROM or head[:2] == b"\x1f\x8b" or exports.is_document(head):
+    with mapping(path) as data:
+        if data is None or data[:2] == b"\x1f\x8b" or exports.is_document(data[:HEAD]):
             return None
-        cut = _line_start(path, size // 2, source)
+        size = len(data)
         if cut is None:
-            return None
+            cut = _line_start(data, size // 2) if size >= SPLIT_FROM else None
+        if cut is None:
+            return to_input(
+                scan_mapped(data, 0, size, source, profile, redactor, zone), source, zone
+            )
+        return to_input(_halves(data, cut, source, profile, redactor, zone, fork), source, zone)
 
+
+def _halves(
+    data: mmap.mmap,
+    cut: int,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo,
+    fork: bool,
+) -> Part:
     def second(skip_before: int = -1) -> Part:
-        behind = tail(_read(path, max(cut - CONTEXT, 0), cut, source))
-        pieces = _pieces(path, cut, size, source)
-        return scan(pieces, source, profile, redactor, zone, behind, b"", skip_before)
+        return scan_mapped(data, cut, len(data), source, profile, redactor, zone, skip_before)
 
     child = _Child(second if fork else None)
     try:
-        ahead = _read(path, cut, cut + CONTEXT, source)
-        first = scan(_pieces(path, 0, cut, source), source, profile, redactor, zone, b"", ahead)
+        first = scan_mapped(data, 0, cut, source, profile, redactor, zone)
         later = child.result() or second()
     finally:
         child.close()
@@ -72,7 +84,7 @@ def read_split(
         ends = first.found[-1].stop - cut if first.found else -1
         joined = join(first, second(skip_before=ends), cut)
     assert joined is not None
-    return to_input(joined, source, zone)
+    return joined
 
 
 def join(first: Part, second: Part, cut: int) -> Part | None:
@@ -155,28 +167,7 @@ def _serve(work: Callable[[], Part], out: int) -> None:
         os._exit(0)
 
 
-def _line_start(path: Path, near: int, source: str) -> int | None:
+def _line_start(data: mmap.mmap, near: int) -> int | None:
     """The first line start at or after `near` (within a window), or None."""
-    block = _read(path, near - 1, near - 1 + WINDOW, source) if near > 0 else b""
-    at = block.find(b"\n")
-    return None if at < 0 or near + at >= path.stat().st_size else near + at
-
-
-def _read(path: Path, lo: int, hi: int, source: str) -> bytes:
-    return b"".join(_pieces(path, lo, hi, source))
-
-
-def _pieces(path: Path, lo: int, hi: int, source: str) -> Iterator[bytes]:
-    """The file's bytes from `lo` to `hi`, WINDOW at a time; read errors name the file."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(lo)
-            left = hi - lo
-            while left > 0:
-                block = handle.read(min(WINDOW, left))
-                if not block:
-                    return
-                left -= len(block)
-                yield block
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror or exc})", source=source) from None
+    at = data.find(b"\n", max(near - 1, 0), near - 1 + WINDOW) if near > 0 else -1
+    return None if at < 0 or at + 1 >= len(data) else at + 1

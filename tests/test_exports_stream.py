@@ -1,0 +1,155 @@
+"""A JSON log export read as a stream (`exports_stream`) gives the records the whole read
+gives, wherever the pieces are cut and however little of the document is kept; a damaged
+export is refused as the whole read refuses it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC
+
+import pytest
+
+from qbtrace.errors import InputError
+from qbtrace.profile import Profile
+from qbtrace.redact import Redactor
+from qbtrace.sources.logs import _mentions, exports_stream, read_log, read_log_pieces
+from qbtrace.sources.logs.driver import Tally
+from qbtrace.sources.logs.exports import records
+from tests import logsamples as s
+
+MESSAGES = [
+    "START RequestId: 1 Version: $LATEST",
+    s.INTUITLIB_TRACEBACK,
+    'a message with "quotes", braces }, {" and ], [ inside',
+    s.PINO.strip(),
+    s.NODE_WINSTON.strip(),
+    "caf\u00e9 \u2014 nothing here",
+    s.DOTNET,
+    s.UNKNOWN,
+]
+
+
+def cloudwatch() -> bytes:
+    """`aws logs filter-log-events` as the AWS CLI prints it (4-space indent)."""
+    events = [
+        {
+            "logStreamName": f"2025/11/28/[$LATEST]{n:04x}",
+            "timestamp": 1764344300000 + n,
+            "message": message,
+            "ingestionTime": 1764344300100 + n,
+            "eventId": str(n),
+        }
+        for n, message in enumerate(MESSAGES * 3)
+    ]
+    doc = {"events": events, "searchedLogStreams": [{"logStreamName": "x"}], "nextToken": "t"}
+    return json.dumps(doc, indent=4).encode()
+
+
+def gcp() -> bytes:
+    """`gcloud logging read --format=json`: an array of LogEntry, 2-space indent; the last
+    entry spells its needle with a `\\u` escape."""
+    entries = [
+        {
+            "insertId": f"id{n}",
+            "severity": "ERROR",
+            "timestamp": "2025-11-28T15:38:36Z",
+            "textPayload": message,
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+        }
+        for n, message in enumerate(MESSAGES)
+    ]
+    head, _, tail = json.dumps(entries, indent=2).rpartition("invalid_grant")
+    return f"{head}invalid\\u005fgrant{tail}".encode()  # in the last entry, its only needle
+
+
+def datadog() -> bytes:
+    """Datadog's logs API answer, compact on one line."""
+    data = [
+        {
+            "id": f"AQ{n}",
+            "type": "log",
+            "attributes": {"date": "2025-11-28T15:38:36Z", "service": "api", "message": m},
+        }
+        for n, m in enumerate(MESSAGES)
+    ]
+    return json.dumps({"data": data, "meta": {"page": {"after": "x"}}, "links": {}}).encode()
+
+
+def pieces(data: bytes, size: int) -> Iterator[bytes]:
+    return (data[n : n + size] for n in range(0, len(data), size))
+
+
+def whole(data: bytes) -> list[tuple[int, str]]:
+    return [(r.index, r.text) for r in records(data, "x.json", UTC) if _mentions(r.text)]
+
+
+def streamed(data: bytes, size: int) -> tuple[list[tuple[int, str]], int]:
+    tally = Tally()
+    got = exports_stream.stream_records(pieces(data, size), "x.json", UTC, tally)
+    return [(r.index, r.text) for r in got if _mentions(r.text)], tally.lines
+
+
+@pytest.mark.parametrize("make", [cloudwatch, gcp, datadog])
+@pytest.mark.parametrize("size", [1, 7, 64, 1000, 1 << 20])
+def test_the_stream_reads_the_records_the_whole_read_does(
+    make: object, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert callable(make)
+    data: bytes = make()
+    monkeypatch.setattr(exports_stream, "KEEP", 16)  # cut the buffer as often as it can be
+    expected = whole(data)
+    assert len(expected) >= 4
+    got, lines = streamed(data, size)
+    assert got == expected
+    assert lines == data.count(b"\n") + (not data.endswith(b"\n"))
+
+
+def test_a_big_export_is_read_through_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = cloudwatch()
+    calls: list[int] = []
+    real = exports_stream.stream_records
+
+    def counted(*args: object, **kwargs: object) -> Iterator[object]:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exports_stream, "stream_records", counted)
+    item = read_log_pieces(pieces(data, 100), "cw.json", Profile(), Redactor(b"k"), UTC)
+    assert calls and item == read_log(data, "cw.json", Profile(), Redactor(b"k"), UTC)
+    assert item.format is not None and "cloudwatch" in item.format
+
+
+@pytest.mark.parametrize("make", [cloudwatch, gcp, datadog])
+def test_a_damaged_export_is_refused_like_the_whole_read(make: object) -> None:
+    assert callable(make)
+    data: bytes = make()
+    cut = data[: len(data) * 2 // 3]  # a download that stopped
+    with pytest.raises(InputError):
+        whole(cut)
+    with pytest.raises(InputError, match="not a JSON log export"):
+        streamed(cut, 64)
+    broken = data.replace(b'"eventId"', b'"eventId" "', 1) if make is cloudwatch else None
+    if broken is not None:
+        with pytest.raises(InputError, match="not a JSON log export"):
+            streamed(broken, 64)
+
+
+def test_an_export_whose_list_is_not_first_is_read_whole() -> None:
+    doc = {"nextToken": "t", "events": [{"timestamp": 1, "message": s.INTUITLIB_TRACEBACK}]}
+    data = json.dumps(doc, indent=4).encode()
+    assert exports_stream.opening(data) is None
+    item = read_log(data, "cw.json", Profile(), Redactor(b"k"), UTC)
+    assert len(item.exchanges) == 1
+
+
+def test_values_that_are_not_events_are_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An array with strings, numbers and arrays among its events (no `},` to split on for
+    a long stretch): the events' records, read one by one there."""
+    monkeypatch.setattr(exports_stream, "SMALL_TAIL", 8)
+    events = [{"timestamp": 1, "message": m} for m in MESSAGES]
+    data = json.dumps([*(["invalid_grant", 7, [1, {"a": 2}]] * 400), *events]).encode()
+    expected = [text for _, text in whole(data)]
+    got, lines = streamed(data, 4096)
+    assert [text for _, text in got] == expected and len(expected) >= 4
+    assert lines == 1
