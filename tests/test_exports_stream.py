@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC
 
+import msgspec
 import pytest
 
 from qbtrace.errors import InputError
@@ -153,3 +154,25 @@ def test_values_that_are_not_events_are_passed_over(monkeypatch: pytest.MonkeyPa
     got, lines = streamed(data, 4096)
     assert [text for _, text in got] == expected and len(expected) >= 4
     assert lines == 1
+
+
+def test_an_event_full_of_closing_braces_is_decoded_a_few_times_not_once_a_brace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last event's message holds 2,000 `},` (no run splits there, so the events are
+    read one by one): its end is found by a few decodes from its start, not by trying each
+    `},` as its end (that was quadratic: a 512 KB message took 23 s)."""
+    decodes: list[int] = []
+
+    class Counted:
+        def decode(self, data: memoryview) -> object:
+            decodes.append(len(data))
+            return msgspec.json.Decoder(msgspec.Raw).decode(data)
+
+    monkeypatch.setattr(exports_stream, "RAW", Counted())
+    events = [{"timestamp": n, "message": m} for n, m in enumerate(MESSAGES)]
+    events.append({"timestamp": 99, "message": "invalid_grant " + "},," * 2000})
+    data = json.dumps({"events": events}).encode()
+    got, _ = streamed(data, 4096)
+    assert got == whole(data) and any("},," in text for _, text in got)
+    assert 0 < len(decodes) < 4 * len(events)
