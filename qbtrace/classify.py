@@ -30,7 +30,8 @@ def classify(lineage: Lineage, profile: Profile) -> list[Finding]:
     """Two passes: per-token causes first; then only the failures they leave unexplained (and
     server errors) can form an outage cluster, as causes.md defines it."""
     failures = [r for r in lineage.requests if not r.ok]
-    near = from_logs.index(lineage) if failures else None
+    # only a log's failures without their token look at the requests near them
+    near = from_logs.index(lineage) if any(map(from_logs.tokenless, failures)) else None
     first = [explain(Context(lineage, profile, f, near=near)) for f in failures]
     open_ = [f for f, found in zip(failures, first, strict=True) if left_open(f, found)]
     clusters = outage_clusters(open_, lineage, profile)
