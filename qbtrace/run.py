@@ -140,12 +140,13 @@ def render_pieces(
     colour: bool = False,
     width: int | None = None,
 ) -> Iterator[str]:
-    """`render` in pieces: the JSON document as its findings are made, the others whole."""
+    """The output's text in pieces: the JSON document as its findings are made (a big one
+    is never held whole), the other formats in one piece."""
     if fmt == "json":
         from qbtrace.render import json
 
         return json.chunks(analysis, presenter)
-    return iter((render(analysis, presenter, fmt, colour, width),))
+    return iter((_whole(analysis, presenter, fmt, colour, width),))
 
 
 def render(
@@ -155,10 +156,12 @@ def render(
     colour: bool = False,
     width: int | None = None,
 ) -> str:
-    if fmt == "json":
-        from qbtrace.render import json
+    return "".join(render_pieces(analysis, presenter, fmt, colour, width))
 
-        return json.render(analysis, presenter)
+
+def _whole(
+    analysis: Analysis, presenter: Presenter, fmt: str, colour: bool, width: int | None
+) -> str:
     if fmt == "csv":
         from qbtrace.table import CSV_TIME, csv_safe, findings_frame
 
