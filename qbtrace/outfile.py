@@ -78,7 +78,8 @@ def write_output(output: Path, data: bytes) -> None:
 
 def write_pieces(output: Path, pieces: Iterable[bytes]) -> None:
     """`write_output` of a text made piece by piece (a big JSON document is written as its
-    findings are made, never held whole)."""
+    findings are made, never held whole). A failure while the pieces are made leaves no
+    half-written file behind: the file is removed and the error goes on."""
     if is_stdio(output):
         sys.stdout.flush()
         for piece in pieces:
@@ -86,5 +87,9 @@ def write_pieces(output: Path, pieces: Iterable[bytes]) -> None:
         sys.stdout.buffer.flush()
         return
     with open_output(output) as handle:
-        for piece in pieces:
-            handle.write(piece)
+        try:
+            for piece in pieces:
+                handle.write(piece)
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,20 @@ def test_sanitize_refuses_a_link_planted_after_the_check(tmp_path: Path, source:
     with pytest.raises(OutputError, match="symbolic link"):
         sanitize_file(source, link, Redactor(b"k" * 32))
     assert victim.read_text() == "keep me"
+
+
+def test_a_failure_while_the_pieces_are_made_leaves_no_half_file(tmp_path: Path) -> None:
+    from qbtrace.outfile import write_pieces
+
+    out = tmp_path / "findings.json"
+    out.write_text("an older document")
+
+    def pieces() -> Iterator[bytes]:
+        yield b'{\n  "findings": [\n'
+        raise RuntimeError("a finding that cannot be rendered")
+
+    with pytest.raises(RuntimeError, match="cannot be rendered"):
+        write_pieces(out, pieces())
+    assert not out.exists()
+    write_pieces(out, iter([b"{", b"}\n"]))
+    assert out.read_bytes() == b"{}\n"
