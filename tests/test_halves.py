@@ -4,6 +4,7 @@ every SDK format with tracebacks, multi-line objects and .NET request lines arou
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -85,15 +86,19 @@ def test_the_second_half_is_read_by_a_forked_child(every_format: Path) -> None:
     assert child != parent, out.stderr  # the work ran in the forked child
 
 
-def test_with_threads_running_the_parent_reads_both_halves(every_format: Path) -> None:
+def test_with_threads_running_a_big_log_is_read_as_a_stream(
+    every_format: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fork with threads running, and no mapping in this process: the stream reads it."""
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait)
     worker.start()
     try:
         assert halves._Child(lambda: Part(1, [])).result() is None
         cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
-        got = halves.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
-        assert got == whole(every_format)
+        assert halves.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut) is None
+        monkeypatch.setattr(halves, "SPLIT_FROM", 1)
+        assert read_input(every_format, "every.log", PROFILE, REDACTOR) == whole(every_format)
     finally:
         stop.set()
         worker.join()
@@ -151,3 +156,55 @@ def test_a_cut_inside_a_record_longer_than_a_record_may_be_reads_the_same(
         got = halves.read_split(path, "deep.log", PROFILE, REDACTOR, cut=cut, fork=False)
         assert got == expected, f"cut at byte {cut}"
     assert None in calls
+
+
+def _truncating(monkeypatch: pytest.MonkeyPatch, path: Path, keep: int) -> None:
+    """Each half's scan first cuts the file to `keep` bytes, as logrotate's copytruncate
+    does under a reader: the scan then touches mapped pages past the end (SIGBUS)."""
+    scan = halves.scan_mapped
+
+    def cut_then_scan(*args: object, **kwargs: object) -> Part:
+        os.truncate(path, keep)
+        return scan(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(halves, "scan_mapped", cut_then_scan)
+
+
+def test_a_log_truncated_while_its_halves_are_read_is_read_again_with_a_warning(
+    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The children die of SIGBUS (only they map the file); this process lives, reads what
+    the file holds now and says why."""
+    big = tmp_path / "app.log"
+    big.write_bytes(every_format.read_bytes() * 40)
+    keep = line_starts(every_format)[len(line_starts(every_format)) // 2]
+    _truncating(monkeypatch, big, keep)
+    monkeypatch.setattr(halves, "SPLIT_FROM", 1)
+    with pytest.raises(halves.Shrunk):
+        halves.read_split(big, "app.log", PROFILE, REDACTOR)
+    big.write_bytes(every_format.read_bytes() * 40)
+    got = read_input(big, "app.log", PROFILE, REDACTOR)
+    assert big.stat().st_size == keep
+    expected = whole(big)
+    assert got.exchanges == expected.exchanges and got.entries == expected.entries
+    assert got.warnings == (*expected.warnings, str(halves.Shrunk()))
+    assert "shrank while it was read" in got.warnings[-1]
+
+
+def test_a_log_cut_before_its_halves_are_mapped_is_read_again_too(
+    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut after its size was taken, before a child maps it: no fault, but a shorter file
+    than the cut was made for, so it is read again all the same."""
+    big = tmp_path / "app.log"
+    big.write_bytes(every_format.read_bytes() * 40)
+    mapping = halves.mapping
+
+    def cut_first(path: Path) -> object:
+        os.truncate(path, 100)
+        return mapping(path)
+
+    monkeypatch.setattr(halves, "mapping", cut_first)
+    monkeypatch.setattr(halves, "SPLIT_FROM", 1)
+    with pytest.raises(halves.Shrunk):
+        halves.read_split(big, "app.log", PROFILE, REDACTOR)

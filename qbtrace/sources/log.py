@@ -15,6 +15,7 @@ import itertools
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,36 @@ def read_streamed(
         if pieces is None:
             return None
         from qbtrace.sources.logs import read_log_pieces
-        from qbtrace.sources.logs.halves import read_split
+        from qbtrace.sources.logs.halves import Shrunk, read_split
 
-        got = read_split(path, source, profile, redactor, zone)
+        try:
+            got = read_split(path, source, profile, redactor, zone)
+        except Shrunk as shrunk:
+            return _read_again(path, source, profile, redactor, zone, str(shrunk))
         if got is not None:
             return got
         return read_log_pieces(pieces, source, profile, redactor, zone)
+
+
+def _read_again(
+    path: Path,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    zone: tzinfo | None,
+    why: str,
+) -> Input:
+    """The log as a stream from its start, as it is now, with `why` among its warnings."""
+    from qbtrace.sources.logs import read_log_pieces
+    from qbtrace.sources.logs.driver import file_pieces
+
+    try:
+        with path.open("rb") as handle:
+            got = read_log_pieces(file_pieces(handle), source, profile, redactor, zone)
+    except OSError as exc:
+        again = f"{why}, and it cannot be read again ({exc.strerror})"
+        raise InputError(again, source=source) from None
+    return replace(got, warnings=(*got.warnings, why))
 
 
 @contextlib.contextmanager

@@ -1,19 +1,23 @@
 """A big plain log read by two processes, a half each: both cores for the pass over the bytes
 and for the Python work around the hits (on two cores one scan is half the run).
 
-The file is mapped (`mapped`) and cut at a line start near its middle. A forked child scans
-the second half of the mapping while this process scans the first, the whole file their
-context, and the records are joined at the cut as a single scan finds them: the child's
-records that begin inside the first half's last record are dropped; when one of those
-reached past that record (it may have hidden a needle the child then skipped), the second
-half is scanned again here.
-Without fork, with threads running, or when the child fails, the second half is scanned here
-as well: the same result on one core.
+The file is cut at a line start near its middle and two forked children scan a half each on
+the file's mapping (`mapped`), the whole file their context; the records are joined at the
+cut as a single scan finds them: the second half's records that begin inside the first
+half's last record are dropped; when one of those reached past that record (it may have
+hidden a needle the second half then skipped), the second half is scanned again.
+
+Only the children touch the mapping. A mapped file that shrinks under its reader (logrotate's
+`copytruncate`, an app truncating its own log) kills the reader with SIGBUS on the first
+page past the new end; here that is a child, and this process reads the file again as a
+stream, as it is now, with a warning (`Shrunk`). Small logs, and any log when this process
+cannot fork (threads running), are read as a stream and never mapped.
 """
 
 from __future__ import annotations
 
-import mmap
+import faulthandler
+import functools
 import os
 import pickle
 import threading
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 from qbtrace.model import Input, Ref
 from qbtrace.profile import Profile
@@ -34,6 +39,27 @@ half it saves)."""
 HEAD = 65536
 
 
+class Shrunk(Exception):
+    """The log got shorter while it was read: read it again as a stream, and say so."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the file shrank while it was read (truncated by log rotation?): "
+            "what it holds now was read again from its start"
+        )
+
+
+class Pending(Protocol):
+    def result(self) -> Part | None: ...
+
+    def close(self) -> None: ...
+
+
+Begin = Callable[[int, int | None, int], Pending]
+"""Start the scan of a half: bytes [lo, hi) (None: to the end read at the start), needles
+before `skip` (relative to `lo`) skipped; its `result()` is None when it failed."""
+
+
 def read_split(
     path: Path,
     source: str,
@@ -43,47 +69,60 @@ def read_split(
     cut: int | None = None,
     fork: bool = True,
 ) -> Input | None:
-    """The plain log at `path`, mapped (`mapped`) and read in two halves when it is big
-    (cut at `cut`, a line start, else near the middle; the second in a child unless not
-    `fork`); None when it is compressed, an export document or cannot be mapped: read it
-    as a stream."""
+    """The plain log at `path` read in two halves at once by forked children when it is big
+    (cut at `cut`, a line start, else near the middle); None when it is small, compressed,
+    an export document, cannot be mapped or this process cannot fork: read it as a stream.
+    Raises `Shrunk` when the file got shorter while the children read it. `fork=False`
+    scans both halves here (the tests of the join)."""
     zone = zone or UTC
-    with mapping(path) as data:
-        if data is None or data[:2] == b"\x1f\x8b" or exports.is_document(data[:HEAD]):
-            return None
-        size = len(data)
-        if cut is None:
-            cut = _line_start(data, size // 2) if size >= SPLIT_FROM else None
-        if cut is None:
-            return to_input(
-                scan_mapped(data, 0, size, source, profile, redactor, zone), source, zone
-            )
-        return to_input(_halves(data, cut, source, profile, redactor, zone, fork), source, zone)
-
-
-def _halves(
-    data: mmap.mmap,
-    cut: int,
-    source: str,
-    profile: Profile,
-    redactor: Redactor,
-    zone: tzinfo,
-    fork: bool,
-) -> Part:
-    def second(skip_before: int = -1) -> Part:
-        return scan_mapped(data, cut, len(data), source, profile, redactor, zone, skip_before)
-
-    child = _Child(second if fork else None)
     try:
-        first = scan_mapped(data, 0, cut, source, profile, redactor, zone)
-        later = child.result() or second()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = os.pread(handle.fileno(), HEAD, 0)
+            if cut is None and size >= SPLIT_FROM:
+                cut = _line_start(handle.fileno(), size // 2, size)
+    except OSError:
+        return None
+    if cut is None or head[:2] == b"\x1f\x8b" or exports.is_document(head):
+        return None
+    if fork and not _can_fork():
+        return None
+
+    def scan(lo: int, hi: int | None, skip: int) -> Part:
+        with mapping(path) as data:
+            if data is None:
+                raise OSError("the log cannot be mapped")
+            end = min(size if hi is None else hi, len(data))
+            return scan_mapped(data, lo, end, source, profile, redactor, zone, skip)
+
+    def begin(lo: int, hi: int | None, skip: int) -> Pending:
+        work = functools.partial(scan, lo, hi, skip)
+        return _Child(work) if fork else _Here(work)
+
+    part = _halves(cut, begin)
+    if _shrank(path, size):  # a child died of it, or read a shorter file than was cut
+        raise Shrunk
+    return None if part is None else to_input(part, source, zone)
+
+
+def _halves(cut: int, begin: Begin) -> Part | None:
+    """Both halves at once, joined; None when a scan failed."""
+    pending = [begin(cut, None, -1), begin(0, cut, -1)]
+    try:
+        second, first = (p.result() for p in pending)
     finally:
-        child.close()
-    joined = join(first, later, cut)
+        for p in pending:
+            p.close()
+    if first is None or second is None:
+        return None
+    joined = join(first, second, cut)
     if joined is None:  # rare: see the module's docstring
-        ends = first.found[-1].stop - cut if first.found else -1
-        joined = join(first, second(skip_before=ends), cut)
-    assert joined is not None
+        again = begin(cut, None, first.found[-1].stop - cut if first.found else -1)
+        try:
+            second = again.result()
+        finally:
+            again.close()
+        joined = None if second is None else join(first, second, cut)
     return joined
 
 
@@ -105,6 +144,19 @@ def _shifted(found: Found, lines: int, cut: int) -> Found:
     return replace(found, at=found.at + cut, stop=found.stop + cut, exchange=x)
 
 
+class _Here:
+    """A half scanned in this process, when its result is asked for."""
+
+    def __init__(self, work: Callable[[], Part]) -> None:
+        self.work = work
+
+    def result(self) -> Part | None:
+        return self.work()
+
+    def close(self) -> None:
+        pass
+
+
 class _Child:
     """`work` run in a forked child; `result()` waits for what it returned (None when there
     is no child or it failed: then the caller does the work itself)."""
@@ -112,8 +164,8 @@ class _Child:
     def __init__(self, work: Callable[[], Part] | None) -> None:
         self.pid = 0
         self.fd = -1
-        if work is None or not hasattr(os, "fork") or threading.active_count() > 1:
-            return  # forking a process with threads can leave their locks held in the child
+        if work is None or not _can_fork():
+            return
         fd, out = os.pipe()
         try:
             pid = os.fork()
@@ -155,7 +207,9 @@ class _Child:
 
 def _serve(work: Callable[[], Part], out: int) -> None:
     """The child's whole life: do the work, send it, exit without running the parent's
-    exit handlers or flushing its buffers."""
+    exit handlers or flushing its buffers. A fault (SIGBUS: the file shrank) ends it
+    silently: the parent sees the missing result and says what happened."""
+    faulthandler.disable()
     try:
         try:
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -167,7 +221,20 @@ def _serve(work: Callable[[], Part], out: int) -> None:
         os._exit(0)
 
 
-def _line_start(data: mmap.mmap, near: int) -> int | None:
-    """The first line start at or after `near` (within a window), or None."""
-    at = data.find(b"\n", max(near - 1, 0), near - 1 + WINDOW) if near > 0 else -1
-    return None if at < 0 or at + 1 >= len(data) else at + 1
+def _can_fork() -> bool:
+    """Forking a process with threads can leave their locks held in the child."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _shrank(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size < size
+    except OSError:
+        return False
+
+
+def _line_start(fd: int, near: int, size: int) -> int | None:
+    """The first line start at or after `near` (within a window), or None; read, not mapped."""
+    window = os.pread(fd, WINDOW, near - 1) if near > 0 else b""
+    at = window.find(b"\n")
+    return None if at < 0 or near + at >= size else near + at
