@@ -1,6 +1,7 @@
 """A JSON log export read as a stream (`exports_stream`) gives the records the whole read
-gives, wherever the pieces are cut and however little of the document is kept; a damaged
-export is refused as the whole read refuses it."""
+gives, wherever the pieces are cut and however little of the document is kept; an export
+damaged after its first event (cut short, a broken event) gives the events before the damage
+and says where it stopped; one damaged before is refused as the whole read refuses it."""
 
 from __future__ import annotations
 
@@ -121,19 +122,61 @@ def test_a_big_export_is_read_through_the_stream(monkeypatch: pytest.MonkeyPatch
     assert item.format is not None and "cloudwatch" in item.format
 
 
+def _streamed_tally(data: bytes, size: int) -> tuple[list[tuple[int, str]], Tally]:
+    tally = Tally()
+    got = exports_stream.stream_records(pieces(data, size), "x.json", UTC, tally)
+    return [(r.index, r.text) for r in got if _mentions(r.text)], tally
+
+
 @pytest.mark.parametrize("make", [cloudwatch, gcp, datadog])
-def test_a_damaged_export_is_refused_like_the_whole_read(make: object) -> None:
+@pytest.mark.parametrize("size", [7, 64, 1 << 20])
+def test_an_export_cut_short_yields_the_events_before_the_cut(make: object, size: int) -> None:
+    """A download that stopped: the whole read refuses it; the stream gives every event
+    that ended before the cut (the intact document's first records), and says where and
+    why it stopped."""
     assert callable(make)
     data: bytes = make()
-    cut = data[: len(data) * 2 // 3]  # a download that stopped
+    cut = data[: len(data) * 2 // 3]
     with pytest.raises(InputError):
         whole(cut)
+    got, tally = _streamed_tally(cut, size)
+    intact, _ = streamed(data, size)
+    assert got and got == intact[: len(got)] and len(got) < len(intact)
+    assert tally.stopped is not None and "does not end" in tally.stopped
+    assert tally.stopped.endswith("the events before it were read")
+    assert tally.lines == cut.count(b"\n") + 1
+
+
+def test_a_broken_event_stops_the_read_there_with_the_events_before_it() -> None:
+    data = cloudwatch()
+    at = data.index(b'"eventId"', len(data) // 2)
+    broken = data[:at] + b'"eventId" "' + data[at + len(b'"eventId"') :]
+    got, tally = _streamed_tally(broken, 64)
+    intact, _ = streamed(data, 64)
+    assert got and got == intact[: len(got)] and len(got) < len(intact)
+    assert tally.stopped is not None and "not valid JSON" in tally.stopped
+    assert tally.lines == broken.count(b"\n") + 1
+
+
+@pytest.mark.parametrize("make", [cloudwatch, gcp, datadog])
+def test_an_export_damaged_in_its_first_event_is_refused(make: object) -> None:
+    assert callable(make)
+    data: bytes = make()
+    opening = exports_stream.OPENING.match(data)
+    assert opening is not None
+    cut = data[: opening.end() + 40]  # inside the first event
     with pytest.raises(InputError, match="not a JSON log export"):
         streamed(cut, 64)
-    broken = data.replace(b'"eventId"', b'"eventId" "', 1) if make is cloudwatch else None
-    if broken is not None:
-        with pytest.raises(InputError, match="not a JSON log export"):
-            streamed(broken, 64)
+
+
+def test_the_log_of_a_cut_export_warns_and_keeps_what_it_read() -> None:
+    data = cloudwatch()
+    cut = data[: len(data) * 2 // 3]
+    item = read_log_pieces(pieces(cut, 4096), "cw.json", Profile(), Redactor(b"k"), UTC)
+    full = read_log_pieces(pieces(data, 4096), "cw.json", Profile(), Redactor(b"k"), UTC)
+    assert item.exchanges and item.exchanges == full.exchanges[: len(item.exchanges)]
+    assert any("the events before it were read" in w for w in item.warnings)
+    assert not any("the events before it were read" in w for w in full.warnings)
 
 
 def test_an_export_whose_list_is_not_first_is_read_whole() -> None:

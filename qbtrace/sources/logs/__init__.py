@@ -14,7 +14,7 @@ import itertools
 import mmap
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from types import ModuleType
 
@@ -104,7 +104,10 @@ def read_log_pieces(
     if exports_stream.opening(first[:65536]) is not None:
         streamed = exports_stream.stream_records(pieces, source, zone, tally)
         found = _read_records(streamed, source, profile, redactor)
-        return to_input(Part(tally.lines, found), source, zone)
+        got = to_input(Part(tally.lines, found), source, zone)
+        if tally.stopped is None:
+            return got
+        return replace(got, warnings=(*got.warnings, tally.stopped))
     whole = b"".join(pieces)  # an export of another shape: decoded whole
     found = _read_records(exports.records(whole, source, zone), source, profile, redactor)
     lines = whole.count(b"\n") + (not whole.endswith(b"\n"))

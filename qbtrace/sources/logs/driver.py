@@ -46,9 +46,11 @@ Haystack: TypeAlias = bytes | mmap.mmap
 
 @dataclass(slots=True)
 class Tally:
-    """What the scan counted on its way: every line of the file, matching or not."""
+    """What the scan counted on its way: every line of the file, matching or not, and why
+    it stopped before the file's end (a damaged export: what came before it was read)."""
 
     lines: int = 0
+    stopped: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ that does not decode: its `},` was inside a string) is read alone, its end where
 decoding a value from its start, finds other bytes after it (`_Buffer.item_end`).
 Only the events whose bytes hold a needle of `driver.NEEDLES` (or a `\\u` escape, which
 may spell one) are decoded. What follows the list is decoded whole, as the rest of the
-document.
+document. A document damaged after its first event (a download cut short, a broken event)
+yields the events before the damage, and `Tally.stopped` says where it stopped.
 """
 
 from __future__ import annotations
@@ -68,7 +69,20 @@ def stream_records(
     if found is None:
         raise InputError("not a JSON log export this reader streams", source=source)
     key = found.group(1).decode() if found.group(1) else ""
-    pos = buf.skip_space(found.end())
+    pos = first = buf.skip_space(found.end())
+    try:
+        yield from _events(buf, pos, key, zone)
+    except _Damaged as damaged:
+        if damaged.pos <= first:  # not one event read: not an export this reader reads
+            raise
+        tally.stopped = f"{damaged.what} at byte {damaged.pos}: the events before it were read"
+        tally.lines = buf.count_to_end()
+        return
+    tally.lines = buf.lines_to_end()
+
+
+def _events(buf: _Buffer, pos: int, key: str, zone: tzinfo) -> Iterator[Record]:
+    """The records of the list's events from `pos`, then the document's rest checked."""
     empty = buf.at(pos) == b"]"
     calm = 0  # events to read one by one after a run that did not decode
     while not empty:
@@ -97,7 +111,6 @@ def stream_records(
             raise buf.damaged(pos, "an event is not followed by `,` or `]`")
         pos = buf.skip_space(pos + 1)
     _rest(buf, pos + 1 if empty else pos, key)
-    tally.lines = buf.lines_to_end()
 
 
 def _run(buf: _Buffer, pos: int, zone: tzinfo) -> tuple[int, list[Record], bool]:
@@ -164,11 +177,17 @@ def _rest(buf: _Buffer, pos: int, key: str) -> None:
         return
     try:
         doc = msgspec.json.decode(b'{"":0' + rest)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"not a JSON log export ({exc})", source=buf.source) from None
+    except msgspec.DecodeError:
+        raise buf.damaged(pos, "what follows the list of events is not valid JSON") from None
     preferred = LIST_KEYS[: LIST_KEYS.index(key)]
     if isinstance(doc, dict) and any(isinstance(doc.get(k), list) for k in preferred):
         raise InputError("a JSON export with more than one list of log events", source=buf.source)
+
+
+class _Damaged(InputError):
+    def __init__(self, what: str, pos: int, source: str) -> None:
+        super().__init__(f"not a JSON log export ({what}, byte {pos})", source=source)
+        self.what, self.pos = what, pos
 
 
 class _Buffer:
@@ -183,19 +202,24 @@ class _Buffer:
         """Newlines before `counted`."""
         self.counted = 0
 
-    def more(self, keep_from: int) -> bool:
-        """Read the next piece, dropping the bytes before `keep_from` (less KEEP)."""
-        piece = next(self.pieces, b"")
-        if not piece:
+    def more(self, keep_from: int, at_least: int = 1) -> bool:
+        """Read pieces until `at_least` bytes more (or the document's end), dropping the
+        bytes before `keep_from` (less KEEP): one copy of what is kept, however many
+        pieces (a piece added at a time copied a long event once a piece)."""
+        got: list[bytes] = []
+        size = 0
+        while size < at_least and (piece := next(self.pieces, b"")):
+            got.append(piece)
+            size += len(piece)
+        if not got:
             self.ended = True
             return False
-        cut = keep_from - KEEP - self.base
-        if cut > 0:
-            if self.counted < self.base + cut:  # the newlines of the bytes dropped
-                self.line_of(self.base + cut)
-            self.data = self.data[cut:]
-            self.base += cut
-        self.data += piece
+        cut = max(keep_from - KEEP - self.base, 0)
+        if cut and self.counted < self.base + cut:  # the newlines of the bytes dropped
+            self.line_of(self.base + cut)
+        with memoryview(self.data) as kept:
+            self.data = b"".join((kept[cut:], *got))
+        self.base += cut
         return True
 
     def fill(self, size: int) -> None:
@@ -242,11 +266,7 @@ class _Buffer:
     def grow(self, start: int) -> bool:
         """Read until the bytes from `start` are twice as many (or the document ends), so
         a value over many pieces is decoded a few times, not once a piece."""
-        size = max(len(self.data) - (start - self.base), 1)
-        grew = False
-        while len(self.data) - (start - self.base) < 2 * size and self.more(start):
-            grew = True
-        return grew
+        return self.more(start, max(len(self.data) - (start - self.base), 1))
 
     def marked(self, start: int, end: int) -> bool:
         """Whether a needle (or a `\\u` escape) starts in [start, end)."""
@@ -272,5 +292,14 @@ class _Buffer:
         last = self.data[-1:]
         return self.line_of(end) + (bool(last) and last != b"\n")
 
-    def damaged(self, pos: int, what: str) -> InputError:
-        return InputError(f"not a JSON log export ({what}, byte {pos})", source=self.source)
+    def count_to_end(self) -> int:
+        """The document's lines, reading the rest piece by piece without keeping it."""
+        lines = self.line_of(self.base + len(self.data))
+        last = self.data[-1:]
+        for piece in self.pieces:
+            lines += piece.count(b"\n")
+            last = piece[-1:] or last
+        return lines + (bool(last) and last != b"\n")
+
+    def damaged(self, pos: int, what: str) -> _Damaged:
+        return _Damaged(what, pos, self.source)
