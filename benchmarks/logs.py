@@ -14,9 +14,10 @@ The baseline is what a person writes first: `for line in open(path): if "invalid
 line`, in text mode (and in binary mode, printed too); the target is at least 3x the text
 scan, at most 256 MB whatever the size, and at least 100 MB/s on the gzip file.
 
-A plain log of 64 MB or more is read in two halves at once (`qbtrace/sources/logs/halves.py`);
-`--one-process` also times `qbtrace analyze` with that turned off. Peak RSS is the largest of
-the process and the child it forks (`ru_maxrss` as `wait4` reports it). The machine's load
+A plain log of 64 MB or more is read in two halves at once by two forked children on its
+mapping (`qbtrace/sources/logs/halves.py`); `--one-process` also times `qbtrace analyze` with
+that turned off (the log read as a stream by the process itself). Peak RSS is the largest of
+the process and the children it forks (`ru_maxrss` as `wait4` reports it). The machine's load
 average is printed first: on a shared machine compare only figures of the same run.
 """
 
@@ -241,7 +242,9 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true", help="also a gzip-compressed copy")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
-        "--one-process", action="store_true", help="also qbtrace without the two halves"
+        "--one-process",
+        action="store_true",
+        help="also qbtrace in one process (the log read as a stream, not mapped in halves)",
     )
     parser.add_argument(
         "--export",
