@@ -130,8 +130,8 @@ def _shared(
 
 
 def _kept(reader: CaptureSkeleton, part: Part) -> Part:
-    if part.frame is not None and reader.kept is not None:
-        part.frame = reader.kept(part.frame)
+    if part.frame is not None:
+        part.frame = reader.keep(part.frame)
     return part
 
 
@@ -148,8 +148,7 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
     reader.bad += [(index + line, why) for index, why in part.bad]
     for index, x in part.full.items():
         reader.full[index + line] = replace(x, ref=Ref(reader.source, index + line))
-    if part.frame is not None:  # kept already (`_kept`)
-        reader.frames.append(part.frame.with_columns(pl.col("line") + line))
+    frames = [] if part.frame is None else [part.frame.with_columns(pl.col("line") + line)]
     cols = reader.columns()
     for index, offset, text in part.deferred:
         item = decode_line(text)
@@ -157,5 +156,6 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
         x = reader.full[index + line] = reader.exchange(item, index + line)
         cols.add_exchange(x, offset)
         cols.data["length"][-1] = len(text)
-    if part.deferred:
-        reader.add_frame(cols.frame())
+    if part.deferred:  # their rows put in line order with the range's: a copy of one range
+        frames = [pl.concat([*frames, reader.keep(cols.frame())]).sort("line")]
+    reader.frames += frames  # kept already (`_kept`)
