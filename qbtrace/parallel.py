@@ -12,10 +12,7 @@ records are left to this process, which holds the redactor's key.
 from __future__ import annotations
 
 import multiprocessing
-import os
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +24,6 @@ from qbtrace.model import Exchange, Ref
 from qbtrace.redact import Redactor
 from qbtrace.skeleton import CaptureSkeleton, HeaderOf, paused_gc
 
-THREADS = "POLARS_MAX_THREADS"
 OPEN = Header(1, "", "", "")
 """Stands for the file's header in a worker: the lines of its range follow one."""
 
@@ -89,7 +85,7 @@ def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
     ]
     workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")
-    with _polars_threads("1"), ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         try:
             line, parts = _shared(reader, tasks, pool, workers)
         except BaseException:
@@ -131,21 +127,6 @@ def _shared(
     for n, future in queued.items():
         parts[n] = _kept(reader, future.result())
     return line, parts
-
-
-@contextmanager
-def _polars_threads(count: str) -> Iterator[None]:
-    """POLARS_MAX_THREADS for the workers spawned meanwhile (polars reads it on import): each
-    core has a process decoding, and polars' own threads in each would only contend."""
-    before = os.environ.get(THREADS)
-    os.environ[THREADS] = before or count  # one the user set is theirs
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(THREADS, None)
-        else:
-            os.environ[THREADS] = before
 
 
 def _kept(reader: CaptureSkeleton, part: Part) -> Part:
