@@ -57,7 +57,7 @@ COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
     "at": pl.String,
     "at_canon": pl.String,
     "client_id": pl.Categorical,
-    "secret": pl.Categorical,
+    "secret": pl.String,  # a categorical once hexed (`frame`)
     "revoked": pl.String,
     "url": pl.Categorical,
     "request_id": pl.String,
