@@ -23,7 +23,7 @@ from qbtrace.capture import Header, RawRecord, decode_line
 from qbtrace.errors import InputError
 from qbtrace.model import Exchange, Ref
 from qbtrace.redact import Redactor
-from qbtrace.skeleton import CaptureSkeleton, HeaderOf, paused_gc
+from qbtrace.skeleton import CaptureSkeleton, HeaderOf
 
 OPEN = Header(1, "", "", "")
 """Stands for the file's header in a worker: the lines of its range follow one."""
@@ -60,7 +60,7 @@ def work(task: Task) -> Part:
     )
     reader.parsed.headers.append(OPEN)
     try:
-        with paused_gc(), task.path.open("rb") as handle:
+        with task.path.open("rb") as handle:
             lines = reader.decode_range(handle, task.start, task.end, 0)
     except InputError as exc:  # a later session's header of an unknown version
         return Part(error=str(exc).removeprefix(f"{task.source}: "))

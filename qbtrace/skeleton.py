@@ -15,12 +15,10 @@ full as `qbtrace.sources.capture` does, and their `Exchange`s kept.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from io import BufferedReader
@@ -372,19 +370,6 @@ def line_starts(handle: BinaryIO, size: int, step: int) -> list[int]:
     return [*starts, size]
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic collector off while lines are read: each batch makes lists of thousands of
-    objects and no cycles, and the collections they set off cost ~15% of a read's CPU."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def sane_times(frame: pl.DataFrame) -> pl.DataFrame:
     """Times that cannot be real dropped, as `sources.build.sane_time` drops them."""
     lo, hi = TIME_RANGE
@@ -429,7 +414,7 @@ class CaptureSkeleton:
         in file order. With `jobs` > 1 a big file's chunks are decoded by that many
         processes, this one included (`parallel`)."""
         size = self.path.stat().st_size
-        with paused_gc(), self.path.open("rb") as handle:
+        with self.path.open("rb") as handle:
             bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
             if len(bounds) <= 2:
                 self.decode_range(handle, 0, size, 0)

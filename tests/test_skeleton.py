@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
@@ -74,20 +73,3 @@ def test_lines_longer_than_a_chunk_and_a_last_line_cut_short(
         reader, light, _ = light_and_full(path)
         assert light.equals(whole)
         assert reader.parsed.bad == [f"line {len(text.splitlines()) + 1}: cut short"]
-
-
-def test_the_collector_is_paused_during_the_read_only(tmp_path: Path) -> None:
-    path = tmp_path / "mix.jsonl"
-    capture_mix.write(path, 300, 30, "k")
-    seen: list[bool] = []
-    reader = CaptureSkeleton(path, path.name, Redactor(b"k"))
-    reader.kept = lambda frame: seen.append(gc.isenabled()) or frame  # type: ignore[func-returns-value]
-    assert gc.isenabled()
-    reader.read()
-    assert seen == [False] and gc.isenabled()
-    gc.disable()
-    try:
-        reader.read()
-        assert not gc.isenabled()  # as the caller left it
-    finally:
-        gc.enable()
