@@ -15,6 +15,7 @@ import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -85,9 +86,10 @@ def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
     ]
     workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    ends = context.Array("q", [1, len(tasks)])  # the next range from the front, the last + 1
+    with ProcessPoolExecutor(workers, context, _share, (ends, tasks)) as pool:
         try:
-            line, parts = _shared(reader, tasks, pool, workers)
+            line, parts = _shared(reader, tasks, pool, workers, ends)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # a bad header: no more ranges
             raise
@@ -99,39 +101,72 @@ def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
         line += part.lines
 
 
+_SHARED: tuple[Any, list[Task]] = (None, [])
+"""In a worker: the ends of the ranges not taken yet (shared with every process of the
+read) and the ranges."""
+
+
+def _share(ends: Any, tasks: list[Task]) -> None:
+    global _SHARED
+    _SHARED = ends, tasks
+
+
+def work_next() -> tuple[int, Part] | None:
+    """The next range from the front, decoded; None once every range is taken. A range is
+    taken when a worker starts on it, not when it is queued: the last ones go to whichever
+    process is free first, so none waits on another's queue at the end."""
+    ends, tasks = _SHARED
+    n = _take(ends, front=True)
+    return None if n is None else (n, work(tasks[n]))
+
+
+def _take(ends: Any, front: bool) -> int | None:
+    with ends.get_lock():
+        if ends[0] >= ends[1]:
+            return None
+        if front:
+            ends[0] += 1
+            return int(ends[0]) - 1
+        ends[1] -= 1
+        return int(ends[1])
+
+
 def _shared(
-    reader: CaptureSkeleton, tasks: list[Task], pool: ProcessPoolExecutor, workers: int
+    reader: CaptureSkeleton,
+    tasks: list[Task],
+    pool: ProcessPoolExecutor,
+    workers: int,
+    ends: Any,
 ) -> tuple[int, dict[int, Part]]:
     """The first range decoded into `reader` (the lines it held) and the others' parts,
     shared between the pool and this process (`decode`)."""
     parts: dict[int, Part] = {}
-    queued: dict[int, Future[Part]] = {}
-    front, back = 1, len(tasks)
+    queued: list[Future[tuple[int, Part] | None]] = []
 
     def top_up() -> None:
-        """Take what the workers sent; keep one range queued beyond their number."""
-        nonlocal front
-        for n in [n for n, f in queued.items() if f.done()]:
-            parts[n] = _kept(reader, queued.pop(n).result())
-        while front < back and len(queued) <= workers:
-            queued[front] = pool.submit(work, tasks[front])
-            front += 1
+        """Take what the workers sent; keep one call queued beyond their number."""
+        for future in [f for f in queued if f.done()]:
+            queued.remove(future)
+            if (got := future.result()) is not None:
+                parts[got[0]] = _kept(reader, got[1])
+        while len(queued) <= workers and ends[0] < ends[1]:
+            queued.append(pool.submit(work_next))
 
     top_up()  # the workers start while this process reads the header's range
     with reader.path.open("rb") as handle:
         line = reader.decode_range(handle, tasks[0].start, tasks[0].end, 0)
-    while front < back:
-        back -= 1
-        parts[back] = _kept(reader, work(tasks[back]))
+    while (n := _take(ends, front=False)) is not None:
+        parts[n] = _kept(reader, work(tasks[n]))
         top_up()
-    for n, future in queued.items():
-        parts[n] = _kept(reader, future.result())
+    for future in queued:
+        if (got := future.result()) is not None:
+            parts[got[0]] = _kept(reader, got[1])
     return line, parts
 
 
 def _kept(reader: CaptureSkeleton, part: Part) -> Part:
-    if part.frame is not None and reader.kept is not None:
-        part.frame = reader.kept(part.frame)
+    if part.frame is not None:
+        part.frame = reader.keep(part.frame)
     return part
 
 
@@ -148,8 +183,7 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
     reader.bad += [(index + line, why) for index, why in part.bad]
     for index, x in part.full.items():
         reader.full[index + line] = replace(x, ref=Ref(reader.source, index + line))
-    if part.frame is not None:  # kept already (`_kept`)
-        reader.frames.append(part.frame.with_columns(pl.col("line") + line))
+    frames = [] if part.frame is None else [part.frame.with_columns(pl.col("line") + line)]
     cols = reader.columns()
     for index, offset, text in part.deferred:
         item = decode_line(text)
@@ -157,5 +191,6 @@ def _merge(reader: CaptureSkeleton, part: Part, line: int) -> None:
         x = reader.full[index + line] = reader.exchange(item, index + line)
         cols.add_exchange(x, offset)
         cols.data["length"][-1] = len(text)
-    if part.deferred:
-        reader.add_frame(cols.frame())
+    if part.deferred:  # their rows put in line order with the range's: a copy of one range
+        frames = [pl.concat([*frames, reader.keep(cols.frame())]).sort("line")]
+    reader.frames += frames  # kept already (`_kept`)

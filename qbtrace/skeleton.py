@@ -55,7 +55,7 @@ COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
     "at": pl.String,
     "at_canon": pl.String,
     "client_id": pl.Categorical,
-    "secret": pl.Categorical,
+    "secret": pl.String,  # a categorical once hexed (`frame`)
     "revoked": pl.String,
     "url": pl.Categorical,
     "request_id": pl.String,
@@ -418,26 +418,29 @@ class CaptureSkeleton:
             bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
             if len(bounds) <= 2:
                 self.decode_range(handle, 0, size, 0)
-        if len(bounds) > 2:
-            from qbtrace import parallel
+            else:
+                from qbtrace import parallel
 
-            parallel.decode(self, list(itertools.pairwise(bounds)))
+                parallel.decode(self, list(itertools.pairwise(bounds)))
         if not self.parsed.headers:
             raise InputError("no qbtrace capture header", source=self.source)
         self.parsed.bad = [f"line {index + 1}: {why}" for index, why in sorted(self.bad)]
-        rows = pl.concat(self.frames) if self.frames else Columns().frame()
-        if (rows["line"].diff() < 0).any():  # raw records redacted after a parallel read
-            rows = rows.sort("line")
-        self.frames = []
+        frames, self.frames = self.frames or [Columns().frame()], []
         lo, hi = TIME_RANGE
         unreal = [
             pl.col(c).is_not_null() & ~pl.col(c).is_between(lo, hi) for c in ("started", "ended")
         ]
-        light = rows.filter(unreal[0] | unreal[1]).height  # full ones were made sane already
+        # a frame at a time: a column added to the whole skeleton would copy all of it
+        # wherever its chunks are cut at different rows (polars merges small ones)
+        light, sane = 0, []
+        while frames:
+            frame = frames.pop(0)
+            light += frame.filter(unreal[0] | unreal[1]).height  # full ones are sane already
+            sane.append(sane_times(frame))
         self.nonsense = light + sum(
             1 for x in self.full.values() if any(g in NONSENSE_GAPS for g in x.gaps)
         )
-        return sane_times(rows)
+        return pl.concat(sane)
 
     def decode_range(self, handle: BufferedReader, start: int, end: int, line: int) -> int:
         """Decode the lines of bytes [start, end) (both line starts, or the file's end),
@@ -445,11 +448,12 @@ class CaptureSkeleton:
         lack its newline (cut short)."""
         # whole lines read into one buffer, reused, with a byte free before them: the
         # decoder gets them as one JSON array written over their newlines, never copied
+        room = CHUNK + CHUNK // 16  # a range (`line_starts`) and the line across its end
         buf = _SPARE.pop() if _SPARE else bytearray()
-        if len(buf) < (needed := min(CHUNK, end - start) + 1):  # ranges are ~CHUNK long
-            buf = bytearray(CHUNK + 1 if needed > CHUNK // 2 else needed)
+        if len(buf) < (needed := min(room, end - start) + 1):
+            buf = bytearray(room + 1 if needed > CHUNK // 2 else needed)
         while start < end:
-            with memoryview(buf) as view, view[1 : 1 + min(CHUNK, end - start)] as into:
+            with memoryview(buf) as view, view[1 : 1 + min(room, end - start)] as into:
                 handle.seek(start)
                 got = handle.readinto(into)
             if not got:
@@ -506,7 +510,10 @@ class CaptureSkeleton:
         self._line(cols, text, first + n, base + before, n >= closed)
 
     def add_frame(self, frame: pl.DataFrame) -> None:
-        self.frames.append(self.kept(frame) if self.kept else frame)
+        self.frames.append(self.keep(frame))
+
+    def keep(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return self.kept(frame) if self.kept else frame
 
     def columns(self) -> Columns:
         # a provider without a request id reads a header no record has

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from benchmarks import capture_mix
@@ -39,13 +40,14 @@ def damaged(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("jobs", [2, 3])
 def test_workers_find_what_one_process_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
     path = damaged(tmp_path)
     monkeypatch.setattr(skeleton, "CHUNK", 200_000)  # many ranges, a damaged line in several
     one, alone = read(path, 1)
-    many, together = read(path, 2)
+    many, together = read(path, jobs)  # two workers take ranges from one shared front
     assert together.equals(alone)
     assert many.parsed.bad == one.parsed.bad and len(one.parsed.bad) == 2
     assert many.parsed.lines == one.parsed.lines
@@ -65,3 +67,18 @@ def test_a_later_session_of_an_unknown_version_is_refused(
     monkeypatch.setattr(skeleton, "CHUNK", 200_000)
     with pytest.raises(InputError, match="version 9"):
         read(path, 2)
+
+
+def test_the_skeleton_is_not_copied_whole_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the columns stay a chunk per range (a copy into one would double the memory at 10M
+    # rows): a range is read in one chunk, and times are made sane a range at a time
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 3000, 150, "k")
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    for jobs in (1, 2):
+        _, rows = read(path, jobs)
+        assert isinstance(rows, pl.DataFrame)
+        chunks = dict(zip(rows.columns, rows.n_chunks("all"), strict=True))
+        assert chunks["line"] == chunks["started"] == chunks["rt"] > 5
