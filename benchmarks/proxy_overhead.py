@@ -229,6 +229,7 @@ def in_process(flows: int) -> list[str]:
     """The addon's hooks driven directly with real mitmproxy flows (no proxy, no client)."""
     import importlib.util
 
+    from mitmproxy import eventsequence
     from mitmproxy.test import taddons, tflow
 
     from qbtrace.live_times import spread
@@ -243,10 +244,13 @@ def in_process(flows: int) -> list[str]:
     matching = token_flows(flows // 10)
     with tempfile.TemporaryDirectory() as tmp, taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(Path(tmp) / "bench.jsonl"), qbtrace_timing=True)
+        hand = tctx.master.addons.invoke_addon_sync  # each hook looked up as mitmproxy does
         for n in range(flows):
-            addon.response(unrelated[n % 1000])
+            for event in eventsequence.iterate(unrelated[n % 1000]):
+                hand(addon, event)
         for f in matching:
-            addon.response(f)
+            for event in eventsequence.iterate(f):
+                hand(addon, event)
         addon.done()
         times = addon.session.times
         return [
