@@ -3,17 +3,16 @@
     mitmdump -s addons/qbtrace_capture.py --set qbtrace_capture=oauth.jsonl
 
 Only the exchanges the provider profile recognises (token, authorize, callback, revoke,
-disconnect) are recorded, each as one JSON line. The hooks run on mitmproxy's event loop, so
-they only test the request path (in `request`, where mitmproxy just read it) and copy the
-flow's values (in `response`/`error`: `copy_flow`, references to immutable values, bodies
-capped at 1 MB); a recording thread recognises, redacts and writes each copy within
-`live.POLL` seconds, and after every failed token request logs one warning line with the
-cause, as `qbtrace analyze` would on what was seen so far (through Python's `logging`,
-which mitmproxy's handlers take from any thread: its event log hands records to the loop
-with `call_soon_threadsafe`; `ctx.log` is deprecated). A SIGKILL loses the exchanges in
-flight and those of the last `live.POLL` seconds; `done` (Ctrl-C, SIGTERM) writes them all.
-The addon never breaks proxying: any exception inside it is logged (without values from the
-flow) and the flow passes untouched.
+disconnect) are recorded, each as one JSON line. The `response` and `error` hooks run on
+mitmproxy's event loop, so they only test the request path and copy the flow's values
+(`copy_flow`: references to immutable values, bodies capped at 1 MB); a recording thread
+recognises, redacts and writes each copy within `live.POLL` seconds, and after every failed
+token request logs one warning line with the cause, as `qbtrace analyze` would on what was
+seen so far (through Python's `logging`, which mitmproxy's handlers take from any thread:
+its event log hands records to the loop with `call_soon_threadsafe`; `ctx.log` is
+deprecated). A SIGKILL loses the exchanges in flight and those of the last `live.POLL`
+seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks proxying: any
+exception inside it is logged (without values from the flow) and the flow passes untouched.
 `--set qbtrace_timing=true` logs the hooks' and the thread's own times at exit.
 
 Like mitmproxy's own `save.py`, the addon holds only its options and hooks: recording and
@@ -36,7 +35,7 @@ try:
     from qbtrace.config import load_profile
     from qbtrace.errors import QbtraceError
     from qbtrace.live import LiveSession, Recorded, fault_line, logger
-    from qbtrace.live_times import Times, add
+    from qbtrace.live_times import Times
     from qbtrace.profile import Profile
     from qbtrace.sources.mitm import MAX_BODY, flow_parts
     from qbtrace.sources.prefilter import PathFilter
@@ -126,19 +125,15 @@ class Unpacker:
 
 
 Hook = Callable[[http.HTTPFlow], None]
-MAX_IN_FLIGHT = 1024
-"""OAuth flows between their `request` and their `response`/`error` hook at most. Past it (a
-storm, or flows mitmproxy never ends) the set is dropped and the addon falls back to testing
-every `response`'s path (`path_hook`): bounded memory, and no flow goes unrecorded."""
 
 
 def path_hook(test: PathFilter, submit: Hook) -> Hook:
-    """`test.may_match` inlined, its anchors fast locals (default arguments), so that a flow
-    that is not OAuth traffic costs one attribute chain, one decode and six `in` tests, and
-    no further call or lookup (live, with caches cold after mitmproxy's own work, the method
-    call, the filter's attributes and the tuple of anchors were a fifth of the hook;
-    `benchmarks/hook_probe.py` times each step). The `request` hook, the `error` hook for
-    flows that never reached `request`, and every `response` once MAX_IN_FLIGHT was passed."""
+    """The `response`/`error` hook for unrelated flows' sake: `test.may_match` inlined, its
+    anchors fast locals (default arguments), so that a flow that is not OAuth traffic costs
+    one attribute chain, one decode and six `in` tests, and no further call or lookup (live,
+    with caches cold after mitmproxy's own work, the method call, the filter's attributes
+    and the tuple of anchors were a fifth of the hook: 5.9-6.7 µs p50 down to 4.6-5.2;
+    `benchmarks/hook_probe.py` times each step)."""
     if test.anchors is None:
         search = test.pattern.search
 
@@ -158,31 +153,6 @@ def path_hook(test: PathFilter, submit: Hook) -> Hook:
     return response
 
 
-def finish_hook(in_flight: set[http.HTTPFlow], idle: Callable[[], None], submit: Hook) -> Hook:
-    """The `response` hook while some OAuth flow is in flight: the flows the `request` hook
-    marked are copied, any other costs one set lookup (a hash of the flow's address: nothing
-    of the flow is read); `idle` when the last one ended."""
-
-    def response(flow: http.HTTPFlow, in_flight: set[http.HTTPFlow] = in_flight) -> None:
-        if flow in in_flight:
-            in_flight.discard(flow)
-            if not in_flight:
-                idle()
-            submit(flow)
-
-    return response
-
-
-def error_hook(in_flight: set[http.HTTPFlow], finish: Hook, tested: Hook) -> Hook:
-    """A marked flow is finished; an error before the `request` hook (a body past
-    `body_size_limit`, a client gone mid-body, an invalid request) takes the path test."""
-
-    def error(flow: http.HTTPFlow) -> None:
-        (finish if flow in in_flight else tested)(flow)
-
-    return error
-
-
 def timed_hook(test: PathFilter, plain: Hook, times: Times) -> Hook:
     """`plain` inside two clock reads; whether the flow matched is asked after the span."""
     clock, may_match, add = time.perf_counter_ns, test.may_match, times.hook
@@ -196,121 +166,24 @@ def timed_hook(test: PathFilter, plain: Hook, times: Times) -> Hook:
     return timed
 
 
-class FlowTimes:
-    """`qbtrace_timing`'s spans per flow: an OAuth flow's `request` and `response` (or
-    `error`) hooks add up to one matching sample; any other flow's `request` hook is one
-    unrelated sample, and its `response` hook, when a token flow in flight made mitmproxy
-    call it, one `late` sample."""
-
-    def __init__(self, in_flight: set[http.HTTPFlow], times: Times) -> None:
-        self.in_flight, self.times = in_flight, times
-        self.started: dict[http.HTTPFlow, int] = {}
-
-    def request(self, plain: Hook) -> Hook:
-        clock, in_flight, started, add = (
-            time.perf_counter_ns,
-            self.in_flight,
-            self.started,
-            self.times.hook,
-        )
-
-        def timed(flow: http.HTTPFlow) -> None:
-            start = clock()
-            plain(flow)
-            spent = clock() - start
-            if flow not in in_flight:
-                add(spent, False)
-            elif len(started) < MAX_IN_FLIGHT:
-                started[flow] = spent
-
-        return timed
-
-    def end(self, plain: Hook, test: PathFilter) -> Hook:
-        clock, in_flight, started, times = (
-            time.perf_counter_ns,
-            self.in_flight,
-            self.started,
-            self.times,
-        )
-
-        def timed(flow: http.HTTPFlow) -> None:
-            marked = flow in in_flight
-            start = clock()
-            plain(flow)
-            spent = clock() - start
-            if marked or test.may_match(flow.request.data.path):
-                times.hook(spent + started.pop(flow, 0), True)
-            else:
-                add(times.late, spent)
-
-        return timed
-
-
 class QbtraceCapture:
-    """The path test runs in the `request` hook, just after mitmproxy read the request (its
-    path is still in the cache there: the same test cost 4.5-5.1 µs p50 in `response`); a
-    flow that may be OAuth traffic joins `in_flight`, and the `response` hook exists only
-    while that set is not empty: mitmproxy's addon manager looks a hook up with `getattr` on
-    every event and calls nothing when there is none, so an unrelated flow that ends while no
-    token flow is in flight costs the addon its `request` hook alone."""
-
-    request: Hook | None
-    """Bound by `_bind`; None once MAX_IN_FLIGHT was passed (`response` tests every path)."""
     response: Hook
-    """Set while `in_flight` is not empty (by `_mark`), deleted when it empties (`_idle`)."""
+    """Bound by `_bind` to `path_hook` (or `timed_hook`): an instance attribute, which
+    mitmproxy's addon manager finds with the same `getattr` as a method."""
     error: Hook
 
     def __init__(self) -> None:
         self.session: LiveSession[FlowCopy] = LiveSession(unpack=Unpacker())
         self.timing = False
-        self.in_flight: set[http.HTTPFlow] = set()
-        self.overflowed = False
-        self._finish: Hook = self._submit_safely
         self._bind()
 
     def _bind(self) -> None:
         """Build the hooks for the session's path filter and the timing option."""
-        test, submit = self.session.filter, self._submit_safely
-        tested = path_hook(test, submit)
-        if self.overflowed:
-            self.request = None
-            self._finish = tested
-            self.error = self.response = (
-                timed_hook(test, tested, self.session.times) if self.timing else tested
-            )
-            return
-        request = path_hook(test, self._mark)
-        finish = finish_hook(self.in_flight, self._idle, submit)
-        error = error_hook(self.in_flight, finish, tested)
+        test = self.session.filter
+        hook = path_hook(test, self._submit_safely)
         if self.timing:
-            times = FlowTimes(self.in_flight, self.session.times)
-            request, finish, error = (
-                times.request(request),
-                times.end(finish, test),
-                times.end(error, test),
-            )
-        self.request, self._finish, self.error = request, finish, error
-        if self.in_flight:
-            self.response = finish
-
-    def _mark(self, flow: http.HTTPFlow) -> None:
-        """A flow whose path may be OAuth traffic: its `response` or `error` will copy it."""
-        if len(self.in_flight) >= MAX_IN_FLIGHT:
-            logger.warning(
-                "qbtrace: %d OAuth flows in flight; testing every response's path from now on",
-                len(self.in_flight),
-            )
-            self.in_flight.clear()
-            self.overflowed = True
-            self._bind()
-            return
-        if not self.in_flight:
-            self.response = self._finish
-        self.in_flight.add(flow)
-
-    def _idle(self) -> None:
-        """No OAuth flow in flight: mitmproxy stops calling `response`."""
-        self.__dict__.pop("response", None)
+            hook = timed_hook(test, hook, self.session.times)
+        self.response = self.error = hook
 
     def load(self, loader: Loader) -> None:
         loader.add_option(

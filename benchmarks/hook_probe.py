@@ -3,30 +3,32 @@
     mitmdump -s benchmarks/hook_probe.py --set qbtrace_capture=cap.jsonl --set qbtrace_timing=true
 
 It holds the capture addon itself and stands where mitmproxy calls it, so every span below
-is timed at the addon's place in the `request` (or `response`) dispatch, with the caches as
-mitmproxy's own work between two flows leaves them. Every other flow goes to the addon
-untouched (its own `qbtrace_timing` spans, told in its exit line); the flows in between take
-turns at one span. In the `request` hook, where the addon tests the path now:
+is timed at the addon's place in mitmproxy's dispatch, with the caches as mitmproxy's own
+work between two flows leaves them. Every other flow goes to the addon untouched (its own
+`qbtrace_timing` spans, told in its exit line); the flows in between take turns at one span,
+and then go through the addon's untimed `response` hook, so that matching flows are recorded
+whatever span they took. In the `request` hook (the request just read whole):
 
 - `empty`: two timer reads with nothing between (the measurement's own floor);
 - `chain`: `flow.request.data.path`; `decode`: that and its latin-1 decode;
-- `one_in`: the decode and one `in` test; `same_6`: six `in` tests of that one anchor (against
-  `may_match`'s six anchors: what touching six needles costs);
+- `one_in`: the decode and one `in` test; `same_6`: six `in` tests of that one anchor;
+- `six`: the decode and the six anchors' `in` tests, written out here (no call): against
+  `hook`, what calling the hook costs; `hash_six`, `join_six`: the same after `hash` or
+  `"".join` of the anchors' tuple (one C loop touching all six first: do parallel loads help?);
 - `may_match`: `PathFilter.may_match` called on the path;
-- `hook`: the addon's whole untimed `request` hook (`path_hook`, marking OAuth flows);
+- `hook`: the addon's `path_hook` (its untimed hook) run there;
 - `find_6`, `bytes_in`, `regex`: other path tests on the raw bytes (six `bytes.find`, six
   bytes `in`, the anchors as one bytes regex).
 
-In the `response` hook, where the path was tested before:
+In the `requestheaders` hook (right after mitmproxy parsed the request head): `empty_h`, the
+floor there, and `hook_h`, `path_hook` run there. In the `response` hook, where the addon
+runs: `empty_r`, the floor there; `hook_r`, the addon's untimed hook (nothing of the addon's
+ran on these flows before it); `append`: a `deque.append` of the flow (a hook written in C:
+what a hook that only hands the flow over would cost); `dispatch`: from the end of the
+`response` hook of an addon just before this one to the start of this one (what mitmproxy's
+addon manager spends to reach one more addon).
 
-- `empty_r`: the floor there; `old_hook`: the same `path_hook` there (the addon before);
-- `late_hook`: the `response` hook an unrelated flow costs while an OAuth flow is in flight
-  (`finish_hook` over a set of one other flow);
-- `dispatch`: from the end of the `response` hook of an addon just before this one to the
-  start of this one (what mitmproxy's addon manager spends to reach one more addon).
-
-Each flow also goes through the addon's untimed hooks, so matching flows are recorded
-whatever span they took. Only unrelated flows' spans are kept; at exit one line
+Only unrelated flows' spans are kept; at exit one line
 `qbtrace probe (p50 µs, n>=160): empty 0.58, chain 0.80, ...` is logged.
 """
 
@@ -37,6 +39,7 @@ import logging
 import re
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,17 +56,23 @@ SPANS = (
     "decode",
     "one_in",
     "same_6",
+    "six",
+    "hash_six",
+    "join_six",
     "may_match",
     "hook",
     "find_6",
     "bytes_in",
     "regex",
+    "empty_h",
+    "hook_h",
     "empty_r",
-    "old_hook",
-    "late_hook",
+    "hook_r",
+    "append",
     "dispatch",
 )
-AT_RESPONSE = frozenset(("empty_r", "old_hook", "late_hook", "dispatch"))
+AT_HEADERS = frozenset(("empty_h", "hook_h"))
+AT_RESPONSE = frozenset(("empty_r", "hook_r", "append", "dispatch"))
 logger = logging.getLogger("qbtrace")
 
 
@@ -95,59 +104,50 @@ class Probe:
         self.count = 0
         self.spans: dict[str, list[int]] = {name: [] for name in SPANS}
         self.taken: dict[http.HTTPFlow, str] = {}
-        """The span each probed flow takes, from its `request` hook to its last."""
+        """The span each probed flow takes, from its `requestheaders` hook to its `response`."""
         self.bytes_anchors: tuple[bytes, ...] = ()
         self.regex_search: Callable[[bytes], object] = re.compile(b"").search
         self.plain: Hook = _untouched
-        self.finish: Hook = _untouched
-        self.old_hook: Hook = _untouched
-        self.late_hook: Hook = _untouched
+        self.idle: Hook = _untouched
+        self.ended: deque[http.HTTPFlow] = deque()
 
     def load(self, loader: Loader) -> None:
         self.capture.load(loader)
 
     def configure(self, updated: set[str]) -> None:
         self.capture.configure(updated)
-        test, capture = self.capture.session.filter, self.capture
+        test = self.capture.session.filter
         if test.anchors is None:
             raise exceptions.OptionsError("hook_probe: this profile's needles take the regex")
         self.bytes_anchors = tuple(a.encode("latin-1") for a in test.anchors)
         self.regex_search = re.compile(b"|".join(map(re.escape, self.bytes_anchors))).search
-        self.plain = self.module.path_hook(test, capture._mark)
-        self.finish = self.module.finish_hook(
-            capture.in_flight, capture._idle, capture._submit_safely
-        )
-        self.old_hook = self.module.path_hook(test, _untouched)
-        self.late_hook = self.module.finish_hook({Mark()}, _untouched, _untouched)
+        self.plain = self.module.path_hook(test, self.capture._submit_safely)
+        self.idle = self.module.path_hook(test, _untouched)
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.count += 1
         if self.count % 2:
-            if self.capture.request is not None:
-                self.capture.request(flow)  # the addon's own timed hook (`qbtrace_timing`)
-            return
-        name = SPANS[self.count // 2 % len(SPANS)]
+            return  # the addon's own flow: its hooks are `response` and `error`
+        name = self.taken[flow] = SPANS[self.count // 2 % len(SPANS)]
         self.mark.armed = name == "dispatch"
-        if name in AT_RESPONSE:
-            self.plain(flow)
-            self.taken[flow] = name
-            return
-        spent = self._span(name, flow)
-        if name != "hook":
-            self.plain(flow)
-        self._keep(name, spent, flow)
-        self.taken[flow] = name
+        if name in AT_HEADERS:
+            self._keep(name, self._span(name, flow), flow)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        name = self.taken.get(flow)
+        if name is not None and name not in AT_HEADERS and name not in AT_RESPONSE:
+            self._keep(name, self._span(name, flow), flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         name = self.taken.pop(flow, None)
-        if name is None:  # the addon's own flow: its `response` exists while one is in flight
-            hook = getattr(self.capture, "response", None)
-            if hook:
-                hook(flow)
+        if name is None:
+            self.capture.response(flow)  # the addon's own timed hook (`qbtrace_timing`)
             return
         if name in AT_RESPONSE:
             self._keep(name, self._span(name, flow), flow)
-        self.finish(flow)
+            self.ended.clear()
+        if name != "hook_r":  # which recorded its flow itself
+            self.plain(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
         self.taken.pop(flow, None)
@@ -162,7 +162,7 @@ class Probe:
         found: object = None  # each step's result is kept, as the addon keeps its own
         if name == "dispatch":
             return clock() - self.mark.last
-        if name in ("empty", "empty_r"):
+        if name in ("empty", "empty_h", "empty_r"):
             start = clock()
         elif name == "chain":
             start = clock()
@@ -179,12 +179,24 @@ class Probe:
             start = clock()
             text = flow.request.data.path.decode("latin-1")
             found = a in text or a in text or a in text or a in text or a in text or a in text
-        elif name in ("hook", "old_hook", "late_hook"):
-            hook = {"hook": self.plain, "old_hook": self.old_hook, "late_hook": self.late_hook}[
-                name
-            ]
+        elif name in ("six", "hash_six", "join_six"):
+            t = self.capture.session.filter.anchors
+            a, b, c, d, e, g = t
+            start = clock()
+            if name == "hash_six":
+                hash(t)  # the six anchors' headers read in one C loop (loads in parallel)
+            elif name == "join_six":
+                "".join(t)  # and their text
+            text = flow.request.data.path.decode("latin-1")
+            found = a in text or b in text or c in text or d in text or e in text or g in text
+        elif name in ("hook", "hook_h", "hook_r"):
+            hook = self.plain if name == "hook_r" else self.idle
             start = clock()
             hook(flow)
+        elif name == "append":
+            append = self.ended.append
+            start = clock()
+            append(flow)
         elif name == "may_match":
             test = self.capture.session.filter.may_match
             start = clock()
@@ -206,10 +218,12 @@ class Probe:
             start = clock()
             path = flow.request.data.path
             found = a in path or b in path or c in path or d in path or e in path or g in path
-        else:
+        elif name == "regex":
             search = self.regex_search
             start = clock()
             found = search(flow.request.data.path)
+        else:
+            raise ValueError(f"hook_probe: no span {name}")
         end = clock()
         del found
         return end - start

@@ -229,7 +229,6 @@ def in_process(flows: int) -> list[str]:
     """The addon's hooks driven directly with real mitmproxy flows (no proxy, no client)."""
     import importlib.util
 
-    from mitmproxy import eventsequence
     from mitmproxy.test import taddons, tflow
 
     from qbtrace.live_times import spread
@@ -244,13 +243,10 @@ def in_process(flows: int) -> list[str]:
     matching = token_flows(flows // 10)
     with tempfile.TemporaryDirectory() as tmp, taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(Path(tmp) / "bench.jsonl"), qbtrace_timing=True)
-        hand = tctx.master.addons.invoke_addon_sync  # each hook looked up as mitmproxy does
         for n in range(flows):
-            for event in eventsequence.iterate(unrelated[n % 1000]):
-                hand(addon, event)
+            addon.response(unrelated[n % 1000])
         for f in matching:
-            for event in eventsequence.iterate(f):
-                hand(addon, event)
+            addon.response(f)
         addon.done()
         times = addon.session.times
         return [

@@ -23,10 +23,7 @@ class Times:
     matching: array[int] = field(default_factory=_samples)
     """In the hook, per flow whose path passed the test (the path test and the copy)."""
     unrelated: array[int] = field(default_factory=_samples)
-    """In the hook, per other flow (the path test alone, in the `request` hook)."""
-    late: array[int] = field(default_factory=_samples)
-    """In the `response`/`error` hook, per other flow that reached it (mitmproxy calls the
-    addon's `response` only while an OAuth flow is in flight)."""
+    """In the hook, per other flow (the path test alone)."""
     recording: array[int] = field(default_factory=_samples)
     """Recording thread CPU per copied flow: unpack, redact, encode, write."""
     diagnosis: array[int] = field(default_factory=_samples)
@@ -38,8 +35,7 @@ class Times:
     def summary(self) -> str:
         return (
             "; addon time (mean/p50/p99 µs): in the hook per matching flow "
-            f"{spread(self.matching)}, per unrelated flow {spread(self.unrelated)} "
-            f"and in a later hook {spread(self.late)}; "
+            f"{spread(self.matching)}, per unrelated flow {spread(self.unrelated)}; "
             f"on the recording thread (CPU) per matching flow {spread(self.recording)}, "
             f"per live diagnosis round {spread(self.diagnosis)}"
         )

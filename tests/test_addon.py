@@ -63,14 +63,6 @@ def load_addon() -> ModuleType:
     return module
 
 
-def deliver(addon: Any, f: http.HTTPFlow) -> None:
-    """Hand a flow to the addon as mitmproxy does: each hook of the flow's events, looked up
-    by name on the addon when the event comes (`response` exists only while a flow that may
-    be OAuth traffic is in flight)."""
-    for event in eventsequence.iterate(f):
-        ctx.master.addons.invoke_addon_sync(addon, event)
-
-
 @pytest.fixture()
 def addon(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("QBTRACE_TAG_KEY", KEY)
@@ -102,7 +94,7 @@ def test_existing_capture_is_appended_to_never_truncated(addon: Any, tmp_path: P
     path.write_bytes(b'{"earlier": "session"}\n')
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, token_flow())
+        addon.response(token_flow())
         addon.done()  # the recording thread writes by then (mitmproxy calls done at exit)
     lines = path.read_bytes().splitlines()
     assert lines[0] == b'{"earlier": "session"}'
@@ -116,9 +108,9 @@ def test_records_only_oauth_flows_with_the_flows_own_timestamps(addon: Any, tmp_
     f.request.timestamp_start, f.response.timestamp_end = 1_800_000_000.5, 1_800_000_001.5
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, tflow.tflow(resp=True))
-        deliver(addon, f)
-        deliver(addon, tflow.tflow(err=True))
+        addon.response(tflow.tflow(resp=True))
+        addon.response(f)
+        addon.error(tflow.tflow(err=True))
         addon.done()
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
     assert not got.warnings
@@ -133,7 +125,7 @@ def test_failed_token_request_in_error_hook_is_recorded(addon: Any, tmp_path: Pa
     f.error = mflow.Error("Connection reset by peer", 1_800_000_009.0)
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, f)
+        addon.error(f)
         addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert x.status is None and x.failure == "Connection reset by peer"
@@ -159,7 +151,7 @@ def test_malformed_token_response_leaves_the_flow_untouched(
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, f)
+        addon.response(f)
         addon.done()
     assert f.get_state() == before
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
@@ -177,8 +169,8 @@ def test_exception_inside_the_addon_is_logged_and_the_flow_passes(
     before = f.get_state()
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        deliver(addon, f)
-        deliver(addon, tflow.tflow(resp=True))
+        addon.response(f)
+        addon.response(tflow.tflow(resp=True))
         addon.done()
     assert f.get_state() == before
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -238,7 +230,7 @@ def test_the_hook_only_copies_and_done_writes_what_is_queued(addon: Any, tmp_pat
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         with addon.session.lock:  # the recording thread cannot start a round
-            deliver(addon, token_flow())
+            addon.response(token_flow())
             assert len(path.read_bytes().splitlines()) == 1  # the header: nothing written
         addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
@@ -254,7 +246,7 @@ def test_what_happens_to_a_flow_after_the_hook_does_not_reach_the_capture(
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
         with addon.session.lock:  # a later addon, or an edit in mitmweb, before the thread looks
-            deliver(addon, f)
+            addon.response(f)
             f.request.path = "/v3/company/1/query"
             f.request.headers["authorization"] = "Basic b3RoZXI6b3RoZXI="
             f.request.content = b"grant_type=authorization_code&code=AB11"
@@ -277,7 +269,7 @@ def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
     seen: list[int] = []
 
     def fourth() -> None:  # as the event loop would: the hook, then the next thing
-        deliver(addon, token_flow(rt=f"{RT}-3"))
+        addon.response(token_flow(rt=f"{RT}-3"))
         seen.append(len(path.read_bytes().splitlines()))
 
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
@@ -285,7 +277,7 @@ def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
         loop = threading.Thread(target=fourth)
         with addon.session.lock:  # a stalled disk: the recording thread is stuck
             for n in range(3):
-                deliver(addon, token_flow(rt=f"{RT}-{n}"))
+                addon.response(token_flow(rt=f"{RT}-{n}"))
             loop.start()
             loop.join(0.5)  # the fourth hook waits for the thread, which waits for us
         loop.join()
@@ -300,12 +292,12 @@ def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Pa
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, token_flow())
+        addon.response(token_flow())
         addon.settle()
         ended = addon.session.worker
         addon.session.requests.put(None)  # as a log handler's sys.exit on the thread would
         ended.join()
-        deliver(addon, token_flow(rt=f"{RT}-2"))
+        addon.response(token_flow(rt=f"{RT}-2"))
         assert addon.session.worker is not ended and addon.session.worker.is_alive()
         addon.done()
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
@@ -321,8 +313,8 @@ def test_write_failure_is_logged_loudly_and_proxying_goes_on(
         addon.session.writer.fd = os.open("/dev/full", os.O_WRONLY)  # the disk is full: ENOSPC
         full = os.fstat(addon.session.writer.fd)
         addon.session.writer.ident = (full.st_dev, full.st_ino)
-        deliver(addon, token_flow(200, b"{}"))
-        deliver(addon, token_flow(200, b"{}"))
+        addon.response(token_flow(200, b"{}"))
+        addon.response(token_flow(200, b"{}"))
         addon.done()
     failed = [r for r in caplog.records if "CAPTURE WRITE FAILED" in r.getMessage()]
     assert len(failed) == 2 and failed[-1].levelno == logging.ERROR
@@ -346,11 +338,11 @@ def test_compressed_token_answers_are_read_and_a_bomb_is_left_out(
     bomb = b'{"error":"invalid_grant","pad":"' + b"0" * (64 << 20) + b'"}'
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, encoded_token_flow(encoding, b'{"error":"invalid_grant"}'))
+        addon.response(encoded_token_flow(encoding, b'{"error":"invalid_grant"}'))
         addon.settle()
         tracemalloc.start()  # it traces every thread: the recording thread inflates
         try:
-            deliver(addon, encoded_token_flow(encoding, bomb))
+            addon.response(encoded_token_flow(encoding, bomb))
             addon.settle()
             _, peak = tracemalloc.get_traced_memory()
         finally:
@@ -371,7 +363,7 @@ def test_deeply_nested_json_bodies_are_recorded_without_recursion_errors(
     flow.request.headers["content-type"] = "application/json"
     with taddons.context(addon) as tctx, caplog.at_level(logging.ERROR):
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, flow)
+        addon.response(flow)
         addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert "response-too-deep" in x.gaps and x.params == {}
@@ -384,10 +376,10 @@ def test_capture_deleted_while_recording_is_started_again_loudly(
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, token_flow(200, b"{}"))
+        addon.response(token_flow(200, b"{}"))
         addon.settle()  # written, and then the file is removed
         path.unlink()
-        deliver(addon, token_flow(200, b"{}"))
+        addon.response(token_flow(200, b"{}"))
         addon.done()
     assert "WAS REMOVED" in caplog.text
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
@@ -405,8 +397,8 @@ def test_failed_refresh_gets_one_live_diagnosis_line_without_secrets(
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx, caplog.at_level(logging.INFO):
         tctx.configure(addon, qbtrace_capture=str(path))
-        deliver(addon, ok)
-        deliver(addon, replay)
+        addon.response(ok)
+        addon.response(replay)
         addon.settle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -425,8 +417,8 @@ def test_refresh_race_loser_answered_first_is_explained_once_the_winner_lands(
     loser.request.timestamp_start, loser.response.timestamp_end = 1_800_000_000.1, 1_800_000_000.3
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        deliver(addon, loser)  # the loser's answer comes first
-        deliver(addon, winner)
+        addon.response(loser)  # the loser's answer comes first
+        addon.response(winner)
         addon.settle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and ": refresh_race (certain)" in warnings[0]
@@ -442,8 +434,8 @@ def test_live_line_is_logged_without_waiting_for_exit(
     replay.response.timestamp_end = replay.request.timestamp_start + 0.2
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        deliver(addon, ok)
-        deliver(addon, replay)
+        addon.response(ok)
+        addon.response(replay)
         deadline = time.monotonic() + 10
         while "refresh_token_superseded" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -454,74 +446,16 @@ def test_live_line_is_logged_without_waiting_for_exit(
 def test_hook_times_are_kept_only_when_asked_for(addon: Any, tmp_path: Path) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        deliver(addon, token_flow())
-        deliver(addon, tflow.tflow(resp=True))
+        addon.response(token_flow())
+        addon.response(tflow.tflow(resp=True))
         assert not addon.session.times.matching and not addon.session.times.unrelated
         tctx.configure(addon, qbtrace_timing=True)
-        deliver(addon, token_flow())
-        deliver(addon, tflow.tflow(resp=True))
+        addon.response(token_flow())
+        addon.response(tflow.tflow(resp=True))
         addon.settle()
     times = addon.session.times
-    assert len(times.matching) == 1 and len(times.unrelated) == 1 and not times.late
+    assert len(times.matching) == 1 and len(times.unrelated) == 1
     assert addon.session.recorded == 2 and len(times.recording) >= 1 and len(times.diagnosis) >= 1
-
-
-def hand(addon: Any, f: http.HTTPFlow, *names: str) -> None:
-    """Only the named hooks of the flow's events, as mitmproxy looks them up."""
-    for event in eventsequence.iterate(f):
-        if event.name in names:
-            ctx.master.addons.invoke_addon_sync(addon, event)
-
-
-def test_the_response_hook_exists_only_while_an_oauth_flow_is_in_flight(
-    addon: Any, tmp_path: Path
-) -> None:
-    token, api, other = token_flow(), tflow.tflow(resp=True), tflow.tflow(resp=True)
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        hand(addon, api, "requestheaders", "request")
-        assert getattr(addon, "response", None) is None  # mitmproxy calls nothing for `api`
-        hand(addon, token, "requestheaders", "request")
-        hand(addon, other, "requestheaders", "request")
-        assert addon.response  # while `token` is in flight, every flow's response comes
-        hand(addon, api, "responseheaders", "response")
-        hand(addon, other, "responseheaders", "response")
-        assert addon.response
-        hand(addon, token, "responseheaders", "response")
-        assert getattr(addon, "response", None) is None and not addon.in_flight
-        addon.settle()
-    assert addon.session.recorded == 1
-
-
-def test_an_error_before_the_request_hook_takes_the_path_test(addon: Any, tmp_path: Path) -> None:
-    """mitmproxy calls `error` without `request` for a body past `body_size_limit`, an
-    invalid request or a client gone mid-body: the token request is still recorded."""
-    f = token_flow()
-    f.response, f.error = None, mflow.Error("Request body exceeds mitmproxy's body_size_limit.")
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        hand(addon, f, "requestheaders", "error")
-        hand(addon, tflow.tflow(err=True), "requestheaders", "error")
-        addon.settle()
-    assert addon.session.recorded == 1
-
-
-def test_past_max_in_flight_every_response_takes_the_path_test(
-    addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    limit = load_addon().MAX_IN_FLIGHT
-    flows = [token_flow(rt=f"{RT}-{n}") for n in range(limit + 2)]
-    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING, "qbtrace"):
-        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
-        for f in flows:  # requests that mitmproxy never ends (or a storm)
-            hand(addon, f, "requestheaders", "request")
-        assert len(addon.in_flight) <= limit and addon.request is None
-        for f in flows:
-            hand(addon, f, "responseheaders", "response")
-        deliver(addon, tflow.tflow(resp=True))
-        addon.settle()
-    assert addon.session.recorded == len(flows)
-    assert "OAuth flows in flight" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -583,10 +517,10 @@ def test_a_new_config_rebinds_the_hook_to_its_paths(addon: Any, tmp_path: Path) 
     disconnect.request.data.path = b"/qbo/zzzzzz"
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
-        deliver(addon, disconnect)  # no needle of the built-in profile: not even copied
+        addon.response(disconnect)  # no needle of the built-in profile: not even copied
         assert not addon.session.pending and len(addon.session.times.unrelated) == 1
         tctx.configure(addon, qbtrace_config=str(config))
-        deliver(addon, disconnect)
+        addon.error(disconnect)
         addon.settle()
     assert addon.session.recorded == 1 and len(addon.session.times.matching) == 1
 
@@ -594,7 +528,7 @@ def test_a_new_config_rebinds_the_hook_to_its_paths(addon: Any, tmp_path: Path) 
 def test_the_benchmark_probe_records_like_the_addon_and_tells_every_span(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """benchmarks/hook_probe.py reaches into the addon (its hooks, the session's filter):
+    """benchmarks/hook_probe.py reaches into the addon (`path_hook`, the session's filter):
     it must keep loading, recording every OAuth flow and telling each span it times."""
     monkeypatch.setenv("QBTRACE_TAG_KEY", KEY)
     spec = importlib.util.spec_from_file_location("hook_probe", ROOT / "benchmarks/hook_probe.py")
@@ -606,7 +540,7 @@ def test_the_benchmark_probe_records_like_the_addon_and_tells_every_span(
         tctx.configure(probe, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
         for n in range(4 * len(probe_module.SPANS)):
             f = token_flow(rt=f"RT1-{n}") if n % 5 == 0 else tflow.tflow(resp=True)
-            for event in eventsequence.iterate(f):  # mitmdump -s hook_probe.py: mark, probe
+            for event in eventsequence.iterate(f):  # as `mitmdump -s hook_probe.py` would
                 for one in probe_module.addons:
                     ctx.master.addons.invoke_addon_sync(one, event)
         probe.done()
@@ -624,8 +558,8 @@ def test_more_than_six_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_p
         tctx.configure(addon, qbtrace_config=str(config))
         assert addon.session.filter.anchors is None
         tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
-        deliver(addon, tflow.tflow(resp=True))
-        deliver(addon, token_flow())
+        addon.response(tflow.tflow(resp=True))
+        addon.response(token_flow())
         addon.settle()
     assert addon.session.recorded == 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mitmproxy import eventsequence, http
+from mitmproxy import http
 from mitmproxy.io import FlowReader, FlowWriter
 from mitmproxy.test import taddons, tflow
 
@@ -249,8 +249,7 @@ def record_capture(flows: Path, out: Path, raw: bool, monkeypatch: pytest.Monkey
         tctx.configure(addon, qbtrace_capture=str(out), qbtrace_keep_raw=raw, **config)
         for f in FlowReader(handle).stream():
             assert isinstance(f, http.HTTPFlow)
-            for event in eventsequence.iterate(f):  # as `mitmdump -r` hands them over
-                tctx.master.addons.invoke_addon_sync(addon, event)
+            (addon.error if f.error is not None else addon.response)(f)
         addon.done()
 
 
