@@ -7,7 +7,8 @@ is timed at the addon's place in mitmproxy's dispatch, with the caches as mitmpr
 work between two flows leaves them. Every other flow goes to the addon untouched (its own
 `qbtrace_timing` spans, told in its exit line); the flows in between take turns at one span,
 and then go through the addon's untimed `response` hook, so that matching flows are recorded
-whatever span they took. In the `request` hook (the request just read whole):
+whatever span they took (the recording thread tests their paths). In the `request` hook (the
+request just read whole):
 
 - `empty`: two timer reads with nothing between (the measurement's own floor);
 - `chain`: `flow.request.data.path`; `decode`: that and its latin-1 decode;
@@ -16,15 +17,15 @@ whatever span they took. In the `request` hook (the request just read whole):
   `hook`, what calling the hook costs; `hash_six`, `join_six`: the same after `hash` or
   `"".join` of the anchors' tuple (one C loop touching all six first: do parallel loads help?);
 - `may_match`: `PathFilter.may_match` called on the path;
-- `hook`: the addon's `path_hook` (its untimed hook) run there;
+- `hook`: `path_hook` (the addon's hook before: the path test in Python) run there;
 - `find_6`, `bytes_in`, `regex`: other path tests on the raw bytes (six `bytes.find`, six
   bytes `in`, the anchors as one bytes regex).
 
 In the `requestheaders` hook (right after mitmproxy parsed the request head): `empty_h`, the
 floor there, and `hook_h`, `path_hook` run there. In the `response` hook, where the addon
-runs: `empty_r`, the floor there; `hook_r`, the addon's untimed hook (nothing of the addon's
-ran on these flows before it); `append`: a `deque.append` of the flow (a hook written in C:
-what a hook that only hands the flow over would cost); `dispatch`: from the end of the
+runs: `empty_r`, the floor there; `hook_r`, `path_hook` (nothing of the addon's ran on these
+flows before it); `append`: a `deque.append` of the flow, what the addon's hook is now (a
+hook written in C that only hands the flow over); `dispatch`: from the end of the
 `response` hook of an addon just before this one to the start of this one (what mitmproxy's
 addon manager spends to reach one more addon).
 
@@ -46,6 +47,8 @@ from typing import Any
 
 from mitmproxy import exceptions, http
 from mitmproxy.addonmanager import Loader
+
+from qbtrace.sources.prefilter import PathFilter
 
 Hook = Callable[[http.HTTPFlow], None]
 
@@ -108,6 +111,7 @@ class Probe:
         self.bytes_anchors: tuple[bytes, ...] = ()
         self.regex_search: Callable[[bytes], object] = re.compile(b"").search
         self.plain: Hook = _untouched
+        self.before: Hook = _untouched
         self.idle: Hook = _untouched
         self.ended: deque[http.HTTPFlow] = deque()
 
@@ -121,8 +125,9 @@ class Probe:
             raise exceptions.OptionsError("hook_probe: this profile's needles take the regex")
         self.bytes_anchors = tuple(a.encode("latin-1") for a in test.anchors)
         self.regex_search = re.compile(b"|".join(map(re.escape, self.bytes_anchors))).search
-        self.plain = self.module.path_hook(test, self.capture._submit_safely)
-        self.idle = self.module.path_hook(test, _untouched)
+        self.plain = self.capture.session.ended.append  # the addon's untimed hook
+        self.before = path_hook(test, self.plain)
+        self.idle = path_hook(test, _untouched)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.count += 1
@@ -146,7 +151,7 @@ class Probe:
         if name in AT_RESPONSE:
             self._keep(name, self._span(name, flow), flow)
             self.ended.clear()
-        if name != "hook_r":  # which recorded its flow itself
+        if name != "hook_r":  # which handed its flow over itself
             self.plain(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -190,7 +195,7 @@ class Probe:
             text = flow.request.data.path.decode("latin-1")
             found = a in text or b in text or c in text or d in text or e in text or g in text
         elif name in ("hook", "hook_h", "hook_r"):
-            hook = self.plain if name == "hook_r" else self.idle
+            hook = self.before if name == "hook_r" else self.idle
             start = clock()
             hook(flow)
         elif name == "append":
@@ -237,6 +242,21 @@ class Probe:
         n = min((len(spent) for spent in self.spans.values()), default=0)
         logger.info("qbtrace probe (p50 µs, n>=%d): %s", n, ", ".join(shown))
         self.capture.done()
+
+
+def path_hook(test: PathFilter, submit: Hook) -> Hook:
+    """The addon's hook before it only handed flows over: the path test in Python, its
+    anchors default arguments, `submit` for a flow that may be OAuth traffic."""
+    assert test.anchors is not None
+    a, b, c, d, e, g = test.anchors
+
+    def response(flow: http.HTTPFlow, a: str = a, b: str = b, c: str = c, d: str = d,
+                 e: str = e, g: str = g) -> None:  # fmt: skip
+        text = flow.request.data.path.decode("latin-1")
+        if a in text or b in text or c in text or d in text or e in text or g in text:
+            submit(flow)
+
+    return response
 
 
 def _untouched(flow: http.HTTPFlow) -> None:
