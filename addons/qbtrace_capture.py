@@ -70,7 +70,6 @@ ResponseCopy = tuple[bytes, int, bytes, Fields, bytes | None, float, float | Non
 timestamp_start and timestamp_end."""
 FlowCopy = tuple[str, RequestCopy, ResponseCopy | None, tuple[str, float] | None]
 """(flow id, request, response, error's message and time)."""
-Search = Callable[[bytes], object]
 
 
 def sieve(flow: http.HTTPFlow, test: PathFilter) -> tuple[FlowCopy, int] | None:

@@ -245,8 +245,8 @@ class LiveSession(Generic[T]):
                 self._diagnose(force)
 
     def _sieve(self) -> None:
-        """Test and copy every flow handed over (as long as the hook's copy took, live: the
-        copy is of the flow as mitmproxy's addons left it by then)."""
+        """Record the copy of every flow handed over that may be OAuth traffic: a copy of
+        the flow as mitmproxy's addons left it by this round."""
         ended, sieve, test, timing = self.ended, self.sieve, self.filter, self.timing
         while ended:
             item = ended.popleft()
