@@ -19,7 +19,8 @@ from any thread: its event log hands records to the loop with `call_soon_threads
 `live.POLL` seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks
 proxying: any exception on the thread is logged (without values from the flow) and the flow
 passes untouched. A timer on the loop (`running`) starts the thread again if it ended and
-makes the proxy wait for it once MAX_PENDING flows are waiting (a stalled disk).
+makes the proxy wait for it once MAX_PENDING flows (or MAX_PENDING_BYTES of their bodies)
+are waiting (a stalled disk).
 `--set qbtrace_timing=true` logs the hooks' and the thread's own times at exit.
 
 Like mitmproxy's own `save.py`, the addon holds only its options and hooks: recording and
@@ -75,6 +76,16 @@ FlowCopy = tuple[str, RequestCopy, ResponseCopy | None, tuple[str, float] | None
 def sieve(flow: http.HTTPFlow, test: PathFilter) -> tuple[FlowCopy, int] | None:
     """On the recording thread: the copy of a flow whose path may be OAuth traffic."""
     return copy_flow(flow) if test.may_match(flow.request.data.path) else None
+
+
+def held_bytes(flows: list[http.HTTPFlow]) -> int:
+    """The body bytes that flows waiting for the recording thread keep alive."""
+    size = 0
+    for flow in flows:
+        size += len(flow.request.data.content or b"")
+        if flow.response is not None:
+            size += len(flow.response.data.content or b"")
+    return size
 
 
 def copy_flow(flow: http.HTTPFlow) -> tuple[FlowCopy, int]:
@@ -224,7 +235,7 @@ class QbtraceCapture:
 
     def _keep_up(self) -> None:
         """Every POLL on mitmproxy's event loop: `LiveSession.keep_up`."""
-        self.session.keep_up()
+        self.session.keep_up(held_bytes)
         self.timer = asyncio.get_running_loop().call_later(POLL, self._keep_up)
 
     def settle(self) -> None:

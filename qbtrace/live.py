@@ -9,10 +9,11 @@ arrived into one `LiveAnalysis` and tells each new failure in one line (`tell`, 
 log in the addon); copies made with `submit` skip the sieve. So a capture line lands at most
 POLL seconds after its flow ended: a SIGKILL loses the exchanges in flight and those that
 ended in the last POLL; `settle` and `close` (the addon's `done`) write everything first.
-The queues are bounded: past MAX_PENDING flows handed over, `keep_up` (the addon's timer on
-the loop) waits for the thread, as `submit` does past MAX_PENDING copies or
-MAX_PENDING_BYTES of bodies, instead of dropping anything. The session imports nothing of
-mitmproxy (`sieve` and `unpack` do); tests drive it directly with `record`.
+The queues are bounded: past MAX_PENDING flows handed over (or MAX_PENDING_BYTES of their
+bodies), `keep_up` (the addon's timer on the loop) waits for the thread, as `submit` does
+past MAX_PENDING copies or MAX_PENDING_BYTES of bodies, instead of dropping anything. The
+session imports nothing of mitmproxy (`sieve` and `unpack` do); tests drive it directly with
+`record`.
 """
 
 from __future__ import annotations
@@ -160,15 +161,21 @@ class LiveSession(Generic[T]):
             )
             self._flush(force=False)
 
-    def keep_up(self) -> None:
+    def keep_up(self, held: Callable[[list[Any]], int] | None = None) -> None:
         """On the event loop every POLL (the addon's timer): start the thread again when it
-        ended, and wait for it once MAX_PENDING flows are waiting (a stalled disk), so that
-        the flows handed over stay bounded however the thread fares."""
+        ended, and wait for it once MAX_PENDING flows, or flows that `held` says hold
+        MAX_PENDING_BYTES (asked past MAX_PENDING // 16 flows), are waiting (a stalled disk),
+        so that the flows handed over stay bounded however the thread fares."""
         if self.worker is None or not self.worker.is_alive():
             self._start()
-        elif len(self.ended) > MAX_PENDING:
+            return
+        waiting = len(self.ended)
+        if waiting <= MAX_PENDING // 16:
+            return
+        # list() copies the deque in C, under the GIL, while the thread may pop from it
+        if waiting > MAX_PENDING or (held and held(list(self.ended)) > MAX_PENDING_BYTES):
             logger.warning(
-                "qbtrace: the capture is %d flows behind; proxying waits for it", len(self.ended)
+                "qbtrace: the capture is %d flows behind; proxying waits for it", waiting
             )
             self._flush(force=False)
 

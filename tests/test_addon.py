@@ -312,6 +312,36 @@ def test_a_full_queue_makes_the_proxy_wait_for_the_capture_never_drop(
     assert len(got.exchanges) == 4 and not got.warnings
 
 
+def test_big_bodies_waiting_for_the_thread_make_the_proxy_wait_too(
+    addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("qbtrace.live.MAX_PENDING", 32)  # bytes are asked past 2 flows
+    monkeypatch.setattr("qbtrace.live.MAX_PENDING_BYTES", 1 << 20)
+    flows = [tflow.tflow(resp=True) for _ in range(4)]
+    for f in flows:
+        assert f.response is not None
+        f.response.content = b"x" * (400 << 10)  # unrelated downloads: 1.6 MB kept alive
+    done: list[bool] = []
+
+    def timer() -> None:  # the addon's timer on the event loop
+        addon.session.keep_up(load_addon().held_bytes)
+        done.append(True)
+
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        loop = threading.Thread(target=timer)
+        with addon.session.lock:  # a stalled disk: the recording thread is stuck
+            for f in flows:
+                addon.response(f)
+            loop.start()
+            loop.join(0.5)
+            assert not done  # the timer waits for the thread
+        loop.join()
+        assert done and not addon.session.ended
+        addon.done()
+    assert "the capture is 4 flows behind; proxying waits for it" in caplog.text
+
+
 def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Path) -> None:
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx:
