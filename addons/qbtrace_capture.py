@@ -4,15 +4,23 @@
 
 Only the exchanges the provider profile recognises (token, authorize, callback, revoke,
 disconnect) are recorded, each as one JSON line. The `response` and `error` hooks run on
-mitmproxy's event loop, so they only test the request path and copy the flow's values
-(`copy_flow`: references to immutable values, bodies capped at 1 MB); a recording thread
-recognises, redacts and writes each copy within `live.POLL` seconds, and after every failed
-token request logs one warning line with the cause, as `qbtrace analyze` would on what was
-seen so far (through Python's `logging`, which mitmproxy's handlers take from any thread:
-its event log hands records to the loop with `call_soon_threadsafe`; `ctx.log` is
-deprecated). A SIGKILL loses the exchanges in flight and those of the last `live.POLL`
-seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks proxying: any
-exception inside it is logged (without values from the flow) and the flow passes untouched.
+mitmproxy's event loop, so each is one `deque.append` of the flow, written in C: no Python
+runs there for any flow (a Python hook with the path test cost 2.3-3.8 µs p50 live per
+unrelated flow, `append` the floor of the measurement; `benchmarks/hook_probe.py`). The
+recording thread, within `live.POLL` seconds, tests each flow's path and copies the values
+of those that may be OAuth traffic (`copy_flow`: references to immutable values, bodies
+capped at 1 MB), then recognises, redacts and writes each copy. So the capture holds a flow
+as mitmproxy's addons left it by then: a later addon's change to it shows (mitmdump itself
+changes no flow once it ended); an edit or replay after the copy does not. After every
+failed token request the thread logs one warning line with the cause, as `qbtrace analyze`
+would on what was seen so far (through Python's `logging`, which mitmproxy's handlers take
+from any thread: its event log hands records to the loop with `call_soon_threadsafe`;
+`ctx.log` is deprecated). A SIGKILL loses the exchanges in flight and those of the last
+`live.POLL` seconds; `done` (Ctrl-C, SIGTERM) writes them all. The addon never breaks
+proxying: any exception on the thread is logged (without values from the flow) and the flow
+passes untouched. A timer on the loop (`running`) starts the thread again if it ended and
+makes the proxy wait for it once MAX_PENDING flows (or MAX_PENDING_BYTES of their bodies)
+are waiting (a stalled disk).
 `--set qbtrace_timing=true` logs the hooks' and the thread's own times at exit.
 
 Like mitmproxy's own `save.py`, the addon holds only its options and hooks: recording and
@@ -21,6 +29,7 @@ the live diagnosis are `qbtrace.live.LiveSession`'s, which tests drive without m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -34,7 +43,7 @@ from mitmproxy.addonmanager import Loader
 try:
     from qbtrace.config import load_profile
     from qbtrace.errors import QbtraceError
-    from qbtrace.live import LiveSession, Recorded, fault_line, logger
+    from qbtrace.live import POLL, LiveSession, Recorded, logger
     from qbtrace.live_times import Times
     from qbtrace.profile import Profile
     from qbtrace.sources.mitm import MAX_BODY, flow_parts
@@ -62,14 +71,28 @@ ResponseCopy = tuple[bytes, int, bytes, Fields, bytes | None, float, float | Non
 timestamp_start and timestamp_end."""
 FlowCopy = tuple[str, RequestCopy, ResponseCopy | None, tuple[str, float] | None]
 """(flow id, request, response, error's message and time)."""
-Search = Callable[[bytes], object]
+
+
+def sieve(flow: http.HTTPFlow, test: PathFilter) -> tuple[FlowCopy, int] | None:
+    """On the recording thread: the copy of a flow whose path may be OAuth traffic."""
+    return copy_flow(flow) if test.may_match(flow.request.data.path) else None
+
+
+def held_bytes(flows: list[http.HTTPFlow]) -> int:
+    """The body bytes that flows waiting for the recording thread keep alive."""
+    size = 0
+    for flow in flows:
+        size += len(flow.request.data.content or b"")
+        if flow.response is not None:
+            size += len(flow.response.data.content or b"")
+    return size
 
 
 def copy_flow(flow: http.HTTPFlow) -> tuple[FlowCopy, int]:
     """What the capture needs of a finished flow, and its body bytes, at the cost of a few
     attribute reads: mitmproxy replaces a message's header tuple and body bytes when they
-    change, never alters them, so whatever happens to the flow after the hook (a later
-    addon, an edit in mitmweb) cannot reach the copy."""
+    change, never alters them, so whatever happens to the flow after the copy (an edit in
+    mitmweb, a replay) cannot reach the capture."""
     q = flow.request.data
     body = _capped(q.content)
     size = len(body) if body is not None else 0
@@ -127,32 +150,6 @@ class Unpacker:
 Hook = Callable[[http.HTTPFlow], None]
 
 
-def path_hook(test: PathFilter, submit: Hook) -> Hook:
-    """The `response`/`error` hook for unrelated flows' sake: `test.may_match` inlined, its
-    anchors fast locals (default arguments), so that a flow that is not OAuth traffic costs
-    one attribute chain, one decode and six `in` tests, and no further call or lookup (live,
-    with caches cold after mitmproxy's own work, the method call, the filter's attributes
-    and the tuple of anchors were a fifth of the hook: 5.9-6.7 µs p50 down to 4.6-5.2;
-    `benchmarks/hook_probe.py` times each step)."""
-    if test.anchors is None:
-        search = test.pattern.search
-
-        def searched(flow: http.HTTPFlow, search: Search = search) -> None:
-            if search(flow.request.data.path) is not None:
-                submit(flow)
-
-        return searched
-    a, b, c, d, e, g = test.anchors
-
-    def response(flow: http.HTTPFlow, a: str = a, b: str = b, c: str = c, d: str = d,
-                 e: str = e, g: str = g) -> None:  # fmt: skip
-        text = flow.request.data.path.decode("latin-1")
-        if a in text or b in text or c in text or d in text or e in text or g in text:
-            submit(flow)
-
-    return response
-
-
 def timed_hook(test: PathFilter, plain: Hook, times: Times) -> Hook:
     """`plain` inside two clock reads; whether the flow matched is asked after the span."""
     clock, may_match, add = time.perf_counter_ns, test.may_match, times.hook
@@ -168,21 +165,22 @@ def timed_hook(test: PathFilter, plain: Hook, times: Times) -> Hook:
 
 class QbtraceCapture:
     response: Hook
-    """Bound by `_bind` to `path_hook` (or `timed_hook`): an instance attribute, which
-    mitmproxy's addon manager finds with the same `getattr` as a method."""
+    """Bound by `_bind` to the session's `ended.append` (or `timed_hook` around it): an
+    instance attribute, which mitmproxy's addon manager finds with the same `getattr` as a
+    method, and calls as it is (a hook may be any callable)."""
     error: Hook
 
     def __init__(self) -> None:
-        self.session: LiveSession[FlowCopy] = LiveSession(unpack=Unpacker())
+        self.session: LiveSession[FlowCopy] = LiveSession(unpack=Unpacker(), sieve=sieve)
         self.timing = False
+        self.timer: asyncio.TimerHandle | None = None
         self._bind()
 
     def _bind(self) -> None:
-        """Build the hooks for the session's path filter and the timing option."""
-        test = self.session.filter
-        hook = path_hook(test, self._submit_safely)
+        """Build the hooks for the timing option."""
+        hook: Hook = self.session.ended.append
         if self.timing:
-            hook = timed_hook(test, hook, self.session.times)
+            hook = timed_hook(self.session.filter, hook, self.session.times)
         self.response = self.error = hook
 
     def load(self, loader: Loader) -> None:
@@ -230,16 +228,15 @@ class QbtraceCapture:
                 self.session.open(ctx.options.qbtrace_capture, ctx.options.qbtrace_keep_raw)
             except QbtraceError as exc:
                 raise _options_error(f"qbtrace_capture: {exc}") from None
+        self.session.keep_up()  # the thread runs before the first flow (no `running` in tests)
 
-    def _submit_safely(self, flow: http.HTTPFlow) -> None:
-        try:
-            self.session.submit(*copy_flow(flow))
-        except Exception as exc:  # the proxy must go on whatever happens here
-            logger.error(
-                "qbtrace: could not record a flow (%s at %s); the flow passes unchanged",
-                exc.__class__.__name__,
-                fault_line(exc),
-            )
+    def running(self) -> None:
+        self._keep_up()
+
+    def _keep_up(self) -> None:
+        """Every POLL on mitmproxy's event loop: `LiveSession.keep_up`."""
+        self.session.keep_up(held_bytes)
+        self.timer = asyncio.get_running_loop().call_later(POLL, self._keep_up)
 
     def settle(self) -> None:
         """Wait until every flow so far is written and every failure so far has its line
@@ -247,6 +244,9 @@ class QbtraceCapture:
         self.session.settle()
 
     def done(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         logger.info("%s", self.session.close())
 
 

@@ -3,24 +3,34 @@
     mitmdump -s benchmarks/hook_probe.py --set qbtrace_capture=cap.jsonl --set qbtrace_timing=true
 
 It holds the capture addon itself and stands where mitmproxy calls it, so every span below
-is timed at the addon's place in the `response` dispatch, with the caches as mitmproxy's own
+is timed at the addon's place in mitmproxy's dispatch, with the caches as mitmproxy's own
 work between two flows leaves them. Every other flow goes to the addon untouched (its own
-`qbtrace_timing` spans, told in its exit line); the flows in between take turns at one span:
+`qbtrace_timing` spans, told in its exit line); the flows in between take turns at one span,
+and then go through the addon's untimed `response` hook, so that matching flows are recorded
+whatever span they took (the recording thread tests their paths). In the `request` hook (the
+request just read whole):
 
 - `empty`: two timer reads with nothing between (the measurement's own floor);
 - `chain`: `flow.request.data.path`; `decode`: that and its latin-1 decode;
-- `one_in`: the decode and one `in` test; `same_6`: six `in` tests of that one anchor (against
-  `may_match`'s six anchors: what touching six needles costs);
-- `may_match`: `PathFilter.may_match` called on the path, as the old hook did;
-- `hook`: the addon's whole untimed hook (`path_hook`); `old_hook`: the hook it replaced;
-- `dispatch`: from the end of the `response` hook of an addon just before this one to the
-  start of this one (what mitmproxy's addon manager spends to reach one more addon);
+- `one_in`: the decode and one `in` test; `same_6`: six `in` tests of that one anchor;
+- `six`: the decode and the six anchors' `in` tests, written out here (no call): against
+  `hook`, what calling the hook costs; `hash_six`, `join_six`: the same after `hash` or
+  `"".join` of the anchors' tuple (one C loop touching all six first: do parallel loads help?);
+- `may_match`: `PathFilter.may_match` called on the path;
+- `hook`: `path_hook` (the addon's hook before: the path test in Python) run there;
 - `find_6`, `bytes_in`, `regex`: other path tests on the raw bytes (six `bytes.find`, six
   bytes `in`, the anchors as one bytes regex).
 
-The flow is then handed to the addon's plain hook (the path test, then the copy), so matching
-flows are recorded whatever span they took. Only unrelated flows' spans are kept; at exit
-one line `qbtrace probe (p50 µs, n>=160): empty 0.58, chain 0.80, ...` is logged.
+In the `requestheaders` hook (right after mitmproxy parsed the request head): `empty_h`, the
+floor there, and `hook_h`, `path_hook` run there. In the `response` hook, where the addon
+runs: `empty_r`, the floor there; `hook_r`, `path_hook` (nothing of the addon's ran on these
+flows before it); `append`: a `deque.append` of the flow, what the addon's hook is now (a
+hook written in C that only hands the flow over); `dispatch`: from the end of the
+`response` hook of an addon just before this one to the start of this one (what mitmproxy's
+addon manager spends to reach one more addon).
+
+Only unrelated flows' spans are kept; at exit one line
+`qbtrace probe (p50 µs, n>=160): empty 0.58, chain 0.80, ...` is logged.
 """
 
 from __future__ import annotations
@@ -30,12 +40,17 @@ import logging
 import re
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import exceptions, http
 from mitmproxy.addonmanager import Loader
+
+from qbtrace.sources.prefilter import PathFilter
+
+Hook = Callable[[http.HTTPFlow], None]
 
 ADDON = Path(__file__).resolve().parent.parent / "addons" / "qbtrace_capture.py"
 SPANS = (
@@ -44,14 +59,23 @@ SPANS = (
     "decode",
     "one_in",
     "same_6",
+    "six",
+    "hash_six",
+    "join_six",
     "may_match",
     "hook",
-    "old_hook",
     "find_6",
-    "dispatch",
     "bytes_in",
     "regex",
+    "empty_h",
+    "hook_h",
+    "empty_r",
+    "hook_r",
+    "append",
+    "dispatch",
 )
+AT_HEADERS = frozenset(("empty_h", "hook_h"))
+AT_RESPONSE = frozenset(("empty_r", "hook_r", "append", "dispatch"))
 logger = logging.getLogger("qbtrace")
 
 
@@ -79,49 +103,71 @@ class Probe:
     def __init__(self, mark: Mark) -> None:
         self.module = _capture_module()
         self.capture = self.module.QbtraceCapture()
-        self.plain: Callable[[http.HTTPFlow], None] = self.capture.response
-        self.old = OldHook()
         self.mark = mark
         self.count = 0
         self.spans: dict[str, list[int]] = {name: [] for name in SPANS}
+        self.taken: dict[http.HTTPFlow, str] = {}
+        """The span each probed flow takes, from its `requestheaders` hook to its `response`."""
         self.bytes_anchors: tuple[bytes, ...] = ()
         self.regex_search: Callable[[bytes], object] = re.compile(b"").search
+        self.plain: Hook = _untouched
+        self.before: Hook = _untouched
+        self.idle: Hook = _untouched
+        self.ended: deque[http.HTTPFlow] = deque()
 
     def load(self, loader: Loader) -> None:
         self.capture.load(loader)
 
     def configure(self, updated: set[str]) -> None:
         self.capture.configure(updated)
-        anchors = self.capture.session.filter.anchors
-        if anchors is None:
+        test = self.capture.session.filter
+        if test.anchors is None:
             raise exceptions.OptionsError("hook_probe: this profile's needles take the regex")
-        self.bytes_anchors = tuple(a.encode("latin-1") for a in anchors)
+        self.bytes_anchors = tuple(a.encode("latin-1") for a in test.anchors)
         self.regex_search = re.compile(b"|".join(map(re.escape, self.bytes_anchors))).search
-        test, submit = self.capture.session.filter, self.capture._submit_safely
-        self.plain = self.module.path_hook(test, submit)
-        self.old.may_match, self.old.submit = test.may_match, submit
+        self.plain = self.capture.session.ended.append  # the addon's untimed hook
+        self.before = path_hook(test, self.plain)
+        self.idle = path_hook(test, _untouched)
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.count += 1
         if self.count % 2:
+            return  # the addon's own flow: its hooks are `response` and `error`
+        name = self.taken[flow] = SPANS[self.count // 2 % len(SPANS)]
+        self.mark.armed = name == "dispatch"
+        if name in AT_HEADERS:
+            self._keep(name, self._span(name, flow), flow)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        name = self.taken.get(flow)
+        if name is not None and name not in AT_HEADERS and name not in AT_RESPONSE:
+            self._keep(name, self._span(name, flow), flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        name = self.taken.pop(flow, None)
+        if name is None:
             self.capture.response(flow)  # the addon's own timed hook (`qbtrace_timing`)
             return
-        name = SPANS[self.count // 2 % len(SPANS)]
-        self.mark.armed = SPANS[(self.count // 2 + 1) % len(SPANS)] == "dispatch"
-        spent = self._span(name, flow)
-        if name not in ("hook", "old_hook"):
+        if name in AT_RESPONSE:
+            self._keep(name, self._span(name, flow), flow)
+            self.ended.clear()
+        if name != "hook_r":  # which handed its flow over itself
             self.plain(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self.taken.pop(flow, None)
+        self.capture.error(flow)
+
+    def _keep(self, name: str, spent: int, flow: http.HTTPFlow) -> None:
         if not self.capture.session.filter.may_match(flow.request.data.path):
             self.spans[name].append(spent)
-
-    error = response
 
     def _span(self, name: str, flow: http.HTTPFlow) -> int:
         clock = time.perf_counter_ns
         found: object = None  # each step's result is kept, as the addon keeps its own
         if name == "dispatch":
             return clock() - self.mark.last
-        if name == "empty":
+        if name in ("empty", "empty_h", "empty_r"):
             start = clock()
         elif name == "chain":
             start = clock()
@@ -138,10 +184,24 @@ class Probe:
             start = clock()
             text = flow.request.data.path.decode("latin-1")
             found = a in text or a in text or a in text or a in text or a in text or a in text
-        elif name in ("hook", "old_hook"):
-            hook = self.plain if name == "hook" else self.old.response
+        elif name in ("six", "hash_six", "join_six"):
+            t = self.capture.session.filter.anchors
+            a, b, c, d, e, g = t
+            start = clock()
+            if name == "hash_six":
+                hash(t)  # the six anchors' headers read in one C loop (loads in parallel)
+            elif name == "join_six":
+                "".join(t)  # and their text
+            text = flow.request.data.path.decode("latin-1")
+            found = a in text or b in text or c in text or d in text or e in text or g in text
+        elif name in ("hook", "hook_h", "hook_r"):
+            hook = self.before if name == "hook_r" else self.idle
             start = clock()
             hook(flow)
+        elif name == "append":
+            append = self.ended.append
+            start = clock()
+            append(flow)
         elif name == "may_match":
             test = self.capture.session.filter.may_match
             start = clock()
@@ -163,10 +223,12 @@ class Probe:
             start = clock()
             path = flow.request.data.path
             found = a in path or b in path or c in path or d in path or e in path or g in path
-        else:
+        elif name == "regex":
             search = self.regex_search
             start = clock()
             found = search(flow.request.data.path)
+        else:
+            raise ValueError(f"hook_probe: no span {name}")
         end = clock()
         del found
         return end - start
@@ -182,20 +244,23 @@ class Probe:
         self.capture.done()
 
 
-class OldHook:
-    """The addon's hook before `path_hook`: a method that checks the timing flag, then calls
-    `PathFilter.may_match` through an attribute (kept to compare in the same run)."""
+def path_hook(test: PathFilter, submit: Hook) -> Hook:
+    """The addon's hook before it only handed flows over: the path test in Python, its
+    anchors default arguments, `submit` for a flow that may be OAuth traffic."""
+    assert test.anchors is not None
+    a, b, c, d, e, g = test.anchors
 
-    def __init__(self) -> None:
-        self.timing = False
-        self.may_match: Callable[[bytes], bool] = bool
-        self.submit: Callable[[http.HTTPFlow], None] = print
+    def response(flow: http.HTTPFlow, a: str = a, b: str = b, c: str = c, d: str = d,
+                 e: str = e, g: str = g) -> None:  # fmt: skip
+        text = flow.request.data.path.decode("latin-1")
+        if a in text or b in text or c in text or d in text or e in text or g in text:
+            submit(flow)
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if self.timing:  # it called its timed twin here
-            return
-        if self.may_match(flow.request.data.path):
-            self.submit(flow)
+    return response
+
+
+def _untouched(flow: http.HTTPFlow) -> None:
+    """What a probe's own copy of a hook does with the flows it lets through: nothing."""
 
 
 _mark = Mark()

@@ -1,15 +1,19 @@
 """The live-diagnosis session: record OAuth exchanges as they complete, explain failures live.
 
-The proxy's hook only copies a finished flow's values and `submit`s the copy; everything
-else runs on the session's recording thread, off mitmproxy's event loop: every POLL seconds
-it turns the copies into `RawParts` (the `unpack` it was given), redacts each into an
-`Exchange`, writes it to the capture (one `os.write` a line), then folds what arrived into
-one `LiveAnalysis` and tells each new failure in one line (`tell`, mitmproxy's log in the
-addon). So a capture line lands at most POLL seconds after its flow ended: a SIGKILL loses
-the exchanges in flight and those that ended in the last POLL; `settle` and `close` (the
-addon's `done`) write everything first. The queue is bounded: past MAX_PENDING copies (or
-MAX_PENDING_BYTES of bodies) the hook waits for the thread instead of dropping anything.
-The session holds no mitmproxy object; tests drive it directly with `record`.
+The proxy's hook only hands a finished flow over (`ended`: one C-level `deque.append`, no
+Python call on mitmproxy's event loop); everything else runs on the session's recording
+thread: every POLL seconds it tests each flow's path and copies the ones that may be OAuth
+traffic (the `sieve` it was given), turns the copies into `RawParts` (`unpack`), redacts
+each into an `Exchange`, writes it to the capture (one `os.write` a line), then folds what
+arrived into one `LiveAnalysis` and tells each new failure in one line (`tell`, mitmproxy's
+log in the addon); copies made with `submit` skip the sieve. So a capture line lands at most
+POLL seconds after its flow ended: a SIGKILL loses the exchanges in flight and those that
+ended in the last POLL; `settle` and `close` (the addon's `done`) write everything first.
+The queues are bounded: past MAX_PENDING flows handed over (or MAX_PENDING_BYTES of their
+bodies), `keep_up` (the addon's timer on the loop) waits for the thread, as `submit` does
+past MAX_PENDING copies or MAX_PENDING_BYTES of bodies, instead of dropping anything. The
+session imports nothing of mitmproxy (`sieve` and `unpack` do); tests drive it directly with
+`record`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from qbtrace.analysis import LiveAnalysis
 from qbtrace.capture import CaptureWriter, RawRecord, encode_line, exchange_record, make_header
@@ -71,11 +75,16 @@ class LiveSession(Generic[T]):
         redactor: Redactor | None = None,
         tell: Callable[[str], None] | None = None,
         unpack: Callable[[T, Profile], Recorded | None] | None = None,
+        sieve: Callable[[Any, PathFilter], tuple[T, int] | None] | None = None,
     ) -> None:
         self.redactor = redactor or Redactor(default_key())
         self.tell = tell or (lambda line: logger.warning("%s", line))
         """Where each failure's line goes (the addon: mitmproxy's log)."""
         self.unpack = unpack
+        self.sieve = sieve
+        self.ended: deque[Any] = deque()
+        """What a hook handed over as it is (the addon: every finished flow), for the thread
+        to `sieve`: the copy of one that may be OAuth traffic, None for any other."""
         self.pending: deque[tuple[T, int]] = deque()
         """Copies submitted by the hooks, not recorded yet (deques are thread-safe)."""
         self.queued_bytes = 0
@@ -152,6 +161,24 @@ class LiveSession(Generic[T]):
             )
             self._flush(force=False)
 
+    def keep_up(self, held: Callable[[list[Any]], int] | None = None) -> None:
+        """On the event loop every POLL (the addon's timer): start the thread again when it
+        ended, and wait for it once MAX_PENDING flows, or flows that `held` says hold
+        MAX_PENDING_BYTES (asked past MAX_PENDING // 16 flows), are waiting (a stalled disk),
+        so that the flows handed over stay bounded however the thread fares."""
+        if self.worker is None or not self.worker.is_alive():
+            self._start()
+            return
+        waiting = len(self.ended)
+        if waiting <= MAX_PENDING // 16:
+            return
+        # list() copies the deque in C, under the GIL, while the thread may pop from it
+        if waiting > MAX_PENDING or (held and held(list(self.ended)) > MAX_PENDING_BYTES):
+            logger.warning(
+                "qbtrace: the capture is %d flows behind; proxying waits for it", waiting
+            )
+            self._flush(force=False)
+
     def record(self, kind: Kind, parts: RawParts, flow_id: str | None = None) -> Exchange:
         """Write one exchange of a known kind and queue it for diagnosis (on the recording
         thread; tests call it directly)."""
@@ -205,7 +232,7 @@ class LiveSession(Generic[T]):
             try:
                 request = self.requests.get(timeout=POLL)
             except queue.Empty:
-                if self.pending or self.arrived or self.live.held:
+                if self.ended or self.pending or self.arrived or self.live.held:
                     self._round(force=False)
                 continue
             if request is None:
@@ -216,12 +243,36 @@ class LiveSession(Generic[T]):
     def _round(self, force: bool) -> None:
         """Record every queued copy, then tell the findings ready to tell."""
         with self.lock:
+            self._sieve()
             while self.pending:
                 item, size = self.pending.popleft()
                 self._record_copy(item)
                 self.taken_bytes += size
             if force or self.arrived or self.live.held:
                 self._diagnose(force)
+
+    def _sieve(self) -> None:
+        """Record the copy of every flow handed over that may be OAuth traffic: a copy of
+        the flow as mitmproxy's addons left it by this round."""
+        ended, sieve, test, timing = self.ended, self.sieve, self.filter, self.timing
+        while ended:
+            item = ended.popleft()
+            start = time.thread_time_ns() if timing else 0
+            try:
+                assert sieve is not None, "a hook hands flows over to a session made with sieve"
+                copied = sieve(item, test)
+            except Exception as exc:  # one bad flow must not stop the recording of the others
+                logger.error(
+                    "qbtrace: could not copy a flow (%s at %s); the flow passed unchanged",
+                    exc.__class__.__name__,
+                    fault_line(exc),
+                )
+                continue
+            if copied is None:
+                if timing:
+                    add(self.times.sieved, time.thread_time_ns() - start)
+                continue
+            self._record_copy(copied[0])
 
     def _record_copy(self, item: T) -> None:
         start = time.thread_time_ns()  # CPU time: waits for the GIL are the loop's, not ours
@@ -257,7 +308,7 @@ class LiveSession(Generic[T]):
         (none started yet, or it died) the caller does the round itself."""
         thread = self.worker
         if thread is None or not thread.is_alive():
-            if self.pending or self.arrived or force:
+            if self.ended or self.pending or self.arrived or force:
                 self._round(force)
             return
         finished = threading.Event()

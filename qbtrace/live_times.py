@@ -24,6 +24,8 @@ class Times:
     """In the hook, per flow whose path passed the test (the path test and the copy)."""
     unrelated: array[int] = field(default_factory=_samples)
     """In the hook, per other flow (the path test alone)."""
+    sieved: array[int] = field(default_factory=_samples)
+    """Recording thread CPU per flow handed over that was no OAuth traffic (the path test)."""
     recording: array[int] = field(default_factory=_samples)
     """Recording thread CPU per copied flow: unpack, redact, encode, write."""
     diagnosis: array[int] = field(default_factory=_samples)
@@ -37,6 +39,7 @@ class Times:
             "; addon time (mean/p50/p99 µs): in the hook per matching flow "
             f"{spread(self.matching)}, per unrelated flow {spread(self.unrelated)}; "
             f"on the recording thread (CPU) per matching flow {spread(self.recording)}, "
+            f"per unrelated flow {spread(self.sieved)}, "
             f"per live diagnosis round {spread(self.diagnosis)}"
         )
 

@@ -7,6 +7,7 @@ it, kills it with SIGKILL mid-request and reads the capture back.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gzip
@@ -32,11 +33,12 @@ from typing import Any
 import brotli
 import pytest
 import requests
-from mitmproxy import exceptions, http
+from mitmproxy import ctx, eventsequence, exceptions, http
 from mitmproxy import flow as mflow
 from mitmproxy.test import taddons, tflow
 
 from qbtrace.analysis import analyze_inputs
+from qbtrace.live import POLL
 from qbtrace.model import Exchange, Input, Kind
 from qbtrace.profile import Profile
 from qbtrace.providers import DEFAULT
@@ -225,7 +227,9 @@ def test_the_copy_gives_the_parts_of_the_flow_itself(
         unpack(module.copy_flow(token_flow(200, b"{}", rt="RT1-other"))[0], Profile())
 
 
-def test_the_hook_only_copies_and_done_writes_what_is_queued(addon: Any, tmp_path: Path) -> None:
+def test_the_hook_only_hands_over_and_done_writes_what_is_queued(
+    addon: Any, tmp_path: Path
+) -> None:
     path = tmp_path / "cap.jsonl"
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
@@ -237,7 +241,7 @@ def test_the_hook_only_copies_and_done_writes_what_is_queued(addon: Any, tmp_pat
     assert (x.status, x.reply.get("error")) == (400, "invalid_grant")
 
 
-def test_what_happens_to_a_flow_after_the_hook_does_not_reach_the_capture(
+def test_what_happens_to_a_flow_after_the_copy_does_not_reach_the_capture(
     addon: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "cap.jsonl"
@@ -245,15 +249,15 @@ def test_what_happens_to_a_flow_after_the_hook_does_not_reach_the_capture(
     assert f.response is not None
     with taddons.context(addon) as tctx:
         tctx.configure(addon, qbtrace_capture=str(path))
-        with addon.session.lock:  # a later addon, or an edit in mitmweb, before the thread looks
-            addon.response(f)
-            f.request.path = "/v3/company/1/query"
-            f.request.headers["authorization"] = "Basic b3RoZXI6b3RoZXI="
-            f.request.content = b"grant_type=authorization_code&code=AB11"
-            f.response.status_code = 200
-            f.response.headers["content-type"] = "text/html"
-            f.response.content = b"<html>changed</html>"
-            f.error = mflow.Error("killed later", 1_800_000_009.0)
+        addon.response(f)
+        addon.settle()  # the thread's round copied it: an edit in mitmweb or a replay after it
+        f.request.path = "/v3/company/1/query"
+        f.request.headers["authorization"] = "Basic b3RoZXI6b3RoZXI="
+        f.request.content = b"grant_type=authorization_code&code=AB11"
+        f.response.status_code = 200
+        f.response.headers["content-type"] = "text/html"
+        f.response.content = b"<html>changed</html>"
+        f.error = mflow.Error("killed later", 1_800_000_009.0)
         addon.done()
     (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
     assert (x.url, x.status, x.failure) == (TOKEN_URL, 400, None)
@@ -261,15 +265,35 @@ def test_what_happens_to_a_flow_after_the_hook_does_not_reach_the_capture(
     assert x.client is not None and x.client.client_id == CLIENT_ID and not x.gaps
 
 
-def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
+def test_what_a_later_addon_changes_before_the_copy_is_in_the_capture(
+    addon: Any, tmp_path: Path
+) -> None:
+    """The copy is made on the thread: the capture holds a flow as mitmproxy's addons left
+    it (what the client got), not as it was when this addon's hook ran."""
+    path = tmp_path / "cap.jsonl"
+    f = token_flow()
+    assert f.response is not None
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(path))
+        with addon.session.lock:  # the thread cannot start a round
+            addon.response(f)
+            f.response.status_code = 401  # an addon after this one, in the same `response`
+            f.response.content = b'{"error":"invalid_client"}'
+        addon.done()
+    (x,) = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode())).exchanges
+    assert (x.status, x.reply.get("error")) == (401, "invalid_client")
+
+
+def test_a_full_queue_makes_the_proxy_wait_for_the_capture_never_drop(
     addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr("qbtrace.live.MAX_PENDING", 3)
     path = tmp_path / "cap.jsonl"
     seen: list[int] = []
 
-    def fourth() -> None:  # as the event loop would: the hook, then the next thing
+    def fourth() -> None:  # as the event loop would: the hook, the addon's timer, the next thing
         addon.response(token_flow(rt=f"{RT}-3"))
+        addon.session.keep_up()
         seen.append(len(path.read_bytes().splitlines()))
 
     with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
@@ -279,13 +303,43 @@ def test_a_full_queue_makes_the_hook_wait_for_the_capture_never_drop(
             for n in range(3):
                 addon.response(token_flow(rt=f"{RT}-{n}"))
             loop.start()
-            loop.join(0.5)  # the fourth hook waits for the thread, which waits for us
+            loop.join(0.5)  # the timer waits for the thread, which waits for us
         loop.join()
-        assert seen == [5]  # the hook returned only once all four were written
+        assert seen == [5]  # the timer returned only once all four were written
         addon.done()
-    assert "the capture is 4 exchanges behind; proxying waits for it" in caplog.text
+    assert "the capture is 4 flows behind; proxying waits for it" in caplog.text
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
     assert len(got.exchanges) == 4 and not got.warnings
+
+
+def test_big_bodies_waiting_for_the_thread_make_the_proxy_wait_too(
+    addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("qbtrace.live.MAX_PENDING", 32)  # bytes are asked past 2 flows
+    monkeypatch.setattr("qbtrace.live.MAX_PENDING_BYTES", 1 << 20)
+    flows = [tflow.tflow(resp=True) for _ in range(4)]
+    for f in flows:
+        assert f.response is not None
+        f.response.content = b"x" * (400 << 10)  # unrelated downloads: 1.6 MB kept alive
+    done: list[bool] = []
+
+    def timer() -> None:  # the addon's timer on the event loop
+        addon.session.keep_up(load_addon().held_bytes)
+        done.append(True)
+
+    with taddons.context(addon) as tctx, caplog.at_level(logging.WARNING):
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        loop = threading.Thread(target=timer)
+        with addon.session.lock:  # a stalled disk: the recording thread is stuck
+            for f in flows:
+                addon.response(f)
+            loop.start()
+            loop.join(0.5)
+            assert not done  # the timer waits for the thread
+        loop.join()
+        assert done and not addon.session.ended
+        addon.done()
+    assert "the capture is 4 flows behind; proxying waits for it" in caplog.text
 
 
 def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Path) -> None:
@@ -298,10 +352,31 @@ def test_a_recording_thread_that_ended_is_started_again(addon: Any, tmp_path: Pa
         addon.session.requests.put(None)  # as a log handler's sys.exit on the thread would
         ended.join()
         addon.response(token_flow(rt=f"{RT}-2"))
+        addon.session.keep_up()  # the addon's timer, every POLL on the event loop
         assert addon.session.worker is not ended and addon.session.worker.is_alive()
         addon.done()
     got = read_input(path, "cap.jsonl", Profile(), Redactor(KEY.encode()))
     assert len(got.exchanges) == 2
+
+
+def test_the_timer_on_the_event_loop_starts_an_ended_thread_again(
+    addon: Any, tmp_path: Path
+) -> None:
+    async def proxying() -> None:
+        addon.running()
+        ended = addon.session.worker
+        addon.session.requests.put(None)  # as a log handler's sys.exit on the thread would
+        ended.join()
+        addon.response(token_flow())
+        await asyncio.sleep(4 * POLL)
+        assert addon.session.worker is not ended and addon.session.worker.is_alive()
+        assert addon.session.recorded == 1  # written by the new thread, before `done`
+        addon.done()
+        assert addon.timer is None
+
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, qbtrace_capture=str(tmp_path / "cap.jsonl"))
+        asyncio.run(proxying())
 
 
 def test_write_failure_is_logged_loudly_and_proxying_goes_on(
@@ -486,7 +561,7 @@ MANY_DISCONNECTS = tuple(f"https://{c}.example/{c * 6}" for c in "vwxyz")
 @pytest.mark.parametrize(
     "disconnect", [(), ("https://app.example/qbo/disconnect",), MANY_DISCONNECTS]
 )
-def test_the_hook_submits_exactly_the_flows_whose_path_may_match(
+def test_the_sieve_copies_exactly_the_flows_whose_path_may_match(
     disconnect: tuple[str, ...],
 ) -> None:
     test = PathFilter(Profile(disconnect_urls=disconnect))
@@ -500,12 +575,10 @@ def test_the_hook_submits_exactly_the_flows_whose_path_may_match(
         flow = tflow.tflow(resp=True)
         flow.request.data.path = path
         flows.append(flow)
-    submitted: list[http.HTTPFlow] = []
-    hook = load_addon().path_hook(test, submitted.append)
-    for flow in flows:
-        hook(flow)
+    sieve = load_addon().sieve
+    copied = [f for f in flows if sieve(f, test) is not None]
     expected = [f for f in flows if test.may_match(f.request.data.path)]
-    assert submitted == expected
+    assert copied == expected
     assert len(UNRELATED_PATHS) <= len(flows) - len(expected) < len(flows)
 
 
@@ -535,17 +608,19 @@ def test_the_benchmark_probe_records_like_the_addon_and_tells_every_span(
     assert spec is not None and spec.loader is not None
     probe_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe_module)
-    mark, probe = probe_module.addons
+    probe = probe_module.addons[1]
     with taddons.context(probe) as tctx, caplog.at_level(logging.INFO, "qbtrace"):
         tctx.configure(probe, qbtrace_capture=str(tmp_path / "cap.jsonl"), qbtrace_timing=True)
         for n in range(4 * len(probe_module.SPANS)):
-            mark.response(tflow.tflow(resp=True))
-            probe.response(token_flow(rt=f"RT1-{n}") if n % 7 == 0 else tflow.tflow(resp=True))
+            f = token_flow(rt=f"RT1-{n}") if n % 5 == 0 else tflow.tflow(resp=True)
+            for event in eventsequence.iterate(f):  # as `mitmdump -s hook_probe.py` would
+                for one in probe_module.addons:
+                    ctx.master.addons.invoke_addon_sync(one, event)
         probe.done()
     told = re.search(r"qbtrace probe \(p50 µs, n>=(\d+)\): (.*)", caplog.text)
     assert told is not None and int(told[1]) >= 1
     assert [item.split()[0] for item in told[2].split(", ")] == list(probe_module.SPANS)
-    assert probe.capture.session.recorded == len(range(0, 4 * len(probe_module.SPANS), 7))
+    assert probe.capture.session.recorded == len(range(0, 4 * len(probe_module.SPANS), 5))
 
 
 def test_more_than_six_anchors_fall_back_to_the_needle_pattern(addon: Any, tmp_path: Path) -> None:
