@@ -161,13 +161,16 @@ def fold(
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """The cyclic collector off: millions of small objects and no cycles, whose repeated
-    scans would cost more than the work (see `analysis.analyze_timeline`)."""
+    scans would cost more than the work (see `analysis.analyze_timeline`). What is alive at
+    the end is frozen (`gc.freeze`): else the first allocation after it scans every object
+    made meanwhile, once more for nothing (at 1M requests, 0.3 s a pause)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
             gc.enable()
 
 
