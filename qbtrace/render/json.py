@@ -84,11 +84,38 @@ def _batch(found: Sequence[Finding], presenter: Presenter) -> str:
     gc.disable()
     try:
         some = [presenter.finding(f) for f in found]
-        body = _indented(some)[2:-2]  # "[\n" and "\n]": each finding's lines are left
+        body = _encoded(some, found)[2:-2]  # "[\n" and "\n]": each finding's lines are left
     finally:
         if enabled:
             gc.enable()
     return body.replace("\n", "\n  ")
+
+
+def _encoded(some: list[dict[str, object]], found: Sequence[Finding]) -> str:
+    """`_indented(some)`, encoded by msgspec (8x faster than `json.dumps`) when the findings
+    hold no float: a finding's view holds strings, None, and integers only in `status`
+    and the refs' `index` (checked here), and for those msgspec writes the same bytes as
+    `json.dumps` with `ensure_ascii=False`. Floats it writes otherwise (`1e16` for `1e+16`;
+    nan as null), and it refuses what `json.dumps` passes (a lone surrogate): `_indented`."""
+    if not all(map(_integral, found)):
+        return _indented(some)
+    try:
+        return msgspec.json.format(_ENCODER.encode(some), indent=2).decode()
+    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
+        return _indented(some)
+
+
+def _integral(f: Finding) -> bool:
+    """The finding's numbers are not floats (a reader that let one through: `json.dumps`)."""
+    return (
+        type(f.status) is not float
+        and type(f.ref.index) is not float
+        and not any(e.ref is not None and type(e.ref.index) is float for e in f.evidence)
+        and not any(type(r.index) is float for r in f.seen_in)
+    )
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def _indented(value: object) -> str:
