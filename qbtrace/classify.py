@@ -51,9 +51,7 @@ def left_open(f: TokenRequest, found: Finding) -> bool:
 def explain(ctx: Context) -> Finding:
     f = ctx.failure
     provider = ctx.provider
-    matches = [
-        (rule, m) for rule in RULES if rule.applies(provider) and (m := rule.check(ctx)) is not None
-    ]
+    matches = [(rule, m) for rule in _applicable(provider) if (m := rule.check(ctx)) is not None]
     matches.sort(key=lambda rm: (rm[1].confidence == Confidence.POSSIBLE, rm[0].rank))
     matches, said = with_stated(ctx, matches)
     rule, chosen = matches[0]
@@ -85,6 +83,21 @@ def explain(ctx: Context) -> Finding:
         process=f.x.process,
         seen_in=f.x.seen_in,
     )
+
+
+_APPLICABLE: dict[int, tuple[Provider, tuple[Rule, ...]]] = {}
+
+
+def _applicable(provider: Provider) -> tuple[Rule, ...]:
+    """The rules whose cause the provider's policy makes possible, in precedence order: asked
+    once per provider rather than of every rule for every failure (a provider hashes all its
+    fields, so the cache goes by identity, holding the provider so its id stays its own)."""
+    hit = _APPLICABLE.get(id(provider))
+    if hit is None or hit[0] is not provider:
+        if len(_APPLICABLE) >= 64:
+            _APPLICABLE.clear()
+        hit = _APPLICABLE[id(provider)] = (provider, tuple(r for r in RULES if r.applies(provider)))
+    return hit[1]
 
 
 def _guess_without_credentials(
