@@ -96,12 +96,12 @@ def _encoded(some: list[dict[str, object]], found: Sequence[Finding]) -> str:
     hold no float: a finding's view holds strings, None, and integers only in `status`
     and the refs' `index` (checked here), and for those msgspec writes the same bytes as
     `json.dumps` with `ensure_ascii=False`. Floats it writes otherwise (`1e16` for `1e+16`;
-    nan as null), and it refuses what `json.dumps` passes (a lone surrogate): `_indented`."""
+    nan as null): those go to `_indented`, and so does anything it refuses."""
     if not all(map(_integral, found)):
         return _indented(some)
     try:
         return msgspec.json.format(_ENCODER.encode(some), indent=2).decode()
-    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
+    except (TypeError, ValueError, OverflowError):
         return _indented(some)
 
 
