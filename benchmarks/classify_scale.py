@@ -54,15 +54,20 @@ Path(sys.argv[3]).write_text(json.render(analysis, Presenter(redactor, False, pr
 BREAKDOWN = """
 import os, resource, sys, time
 start = last = time.perf_counter()
+cpu = time.process_time()
 PAGE = os.sysconf("SC_PAGE_SIZE") / 1e6
 def mark(stage):
-    global last
-    now = time.perf_counter()
+    global last, cpu
+    now, used = time.perf_counter(), time.process_time()
     with open("/proc/self/statm") as statm:
         rss = int(statm.read().split()[1]) * PAGE
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"    {now - last:7.2f} s  RSS {rss:6,.0f} MB  max {peak:6,.0f} MB  {stage}", flush=True)
-    last = now
+    print(
+        f"    {now - last:7.2f} s  CPU {used - cpu:6.2f} s  RSS {rss:6,.0f} MB  "
+        f"max {peak:6,.0f} MB  {stage}",
+        flush=True,
+    )
+    last, cpu = now, used
 from pathlib import Path
 from qbtrace.bulk_capture import analyze_capture
 from qbtrace.config import load_profile
@@ -77,10 +82,12 @@ mark(f"analysis made ({len(analysis.findings):,} findings)")
 with Path(sys.argv[3]).open("w") as out:
     out.writelines(json.chunks(analysis, Presenter(redactor, False, profile)))
 mark("JSON rendered and written")
-print(f"    {time.perf_counter() - start:7.2f} s  in all", flush=True)
+total = time.perf_counter() - start
+print(f"    {total:7.2f} s  CPU {time.process_time():6.2f} s  in all", flush=True)
 """
-"""`--breakdown`: the bulk path's stages, each timed, with the RSS after it (`statm`) and the
-peak so far (`ru_maxrss`), in another child on the same capture."""
+"""`--breakdown`: the bulk path's stages, each timed (wall, and CPU of this process: its
+threads, not the read's worker processes), with the RSS after it (`statm`) and the peak so
+far (`ru_maxrss`), in another child on the same capture."""
 
 
 def timed(argv: list[str]) -> tuple[float, float]:

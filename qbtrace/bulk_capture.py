@@ -80,7 +80,7 @@ def analyze_capture(
     # the timeline's order (events.timeline: by start, a line without one where the line
     # before it was, then by line), as positions: the rows stay in file order, uncopied
     order = pl.arg_sort_by(pl.col("started").forward_fill().fill_null(float("-inf")), "line")
-    rows = rows.with_columns(rows.select(order).to_series().arg_sort().alias("pos"))
+    rows = rows.with_columns(positions(rows.select(order).to_series()))
     tally = counts(rows, source, profile)
     rows = rows.drop("started", "ended", "diff", "url")  # what the neighbourhoods never read
     mark("clock check and timeline order")
@@ -95,6 +95,18 @@ def analyze_capture(
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
     return Analysis((item,), tuple(findings), state, profile, tally)
+
+
+def positions(order: pl.Series) -> pl.Series:
+    """Each row's position in `order` (the rows' indexes, timeline first): the inverse
+    permutation, scattered in one pass instead of sorting `order` again (at 10M rows, a
+    third of the time)."""
+    import polars as pl
+
+    def numbers() -> pl.Series:  # two: `scatter` writes into the series it is called on
+        return pl.select(pl.int_range(order.len(), dtype=pl.UInt32)).to_series()
+
+    return numbers().scatter(order, numbers()).alias("pos")
 
 
 def in_one_piece(frame: pl.DataFrame) -> pl.DataFrame:

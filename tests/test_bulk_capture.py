@@ -153,3 +153,15 @@ def test_the_cli_takes_the_bulk_path_for_a_big_capture(
     CliRunner().invoke(main, ["report", str(path), "--no-config", "-o", str(report)])
     assert report.stat().st_size
     assert taken == [path]  # the report charts every exchange: not the bulk path
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 100_003])
+def test_positions_are_the_order_inverted(size: int) -> None:
+    """A row's timeline position is where it stands in the timeline order: what sorting the
+    order again gives, scattered in one pass."""
+    import polars as pl
+
+    order = pl.select(pl.int_range(size, dtype=pl.UInt32).shuffle(seed=size)).to_series()
+    pos = bulk_capture.positions(order)
+    assert pos.name == "pos" and pos.equals(order.arg_sort().alias("pos"))
+    assert pos.gather(order).to_list() == list(range(size))

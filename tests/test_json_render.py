@@ -46,3 +46,27 @@ def test_the_document_written_in_pieces_is_the_whole_one(name: str, batch: int) 
     assert "".join(pieces) == whole + "\n"
     found = len(analysis.findings)
     assert len(pieces) == (2 + -(-found // batch) if found else 1)
+
+
+ODD = ('caf\u00e9 "q" \\ / \u2028 \x01\x1f\x7f\t\n', "\U0001f600", "{}", "")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"error_description": ODD[0], "warnings": ODD},  # msgspec writes the findings
+        {"status": 400.0},  # a float: json.dumps writes them
+    ],
+    ids=["awkward-text", "float-status"],
+)
+def test_findings_are_written_as_json_dumps_writes_them(change: dict[str, object]) -> None:
+    """Whichever encoder writes a batch of findings, the text is `json.dumps`'s."""
+    profile = load_profile(None, local=False)
+    redactor = Redactor(default_key())
+    (item,) = read_all([GOLDEN / "provider_outage.har"], profile, redactor)
+    analysis = analyze_inputs([item], profile)
+    found = tuple(replace(f, **change) for f in analysis.findings)  # type: ignore[arg-type]
+    analysis = replace(analysis, findings=found)
+    presenter = Presenter(redactor, False, profile)
+    whole = json.dumps(render_json.document(analysis, presenter), indent=2, ensure_ascii=False)
+    assert found and render_json.render(analysis, presenter) == whole + "\n"

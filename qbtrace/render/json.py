@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
 from qbtrace import __version__
 from qbtrace.analysis import Analysis
-from qbtrace.model import Input
+from qbtrace.model import Finding, Input
 from qbtrace.render.view import Presenter
 
 FORMAT = "qbtrace.findings/1"
@@ -71,10 +72,50 @@ def chunks(analysis: Analysis, presenter: Presenter, batch: int = BATCH) -> Iter
         return
     yield head + '\n  "findings": [\n'
     for at in range(0, len(found), batch):
-        some = [presenter.finding(f) for f in found[at : at + batch]]
-        body = _indented(some)[2:-2]  # "[\n" and "\n]": each finding's lines are left
-        yield ("  " if at == 0 else ",\n  ") + body.replace("\n", "\n  ")
+        yield ("  " if at == 0 else ",\n  ") + _batch(found[at : at + batch], presenter)
     yield "\n  ]" + tail + "\n"
+
+
+def _batch(found: Sequence[Finding], presenter: Presenter) -> str:
+    """Findings' text, indented as in the document, with the cyclic collector paused: their
+    dicts are thousands of small acyclic objects, and next to a big analysis's exchanges
+    its scans took half the rendering's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        some = [presenter.finding(f) for f in found]
+        body = _encoded(some, found)[2:-2]  # "[\n" and "\n]": each finding's lines are left
+    finally:
+        if enabled:
+            gc.enable()
+    return body.replace("\n", "\n  ")
+
+
+def _encoded(some: list[dict[str, object]], found: Sequence[Finding]) -> str:
+    """`_indented(some)`, encoded by msgspec (8x faster than `json.dumps`) when the findings
+    hold no float: a finding's view holds strings, None, and integers only in `status`
+    and the refs' `index` (checked here), and for those msgspec writes the same bytes as
+    `json.dumps` with `ensure_ascii=False`. Floats it writes otherwise (`1e16` for `1e+16`;
+    nan as null): those go to `_indented`, and so does anything it refuses."""
+    if not all(map(_integral, found)):
+        return _indented(some)
+    try:
+        return msgspec.json.format(_ENCODER.encode(some), indent=2).decode()
+    except (TypeError, ValueError, OverflowError):
+        return _indented(some)
+
+
+def _integral(f: Finding) -> bool:
+    """The finding's numbers are not floats (a reader that let one through: `json.dumps`)."""
+    return (
+        type(f.status) is not float
+        and type(f.ref.index) is not float
+        and not any(e.ref is not None and type(e.ref.index) is float for e in f.evidence)
+        and not any(type(r.index) is float for r in f.seen_in)
+    )
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def _indented(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from qbtrace.analysis import Analysis
 from qbtrace.model import Evidence, Finding
@@ -11,12 +12,19 @@ from qbtrace.profile import Profile
 from qbtrace.providers import Provider
 from qbtrace.redact import Redactor
 
+if TYPE_CHECKING:
+    from qbtrace.rules import Texts
+
 CLIENT_MARK = re.compile(r"\{client:([^{}]*)\}")
 CONTROL = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
 """C0 and C1 controls but newline and tab; the bidirectional marks, embeddings, overrides
 and isolates (Trojan Source); the Unicode line and paragraph separators."""
+
+
+TAGS = 10_000
+"""Client ids whose tags a presenter keeps."""
 
 
 def terminal_safe(text: str) -> str:
@@ -93,6 +101,10 @@ class Presenter:
         self.show_client_ids = show_client_ids
         self.profile = profile or Profile()
         """Where a finding's provider name finds its words and request id name."""
+        self._tags: dict[str, str] = {}
+        """Client id → its tag: a few clients make thousands of findings (bounded, TAGS)."""
+        self._texts: dict[tuple[str, str], Texts] = {}
+        """(cause, provider name) → the rule's texts in that provider's words."""
 
     def provider(self, f: Finding) -> Provider:
         return self.profile.named(f.provider)
@@ -100,7 +112,25 @@ class Presenter:
     def client(self, client_id: str | None) -> str | None:
         if client_id is None:
             return None
-        return client_id if self.show_client_ids else self.redactor.tag("client", client_id)
+        if self.show_client_ids:
+            return client_id
+        tag = self._tags.get(client_id)
+        if tag is None:
+            tag = self.redactor.tag("client", client_id)
+            if len(self._tags) < TAGS:
+                self._tags[client_id] = tag
+        return tag
+
+    def texts(self, f: Finding, provider: Provider) -> Texts:
+        """What `rules.fix_for` and `happened_for` fall back to, made once per cause and
+        provider (a rule's texts are looked up by hashing the whole provider)."""
+        key = (f.cause, provider.name)
+        texts = self._texts.get(key)
+        if texts is None:
+            from qbtrace.rules import BY_CAUSE
+
+            texts = self._texts[key] = BY_CAUSE[f.cause].texts(provider)
+        return texts
 
     def note(self, evidence: Evidence) -> str:
         return CLIENT_MARK.sub(lambda m: self.client(m.group(1)) or "?", evidence.note)
@@ -118,9 +148,8 @@ class Presenter:
 
     def finding(self, f: Finding) -> dict[str, object]:
         """The finding as findings-json.md specifies it (new keys only ever appended)."""
-        from qbtrace.rules import fix_for, happened_for
-
         provider = self.provider(f)
+        texts = self.texts(f, provider)
         return {
             "cause": f.cause,
             "confidence": str(f.confidence),
@@ -142,8 +171,8 @@ class Presenter:
             "alternatives": list(f.alternatives),
             "token": f.token,
             "client": self.client(f.client_id),
-            "explanation": happened_for(f, provider),
-            "fix": fix_for(f, provider),
+            "explanation": f.happened or texts.happened,  # rules.happened_for
+            "fix": f.fix or texts.fix,  # rules.fix_for
             "warnings": list(f.warnings),
             "provider": provider.name,
         }

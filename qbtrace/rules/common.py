@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,11 +28,17 @@ class Context:
     """Other failures of unrelated lineages close in time (for provider_outage)."""
     near: Near | None = None
     """The lineage's requests by company, when `classify` built it (`from_logs.index`)."""
+    found: Provider | None = field(default=None, compare=False, repr=False)
+    """`provider` once asked: the rules ask it about seven times a failure."""
 
     @property
     def provider(self) -> Provider:
         """The provider the failed request went to: its parameters and words."""
-        return self.profile.provider_for(self.failure.x)
+        found = self.found
+        if found is None:
+            found = self.profile.provider_for(self.failure.x)
+            object.__setattr__(self, "found", found)  # a cache, not a change of the context
+        return found
 
 
 def grant_error(f: TokenRequest) -> bool:
