@@ -179,7 +179,7 @@ def is_dataset(path: Path) -> bool:
 
 def read_dataset(path: Path) -> list[Input]:
     """The inputs a dataset was written from, in their order; InputError when it is damaged."""
-    described = _inputs_of(path)
+    described = inputs_of(path)
     found: dict[str, list[Exchange]] = {d.source: [] for d in described}
     for source, exchange in _exchanges(path):
         if source not in found:
@@ -199,7 +199,8 @@ def read_dataset(path: Path) -> list[Input]:
     ]
 
 
-def _inputs_of(path: Path) -> list[Described]:
+def inputs_of(path: Path) -> list[Described]:
+    """The inputs `inputs.json` lists; InputError when it is damaged or of another version."""
     try:
         doc = msgspec.json.decode((path / INPUTS_FILE).read_bytes(), type=Inputs)
     except (OSError, msgspec.DecodeError) as exc:
@@ -230,6 +231,16 @@ def _exchanges(path: Path) -> Iterator[tuple[str, Exchange]]:
                 yield source, _exchange(_DECODER.decode(record), Ref(source, index))
     except (pl.exceptions.PolarsError, OSError, msgspec.DecodeError) as exc:
         raise InputError(f"a partition cannot be read ({exc})", source=str(path)) from None
+
+
+def partition_files(path: Path) -> list[Path]:
+    """The dataset's Parquet files, one per hive partition, by day then provider."""
+    return sorted(path.glob(f"day=*/provider=*/{PART}"), key=lambda p: p.parts[-3:])
+
+
+def exchange_of(record: bytes | str, ref: Ref) -> Exchange:
+    """The exchange of one row's `record`; msgspec.DecodeError when it is not one."""
+    return _exchange(_DECODER.decode(record), ref)
 
 
 def _exchange(record: EventRecord, ref: Ref) -> Exchange:
