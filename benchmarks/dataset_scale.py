@@ -75,7 +75,10 @@ def largest_partition(target: Path) -> tuple[int, float]:
 def run(days: float, per_day: int, jobs: list[int], folder: Path) -> None:
     total = int(days * per_day)
     capture = folder / f"synthetic-{days:g}.jsonl"
-    n = write_capture(total, days, capture)
+    # written by a child: a process forked from one holding the synthesized exchanges
+    # starts with its resident size as its ru_maxrss (exec keeps the high-water mark)
+    made = [sys.executable, __file__, "--write", str(total), f"{days:g}", str(capture)]
+    n = int(subprocess.run(made, check=True, capture_output=True, text=True).stdout)
     target = folder / f"events-{days:g}"
     child(capture, "--events", target)
     rows, megabytes = largest_partition(target)
@@ -106,7 +109,12 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=10_000, help="token requests a day")
     parser.add_argument("--jobs", type=int, nargs="*", default=[2], help="--jobs values to run")
     parser.add_argument("--dir", type=Path, help="where to write (default: a temporary folder)")
+    parser.add_argument("--write", nargs=3, help=argparse.SUPPRESS)  # TOTAL DAYS CAPTURE
     args = parser.parse_args()
+    if args.write:
+        total, days, capture = args.write
+        print(write_capture(int(total), float(days), Path(capture)))
+        return
     print("load average: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         for days in args.days:

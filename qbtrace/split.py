@@ -22,11 +22,12 @@ import gc
 import zlib
 from collections.abc import Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
 from qbtrace.lineage import TRUNCATION_PREFIX
-from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Exchange, Kind
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, ClientAuth, Exchange, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Secret
 
@@ -113,11 +114,11 @@ def client_shared(exchanges: Sequence[Exchange], profile: Profile) -> dict[str, 
     return out
 
 
-def client_key(x: Exchange, profile: Profile) -> Iterator[str]:
+def client_key(x: Linked, profile: Profile) -> Iterator[str]:
     """The provider and client id of a token request (none for other exchanges): what
     `client_shared` copies by."""
     if x.kind == Kind.TOKEN and x.client is not None and x.client.client_id is not None:
-        yield f"{profile.provider_for(x).name}\0{x.client.client_id}"
+        yield f"{profile.provider_of(x.url).name}\0{x.client.client_id}"
 
 
 def _part(
@@ -164,11 +165,31 @@ Link = str | tuple[int, str] | tuple[str, str, str]
 head's (length, digest), or (`tenant`, provider, tenant id)."""
 
 
-def links(x: Exchange, profile: Profile) -> Iterator[Link]:
+class Fields(Protocol):
+    def get(self, name: str, /) -> object: ...
+
+
+class Linked(Protocol):
+    """What `links` and `client_key` read of an exchange: an `Exchange`, or the few
+    fields of a dataset's row that `streamed` decodes."""
+
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def params(self) -> Fields: ...
+    @property
+    def reply(self) -> Fields: ...
+    @property
+    def client(self) -> ClientAuth | None: ...
+
+
+def links(x: Linked, profile: Profile) -> Iterator[Link]:
     """The keys that tie `x` to the exchanges its failure's rules may look up."""
     tenant = x.params.get(TENANT)
     if isinstance(tenant, str):
-        yield "tenant", profile.provider_for(x).name, tenant
+        yield "tenant", profile.provider_of(x.url).name, tenant
     for value in [x.params.get(name) for name in TOKEN_FIELDS]:
         if isinstance(value, Secret):
             yield from _token_links(value)

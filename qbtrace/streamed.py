@@ -30,9 +30,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import msgspec
+import polars as pl  # this module is imported only when a dataset is analyzed
 
 from qbtrace.analysis import Analysis, Counts, clock_said
 from qbtrace.clocks import THRESHOLD, corrected_note
@@ -55,9 +55,6 @@ from qbtrace.profile import Profile
 from qbtrace.redact import Secret
 from qbtrace.split import SHARED, Part, client_key, find_root, links, union
 
-if TYPE_CHECKING:
-    import polars as pl
-
 
 class _Params(msgspec.Struct):
     grant_type: Value = None
@@ -66,10 +63,16 @@ class _Params(msgspec.Struct):
     token: Value = None
     tenant: Value = None
 
+    def get(self, name: str) -> object:
+        return getattr(self, name, None)
+
 
 class _Reply(msgspec.Struct):
     access_token: Value = None
     refresh_token: Value = None
+
+    def get(self, name: str) -> object:
+        return getattr(self, name, None)
 
 
 class IndexRecord(msgspec.Struct):
@@ -88,6 +91,10 @@ class IndexRecord(msgspec.Struct):
 
 
 _INDEX = msgspec.json.Decoder(IndexRecord)
+_PAIRS = {"rid": pl.Int64, "key": pl.Int64}
+_SCHEMA = {"kind": pl.String, "status": pl.Int64, "started": pl.Float64, "provider": pl.String,
+           "ckey": pl.String, "secret": pl.String, "consent": pl.Boolean, "gap": pl.Boolean,
+           "request_id": pl.String, "date": pl.String, "row": pl.Int32}  # fmt: skip
 
 
 def _light(r: IndexRecord, ref: Ref) -> Exchange:
@@ -114,8 +121,6 @@ class Spec:
 
 def load(spec: Spec) -> Part:
     """The part's exchanges, decoded from their partitions, in timeline order."""
-    import polars as pl
-
     placed: list[tuple[int, Exchange]] = []
     for file, rows, positions in spec.rows:
         try:
@@ -144,11 +149,24 @@ def second_of(spec: Spec, profile: Profile, clusters: Clusters) -> list[tuple[in
     return second_pass(load(spec), profile, clusters)
 
 
-def analyze(path: Path, profile: Profile, engine: Engine) -> Analysis | None:
+def analyze(
+    path: Path, profile: Profile, engine: Engine, part_rows: int | None = None
+) -> Analysis | None:
     """The analysis `analyze_inputs(read_dataset(path))` gives, holding one part at a time;
     None when the dataset is not one this module takes (see the module docstring)."""
-    import polars as pl
+    made = plan(path, profile, part_rows)
+    if made is None:
+        return None
+    specs = made.specs(made.failing())
+    found = in_two_rounds(specs, profile, engine, first_of, second_of, again=made.clustered)
+    inputs = (made.input,)
+    findings = sorted((clock_said(f, inputs, profile) for f in found), key=lambda f: f.ref.index)
+    return Analysis(inputs, tuple(findings), Lineage(), profile, made.counts)
 
+
+def plan(path: Path, profile: Profile, part_rows: int | None = None) -> Plan | None:
+    """The index of the dataset and what the parts are made from (parts of `part_rows`
+    rows, or of the largest partition's); None when `analyze` does not take it."""
     described = inputs_of(path)
     if len(described) != 1 or described[0].kind == "log":
         return None
@@ -161,77 +179,94 @@ def analyze(path: Path, profile: Profile, engine: Engine) -> Analysis | None:
     tokens = rows.filter(pl.col("kind") == Kind.TOKEN.value)
     if tokens.is_empty() or rows["gap"].any():
         return None  # the notes need the whole lineage; a log line's gap, the whole timeline
-    rows = rows.with_columns(pl.Series("root", _roots(rows.height, edges).tolist(), dtype=pl.Int64))
+    roots = _roots(rows.height, edges).tolist()
     del edges
+    rows = rows.with_columns(pl.Series("root", roots, dtype=pl.Int64))
     shift, warnings = _clock(rows, item, profile)
     rows = _positions(rows, shift)
     counts = _counts(rows, tokens, item.source, profile)
-    plan = Plan(rows.select(KEPT), files, item.source, shift)
-    del rows, tokens
-    token = pl.col("kind") == Kind.TOKEN.value
-    failing = plan.rows.filter(token & ~pl.col("ok"))["root"]
-    found = in_two_rounds(
-        plan.specs(failing), profile, engine, first_of, second_of, again=plan.clustered
-    )
-    inputs = (Input(item.source, item.kind, item.entries, (), warnings, item.format,
-                    item.others),)  # fmt: skip
-    findings = sorted((clock_said(f, inputs, profile) for f in found), key=lambda f: f.ref.index)
-    return Analysis(inputs, tuple(findings), Lineage(), profile, counts)
+    read = Input(item.source, item.kind, item.entries, (), warnings, item.format, item.others)
+    return Plan(rows.select(KEPT), files, read, shift, counts, part_rows)
 
 
 def _index(
     files: Sequence[Path], source: str, profile: Profile
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The index pass: the rows' columns and the (row, link hash) pairs, a file at a time."""
-    import polars as pl
-
     frames: list[pl.DataFrame] = []
     pairs: list[pl.DataFrame] = []
+    start = 0
     for number, file in enumerate(files):
         part = pl.read_parquet(file, columns=["source", "index", "record"])
         if part.height and (part["source"] != source).any():
             raise InputError("rows of an input inputs.json does not list", source=str(file))
-        start = sum(f.height for f in frames)
-        columns, rids, keys = _indexed(part, profile, start)
-        frames.append(pl.DataFrame(columns).with_columns(pl.lit(number, pl.Int32).alias("file")))
-        pairs.append(
-            pl.DataFrame({"rid": rids, "key": keys}, schema={"rid": pl.Int64, "key": pl.Int64})
-        )
-    rows = pl.concat(frames, how="vertical_relaxed")
+        columns, rids, keys = _indexed(part["record"].to_list(), profile, start)
+        columns["index"] = part["index"]
+        frame = _clocked(pl.DataFrame(columns, schema_overrides=_SCHEMA), profile)
+        frames.append(frame.with_columns(pl.lit(number, pl.Int32).alias("file")))
+        pairs.append(pl.DataFrame({"rid": rids, "key": keys}, schema=_PAIRS))
+        start += part.height
+        del part, columns, rids, keys
+    rows = pl.concat(frames)
     return rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("rid")), pl.concat(pairs)
 
 
+_NAMES = ("kind", "status", "started", "provider", "ckey", "secret", "consent", "gap",
+          "request_id", "date")  # fmt: skip
+
+
 def _indexed(
-    part: pl.DataFrame, profile: Profile, start: int
-) -> tuple[dict[str, list[object]], list[int], array[int]]:
-    names = ("row", "index", "started", "kind", "ok", "ckey", "secret", "consent", "limit",
-             "provider", "diff", "gap")  # fmt: skip
-    columns: dict[str, list[object]] = {name: [] for name in names}
-    rids: list[int] = []
+    records: list[str], profile: Profile, start: int
+) -> tuple[dict[str, object], array[int], array[int]]:
+    """The columns of one partition's rows, and their links' (row, hash) pairs."""
+    kind, status, started, provider, ckey, secret, consent, gap, said, date = ([] for _ in _NAMES)
+    rids: array[int] = array("q")
     keys: array[int] = array("q")
-    for row, (_, index, record) in enumerate(part.iter_rows()):
-        x = _light(_INDEX.decode(record), Ref("", index))
-        provider = profile.provider_for(x)
-        said = provider.server_time(x)
-        secret = x.client.secret if x.client is not None else None
-        values = (row, index, x.started, x.kind.value, x.ok, next(client_key(x, profile), None),
-                  secret.hex if isinstance(secret, Secret) else None,
-                  x.params.get("grant_type") == "authorization_code", bool(provider.token_limit),
-                  provider.name, None if said is None or x.started is None else said - x.started,
-                  TOKEN_NOT_LOGGED in x.gaps)  # fmt: skip
-        for name, value in zip(names, values, strict=True):
-            columns[name].append(value)
-        if x.kind not in SHARED:
-            for key in links(x, profile):
+    decode = _INDEX.decode
+    for row, record in enumerate(records):
+        r = decode(record)
+        named = profile.provider_of(r.url)
+        kind.append(r.kind.value)
+        status.append(r.status)
+        started.append(r.started)
+        provider.append(named.name)
+        ckey.append(next(client_key(r, profile), None))
+        auth = r.client.secret if r.client is not None else None
+        secret.append(auth.hex if isinstance(auth, Secret) else None)
+        consent.append(r.params.grant_type == "authorization_code")
+        gap.append(TOKEN_NOT_LOGGED in r.gaps)
+        header = named.request_id_header
+        said.append(r.headers.get(header) if header else None)
+        date.append(r.headers.get("date"))
+        if r.kind not in SHARED:
+            for key in links(r, profile):
                 rids.append(start + row)
                 keys.append(hash(key))
+    values = (kind, status, started, provider, ckey, secret, consent, gap, said, date)
+    columns: dict[str, object] = dict(zip(_NAMES, values, strict=True))
+    columns["row"] = list(range(len(records)))
     return columns, rids, keys
+
+
+def _clocked(frame: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """The rows with `ok`, whether their provider limits live tokens, and what their
+    provider's clock said (`diff`: its time minus the recorded start, as `clocks.offset_of`
+    takes it) instead of the request ids and dates it was read from."""
+    diff = pl.lit(None, dtype=pl.Float64)
+    limited = []
+    for name in frame["provider"].unique().to_list():
+        provider = profile.named(name)
+        server = provider.server_times(frame)
+        diff = pl.when(pl.col("provider") == name).then(server - pl.col("started")).otherwise(diff)
+        limited += [name] if provider.token_limit else []
+    ok = pl.col("status").is_between(200, 299).fill_null(False)
+    return frame.with_columns(
+        diff.alias("diff"), ok.alias("ok"), pl.col("provider").is_in(limited).alias("limit")
+    ).drop("request_id", "date", "status")
 
 
 def _clock(rows: pl.DataFrame, item: Described, profile: Profile) -> tuple[float, tuple[str, ...]]:
     """`clocks.on_provider_clock` of the input: the shift and the warnings."""
-    import polars as pl
-
     said = rows.filter(pl.col("diff").is_not_null())
     if said.is_empty():
         return 0.0, item.warnings
@@ -249,8 +284,6 @@ def _clock(rows: pl.DataFrame, item: Described, profile: Profile) -> tuple[float
 def _positions(rows: pl.DataFrame, shift: float) -> pl.DataFrame:
     """Each row's place on the timeline (`events.timeline`: by start, a row without one
     where the row before it in the input was, then by index) and among its token requests."""
-    import polars as pl
-
     rows = rows.sort("index")
     last = (pl.col("started") + shift).forward_fill().fill_null(float("-inf"))
     order = pl.arg_sort_by(last, "index")
@@ -261,15 +294,17 @@ def _positions(rows: pl.DataFrame, shift: float) -> pl.DataFrame:
 
 
 def _roots(n: int, edges: pl.DataFrame) -> array[int]:
-    """The component of every row (`split.components`, on the link hashes)."""
-    import polars as pl
-
-    first = edges.group_by("key").agg(pl.col("rid").min().alias("first"))
-    pairs = edges.join(first, on="key").filter(pl.col("rid") != pl.col("first"))
-    del first
+    """The component of every row (`split.components`, on the link hashes): rows sorted
+    by key, each joined to the one before it with the same key (a sort holds less than a
+    join of every pair to its key's first row)."""
+    ordered = edges.sort("key")
+    same = pl.col("key") == pl.col("key").shift()
+    pairs = ordered.select("rid", pl.col("rid").shift().alias("b"), same.alias("same"))
+    pairs = pairs.filter("same")
+    del ordered
     parent = array("q", range(n))  # 8 bytes a row; a list of ints takes 5 times that
-    for chunk in pairs.select("rid", "first").iter_slices(1 << 16):
-        for a, b in zip(chunk["rid"].to_list(), chunk["first"].to_list(), strict=True):
+    for chunk in pairs.iter_slices(1 << 16):
+        for a, b in zip(chunk["rid"].to_list(), chunk["b"].to_list(), strict=True):
             union(parent, a, b)
     for i in range(n):
         parent[i] = find_root(parent, i)
@@ -287,13 +322,15 @@ class Plan:
 
     rows: pl.DataFrame
     files: Sequence[Path]
-    source: str
+    input: Input
+    """The input as `read_dataset` gives it, without its exchanges, on the providers' clock."""
     shift: float
+    counts: Counts
+    part_rows: int | None = None
 
     def __post_init__(self) -> None:
-        import polars as pl
-
-        self.limit = int(self.rows.group_by("file").len()["len"].max() or 1)  # type: ignore[arg-type]
+        largest = int(self.rows.group_by("file").len()["len"].max() or 1)  # type: ignore[arg-type]
+        self.limit = self.part_rows or largest
         """Rows of the largest partition: about the most a part holds."""
         self.copies = _client_copies(self.rows)
         shared = pl.col("kind").is_in([k.value for k in SHARED])
@@ -303,8 +340,6 @@ class Plan:
     def specs(self, roots: pl.Series) -> list[Spec]:
         """The parts holding the components `roots`, packed in time order into parts of
         about `limit` rows, each with its copies."""
-        import polars as pl
-
         own = self.own.filter(pl.col("root").is_in(roots.unique().implode()))
         sizes = own.group_by("root").agg(pl.len(), pl.col("pos").min()).sort("pos")
         part_of: dict[int, int] = {}
@@ -323,30 +358,29 @@ class Plan:
             out.append(_spec(int(k), picked.unique("rid").sort("pos"), self))
         return out
 
+    def failing(self) -> pl.Series:
+        """The components holding a failure: the first round's."""
+        token = pl.col("kind") == Kind.TOKEN.value
+        return self.rows.filter(token & ~pl.col("ok"))["root"]
+
     def clustered(self, clusters: Clusters) -> list[Spec]:
         """The second round's parts: only the components of the clustered failures."""
-        import polars as pl
-
         token = pl.col("kind") == Kind.TOKEN.value
         wanted = pl.Series(list(clusters), dtype=pl.Int64).implode()
         return self.specs(self.rows.filter(token & pl.col("tpos").is_in(wanted))["root"])
 
 
 def _spec(number: int, rows: pl.DataFrame, plan: Plan) -> Spec:
-    import polars as pl
-
     places = []
     for (file,), group in rows.group_by("file", maintain_order=True):
         places.append((str(plan.files[file]), tuple(group["row"]), tuple(group["pos"])))
     seqs = tuple(rows.filter(pl.col("kind") == Kind.TOKEN.value)["tpos"])
-    return Spec(number, tuple(places), seqs, plan.source, plan.shift)
+    return Spec(number, tuple(places), seqs, plan.input.source, plan.shift)
 
 
 def _client_copies(rows: pl.DataFrame) -> dict[str, list[int]]:
     """`split.client_shared` from the index: per client, the rows of the first success
     with each secret, and the successful code exchanges where the provider limits tokens."""
-    import polars as pl
-
     ok = rows.filter(
         (pl.col("kind") == Kind.TOKEN.value) & pl.col("ok") & pl.col("ckey").is_not_null()
     )
@@ -363,8 +397,6 @@ def _client_copies(rows: pl.DataFrame) -> dict[str, list[int]]:
 
 def _counts(rows: pl.DataFrame, tokens: pl.DataFrame, source: str, profile: Profile) -> Counts:
     """What the outputs count (`Analysis.per_provider`, `providers_of`, `token_requests_of`)."""
-    import polars as pl
-
     by_provider = dict(tokens.group_by("provider").len().iter_rows())
     by = rows.group_by("provider").agg(pl.len().alias("n"), pl.col("index").min().alias("first"))
     order = by.sort(pl.col("n"), pl.col("first"), descending=[True, False])["provider"].to_list()
