@@ -91,10 +91,12 @@ class IndexRecord(msgspec.Struct):
 
 
 _INDEX = msgspec.json.Decoder(IndexRecord)
-_PAIRS = {"rid": pl.Int64, "key": pl.Int64}
-_SCHEMA = {"kind": pl.String, "status": pl.Int64, "started": pl.Float64, "provider": pl.String,
-           "ckey": pl.String, "secret": pl.String, "consent": pl.Boolean, "gap": pl.Boolean,
-           "request_id": pl.String, "date": pl.String, "row": pl.Int32}  # fmt: skip
+_PAIRS = {"rid": pl.Int32, "key": pl.Int64}
+_SCHEMA = {"kind": pl.Categorical, "status": pl.Int64, "started": pl.Float64,
+           "provider": pl.Categorical, "ckey": pl.Categorical, "secret": pl.Categorical,
+           "consent": pl.Boolean, "gap": pl.Boolean, "request_id": pl.String, "date": pl.String,
+           "row": pl.Int32}  # fmt: skip
+"""Categorical strings: a row's index is about 60 bytes, not 150."""
 
 
 def _light(r: IndexRecord, ref: Ref) -> Exchange:
@@ -173,14 +175,14 @@ def plan(path: Path, profile: Profile, part_rows: int | None = None) -> Plan | N
     item = described[0]
     files = partition_files(path)
     try:
-        rows, edges = _index(files, item.source, profile)
+        rows, linked = _index(files, item.source, profile)
     except (pl.exceptions.PolarsError, OSError, msgspec.DecodeError) as exc:
         raise InputError(f"a partition cannot be read ({exc})", source=str(path)) from None
     tokens = rows.filter(pl.col("kind") == Kind.TOKEN.value)
     if tokens.is_empty() or rows["gap"].any():
         return None  # the notes need the whole lineage; a log line's gap, the whole timeline
-    roots = _roots(rows.height, edges).tolist()
-    del edges
+    roots = _roots(rows.height, linked).tolist()
+    del linked
     rows = rows.with_columns(pl.Series("root", roots, dtype=pl.Int64))
     shift, warnings = _clock(rows, item, profile)
     rows = _positions(rows, shift)
@@ -192,7 +194,7 @@ def plan(path: Path, profile: Profile, part_rows: int | None = None) -> Plan | N
 def _index(
     files: Sequence[Path], source: str, profile: Profile
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The index pass: the rows' columns and the (row, link hash) pairs, a file at a time."""
+    """The index pass, a file at a time: the rows' columns, and the rows linked (`_linked`)."""
     frames: list[pl.DataFrame] = []
     pairs: list[pl.DataFrame] = []
     start = 0
@@ -208,7 +210,23 @@ def _index(
         start += part.height
         del part, columns, rids, keys
     rows = pl.concat(frames)
-    return rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("rid")), pl.concat(pairs)
+    del frames
+    return rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("rid")), _linked(pairs)
+
+
+def _linked(pairs: list[pl.DataFrame]) -> pl.DataFrame:
+    """(row, row before it with the same link hash) for every repeated hash: rows sorted
+    by hash, as a sort holds less than joining each row to its hash's first row would."""
+    edges = pl.concat(pairs).lazy()
+    pairs.clear()
+    same = pl.col("key") == pl.col("key").shift()
+    return (
+        edges.sort("key")
+        .select("rid", pl.col("rid").shift().alias("b"), same.alias("same"))
+        .filter("same")
+        .select("rid", "b")
+        .collect()
+    )
 
 
 _NAMES = ("kind", "status", "started", "provider", "ckey", "secret", "consent", "gap",
@@ -293,17 +311,10 @@ def _positions(rows: pl.DataFrame, shift: float) -> pl.DataFrame:
     return rows.with_columns((token.cum_sum() - token).alias("tpos"))
 
 
-def _roots(n: int, edges: pl.DataFrame) -> array[int]:
-    """The component of every row (`split.components`, on the link hashes): rows sorted
-    by key, each joined to the one before it with the same key (a sort holds less than a
-    join of every pair to its key's first row)."""
-    ordered = edges.sort("key")
-    same = pl.col("key") == pl.col("key").shift()
-    pairs = ordered.select("rid", pl.col("rid").shift().alias("b"), same.alias("same"))
-    pairs = pairs.filter("same")
-    del ordered
+def _roots(n: int, linked: pl.DataFrame) -> array[int]:
+    """The component of every row (`split.components`, on the link hashes)."""
     parent = array("q", range(n))  # 8 bytes a row; a list of ints takes 5 times that
-    for chunk in pairs.iter_slices(1 << 16):
+    for chunk in linked.iter_slices(1 << 16):
         for a, b in zip(chunk["rid"].to_list(), chunk["b"].to_list(), strict=True):
             union(parent, a, b)
     for i in range(n):
