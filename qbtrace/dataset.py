@@ -8,9 +8,10 @@ holds the notebook columns of `table.EVENT_SCHEMA` and `record`: the exchange as
 capture format's JSON record (`capture.ExchangeRecord`, tags only) with the process a log
 named. So `qbtrace analyze DIR` reads the same inputs back and finds the same causes.
 
-The reader scans the dataset lazily (`polars.scan_parquet`, hive partitions), one partition
-at a time and only the columns it needs, so the Parquet data of one partition at most is
-in memory beside the exchanges decoded so far.
+`read_dataset` scans the dataset lazily (`polars.scan_parquet`, hive partitions), one
+partition at a time and only the columns it needs, so the Parquet data of one partition at
+most is in memory beside the exchanges decoded so far: what `qbtrace analyze` does when
+`streamed` (a part at a time, memory bounded by the index and one part) does not take it.
 """
 
 from __future__ import annotations
