@@ -200,6 +200,14 @@ def read_dataset(path: Path) -> list[Input]:
     ]
 
 
+def listed(path: Path) -> list[Input]:
+    """The inputs `read_dataset` gives, without their exchanges (their names and warnings)."""
+    return [
+        Input(d.source, d.kind, d.entries, (), d.warnings, d.format, d.others)
+        for d in inputs_of(path)
+    ]
+
+
 def inputs_of(path: Path) -> list[Described]:
     """The inputs `inputs.json` lists; InputError when it is damaged or of another version."""
     try:

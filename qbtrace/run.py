@@ -12,7 +12,7 @@ from typing import Protocol
 
 from qbtrace.analysis import Analysis, analyze_inputs, source_names
 from qbtrace.config import load_profile
-from qbtrace.dataset import is_dataset, is_dataset_target, read_paths, write_dataset
+from qbtrace.dataset import is_dataset, is_dataset_target, listed, read_paths, write_dataset
 from qbtrace.engines import classifier, engine_for
 from qbtrace.outfile import is_stdio, open_output, write_pieces
 from qbtrace.passes import Engine
@@ -84,8 +84,9 @@ def run_analysis(request: Request, out: Output) -> bool:
                 inputs = read_paths(paths, profile, redactor, before=_progress(out), log_tz=zone)
                 split = classifier(engine, parts) if parts > 1 else None
                 streamed = analyze_inputs(inputs, profile, split)
+            else:
+                inputs = listed(paths[0])  # as read: their warnings, not the clock's note
             analysis = streamed
-            inputs = list(analysis.inputs)
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)

@@ -145,3 +145,14 @@ def test_rows_of_an_input_not_listed_are_refused(tmp_path: Path) -> None:
     pl.read_parquet(file).with_columns(pl.lit("other.har").alias("source")).write_parquet(file)
     done = run_cli("analyze", target, "--format", "json", check=False)
     assert done.returncode == 2 and "does not list" in done.stderr
+
+
+def test_the_warnings_said_are_the_whole_reads(tmp_path: Path) -> None:
+    """The inputs' warnings on standard error are those of the dataset as read, as when it
+    is read whole (`--format csv` is): the clock's correction is said in the document."""
+    target = tmp_path / "events"
+    run_cli("analyze", GOLDEN / "refresh_token_revoked_by_user.playwright.har", "--events", target)
+    streamed = run_cli("analyze", target, "--format", "json", "-o", tmp_path / "out.json")
+    whole = run_cli("analyze", target, "--format", "csv", "-o", tmp_path / "out.csv")
+    assert streamed.stderr == whole.stderr
+    assert "were corrected" in (tmp_path / "out.json").read_text()
