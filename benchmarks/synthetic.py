@@ -82,13 +82,16 @@ class Maker:
         }
 
 
-def synthesize(total: int, seed: int = 1) -> tuple[list[Exchange], collections.Counter[str]]:
-    """About `total` token requests in time order, and what failures were planted."""
+def synthesize(
+    total: int, seed: int = 1, days: float = 30
+) -> tuple[list[Exchange], collections.Counter[str]]:
+    """About `total` token requests in time order, lineages starting over `days` days, and
+    what failures were planted."""
     rng = random.Random(seed)
     make = Maker()
     out: list[Exchange] = []
     planted: collections.Counter[str] = collections.Counter()
-    span = 30 * 86400.0
+    span = days * 86400.0
     app = 0
     while len(out) < total:
         app += 1

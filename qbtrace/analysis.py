@@ -98,6 +98,8 @@ class Analysis:
     def providers_of(self, item: Input) -> list[str]:
         """The providers of an input's OAuth exchanges, most exchanges first (the default
         provider's alone when it has none): one capture may hold several."""
+        if self.counts is not None and self.counts.by_input.get(item.source, (0, []))[1]:
+            return self.counts.by_input[item.source][1]
         counts = Counter(self.profile.provider_for(x).name for x in item.exchanges)
         if not counts:
             return [self.profile.default.name]

@@ -8,9 +8,10 @@ holds the notebook columns of `table.EVENT_SCHEMA` and `record`: the exchange as
 capture format's JSON record (`capture.ExchangeRecord`, tags only) with the process a log
 named. So `qbtrace analyze DIR` reads the same inputs back and finds the same causes.
 
-The reader scans the dataset lazily (`polars.scan_parquet`, hive partitions), one partition
-at a time and only the columns it needs, so the Parquet data of one partition at most is
-in memory beside the exchanges decoded so far.
+`read_dataset` scans the dataset lazily (`polars.scan_parquet`, hive partitions), one
+partition at a time and only the columns it needs, so the Parquet data of one partition at
+most is in memory beside the exchanges decoded so far: what `qbtrace analyze` does when
+`streamed` (a part at a time, memory bounded by the index and one part) does not take it.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def is_dataset(path: Path) -> bool:
 
 def read_dataset(path: Path) -> list[Input]:
     """The inputs a dataset was written from, in their order; InputError when it is damaged."""
-    described = _inputs_of(path)
+    described = inputs_of(path)
     found: dict[str, list[Exchange]] = {d.source: [] for d in described}
     for source, exchange in _exchanges(path):
         if source not in found:
@@ -199,7 +200,16 @@ def read_dataset(path: Path) -> list[Input]:
     ]
 
 
-def _inputs_of(path: Path) -> list[Described]:
+def listed(path: Path) -> list[Input]:
+    """The inputs `read_dataset` gives, without their exchanges (their names and warnings)."""
+    return [
+        Input(d.source, d.kind, d.entries, (), d.warnings, d.format, d.others)
+        for d in inputs_of(path)
+    ]
+
+
+def inputs_of(path: Path) -> list[Described]:
+    """The inputs `inputs.json` lists; InputError when it is damaged or of another version."""
     try:
         doc = msgspec.json.decode((path / INPUTS_FILE).read_bytes(), type=Inputs)
     except (OSError, msgspec.DecodeError) as exc:
@@ -230,6 +240,16 @@ def _exchanges(path: Path) -> Iterator[tuple[str, Exchange]]:
                 yield source, _exchange(_DECODER.decode(record), Ref(source, index))
     except (pl.exceptions.PolarsError, OSError, msgspec.DecodeError) as exc:
         raise InputError(f"a partition cannot be read ({exc})", source=str(path)) from None
+
+
+def partition_files(path: Path) -> list[Path]:
+    """The dataset's Parquet files, one per hive partition, by day then provider."""
+    return sorted(path.glob(f"day=*/provider=*/{PART}"), key=lambda p: p.parts[-3:])
+
+
+def exchange_of(record: bytes | str, ref: Ref) -> Exchange:
+    """The exchange of one row's `record`; msgspec.DecodeError when it is not one."""
+    return _exchange(_DECODER.decode(record), ref)
 
 
 def _exchange(record: EventRecord, ref: Ref) -> Exchange:

@@ -121,9 +121,13 @@ def engine_for(jobs: int, scheduler: str | None) -> Iterator[tuple[Engine, int]]
     if jobs <= 1:
         yield InProcess(), 1
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spawned, not forked: a fork after polars has started its threads (a dataset's index
+    # pass) hangs the child's first polars call, as in `parallel`
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         yield Pool(pool=pool), jobs * PARTS_PER_JOB
 
 

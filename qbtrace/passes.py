@@ -30,14 +30,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class Piece(Protocol):
+    """What the rounds need of a part without decoding it: its token requests' positions."""
+
+    @property
+    def seqs(self) -> Sequence[int]: ...
+
+
 class Engine(Protocol):
     """Where the parts run (`engines`): `place` hands the parts out once, `map` runs a task
     on each placed part with that part's argument and returns the results in order."""
 
-    def place(self, parts: Sequence[Part], profile: Profile) -> list[Any]: ...
+    def place(self, parts: Sequence[Any], profile: Profile) -> list[Any]: ...
 
     def map(
-        self, task: Callable[[Part, Profile, T], R], placed: Sequence[Any], args: Sequence[T]
+        self, task: Callable[[Any, Profile, T], R], placed: Sequence[Any], args: Sequence[T]
     ) -> list[R]: ...
 
 
@@ -106,20 +113,38 @@ def findings(
     exchanges: Sequence[Exchange], profile: Profile, parts: int, engine: Engine
 ) -> list[Finding]:
     """`classify(lineage.build(exchanges), profile)`, run as parts on `engine`."""
-    pieces = split(exchanges, profile, parts)
+    return in_two_rounds(split(exchanges, profile, parts), profile, engine)
+
+
+def in_two_rounds(
+    pieces: Sequence[Piece],
+    profile: Profile,
+    engine: Engine,
+    first: Callable[[Any, Profile, None], FirstPass] = first_pass,
+    second: Callable[[Any, Profile, Clusters], list[tuple[int, Finding]]] = second_pass,
+    again: Callable[[Clusters], Sequence[Piece]] | None = None,
+) -> list[Finding]:
+    """The findings of every piece's failures, in timeline order: `first` on each piece,
+    the outage clusters across them, `second` on the pieces with clustered failures (those
+    `again` makes for the clusters, when given: pieces of the clustered failures'
+    components alone). A piece is a `Part`, or what `first` and `second` make one from
+    (`streamed.Spec`)."""
     placed = engine.place(pieces, profile)
-    first = engine.map(first_pass, placed, [None] * len(pieces))
-    clusters = clusters_of(first, profile)
-    found = {seq: finding for result in first for seq, finding in result.findings}
+    results = engine.map(first, placed, [None] * len(pieces))
+    clusters = clusters_of(results, profile)
+    found = {seq: finding for result in results for seq, finding in result.findings}
+    if again is not None and clusters:
+        pieces = again(clusters)
+        placed = engine.place(pieces, profile)
     wanted = [dict(_mine(piece, clusters)) for piece in pieces]
-    again = [(p, w) for p, w in zip(placed, wanted, strict=True) if w]
-    if again:
-        redone = engine.map(second_pass, [p for p, _ in again], [w for _, w in again])
+    redo = [(p, w) for p, w in zip(placed, wanted, strict=True) if w]
+    if redo:
+        redone = engine.map(second, [p for p, _ in redo], [w for _, w in redo])
         found.update(pair for result in redone for pair in result)
     return [found[seq] for seq in sorted(found)]
 
 
-def _mine(part: Part, clusters: Clusters) -> Iterator[tuple[int, tuple[TokenRequest, ...]]]:
+def _mine(part: Piece, clusters: Clusters) -> Iterator[tuple[int, tuple[TokenRequest, ...]]]:
     for seq in part.seqs:
         cluster = clusters.get(seq)
         if cluster is not None:

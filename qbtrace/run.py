@@ -12,9 +12,11 @@ from typing import Protocol
 
 from qbtrace.analysis import Analysis, analyze_inputs, source_names
 from qbtrace.config import load_profile
-from qbtrace.dataset import is_dataset_target, read_paths, write_dataset
+from qbtrace.dataset import is_dataset, is_dataset_target, listed, read_paths, write_dataset
 from qbtrace.engines import classifier, engine_for
 from qbtrace.outfile import is_stdio, open_output, write_pieces
+from qbtrace.passes import Engine
+from qbtrace.profile import Profile
 from qbtrace.redact import Redactor, default_key
 from qbtrace.render.view import Presenter, config_line_of
 
@@ -76,10 +78,15 @@ def run_analysis(request: Request, out: Output) -> bool:
         inputs = list(analysis.inputs)
     else:
         paths = list(request.paths)
-        inputs = read_paths(paths, profile, redactor, before=_progress(out), log_tz=zone)
         with engine_for(request.jobs, request.scheduler) as (engine, parts):
-            split = classifier(engine, parts) if parts > 1 else None
-            analysis = analyze_inputs(inputs, profile, split)
+            streamed = _streamed(request, profile, engine)
+            if streamed is None:
+                inputs = read_paths(paths, profile, redactor, before=_progress(out), log_tz=zone)
+                split = classifier(engine, parts) if parts > 1 else None
+                streamed = analyze_inputs(inputs, profile, split)
+            else:
+                inputs = listed(paths[0])  # as read: their warnings, not the clock's note
+            analysis = streamed
     presenter = Presenter(redactor, request.show_client_ids, profile)
     to_terminal = request.fmt == "text" and (request.output is None or is_stdio(request.output))
     colour, width = out.terminal() if to_terminal else (False, None)
@@ -118,6 +125,17 @@ def _bulk(request: Request) -> bool:
     from qbtrace.bulk_capture import takes
 
     return takes(request.paths[0])
+
+
+def _streamed(request: Request, profile: Profile, engine: Engine) -> Analysis | None:
+    """One dataset rendered from findings and counts, a part at a time (`streamed`)."""
+    if len(request.paths) != 1 or request.fmt not in BULK_FORMATS or request.events is not None:
+        return None
+    if not is_dataset(request.paths[0]):
+        return None
+    from qbtrace.streamed import analyze
+
+    return analyze(request.paths[0], profile, engine)
 
 
 def _progress(out: Output) -> Callable[[Path, str], None]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import gc
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
 from qbtrace.lineage import TRUNCATION_PREFIX
-from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, Exchange, Kind
+from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, ClientAuth, Exchange, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Secret
 
@@ -78,7 +79,7 @@ def split(exchanges: Sequence[Exchange], profile: Profile, parts: int) -> list[P
         if first >= 0:
             bucket = _bucket(exchanges[first], parts)
             members.setdefault(bucket, set()).add(i)
-            clients.setdefault(bucket, set()).update(_client_key(exchanges[i], profile))
+            clients.setdefault(bucket, set()).update(client_key(exchanges[i], profile))
     if not members:
         return [_part(0, exchanges, everything, positions)]
     shared = [i for i, first in enumerate(owner) if first < 0]
@@ -102,7 +103,7 @@ def client_shared(exchanges: Sequence[Exchange], profile: Profile) -> dict[str, 
     for i, x in enumerate(exchanges):
         if x.kind != Kind.TOKEN or not x.ok or x.client is None:
             continue
-        for client in _client_key(x, profile):
+        for client in client_key(x, profile):
             secret = x.client.secret
             first = secret is not None and (client, secret.hex) not in seen
             if secret is not None:
@@ -113,9 +114,11 @@ def client_shared(exchanges: Sequence[Exchange], profile: Profile) -> dict[str, 
     return out
 
 
-def _client_key(x: Exchange, profile: Profile) -> Iterator[str]:
+def client_key(x: Linked, profile: Profile) -> Iterator[str]:
+    """The provider and client id of a token request (none for other exchanges): what
+    `client_shared` copies by."""
     if x.kind == Kind.TOKEN and x.client is not None and x.client.client_id is not None:
-        yield f"{profile.provider_for(x).name}\0{x.client.client_id}"
+        yield f"{profile.provider_of(x.url).name}\0{x.client.client_id}"
 
 
 def _part(
@@ -153,8 +156,8 @@ def components(exchanges: Sequence[Exchange], profile: Profile) -> list[int]:
         for key in links(x, profile):
             seen = first.setdefault(key, i)
             if seen != i:
-                _union(parent, seen, i)
-    return [-1 if p < 0 else _find(parent, i) for i, p in enumerate(parent)]
+                union(parent, seen, i)
+    return [-1 if p < 0 else find_root(parent, i) for i, p in enumerate(parent)]
 
 
 Link = str | tuple[int, str] | tuple[str, str, str]
@@ -162,11 +165,31 @@ Link = str | tuple[int, str] | tuple[str, str, str]
 head's (length, digest), or (`tenant`, provider, tenant id)."""
 
 
-def links(x: Exchange, profile: Profile) -> Iterator[Link]:
+class Fields(Protocol):
+    def get(self, name: str, /) -> object: ...
+
+
+class Linked(Protocol):
+    """What `links` and `client_key` read of an exchange: an `Exchange`, or the few
+    fields of a dataset's row that `streamed` decodes."""
+
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def params(self) -> Fields: ...
+    @property
+    def reply(self) -> Fields: ...
+    @property
+    def client(self) -> ClientAuth | None: ...
+
+
+def links(x: Linked, profile: Profile) -> Iterator[Link]:
     """The keys that tie `x` to the exchanges its failure's rules may look up."""
     tenant = x.params.get(TENANT)
     if isinstance(tenant, str):
-        yield "tenant", profile.provider_for(x).name, tenant
+        yield "tenant", profile.provider_of(x.url).name, tenant
     for value in [x.params.get(name) for name in TOKEN_FIELDS]:
         if isinstance(value, Secret):
             yield from _token_links(value)
@@ -185,7 +208,8 @@ def _token_links(value: Secret) -> Iterator[Link]:
             yield head
 
 
-def _find(parent: list[int], i: int) -> int:
+def find_root(parent: MutableSequence[int], i: int) -> int:
+    """The root of `i` in a union-find forest (`components`, `streamed`)."""
     root = i
     while parent[root] != root:
         root = parent[root]
@@ -194,7 +218,8 @@ def _find(parent: list[int], i: int) -> int:
     return root
 
 
-def _union(parent: list[int], a: int, b: int) -> None:
-    ra, rb = _find(parent, a), _find(parent, b)
+def union(parent: MutableSequence[int], a: int, b: int) -> None:
+    """Join the trees of `a` and `b`; the smaller position stays the root."""
+    ra, rb = find_root(parent, a), find_root(parent, b)
     if ra != rb:
         parent[max(ra, rb)] = min(ra, rb)  # the root stays the component's first exchange
