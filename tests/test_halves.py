@@ -19,7 +19,7 @@ from qbtrace.sources import read_input
 from qbtrace.sources.logs import Found, Part, halves, read_log_pieces
 from qbtrace.sources.logs.driver import file_pieces
 from tests import logsamples
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, ROOT
 
 PROFILE = load_profile(None, local=False)
 REDACTOR = Redactor(default_key())
@@ -72,18 +72,25 @@ def test_every_format_reads_the_same_cut_at_any_line(every_format: Path) -> None
         assert got == expected, f"cut at byte {cut}"
 
 
-def test_the_second_half_is_read_by_a_forked_child(every_format: Path) -> None:
-    cut = line_starts(every_format)[len(line_starts(every_format)) // 2]
-    got = halves.read_split(every_format, "every.log", PROFILE, REDACTOR, cut=cut)
-    assert got == whole(every_format)
-    # in a fresh interpreter: threads other tests leave running rightly stop the fork here
-    script = (
-        "import os; from qbtrace.sources.logs import Part, halves; "
-        "print(os.getpid(), halves._Child(lambda: Part(os.getpid(), [])).result().lines)"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    parent, child = out.stdout.split()
-    assert child != parent, out.stderr  # the work ran in the forked child
+def fresh(case: str, *args: Path) -> None:
+    """`case(*args)` of this module in a fresh interpreter: threads that other tests leave
+    running rightly stop the fork in this one (then a big log is read as a stream)."""
+    script = f"import sys; from tests import test_halves as t; t.{case}(*sys.argv[1:])"
+    argv = [sys.executable, "-c", script, *map(str, args)]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_the_halves_are_read_by_forked_children(every_format: Path) -> None:
+    fresh("forked_halves", every_format)
+
+
+def forked_halves(path: str) -> None:
+    every = Path(path)
+    cut = line_starts(every)[len(line_starts(every)) // 2]
+    assert halves.read_split(every, "every.log", PROFILE, REDACTOR, cut=cut) == whole(every)
+    got = halves._Child(lambda: Part(os.getpid(), [])).result()
+    assert got is not None and got.lines != os.getpid()  # the work ran in the forked child
 
 
 def test_with_threads_running_a_big_log_is_read_as_a_stream(
@@ -122,13 +129,19 @@ def test_a_record_of_the_second_half_reaching_past_the_first_halfs_last_asks_for
 
 
 def test_a_big_log_is_read_in_halves_through_the_registry(
-    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    every_format: Path, tmp_path: Path
 ) -> None:
     big = tmp_path / "big.log"
     big.write_bytes(every_format.read_bytes() * 40)
+    fresh("registry_halves", big)
+
+
+def registry_halves(path: str) -> None:
+    big = Path(path)
     expected = whole(big)
-    monkeypatch.setattr(halves, "SPLIT_FROM", 1)
-    assert halves.read_split(big, "big.log", PROFILE, REDACTOR) == expected
+    halves.SPLIT_FROM = 1
+    got = halves.read_split(big, "big.log", PROFILE, REDACTOR)
+    assert got == expected and got is not None
     assert read_input(big, "big.log", PROFILE, REDACTOR) == expected
 
 
@@ -158,30 +171,34 @@ def test_a_cut_inside_a_record_longer_than_a_record_may_be_reads_the_same(
     assert None in calls
 
 
-def _truncating(monkeypatch: pytest.MonkeyPatch, path: Path, keep: int) -> None:
-    """Each half's scan first cuts the file to `keep` bytes, as logrotate's copytruncate
-    does under a reader: the scan then touches mapped pages past the end (SIGBUS)."""
-    scan = halves.scan_mapped
-
-    def cut_then_scan(*args: object, **kwargs: object) -> Part:
-        os.truncate(path, keep)
-        return scan(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(halves, "scan_mapped", cut_then_scan)
-
-
 def test_a_log_truncated_while_its_halves_are_read_is_read_again_with_a_warning(
-    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    every_format: Path, tmp_path: Path
 ) -> None:
     """The children die of SIGBUS (only they map the file); this process lives, reads what
     the file holds now and says why."""
-    big = tmp_path / "app.log"
+    fresh("truncated_under_the_children", every_format, tmp_path / "app.log")
+
+
+def truncated_under_the_children(every: str, target: str) -> None:
+    every_format, big = Path(every), Path(target)
     big.write_bytes(every_format.read_bytes() * 40)
     keep = line_starts(every_format)[len(line_starts(every_format)) // 2]
-    _truncating(monkeypatch, big, keep)
-    monkeypatch.setattr(halves, "SPLIT_FROM", 1)
-    with pytest.raises(halves.Shrunk):
+    scan = halves.scan_mapped
+
+    def cut_then_scan(*args: object, **kwargs: object) -> Part:
+        """As logrotate's copytruncate does under a reader: the scan then touches mapped
+        pages past the file's end (SIGBUS)."""
+        os.truncate(big, keep)
+        return scan(*args, **kwargs)  # type: ignore[arg-type]
+
+    halves.scan_mapped = cut_then_scan  # type: ignore[assignment]
+    halves.SPLIT_FROM = 1
+    try:
         halves.read_split(big, "app.log", PROFILE, REDACTOR)
+    except halves.Shrunk:
+        pass
+    else:
+        raise AssertionError("no Shrunk")
     big.write_bytes(every_format.read_bytes() * 40)
     got = read_input(big, "app.log", PROFILE, REDACTOR)
     assert big.stat().st_size == keep
@@ -192,19 +209,26 @@ def test_a_log_truncated_while_its_halves_are_read_is_read_again_with_a_warning(
 
 
 def test_a_log_cut_before_its_halves_are_mapped_is_read_again_too(
-    every_format: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    every_format: Path, tmp_path: Path
 ) -> None:
     """Cut after its size was taken, before a child maps it: no fault, but a shorter file
     than the cut was made for, so it is read again all the same."""
-    big = tmp_path / "app.log"
-    big.write_bytes(every_format.read_bytes() * 40)
+    fresh("cut_before_mapping", every_format, tmp_path / "app.log")
+
+
+def cut_before_mapping(every: str, target: str) -> None:
+    big = Path(target)
+    big.write_bytes(Path(every).read_bytes() * 40)
     mapping = halves.mapping
 
     def cut_first(path: Path) -> object:
         os.truncate(path, 100)
         return mapping(path)
 
-    monkeypatch.setattr(halves, "mapping", cut_first)
-    monkeypatch.setattr(halves, "SPLIT_FROM", 1)
-    with pytest.raises(halves.Shrunk):
+    halves.mapping = cut_first  # type: ignore[assignment]
+    halves.SPLIT_FROM = 1
+    try:
         halves.read_split(big, "app.log", PROFILE, REDACTOR)
+    except halves.Shrunk:
+        return
+    raise AssertionError("no Shrunk")
