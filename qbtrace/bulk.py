@@ -19,15 +19,15 @@ reference: tests/test_bulk.py checks that both give the same findings.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from qbtrace import collector
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import classify
 from qbtrace.events import TokenRequest
@@ -158,20 +158,9 @@ def fold(
     return state, found, exchanges
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic collector off: millions of small objects and no cycles, whose repeated
-    scans would cost more than the work (see `analysis.analyze_timeline`). What is alive at
-    the end is frozen (`gc.freeze`): else the first allocation after it scans every object
-    made meanwhile, once more for nothing (at 1M requests, 0.3 s a pause)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.enable()
+def paused_gc() -> AbstractContextManager[None]:
+    """The collector paused, what survives frozen (`collector.paused_gc`)."""
+    return collector.paused_gc(freeze=True)
 
 
 def _secret(value: object) -> Secret | None:

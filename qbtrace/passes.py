@@ -10,13 +10,13 @@ on the whole timeline, in the same order.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.classify import explain, left_open, outage_clusters
+from qbtrace.collector import paused_gc
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Exchange, Finding
@@ -88,13 +88,8 @@ def second_pass(part: Part, profile: Profile, clusters: Clusters) -> list[tuple[
 
 def _built(exchanges: Sequence[Exchange]) -> Lineage:
     """`lineage.build` with the cyclic GC paused, as `analysis.analyze_timeline` does."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return lineage_mod.build(list(exchanges))
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def clusters_of(

@@ -18,7 +18,6 @@ so a timeline holding one is not split.
 
 from __future__ import annotations
 
-import gc
 import zlib
 from collections.abc import Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Protocol
 
 import msgspec
 
+from qbtrace.collector import paused_gc
 from qbtrace.lineage import TRUNCATION_PREFIX
 from qbtrace.model import TENANT, TOKEN_NOT_LOGGED, ClientAuth, Exchange, Kind
 from qbtrace.profile import Profile
@@ -56,13 +56,8 @@ _FROM_WIRE = msgspec.msgpack.Decoder(tuple[Exchange, ...])
 
 
 def _from_wire(number: int, exchanges: bytes, seqs: tuple[int, ...]) -> Part:
-    enabled = gc.isenabled()
-    gc.disable()  # millions of small acyclic objects: the collector's scans would dominate
-    try:
+    with paused_gc():  # millions of small acyclic objects
         return Part(number, _FROM_WIRE.decode(exchanges), seqs)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def split(exchanges: Sequence[Exchange], profile: Profile, parts: int) -> list[Part]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterator, Sequence
 
@@ -10,6 +9,7 @@ import msgspec
 
 from qbtrace import __version__
 from qbtrace.analysis import Analysis
+from qbtrace.collector import paused_gc
 from qbtrace.model import Finding, Input
 from qbtrace.render.view import Presenter
 
@@ -80,14 +80,9 @@ def _batch(found: Sequence[Finding], presenter: Presenter) -> str:
     """Findings' text, indented as in the document, with the cyclic collector paused: their
     dicts are thousands of small acyclic objects, and next to a big analysis's exchanges
     its scans took half the rendering's time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         some = [presenter.finding(f) for f in found]
         body = _encoded(some, found)[2:-2]  # "[\n" and "\n]": each finding's lines are left
-    finally:
-        if enabled:
-            gc.enable()
     return body.replace("\n", "\n  ")
 
 
