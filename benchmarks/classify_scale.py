@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bytecode  # noqa: E402
 import capture_mix  # noqa: E402
 
 from benchmarks.synthetic import Maker, synthesize  # noqa: E402
@@ -153,6 +154,7 @@ def main() -> None:
         "the RSS after it and the max RSS so far (the sizes: rows, exchanges, findings)",
     )
     args = parser.parse_args()
+    bytecode.compiled()  # the children start as an installed qbtrace does
     folder = args.dir or Path(tempfile.mkdtemp(prefix="qbtrace-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.2f} (2 cores: figures are noisy above ~1)")

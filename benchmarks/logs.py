@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bytecode
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 T0 = 1_764_000_000
@@ -254,6 +256,7 @@ def main() -> None:
         help="also a CloudWatch filter-log-events export of about MB megabytes of the log",
     )
     args = parser.parse_args()
+    bytecode.compiled()  # the children start as an installed qbtrace does
     print(f"load average {_load()} on {os.cpu_count()} cores", flush=True)
     work = Path(tempfile.mkdtemp(prefix="qbtrace-logs-"))
     try:
