@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import bytecode
 from benchmarks.classify_scale import synthesize
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
 from qbtrace.redact import Redactor
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where to write (default: a temporary folder)")
     parser.add_argument("--write", nargs=3, help=argparse.SUPPRESS)  # TOTAL DAYS CAPTURE
     args = parser.parse_args()
+    bytecode.compiled()  # the children start as an installed qbtrace does
     if args.write:
         total, days, capture = args.write
         print(write_capture(int(total), float(days), Path(capture)))

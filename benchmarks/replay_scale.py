@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bytecode
+
 from qbtrace.capture import CaptureWriter, encode_line, exchange_record, make_header
 from qbtrace.model import Kind, RawParts, Ref
 from qbtrace.redact import Redactor
@@ -69,6 +71,7 @@ def seconds(path: Path) -> float:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
+    bytecode.compiled()  # the child starts as an installed qbtrace does
     with tempfile.TemporaryDirectory() as tmp:
         took = []
         for size in (n, 4 * n):
