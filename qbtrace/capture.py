@@ -75,6 +75,7 @@ Record = ExchangeRecord | RawRecord
 V = TypeVar("V")
 _ENCODER = msgspec.json.Encoder()
 _ANY = msgspec.json.Decoder()
+_EXCHANGE = msgspec.json.Decoder(ExchangeRecord)
 
 
 def key_id(redactor: Redactor) -> str:
@@ -157,6 +158,18 @@ def decode_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
     except msgspec.ValidationError as exc:
         raise ValueError(f"not a capture record ({_first_line(exc)})") from None
     return converted
+
+
+def decode_exchange_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
+    """A line that holds an exchange record (the skeleton's light decoder took it), decoded
+    straight into one: a single pass, where `decode_line` decodes to dicts, then converts
+    (half the time of the bulk path's neighbourhoods). Anything else as `decode_line`."""
+    if HEADER_KEY.encode() not in line and b'"raw"' not in line:
+        try:
+            return _EXCHANGE.decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    return decode_line(line)
 
 
 def _first_line(exc: Exception) -> str:

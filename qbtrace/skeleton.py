@@ -28,7 +28,14 @@ from typing import Any, BinaryIO, cast
 import msgspec
 import polars as pl
 
-from qbtrace.capture import HEADER_KEY, ExchangeRecord, Header, RawRecord, decode_line
+from qbtrace.capture import (
+    HEADER_KEY,
+    ExchangeRecord,
+    Header,
+    RawRecord,
+    decode_exchange_line,
+    decode_line,
+)
 from qbtrace.capture import record_exchange as as_exchange
 from qbtrace.errors import InputError
 from qbtrace.lineage import TRUNCATION_PREFIX
@@ -616,7 +623,7 @@ class CaptureSkeleton:
             for index, offset, length in wanted.iter_rows():
                 x = self.full.get(index)
                 if x is None:
-                    item = decode_line(os.pread(fd, length, offset))
+                    item = decode_exchange_line(os.pread(fd, length, offset))
                     assert not isinstance(item, Header)
                     x = self.full[index] = self.exchange(item, index)
                 out[index] = x

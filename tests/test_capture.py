@@ -15,6 +15,8 @@ from qbtrace.capture import (
     CaptureWriter,
     Header,
     RawRecord,
+    decode_exchange_line,
+    decode_line,
     encode_line,
     exchange_record,
     make_header,
@@ -78,6 +80,25 @@ def test_round_trip_gives_the_same_exchange_as_building_it(tmp_path: Path) -> No
     assert got.exchanges[0] == want
     assert [x.ref.index for x in got.exchanges] == [1, 2]
     assert got.exchanges[0].started == 1_800_000_000.25
+
+
+def test_the_one_pass_decode_reads_every_line_as_decode_line_does(tmp_path: Path) -> None:
+    """The bulk path decodes its neighbourhoods' lines straight into records; a header, a
+    raw record and a broken line still read (or fail) as `decode_line` reads them."""
+    path, raw = tmp_path / "cap.jsonl", tmp_path / "raw.jsonl"
+    parts = [
+        make_parts(),
+        make_parts(status=200, response_body='{"refresh_token":"RT2-x","expires_in":3600}'),
+        make_parts(status=None, response_body=None, response_headers=[]),
+    ]
+    write_capture(path, Redactor(b"k1"), parts)
+    write_capture(raw, Redactor(b"k1"), parts[:1], raw=True)
+    lines = [*path.read_bytes().splitlines(), *raw.read_bytes().splitlines()]
+    assert [decode_exchange_line(line) for line in lines] == [decode_line(line) for line in lines]
+    assert isinstance(decode_exchange_line(lines[0]), Header)
+    assert isinstance(decode_exchange_line(lines[-1]), RawRecord)
+    with pytest.raises(ValueError, match="not a capture record"):
+        decode_exchange_line(b'{"kind":"token","started":"soon"}')
 
 
 def test_default_capture_holds_no_raw_secret(tmp_path: Path) -> None:
