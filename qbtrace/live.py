@@ -49,6 +49,10 @@ MAX_PENDING = 1024
 """Copies queued at most before the hook waits for the recording thread (a slow disk)."""
 MAX_PENDING_BYTES = 64 << 20
 """Bytes of bodies queued at most (each body is capped at 1 MB by the hook's copy)."""
+RECENT_FLOWS = 4096
+"""Flow ids remembered as recorded: a flow that ended with a response and then an error
+(the client hung up after it; every such flow read back by `mitmdump -r`) reaches both the
+`response` and the `error` hook, and is recorded once."""
 T = TypeVar("T")
 Recorded = tuple[Kind, RawParts, str | None]
 """A copied flow that is OAuth traffic: its kind, its raw parts and its flow id."""
@@ -105,6 +109,8 @@ class LiveSession(Generic[T]):
         self.source = "live"
         self.keep_raw = False
         self.recorded = 0
+        self.recent: dict[str, None] = {}
+        """The last RECENT_FLOWS flow ids recorded, oldest first (touched by the thread only)."""
         self.lost = 0
         self.failures: dict[str, int] = {}
         self.arrived: deque[Exchange] = deque()
@@ -279,7 +285,7 @@ class LiveSession(Generic[T]):
         try:
             assert self.unpack is not None, "submit needs a session made with unpack"
             recorded = self.unpack(item, self.profile)
-            if recorded is not None:
+            if recorded is not None and self._first_time(recorded[2]):
                 self.record(*recorded)
         except Exception as exc:  # one bad flow must not stop the recording of the others
             logger.error(
@@ -289,6 +295,17 @@ class LiveSession(Generic[T]):
             )
         if self.timing:
             add(self.times.recording, time.thread_time_ns() - start)
+
+    def _first_time(self, flow_id: str | None) -> bool:
+        """Whether the flow `flow_id` was not recorded yet (now it is)."""
+        if flow_id is None:
+            return True
+        if flow_id in self.recent:
+            return False
+        self.recent[flow_id] = None
+        if len(self.recent) > RECENT_FLOWS:
+            del self.recent[next(iter(self.recent))]
+        return True
 
     def _diagnose(self, force: bool) -> None:
         """Fold what arrived into the live state; tell the findings ready to tell."""

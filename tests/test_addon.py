@@ -133,6 +133,34 @@ def test_failed_token_request_in_error_hook_is_recorded(addon: Any, tmp_path: Pa
     assert x.status is None and x.failure == "Connection reset by peer"
 
 
+def test_a_flow_with_a_response_then_an_error_is_recorded_once_by_mitmdump_r(
+    tmp_path: Path,
+) -> None:
+    """Such a flow (the client hung up after the answer) reaches both the `response` and
+    the `error` hook: a flow file read back by a real `mitmdump -r` held it twice, and the
+    analysis then saw two failures where there was one."""
+    from mitmproxy import io
+
+    hung_up = token_flow()
+    assert hung_up.response is not None
+    hung_up.error = mflow.Error("Connection reset by peer", hung_up.response.timestamp_end + 1)
+    answered = token_flow(200, b'{"access_token":"a","refresh_token":"r","expires_in":3600}')
+    flows, capture = tmp_path / "flows.mitm", tmp_path / "cap.jsonl"
+    with flows.open("wb") as handle:
+        writer = io.FlowWriter(handle)
+        writer.add(hung_up)
+        writer.add(answered)
+    env = {**os.environ, "QBTRACE_TAG_KEY": KEY, "PYTHONPATH": str(ROOT)}
+    argv = [str(MITMDUMP), "-q", "-n", "-r", str(flows), "--set", f"confdir={tmp_path}"]
+    argv += ["-s", str(ADDON), "--set", f"qbtrace_capture={capture}"]
+    subprocess.run(argv, env=env, check=True, timeout=120, capture_output=True)
+    got = read_input(capture, capture.name, Profile(), Redactor(KEY.encode()))
+    # once each, read as `flow_parts` reads a flow file's flow (its error wins)
+    assert [x.failure for x in got.exchanges] == ["Connection reset by peer", None]
+    analysis = analyze_inputs([got], Profile())
+    assert len(analysis.findings) == 1
+
+
 @pytest.mark.parametrize(
     "body, headers",
     [
