@@ -10,6 +10,7 @@ memory (or than QBTRACE_MAX_INPUT_MB) is read too.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +66,7 @@ def analyze_capture(
     names = tuple(sorted({h for h in (*hosts.values(), default) if h}))
     jobs = min(os.cpu_count() or 1, JOBS) if path.stat().st_size >= PARALLEL_FROM else 1
     reader = CaptureSkeleton(path, source, redactor, HeaderOf(hosts, default), names, jobs=jobs)
-    reader.kept = lambda frame: with_clock(frame, profile)
+    reader.kept = functools.partial(with_clock, profile=profile)  # pickled to the workers
     with paused_gc():
         rows = in_one_piece(reader.read())
     mark(f"skeleton read ({rows.height:,} rows, {reader.jobs} processes)")

@@ -12,14 +12,12 @@ on it where it lies.
 from __future__ import annotations
 
 import contextlib
-import copyreg
 import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qbtrace.errors import QbtraceError
@@ -42,19 +40,6 @@ PARTS_PER_JOB = 4
 
 class EngineError(QbtraceError):
     slug = "engine"
-
-
-def read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(mapping)
-
-
-def _proxy(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return read_only, (dict(mapping),)
-
-
-# The providers keep their word tables read-only (MappingProxyType), which pickle refuses;
-# the profile goes to every worker, so its tables travel as the dicts they wrap.
-copyreg.pickle(MappingProxyType, _proxy)
 
 
 @dataclass

@@ -8,6 +8,7 @@ of a request, fast: is it OAuth traffic, and of which role (`kind_of`); and whos
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -19,6 +20,20 @@ from qbtrace.providers import BUILTIN, Provider, host_of, host_path
 from qbtrace.urls import split
 
 SEEN_LIMIT = 4096
+
+
+def read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _proxy(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return read_only, (dict(mapping),)
+
+
+# A profile and its providers keep their tables read-only (MappingProxyType), which pickle
+# refuses; a profile goes to other processes (a parallel read's workers, a split analysis's),
+# so its tables travel as the dicts they wrap.
+copyreg.pickle(MappingProxyType, _proxy)
 
 
 def query_names(query: str) -> set[str]:

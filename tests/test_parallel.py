@@ -3,6 +3,7 @@ the same columns, unreadable lines, session headers and exchanges decoded in ful
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 
 from benchmarks import capture_mix
 from qbtrace import skeleton
+from qbtrace.bulk_capture import with_clock
 from qbtrace.capture import RawRecord, encode_line, make_header
+from qbtrace.config import load_profile
 from qbtrace.errors import InputError
 from qbtrace.model import Kind
 from qbtrace.redact import Redactor
@@ -21,9 +24,11 @@ from tests.test_capture import make_parts
 KEY = Redactor(b"parallel-key")
 
 
-def read(path: Path, jobs: int) -> tuple[CaptureSkeleton, object]:
+def read(path: Path, jobs: int, clock: bool = False) -> tuple[CaptureSkeleton, object]:
     reader = CaptureSkeleton(path, path.name, KEY, HeaderOf({}, "intuit_tid"), ("intuit_tid",))
     reader.jobs = jobs
+    if clock:  # what the bulk path keeps of each chunk, done where the chunk is decoded
+        reader.kept = functools.partial(with_clock, profile=load_profile(None, local=False))
     return reader, reader.read()
 
 
@@ -40,15 +45,16 @@ def damaged(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("jobs", [2, 3])
+@pytest.mark.parametrize("jobs, clock", [(2, False), (3, False), (2, True)])
 def test_workers_find_what_one_process_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int, clock: bool
 ) -> None:
     path = damaged(tmp_path)
     monkeypatch.setattr(skeleton, "CHUNK", 200_000)  # many ranges, a damaged line in several
-    one, alone = read(path, 1)
-    many, together = read(path, jobs)  # two workers take ranges from one shared front
+    one, alone = read(path, 1, clock)
+    many, together = read(path, jobs, clock)  # two workers take ranges from one shared front
     assert together.equals(alone)
+    assert ("diff" in together.columns) == clock == ("request_id" not in together.columns)
     assert many.parsed.bad == one.parsed.bad and len(one.parsed.bad) == 2
     assert many.parsed.lines == one.parsed.lines
     assert len(many.parsed.headers) == len(one.parsed.headers) == 2
