@@ -163,7 +163,7 @@ def decode_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
 def decode_exchange_line(line: bytes) -> Header | ExchangeRecord | RawRecord:
     """A line that holds an exchange record (the skeleton's light decoder took it), decoded
     straight into one: a single pass, where `decode_line` decodes to dicts, then converts
-    (half the time of the bulk path's neighbourhoods). Anything else as `decode_line`."""
+    (the bulk path's neighbourhoods at 1M: 0.94 -> 0.84 s). Anything else as `decode_line`."""
     if HEADER_KEY.encode() not in line and b'"raw"' not in line:
         try:
             return _EXCHANGE.decode(line)

@@ -35,6 +35,8 @@ WINDOW = 8 << 20
 CONTEXT = 256 << 10
 """Bytes kept either side of a window: the longest record assembled around a hit."""
 MAX_LINES = 400
+SLICE = 1 << 16
+"""Bytes counted at a time by `newlines`."""
 DOTNET_REQUEST = b"Request url- "
 DOTNET_RESPONSE = b"Response Status Code"
 DOTNET_LINES = 16
@@ -203,13 +205,17 @@ class _Window:
         return count
 
 
-def newlines(buf: bytes, a: int, b: int) -> int:
-    """`buf.count(b"\\n", a, b)`, fast: `bytes.count` of one byte runs a plain loop, while
-    `replace` finds each newline with memchr (several times faster on log lines)."""
-    if b - a < 65536:
-        return buf.count(b"\n", a, b)
-    part = buf if (a, b) == (0, len(buf)) else buf[a:b]
-    return len(part) - len(part.replace(b"\n", b""))
+def newlines(buf: Haystack, a: int, b: int) -> int:
+    """`buf.count(b"\\n", a, b)`, fast: a SLICE of bytes at a time, counted as
+    `len(s) - len(s.replace(b"\\n", b""))`. `replace` finds each newline with memchr, and a
+    slice this small stays in the CPU's cache between the copy and the search: 2.3 GB/s here,
+    where `bytes.count` of one byte runs a plain loop (0.7 GB/s) and bigger slices fall out
+    of the cache (0.6-0.8 GB/s). Works on a mapping too (`mapped`)."""
+    count = 0
+    for at in range(a, b, SLICE):
+        piece = buf[at : min(at + SLICE, b)]
+        count += len(piece) - len(piece.replace(b"\n", b""))
+    return count
 
 
 def tail(piece: bytes) -> bytes:

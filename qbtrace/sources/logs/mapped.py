@@ -4,11 +4,11 @@ On the 2-core VM the benchmarks run on, reading a file's bytes out of the page c
 blocks (`read`, `readinto`, slicing a mapping) costs about 1 s per GB, three times the
 Aho-Corasick pass itself (0.33 s per GB on a mapping). So a regular file is mapped once and
 `driver.FINDER` runs on the mapping, window by window; the newlines are counted on 64 KB
-slices of it, small enough to stay in the CPU's cache (`_Lines`); a record around a hit is
-assembled on the mapping itself (`driver.record`: the whole file is its context, no window
-edges), and only its bytes are copied. The pages behind the window
-are given back (`MADV_DONTNEED`), so the resident set stays about a window whatever the
-file's size (`ru_maxrss` counts mapped file pages)."""
+slices of it, small enough to stay in the CPU's cache (`driver.newlines`); a record around
+a hit is assembled on the mapping itself (`driver.record`: the whole file is its context,
+no window edges), and only its bytes are copied. The pages behind the window are given
+back (`MADV_DONTNEED`), so the resident set stays about a window whatever the file's size
+(`ru_maxrss` counts mapped file pages)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,17 @@ import mmap
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbtrace.sources.logs.driver import CONTEXT, FINDER, LONGEST, Span, Tally, record
+from qbtrace.sources.logs.driver import (
+    CONTEXT,
+    FINDER,
+    LONGEST,
+    Span,
+    Tally,
+    newlines,
+    record,
+)
 
 WINDOW = 16 << 20
-BLOCK = 1 << 16
 
 
 @contextlib.contextmanager
@@ -80,12 +87,8 @@ def _walk(
 
 
 class _Lines:
-    """Newlines from `lo` to a position, counted once per byte as positions move forward.
-
-    Counted a BLOCK slice of the mapping at a time as `len(s) - len(s.replace(b"\\n", b""))`:
-    `replace` finds each newline with memchr, and a slice this small stays in the CPU's cache
-    between the copy and the search, 2.3 GB/s here. `bytes.count` of one byte runs a plain
-    loop (0.7 GB/s), and bigger slices fall out of the cache (0.6-0.8 GB/s)."""
+    """Newlines from `lo` to a position, counted once per byte as positions move forward
+    (`driver.newlines`, on slices of the mapping small enough to stay in the CPU's cache)."""
 
     def __init__(self, data: mmap.mmap, lo: int) -> None:
         self.data, self.pos, self.lines = data, lo, 0
@@ -100,11 +103,7 @@ class _Lines:
         return self.lines
 
     def _count(self, a: int, b: int) -> int:
-        data, count = self.data, 0
-        for at in range(a, b, BLOCK):
-            piece = data[at : min(at + BLOCK, b)]
-            count += len(piece) - len(piece.replace(b"\n", b""))
-        return count
+        return newlines(self.data, a, b)
 
 
 def _release(data: mmap.mmap, done: int, upto: int) -> int:
