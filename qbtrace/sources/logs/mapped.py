@@ -96,14 +96,11 @@ class _Lines:
     def at(self, pos: int) -> int:
         """Lines between `lo` and `pos` (negative before `lo`); `pos` becomes the mark."""
         if pos >= self.pos:
-            self.lines += self._count(self.pos, pos)
+            self.lines += newlines(self.data, self.pos, pos)
         else:
-            self.lines -= self._count(pos, self.pos)
+            self.lines -= newlines(self.data, pos, self.pos)
         self.pos = pos
         return self.lines
-
-    def _count(self, a: int, b: int) -> int:
-        return newlines(self.data, a, b)
 
 
 def _release(data: mmap.mmap, done: int, upto: int) -> int:
