@@ -29,6 +29,8 @@ from tests.conftest import GOLDEN, ROOT, scenario_config
 from tests.flows import Dance
 from tests.realclients.browser import CHROMIUM as BROWSER
 from tests.realclients.browser import CHROMIUM_ARGS
+from tests.test_log_goldens import LOGS, RECORDED
+from tests.test_log_goldens import SCENARIOS as LOG_SCENARIOS
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path(BROWSER)
@@ -440,19 +442,31 @@ LAYOUT_CHECKS = """() => {
 }"""
 
 
-def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
-    """The layout checks at 1280 px, 390 px and in print, each with its screenshot; on a
-    screen of either width the page itself never scrolls sideways (its tables and pictures
-    scroll in their own boxes)."""
+VIEWS = ((1280, "screen"), (390, "screen"), (800, "print"))
+"""Where a report is looked at: a wide and a narrow screen, and print."""
+SHOT_HEIGHT = 6000
+"""CSS pixels of a page a screenshot keeps, from its top (headline, chart, first findings):
+the whole report of every golden is 43,000 px tall at 1280 px and 69,000 at 390, one
+unreadable image costing 4-5 s to take."""
+
+
+def _looked_at(
+    browser: Any, report: Path, name: str, views: tuple[tuple[int, str], ...] = VIEWS
+) -> list[dict[str, Any]]:
+    """The layout checks in each of `views` (1280 px, 390 px and print), each with its
+    screenshot; on a screen of either width the page itself never scrolls sideways (its
+    tables and pictures scroll in their own boxes)."""
     seen = []
-    for width, media in ((1280, "screen"), (390, "screen"), (800, "print")):
+    for width, media in views:
         watched = Watched(browser, scripts=True)
         try:
             watched.page.set_viewport_size({"width": width, "height": 1000})
             watched.page.emulate_media(media=media)
             watched.open(report)
             shot = ARTIFACTS / f"{name}-{media}-{width}.png"
-            watched.page.screenshot(path=str(shot), full_page=True)
+            height = watched.page.evaluate("document.documentElement.scrollHeight")
+            top = {"x": 0, "y": 0, "width": width, "height": min(height, SHOT_HEIGHT)}
+            watched.page.screenshot(path=str(shot), full_page=True, clip=top)
             checks = watched.page.evaluate(LAYOUT_CHECKS)
             if media == "screen":
                 assert checks["pageWidth"] <= checks["viewport"], (name, width)
@@ -462,11 +476,14 @@ def _looked_at(browser: Any, report: Path, name: str) -> list[dict[str, Any]]:
     return seen
 
 
-def test_report_pictures_in_chromium_at_every_width_and_in_print(browser: Any) -> None:
+@pytest.mark.parametrize("view", VIEWS, ids=[f"{m}-{w}" for w, m in VIEWS])
+def test_report_pictures_in_chromium_at_every_width_and_in_print(
+    browser: Any, view: tuple[int, str]
+) -> None:
     analysis, text = render(*HARS)
-    report = write_artifact("report-pictures.html", text)
+    report = write_artifact(f"report-pictures-{view[1]}-{view[0]}.html", text)
     causes = {f.cause for f in analysis.findings if f.time is not None}
-    for checks in _looked_at(browser, report, "report-pictures"):
+    for checks in _looked_at(browser, report, "report-pictures", (view,)):
         assert checks["clashes"] == [], checks["clashes"]
         assert checks["broken"] == [], checks["broken"]
         assert set(checks["fills"]) == causes
@@ -485,24 +502,19 @@ def test_a_healthy_report_says_so_and_shows_lineages_without_empty_tables(browse
 
 
 def _with_logs(scenario: str) -> tuple[Path, list[Path]]:
-    from tests.test_log_goldens import LOGS, RECORDED
-
     return LOGS / f"{scenario}.har", [LOGS / n for n in RECORDED if n.startswith(f"{scenario}.")]
 
 
-def test_processes_the_real_logs_name_have_lanes_in_chromium(browser: Any) -> None:
+@pytest.mark.parametrize("scenario", LOG_SCENARIOS)
+def test_processes_the_real_logs_name_have_lanes_in_chromium(browser: Any, scenario: str) -> None:
     """Each real-client run's capture with its logs: one lane per process, a failure in the
     chart's colour of its cause and linked to its request row, at 1280 px, 390 px and in
     print; no secret of the run in the page, its lanes' tooltips included."""
-    from tests.test_log_goldens import SCENARIOS
-
-    for scenario in SCENARIOS:
-        har, logs = _with_logs(scenario)
-        analysis, text = render(har, *logs)
-        named = any(r.x.process for r in analysis.lineage.requests)
-        assert ('id="processes"' in text) == named, scenario
-        if not named:
-            continue
+    har, logs = _with_logs(scenario)
+    analysis, text = render(har, *logs)
+    named = any(r.x.process for r in analysis.lineage.requests)
+    assert ('id="processes"' in text) == named, scenario
+    if named:
         report = write_artifact(f"report-lanes-{scenario}.html", text)
         secrets = planted_secrets(har)
         lanes = html.build(*analyze(har, *logs)).lanes
