@@ -20,6 +20,7 @@ reference: tests/test_bulk.py checks that both give the same findings.
 from __future__ import annotations
 
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -97,27 +98,94 @@ class Picked:
     """What the rules run on, all a caller needs to keep of the skeleton (`fold`)."""
 
     rows: pl.DataFrame
-    """The rows of the failures' neighbourhoods (`FETCHED` columns), in timeline order."""
+    """The rows of the failures' neighbourhoods (`FETCHED` columns), in timeline order
+    (none when `halves` hold them)."""
     roots: dict[str, tuple[str, int]]
     """The full fold's lineage ids of the tokens the rules ask about (`lineage_roots`)."""
+    halves: tuple[Half, ...] = ()
+    """The failures in two halves, each with its neighbourhoods, when asked for and worth it."""
 
 
-def pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark = no_marks) -> Picked:
+@dataclass(frozen=True, slots=True)
+class Half:
+    """Some failures and their neighbourhoods' rows (`FETCHED` columns, timeline order):
+    folded alone, they explain these failures as the whole fold does (`bulk_halves`)."""
+
+    rows: pl.DataFrame
+    own: frozenset[int]
+    """The positions (`pos`) of the failures this half explains."""
+
+
+def pick(
+    rows: pl.DataFrame,
+    fetch: Fetch,
+    profile: Profile,
+    mark: Mark = no_marks,
+    halves_from: int | None = None,
+) -> Picked:
     """The first half of `classify_rows`: the failures' neighbourhoods, from the skeleton.
-    A caller that drops its skeleton then (`bulk_capture`) folds them without it."""
+    A caller that drops its skeleton then (`bulk_capture`) folds them without it. From
+    `halves_from` failures, they come in two halves instead, each with its own failures'
+    neighbourhoods, to be folded on two cores (`bulk_halves`)."""
     with paused_gc():  # the failures decoded: objects by the hundred thousand, no cycles
-        return _pick(rows, fetch, profile, mark)
+        return _pick(rows, fetch, profile, mark, halves_from)
 
 
-def _pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark) -> Picked:
+def _pick(
+    rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark, halves_from: int | None
+) -> Picked:
     rows = with_positions(rows).drop("status")  # `ok` says what the rules ask of it here
     # only the columns a fetch reads, filtered lazily: an eager filter of the skeleton
     # copies every column of it (at 10M rows, a gigabyte)
     fetched = [c for c in FETCHED if c in rows.columns]
     failing = rows.lazy().filter(TOKEN & ~OK).select(fetched).sort("pos").collect()
     failures = fetch(failing)
+    positions = failing["pos"].to_list()
     del failing
     mark("failures decoded")
+    keys, deep = _keys(failures, profile)
+    revokes = rows.lazy().filter((pl.col("kind") == Kind.REVOKE.value) & OK)
+    revoked = set(revokes.select("refresh").collect()["refresh"].drop_nulls().to_list())
+    ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
+    roots = lineage_roots(ok, keys.hexes | revoked)
+    mark("lineage ids (pointer jumping)")
+    limits = any(profile.provider_for(x).token_limit for x in failures)
+    spent = ok.select("grant", "refresh", "rt").collect() if deep.hexes else None
+
+    def near(keys: Keys, deep: Keys, failures: bool = True) -> pl.DataFrame:
+        """The rows of the neighbourhoods of the failures `keys` and `deep` were read from."""
+        found = (roots[h][0] for h in keys.hexes | revoked if h in roots)
+        codes = {root[5:] for root in found if root.startswith("code:")}
+        if spent is not None and deep.hexes:
+            keys.hexes |= ancestors(spent, deep.hexes)
+        wanted = neighbourhood(rows, keys, codes, limits, failures)
+        return rows.lazy().filter(wanted).select(fetched).sort("pos").collect()
+
+    if any(TOKEN_NOT_LOGGED in x.gaps for x in failures):
+        # a log's failures are judged by the requests near them: fold all, in one piece
+        picked = rows.lazy().select(fetched).sort("pos").collect()
+    elif halves_from is None or len(failures) < halves_from:
+        picked = near(keys, deep)
+    else:
+        split: tuple[list[int], list[int]] = ([], [])
+        for n, x in enumerate(failures):
+            split[_half_of(x, positions[n], roots)].append(n)
+        parts = tuple(
+            Half(
+                near(*_keys([failures[n] for n in own], profile), failures=False),
+                frozenset(map(positions.__getitem__, own)),
+            )
+            for own in split
+        )
+        mark(f"halves picked ({parts[0].rows.height:,} and {parts[1].rows.height:,} exchanges)")
+        return Picked(parts[0].rows.clear(), roots, parts)
+    mark(f"neighbourhoods picked ({picked.height:,} exchanges)")
+    return Picked(picked, roots)
+
+
+def _keys(failures: list[Exchange], profile: Profile) -> tuple[Keys, Keys]:
+    """What the failures' rules look up, and (`deep`) the tokens whose lineages they walk
+    up to the consent."""
     keys, deep = Keys(), Keys()
     for x in failures:  # what `events.token_request` reads as the code and token presented
         code, refresh = _secret(x.params.get("code")), _secret(x.params.get("refresh_token"))
@@ -125,22 +193,16 @@ def _pick(rows: pl.DataFrame, fetch: Fetch, profile: Profile, mark: Mark) -> Pic
         keys.add(refresh)
         if _walks_up(profile.provider_for(x)):
             deep.add(refresh)
-    revokes = rows.lazy().filter((pl.col("kind") == Kind.REVOKE.value) & OK)
-    revoked = revokes.select("refresh").collect()["refresh"].drop_nulls()  # a revoke's token
-    ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
-    roots = lineage_roots(ok, keys.hexes | set(revoked.to_list()))
-    codes = {root[5:] for root, _ in roots.values() if root.startswith("code:")}
-    mark("lineage ids (pointer jumping)")
-    if deep.hexes:
-        keys.hexes |= ancestors(ok.select("grant", "refresh", "rt").collect(), deep.hexes)
-    limits = any(profile.provider_for(x).token_limit for x in failures)
-    if any(TOKEN_NOT_LOGGED in x.gaps for x in failures):
-        near = pl.lit(True)  # a log's failures are judged by the requests near them: fold all
-    else:
-        near = neighbourhood(rows, keys, codes, limits)
-    picked = rows.lazy().filter(near).select(fetched).sort("pos").collect()
-    mark(f"neighbourhoods picked ({picked.height:,} exchanges)")
-    return Picked(picked, roots)
+    return keys, deep
+
+
+def _half_of(x: Exchange, pos: int, roots: dict[str, tuple[str, int]]) -> int:
+    """The half a failure is folded in: by its lineage, so one lineage's failures share
+    their rows (the same on every run and host)."""
+    grant = x.params.get("grant_type")
+    token = _secret(x.params.get("code" if grant == CODE_GRANT else "refresh_token"))
+    key = f"pos:{pos}" if token is None else roots.get(token.hex, (token.hex,))[0]
+    return zlib.crc32(key.encode()) % 2
 
 
 def fold(
@@ -152,7 +214,7 @@ def fold(
         exchanges = fetch(picked.rows)
         mark("neighbourhoods decoded")
         state = lineage_mod.build(exchanges)
-        _put_roots(state, picked.roots, exchanges, picked.rows["pos"].to_list())
+        put_roots(state, picked.roots, exchanges, picked.rows["pos"].to_list())
         found = classify(state, profile)
     mark("lineage.build + classify on them")
     return state, found, exchanges
@@ -174,8 +236,12 @@ def _walks_up(provider: Provider) -> bool:
     )
 
 
-def neighbourhood(rows: pl.DataFrame, keys: Keys, codes: set[str], consents: bool) -> pl.Expr:
-    """The rows the failures' rules can reach (see the module docstring)."""
+def neighbourhood(
+    rows: pl.DataFrame, keys: Keys, codes: set[str], consents: bool, failures: bool = True
+) -> pl.Expr:
+    """The rows the failures' rules can reach (see the module docstring); without
+    `failures`, of the other failures only those that presented what these did (a half's
+    failures: the others are another half's)."""
     hexes = pl.Series(sorted(keys.hexes), dtype=pl.String)
     near = pl.Series(sorted(keys.hexes | keys.canons), dtype=pl.String)
     canons = pl.Series(sorted(keys.canons), dtype=pl.String)
@@ -198,7 +264,7 @@ def neighbourhood(rows: pl.DataFrame, keys: Keys, codes: set[str], consents: boo
     )
     picked = (
         ~TOKEN
-        | ~OK
+        | (~OK if failures else pl.lit(False))
         | pl.col("code").is_in(pl.Series(sorted(keys.hexes | codes), dtype=pl.String).implode())
         | pl.col("refresh").is_in(hexes.implode())
         | (OK & issued.fill_null(False))
@@ -332,7 +398,7 @@ def ancestors(ok: pl.DataFrame, hexes: set[str]) -> set[str]:
     return seen
 
 
-def _put_roots(
+def put_roots(
     state: Lineage,
     roots: dict[str, tuple[str, int]],
     exchanges: list[Exchange],

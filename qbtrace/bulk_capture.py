@@ -24,9 +24,12 @@ from qbtrace.redact import Redactor
 from qbtrace.sources.capture import CAPTURE_MARK
 
 if TYPE_CHECKING:  # polars and the bulk path load only when a capture takes it (`takes`)
+    from concurrent.futures import Executor
+
     import polars as pl
 
     from qbtrace.bulk import Mark
+    from qbtrace.skeleton import CaptureSkeleton
 
 BULK_FROM = 32 << 20
 """Captures from this size take the bulk path; smaller ones read faster whole."""
@@ -52,13 +55,19 @@ def takes(path: Path, smallest: int | None = None) -> bool:
 
 
 def analyze_capture(
-    path: Path, source: str, profile: Profile, redactor: Redactor, mark: Mark | None = None
+    path: Path,
+    source: str,
+    profile: Profile,
+    redactor: Redactor,
+    mark: Mark | None = None,
+    pool: Executor | None = None,
+    halves_from: int | None = None,
 ) -> Analysis:
     """The analysis `analyze_inputs(read_all([path]))` gives, in time and memory that grow
-    with the failures' neighbourhoods rather than with the capture (the skeleton aside)."""
-    import polars as pl
-
-    from qbtrace.bulk import fold, no_marks, paused_gc, pick, shifted
+    with the failures' neighbourhoods rather than with the capture (the skeleton aside).
+    Half the failures are folded in `pool` (default: the parallel read's worker, kept)
+    when there are `halves_from` (default `bulk_halves.SPLIT_FROM`) or more."""
+    from qbtrace.bulk import no_marks
     from qbtrace.skeleton import CaptureSkeleton, HeaderOf
 
     mark = mark or no_marks
@@ -67,6 +76,27 @@ def analyze_capture(
     jobs = min(os.cpu_count() or 1, JOBS) if path.stat().st_size >= PARALLEL_FROM else 1
     reader = CaptureSkeleton(path, source, redactor, HeaderOf(hosts, default), names, jobs=jobs)
     reader.kept = functools.partial(with_clock, profile=profile)  # pickled to the workers
+    reader.keep_pool = True  # the read's worker folds half the failures (`bulk_halves`)
+    try:
+        return _analyze(reader, profile, redactor, mark, pool, halves_from)
+    finally:
+        if reader.pool is not None:
+            reader.pool.shutdown(cancel_futures=True)
+
+
+def _analyze(
+    reader: CaptureSkeleton,
+    profile: Profile,
+    redactor: Redactor,
+    mark: Mark,
+    pool: Executor | None,
+    halves_from: int | None,
+) -> Analysis:
+    import polars as pl
+
+    from qbtrace.bulk import fold, paused_gc, pick, shifted
+
+    path, source = reader.path, reader.source
     with paused_gc():
         rows = in_one_piece(reader.read())
     mark(f"skeleton read ({rows.height:,} rows, {reader.jobs} processes)")
@@ -90,9 +120,18 @@ def analyze_capture(
         got = reader.exchanges(picked)
         return [shifted(x, offset) for x in got] if moved else got
 
-    picked = pick(rows, fetch, profile, mark)
+    pool = pool or reader.pool
+    if pool is not None and halves_from is None:
+        from qbtrace.bulk_halves import SPLIT_FROM as halves_from
+    picked = pick(rows, fetch, profile, mark, halves_from if pool else None)
     del rows  # the skeleton's memory is the exchanges' now
-    state, found, exchanges = fold(picked, fetch, profile, mark)
+    if picked.halves and pool is not None:
+        from qbtrace.bulk_halves import fold_halves, job_for
+
+        job = job_for(picked, path, source, reader.full, offset if moved else 0.0, profile)
+        state, found, exchanges = fold_halves(picked, fetch, job, pool, profile, mark)
+    else:
+        state, found, exchanges = fold(picked, fetch, profile, mark)
     item = Input(source, InputKind.CAPTURE, reader.parsed.lines, tuple(exchanges), tuple(warnings))
     findings = sorted((clock_said(f, (item,), profile) for f in found), key=lambda f: f.ref.index)
     return Analysis((item,), tuple(findings), state, profile, tally)

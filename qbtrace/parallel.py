@@ -93,12 +93,16 @@ def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
     workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")
     ends = context.Array("q", [1, len(tasks)])  # the next range from the front, the last + 1
-    with ProcessPoolExecutor(workers, context, _share, (ends, tasks)) as pool:
-        try:
-            line, parts = _shared(reader, tasks, pool, workers, ends)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # a bad header: no more ranges
-            raise
+    pool = ProcessPoolExecutor(workers, context, _share, (ends, tasks))
+    try:
+        line, parts = _shared(reader, tasks, pool, workers, ends)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # a bad header: no more ranges
+        raise
+    if reader.keep_pool:  # its worker folds half the failures next (`bulk_halves`)
+        reader.pool = pool
+    else:
+        pool.shutdown()
     for n in range(1, len(tasks)):
         part = parts.pop(n)
         if part.error is not None:

@@ -19,6 +19,7 @@ import itertools
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import cache
 from io import BufferedReader
@@ -415,6 +416,10 @@ class CaptureSkeleton:
     """Leave raw records to the process that holds the redactor (a `parallel` worker)."""
     deferred: list[tuple[int, int, bytes]] = field(default_factory=list)
     """Raw records left: (line, offset, text)."""
+    keep_pool: bool = False
+    """Leave the parallel read's worker processes running, as `pool`, for the caller to
+    use and shut down."""
+    pool: Executor | None = None
 
     def read(self) -> pl.DataFrame:
         """Stream the file in chunks of whole lines; the skeleton of its exchange records,

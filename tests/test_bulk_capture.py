@@ -5,6 +5,7 @@ on a wrong clock, on raw records and on every golden input written as a capture.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import capture_mix
-from qbtrace import bulk_capture
+from qbtrace import bulk_capture, skeleton
 from qbtrace.analysis import Analysis, analyze_reference, read_all
 from qbtrace.capture import RawRecord, encode_line, exchange_record, key_id, make_header
 from qbtrace.cli import main
@@ -30,16 +31,23 @@ from tests.test_capture import make_parts
 KEY = Redactor(TAG_KEY.encode())
 
 
-def documents(path: Path, profile: Profile) -> tuple[str, str]:
-    """(reference, bulk) JSON documents of one capture."""
+def documents(path: Path, profile: Profile, halves: bool = False) -> tuple[str, str]:
+    """(reference, bulk) JSON documents of one capture; with `halves`, the bulk path folds
+    every capture's failures in two halves (`bulk_halves`), the second on a thread: what a
+    process does with the same calls (`test_halves_fold_in_the_read_s_worker`)."""
     presenter = Presenter(KEY, False, profile)
     reference = analyze_reference(read_all([path], profile, KEY), profile)
-    found = bulk_capture.analyze_capture(path, path.name, profile, KEY)
+    with ThreadPoolExecutor(1) as pool:
+        found = bulk_capture.analyze_capture(
+            path, path.name, profile, KEY, pool=pool if halves else None, halves_from=0
+        )
     return json_render.render(reference, presenter), json_render.render(found, presenter)
 
 
-def assert_same(path: Path, profile: Profile | None = None) -> dict[str, object]:
-    reference, found = documents(path, profile or load_profile(None, local=False))
+def assert_same(
+    path: Path, profile: Profile | None = None, halves: bool = False
+) -> dict[str, object]:
+    reference, found = documents(path, profile or load_profile(None, local=False), halves)
     assert found == reference
     doc: dict[str, object] = json.loads(found)
     return doc
@@ -51,15 +59,17 @@ def platform(tmp_path: Path, total: int = 4000, seed: int = 2) -> Path:
     return path
 
 
-def test_platform_traffic(tmp_path: Path) -> None:
-    doc = assert_same(platform(tmp_path))
+@pytest.mark.parametrize("halves", [False, True], ids=["one fold", "halves"])
+def test_platform_traffic(tmp_path: Path, halves: bool) -> None:
+    doc = assert_same(platform(tmp_path), halves=halves)
     summary = doc["summary"]
     assert isinstance(summary, dict)
     assert summary["token_requests"] >= 4000
     assert len(summary["by_cause"]) >= 8
 
 
-def test_damaged_capture_says_what_the_reader_says(tmp_path: Path) -> None:
+@pytest.mark.parametrize("halves", [False, True], ids=["one fold", "halves"])
+def test_damaged_capture_says_what_the_reader_says(tmp_path: Path, halves: bool) -> None:
     """A broken line mid-file, blank lines, a second session's header, a raw record, a
     line the light decoder cannot take, a cut-short last line: same warnings, same lines."""
     path = platform(tmp_path, 1500)
@@ -81,14 +91,17 @@ def test_damaged_capture_says_what_the_reader_says(tmp_path: Path) -> None:
         lines[900][:40],
     ]
     path.write_bytes(b"\n".join(damaged))
-    doc = assert_same(path)
+    doc = assert_same(path, halves=halves)
     inputs = doc["inputs"]
     assert isinstance(inputs, list)
     assert "unreadable lines skipped" in inputs[0]["warnings"][0]
     assert "cut short" in inputs[0]["warnings"][0]
 
 
-def test_a_wrong_clock_is_corrected_as_the_reference_corrects_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("halves", [False, True], ids=["one fold", "halves"])
+def test_a_wrong_clock_is_corrected_as_the_reference_corrects_it(
+    tmp_path: Path, halves: bool
+) -> None:
     path = platform(tmp_path, 1500)
     text = path.read_text()
     shifted = []
@@ -99,7 +112,7 @@ def test_a_wrong_clock_is_corrected_as_the_reference_corrects_it(tmp_path: Path)
             record["ended"] += 420
         shifted.append(json.dumps(record))
     path.write_text("\n".join(shifted) + "\n")
-    doc = assert_same(path)
+    doc = assert_same(path, halves=halves)
     inputs = doc["inputs"]
     assert isinstance(inputs, list)
     assert any("were corrected" in w for w in inputs[0]["warnings"])
@@ -118,8 +131,9 @@ def test_text_output_counts_from_the_skeleton(tmp_path: Path) -> None:
 GOLDEN = golden_inputs()
 
 
+@pytest.mark.parametrize("halves", [False, True], ids=["one fold", "halves"])
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
-def test_golden_inputs_written_as_captures(path: Path, tmp_path: Path) -> None:
+def test_golden_inputs_written_as_captures(path: Path, tmp_path: Path, halves: bool) -> None:
     toml = path.with_name(f"{scenario_of(path)}.qbtrace.toml")
     profile = load_profile(toml if toml.is_file() else None, local=False)
     (item,) = read_all([path], profile, KEY)
@@ -127,7 +141,28 @@ def test_golden_inputs_written_as_captures(path: Path, tmp_path: Path) -> None:
     lines = [encode_line(make_header(KEY, raw=False))]
     lines += [encode_line(exchange_record(x)) for x in item.exchanges]
     capture.write_bytes(b"".join(lines))
-    assert_same(capture, profile)
+    assert_same(capture, profile, halves)
+
+
+def test_halves_fold_in_the_read_s_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture read by two processes: the read's worker then folds half the failures,
+    decoding its half's lines from the file itself, raw records (decoded here while
+    reading) sent along; the document is the reference's."""
+    path = platform(tmp_path, 3000)
+    lines = path.read_bytes().split(b"\n")
+    raw = encode_line(RawRecord(Kind.TOKEN, make_parts(), "flow")).rstrip(b"\n")
+    path.write_bytes(b"\n".join([*lines[:2000], raw, *lines[2000:]]))
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)  # ranges for the worker to read
+    monkeypatch.setattr(bulk_capture, "PARALLEL_FROM", 1)
+    profile = load_profile(None, local=False)
+    stages: list[str] = []
+    found = bulk_capture.analyze_capture(path, path.name, profile, KEY, stages.append, None, 1)
+    reference = analyze_reference(read_all([path], profile, KEY), profile)
+    presenter = Presenter(KEY, False, profile)
+    assert json_render.render(found, presenter) == json_render.render(reference, presenter)
+    assert stages[0].startswith("skeleton read") and stages[0].endswith(", 2 processes)")
+    assert stages[-1] == "lineage.build + classify on them (two halves)"
+    assert sum(f.ref.index > 2000 and f.cause != "unexplained" for f in found.findings) > 10
 
 
 def test_the_cli_takes_the_bulk_path_for_a_big_capture(
