@@ -15,9 +15,11 @@ findings and open failures come back, as msgpack (pickle cost 5x as much for fin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -36,6 +38,7 @@ SPLIT_FROM = 2_000
 """Failures from which the fold is split (fewer fold faster in one piece than a half takes
 to reach the other process)."""
 Clustered = dict[int, tuple[TokenRequest, ...]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _second_there(
         return None
     wanted = {m for ms in positions.values() for m in ms if m not in there.own}
     others = {f.seq: f for f in open_here if f.seq in wanted}
-    return pool.submit(work_second, _ENCODE.encode((positions, others)))
+    return _submit(pool, work_second, _ENCODE.encode((positions, others)))
 
 
 def fold_halves(
@@ -158,23 +161,58 @@ def fold_halves(
     mark: Mark = no_marks,
 ) -> tuple[Lineage, list[Finding], list[Exchange]]:
     """`bulk.fold`'s findings from `picked`'s two halves, the second (`job`) in `pool`'s
-    worker; with this process's half's lineage and exchanges (JSON and text need neither
-    of the rest)."""
+    worker, or here if the worker fails; with this process's half's lineage and
+    exchanges (JSON and text need neither of the rest)."""
     here, there = picked.halves
-    sent: Future[bytes] = pool.submit(work_first, job)
+    sent = _submit(pool, work_first, job)
     with paused_gc():
         exchanges = fetch(here.rows)
         mark("neighbourhoods decoded (this half)")
         mine = folded(exchanges, here.rows["pos"].to_list(), here, picked.roots)
-        results = [mine.first(profile), _FIRST.decode(sent.result())]
+        results = [mine.first(profile)]
+        got = _result(sent)
+        local = None
+        if got is None:  # the worker failed: its half is folded here
+            local = _here(there, fetch, picked, profile)
+            results.append(local.first(profile))
+        else:
+            results.append(_FIRST.decode(got))
         clusters = clusters_of(results, profile)
         found = {pos: finding for result in results for pos, finding in result.findings}
-        again = _second_there(pool, clusters, there, results[0].open)
+        again = None if local is not None else _second_there(pool, clusters, there, results[0].open)
         found.update(mine.second(profile, clusters))
         if again is not None:
-            found.update(_SECOND.decode(again.result()))
+            back = _result(again)
+            if back is None:  # the worker failed in the second round
+                local = _here(there, fetch, picked, profile)
+            else:
+                found.update(_SECOND.decode(back))
+        if local is not None:
+            found.update(local.second(profile, clusters))
     mark("lineage.build + classify on them (two halves)")
     return mine.state, [found[pos] for pos in sorted(found)], exchanges
+
+
+def _here(half: Half, fetch: Fetch, picked: Picked, profile: Profile) -> Folded:
+    """A half folded in this process: the worker's, when it could not."""
+    return folded(fetch(half.rows), half.rows["pos"].to_list(), half, picked.roots)
+
+
+def _submit(pool: Executor, task: Callable[[T], bytes], arg: T) -> Future[bytes] | None:
+    try:
+        return pool.submit(task, arg)
+    except RuntimeError:  # a pool broken or shut down: this process folds the half
+        return None
+
+
+def _result(future: Future[bytes] | None) -> bytes | None:
+    """What the worker sent; None when it failed (a broken pool, an error in it)."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception:  # any failure there: the half is folded here instead
+        return None
 
 
 def job_for(

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import capture_mix
-from qbtrace import bulk_capture, skeleton
+from qbtrace import bulk_capture
 from qbtrace.analysis import Analysis, analyze_reference, read_all
 from qbtrace.capture import RawRecord, encode_line, exchange_record, key_id, make_header
 from qbtrace.cli import main
@@ -34,7 +34,7 @@ KEY = Redactor(TAG_KEY.encode())
 def documents(path: Path, profile: Profile, halves: bool = False) -> tuple[str, str]:
     """(reference, bulk) JSON documents of one capture; with `halves`, the bulk path folds
     every capture's failures in two halves (`bulk_halves`), the second on a thread: what a
-    process does with the same calls (`test_halves_fold_in_the_read_s_worker`)."""
+    process does with the same calls (tests/test_bulk_halves.py)."""
     presenter = Presenter(KEY, False, profile)
     reference = analyze_reference(read_all([path], profile, KEY), profile)
     with ThreadPoolExecutor(1) as pool:
@@ -142,27 +142,6 @@ def test_golden_inputs_written_as_captures(path: Path, tmp_path: Path, halves: b
     lines += [encode_line(exchange_record(x)) for x in item.exchanges]
     capture.write_bytes(b"".join(lines))
     assert_same(capture, profile, halves)
-
-
-def test_halves_fold_in_the_read_s_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A capture read by two processes: the read's worker then folds half the failures,
-    decoding its half's lines from the file itself, raw records (decoded here while
-    reading) sent along; the document is the reference's."""
-    path = platform(tmp_path, 3000)
-    lines = path.read_bytes().split(b"\n")
-    raw = encode_line(RawRecord(Kind.TOKEN, make_parts(), "flow")).rstrip(b"\n")
-    path.write_bytes(b"\n".join([*lines[:2000], raw, *lines[2000:]]))
-    monkeypatch.setattr(skeleton, "CHUNK", 200_000)  # ranges for the worker to read
-    monkeypatch.setattr(bulk_capture, "PARALLEL_FROM", 1)
-    profile = load_profile(None, local=False)
-    stages: list[str] = []
-    found = bulk_capture.analyze_capture(path, path.name, profile, KEY, stages.append, None, 1)
-    reference = analyze_reference(read_all([path], profile, KEY), profile)
-    presenter = Presenter(KEY, False, profile)
-    assert json_render.render(found, presenter) == json_render.render(reference, presenter)
-    assert stages[0].startswith("skeleton read") and stages[0].endswith(", 2 processes)")
-    assert stages[-1] == "lineage.build + classify on them (two halves)"
-    assert sum(f.ref.index > 2000 and f.cause != "unexplained" for f in found.findings) > 10
 
 
 def test_the_cli_takes_the_bulk_path_for_a_big_capture(
