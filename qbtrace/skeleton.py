@@ -87,6 +87,13 @@ class _Tag(msgspec.Struct, frozen=True, gc=False):
     canon: str
 
 
+class _Sent(msgspec.Struct, frozen=True, gc=False):
+    """A secret sent (code, token, client secret): only its tag is read (its canonical hex
+    is skipped unread: two strings fewer a line, 6% of the decode)."""
+
+    tag: str
+
+
 class _Issued(msgspec.Struct, frozen=True, gc=False):
     tag: str
     canon: str
@@ -95,6 +102,7 @@ class _Issued(msgspec.Struct, frozen=True, gc=False):
 
 
 NO_TAG = _Tag(None, None)  # type: ignore[arg-type]
+NO_SENT = _Sent(None)  # type: ignore[arg-type]
 NO_ISSUED = _Issued(None, None, msgspec.Raw(b""))  # type: ignore[arg-type]
 """What a struct field missing from a record reads as: `tag` None, as a missing token's
 tag is. With these as defaults a column is one attribute chain a row (`Columns.add_light`);
@@ -103,9 +111,9 @@ only an explicit null stops one (then `_dig` reads it)."""
 
 class _Params(msgspec.Struct, frozen=True, gc=False):
     grant_type: str | None = None
-    code: _Tag | None = NO_TAG
-    refresh_token: _Tag | None = NO_TAG
-    token: _Tag | None = NO_TAG
+    code: _Sent | None = NO_SENT
+    refresh_token: _Sent | None = NO_SENT
+    token: _Sent | None = NO_SENT
 
 
 class _Reply(msgspec.Struct, frozen=True, gc=False):
@@ -115,7 +123,7 @@ class _Reply(msgspec.Struct, frozen=True, gc=False):
 
 class _Client(msgspec.Struct, frozen=True, gc=False):
     client_id: str | None = None
-    secret: _Tag | None = NO_TAG
+    secret: _Sent | None = NO_SENT
 
 
 NO_CLIENT = _Client()
