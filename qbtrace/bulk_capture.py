@@ -3,9 +3,10 @@
 What `read_input` + `analyze_inputs` do for a capture, step by step, on the skeleton
 (`skeleton.CaptureSkeleton`) instead of an `Exchange` per line: the capture's warnings, the
 providers' clock check (`clocks`), the timeline order, then `bulk.pick` and `bulk.fold`
-(`bulk.classify_rows` in two halves, the skeleton dropped between them); counts come from
-the skeleton. The file is streamed, never loaded whole, so a capture larger than
-memory (or than QBTRACE_MAX_INPUT_MB) is read too.
+(`bulk.classify_rows` in two steps, the skeleton dropped between them); counts come from
+the skeleton. A capture big enough to be read by two processes keeps the read's worker
+for the fold, which folds half the failures (`bulk_halves`). The file is streamed, never
+loaded whole, so a capture larger than memory (or than QBTRACE_MAX_INPUT_MB) is read too.
 """
 
 from __future__ import annotations
