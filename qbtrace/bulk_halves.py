@@ -4,13 +4,15 @@ neighbourhood of its own failures, one of them in the read's worker process.
 After the read, `bulk.fold` decodes the neighbourhoods and runs `lineage.build` + `classify`
 in this process while the read's worker sits idle (at 1M requests, 2.7 s of an 11 s run). A
 failure's rules look only at its own neighbourhood (`bulk`'s docstring), so a half folded
-with the rows its own failures' keys reach, plus what every neighbourhood holds (all
-failures, every non-token exchange, each client secret's first success), explains its
-failures as the whole does. The outage clusters look across lineages: they are formed from
-both halves' open failures with `passes.clusters_of`, as for a split timeline, and each half
-explains its clustered failures again. Failures of one lineage stay in one half, so the
-halves share few rows. The worker decodes its half's lines from the file itself; only
-findings and open failures come back, as msgpack (pickle cost 5x as much for findings).
+with the rows its own failures' keys reach, plus what every neighbourhood holds (every
+non-token exchange, each client secret's first success), explains its failures as the
+whole does; of the other half's failures it holds only those that presented what its own
+did (`bulk.neighbourhood` without `failures`). The outage clusters look across lineages:
+they are formed from both halves' open failures with `passes.clusters_of`, as for a split
+timeline, and each half explains its clustered failures again. Failures of one lineage stay
+in one half, so the halves share few rows. The worker decodes its half's lines from the
+file itself; only findings and open failures come back, as msgpack (pickle cost 5x as much
+for findings).
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ import msgspec
 
 from qbtrace import lineage as lineage_mod
 from qbtrace.bulk import Fetch, Half, Mark, Picked, no_marks, paused_gc, put_roots, shifted
-from qbtrace.classify import explain, left_open
+from qbtrace.classify import explain
 from qbtrace.events import TokenRequest
 from qbtrace.lineage import Lineage
 from qbtrace.model import Exchange, Finding, Kind
-from qbtrace.passes import FirstPass, clusters_of
+from qbtrace.passes import FirstPass, clusters_of, explained
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.rules.common import Context
@@ -66,17 +68,7 @@ class Folded:
 
     def first(self, profile: Profile) -> FirstPass:
         """`passes.first_pass` on this half's own failures, positions as `pos`."""
-        found, open_, roots = [], [], {}
-        for pos, f in self.mine.items():
-            finding = explain(Context(self.state, profile, f))
-            found.append((pos, finding))
-            if left_open(f, finding):
-                open_.append(replace(f, seq=pos))
-                token = f.presented
-                root = self.state.lineage_of(token) if token is not None else None
-                if token is not None and root is not None:
-                    roots[token.hex] = root
-        return FirstPass(tuple(found), tuple(open_), roots)
+        return explained(self.state, profile, self.mine.items())
 
     def second(self, profile: Profile, clusters: Clustered) -> list[tuple[int, Finding]]:
         return [

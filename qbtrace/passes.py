@@ -10,7 +10,7 @@ on the whole timeline, in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -62,10 +62,17 @@ class FirstPass:
 
 def first_pass(part: Part, profile: Profile, _: None = None) -> FirstPass:
     state = _built(part.exchanges)
+    return explained(state, profile, ((part.seqs[r.seq], r) for r in state.requests if not r.ok))
+
+
+def explained(
+    state: Lineage, profile: Profile, failures: Iterable[tuple[int, TokenRequest]]
+) -> FirstPass:
+    """The per-token pass on `failures` of `state`, each given with its whole-timeline
+    position (what the open ones carry as `seq`)."""
     found, unexplained, roots = [], [], {}
-    for f in (r for r in state.requests if not r.ok):
+    for seq, f in failures:
         finding = explain(Context(state, profile, f))
-        seq = part.seqs[f.seq]
         found.append((seq, finding))
         if left_open(f, finding):
             unexplained.append(replace(f, seq=seq))
