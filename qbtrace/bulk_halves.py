@@ -60,11 +60,10 @@ class Job:
 
 @dataclass
 class Folded:
-    """A half folded: its lineage, its failures by position, the exchanges it decoded."""
+    """A half folded: its lineage and its own failures by position."""
 
     state: Lineage
     mine: dict[int, TokenRequest]
-    exchanges: list[Exchange]
 
     def first(self, profile: Profile) -> FirstPass:
         """`passes.first_pass` on this half's own failures, positions as `pos`."""
@@ -88,7 +87,7 @@ def folded(
         mine = {
             token_pos[f.seq]: f for f in state.requests if not f.ok and token_pos[f.seq] in half.own
         }
-    return Folded(state, mine, exchanges)
+    return Folded(state, mine)
 
 
 _ENCODE = msgspec.msgpack.Encoder()
@@ -111,9 +110,6 @@ def work_first(job: Job) -> bytes:
         if job.offset:
             exchanges = [shifted(x, job.offset) for x in exchanges]
     done = folded(exchanges, job.half.rows["pos"].to_list(), job.half, job.roots)
-    _HELD.clear()
-    _HELD[0] = done, job.profile
-    return _ENCODE.encode(done.first(job.profile))
     _HELD.clear()
     _HELD[0] = done, job.profile
     return _ENCODE.encode(done.first(job.profile))
