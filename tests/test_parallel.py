@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -88,3 +90,58 @@ def test_the_skeleton_is_not_copied_whole_at_the_end(
         assert isinstance(rows, pl.DataFrame)
         chunks = dict(zip(rows.columns, rows.n_chunks("all"), strict=True))
         assert chunks["line"] == chunks["started"] == chunks["rt"] > 5
+
+
+def test_workers_columns_come_back_as_files_that_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # through the pool's pipe a range's columns waited on this process's busy thread
+    from qbtrace import parallel
+
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 3000, 150, "k")
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spills))
+    seen: list[Path] = []
+    unspilled = parallel._unspilled
+
+    def spy(part: parallel.Part) -> parallel.Part:
+        if part.spilled is not None:  # a worker's (this process keeps its own ranges)
+            assert part.frame is None and part.spilled.exists()
+            seen.append(part.spilled)
+        return unspilled(part)
+
+    monkeypatch.setattr(parallel, "_unspilled", spy)
+    take = parallel._take
+
+    def after_the_worker(ends: Any, front: bool) -> int | None:
+        # this process waits for the spawned worker's first range (its start is slower
+        # than this whole small read): the patch lives in this process only
+        deadline = time.monotonic() + 60
+        while not front and ends[0] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return take(ends, front)
+
+    monkeypatch.setattr(parallel, "_take", after_the_worker)
+    _, alone = read(path, 1)
+    _, together = read(path, 2)
+    assert together.equals(alone)
+    assert len(seen) >= 1  # the worker's ranges, each read back from its file
+    assert list(spills.iterdir()) == []  # the files and their folder are gone
+
+
+def test_a_refused_read_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 2000, 100, "k")
+    lines = path.read_bytes().split(b"\n")
+    lines[1500:1500] = [b'{"qbtrace_capture":9,"created":"","qbtrace_version":"9","key_id":"k"}']
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spills))
+    with pytest.raises(InputError, match="version 9"):
+        read(path, 2)
+    assert list(spills.iterdir()) == []
