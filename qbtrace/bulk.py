@@ -23,6 +23,7 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 
@@ -138,16 +139,31 @@ def _pick(
     # only the columns a fetch reads, filtered lazily: an eager filter of the skeleton
     # copies every column of it (at 10M rows, a gigabyte)
     fetched = [c for c in FETCHED if c in rows.columns]
-    failing = rows.lazy().filter(TOKEN & ~OK).select(fetched).sort("pos").collect()
-    failures = fetch(failing)
-    positions = failing["pos"].to_list()
-    del failing
-    mark("failures decoded")
-    keys, deep = _keys(failures, profile)
+    failing_rows = rows.lazy().filter(TOKEN & ~OK).select(*fetched, "code", "refresh")
+    failing = failing_rows.sort("pos").collect()
     revokes = rows.lazy().filter((pl.col("kind") == Kind.REVOKE.value) & OK)
     revoked = set(revokes.select("refresh").collect()["refresh"].drop_nulls().to_list())
     ok = rows.lazy().filter(TOKEN & OK).select("pos", "grant", "code", "refresh", "rt", "at")
-    roots = lineage_roots(ok, keys.hexes | revoked)
+    # the lineage ids (polars, which lets go of the interpreter) of what the skeleton says
+    # the failures presented, found while this thread decodes the failures in full
+    said = {h for c in ("code", "refresh") for h in failing[c].drop_nulls().to_list()}
+    with ThreadPoolExecutor(1) as aside:
+        ids = aside.submit(lineage_roots, ok, said | revoked)
+        try:
+            failures = fetch(failing.select(fetched))
+        except BaseException:
+            ids.cancel()
+            raise
+        positions = failing["pos"].to_list()
+        del failing
+        mark("failures decoded")
+        keys, deep = _keys(failures, profile)
+        roots = ids.result()
+    wanted = keys.hexes | revoked
+    if wanted <= said | revoked:  # as the full decode has them: the ids of those only
+        roots = {h: root for h, root in roots.items() if h in wanted}
+    else:  # a value the skeleton read otherwise (never seen): found again, for all
+        roots = lineage_roots(ok, wanted)
     mark("lineage ids (pointer jumping)")
     limits = any(profile.provider_for(x).token_limit for x in failures)
     spent = ok.select("grant", "refresh", "rt").collect() if deep.hexes else None

@@ -94,6 +94,37 @@ def test_generated_traffic_with_every_planted_cause(tmp_path: Path) -> None:
     assert picked[-1] < len(exchanges) / 3
 
 
+def test_lineage_ids_found_again_when_the_skeleton_disagrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the lineage ids start from what the skeleton says the failures presented, while
+    # the failures are decoded; a failure whose decoded token the skeleton did not name
+    # (never seen: both read the same line) has its lineage found again
+    profile = load_profile(None, local=False)
+    item = read_input(mix(tmp_path, 3000, 150, seed=4), "mix.jsonl", profile, Redactor(b"k"))
+    exchanges = prepared([item], profile)[1]
+    reference = analyze_timeline(exchanges, profile)[1]
+    rows = bulk.with_positions(from_exchanges(exchanges))
+    failing = (pl.col("kind") == "token") & ~pl.col("ok")
+    blind = rows.with_columns(
+        pl.when(failing).then(None).otherwise(pl.col(c)).alias(c) for c in ("code", "refresh")
+    )
+    asked: list[set[str]] = []
+    roots = bulk.lineage_roots
+
+    def spy(ok: pl.DataFrame | pl.LazyFrame, wanted: set[str]) -> dict[str, tuple[str, int]]:
+        asked.append(set(wanted))
+        return roots(ok, wanted)
+
+    def fetch(chosen: pl.DataFrame) -> list[Exchange]:
+        return [exchanges[i] for i in chosen["pos"].to_list()]
+
+    monkeypatch.setattr(bulk, "lineage_roots", spy)
+    found = bulk.classify_rows(blind.drop("pos", "ok"), fetch, profile)[1]
+    assert found == reference
+    assert len(asked) == 2 and asked[0] < asked[1]  # the skeleton's guess, then all
+
+
 def test_golden_exchanges_in_healthy_noise(tmp_path: Path) -> None:
     profile = load_profile(None, local=False)
     noise = read_input(mix(tmp_path, 3000, 200, seed=5), "noise", profile, Redactor(b"k"))
