@@ -8,6 +8,12 @@ full; this process renumbers them after the lines before. This process decodes r
 (`jobs` counts it), from the file's end while the workers take them from its start. Raw
 records are left to this process, which holds the redactor's key.
 
+The file is cut at line starts into units, `skeleton.UNITS` to a chunk; a process claims several
+consecutive units at a time, fewer as fewer are left (a quarter of what is left, at most a
+chunk's worth): the last claims are a unit each, so the two processes end within about a
+unit of each other (with whole chunks, this process waited a third of a second at 1M for
+the worker's last one).
+
 A worker's columns come back as an Arrow file in a folder of the read's (`Task.spill`), not
 through the pool's pipe: 6.6 MB pickled per 32 MB range went through it 64 KB at a time,
 each piece waiting for this process's busy thread to let the pool's reader run (up to 5 ms,
@@ -31,7 +37,7 @@ from qbtrace.capture import Header, RawRecord, decode_line
 from qbtrace.errors import InputError
 from qbtrace.model import Exchange, Ref
 from qbtrace.redact import Redactor
-from qbtrace.skeleton import CaptureSkeleton, HeaderOf
+from qbtrace.skeleton import UNITS, CaptureSkeleton, HeaderOf
 
 OPEN = Header(1, "", "", "")
 """Stands for the file's header in a worker: the lines of its range follow one."""
@@ -98,10 +104,11 @@ def work(task: Task) -> Part:
 
 
 def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
-    """Decode `ranges` (the file's, in order; the first holds the header) into `reader`.
-    Workers take ranges from the front; this process takes the first, then ranges from
-    the back while the workers are busy, so no core waits on another. Each range's
-    columns are `kept` as they come, so their text never piles up."""
+    """Decode `ranges` (the file's units, in order; the first holds the header) into
+    `reader`. Workers claim units from the front; this process takes the first chunk's
+    worth, then claims units from the back while the workers are busy, so no core waits
+    on another. Each claim's columns are `kept` as they come, so their text never piles
+    up."""
     with tempfile.TemporaryDirectory(prefix="qbtrace-read-", ignore_cleanup_errors=True) as spills:
         _decode(reader, ranges, Path(spills))
 
@@ -114,7 +121,8 @@ def _decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], spills: Path
     ]
     workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")
-    ends = context.Array("q", [1, len(tasks)])  # the next range from the front, the last + 1
+    # the next unit from the front, the last + 1: this process reads the first chunk's
+    ends = context.Array("q", [min(UNITS, len(tasks)), len(tasks)])
     pool = ProcessPoolExecutor(workers, context, _share, (ends, tasks))
     try:
         line, parts = _shared(reader, tasks, pool, workers, ends)
@@ -125,7 +133,7 @@ def _decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], spills: Path
         reader.pool = pool
     else:
         pool.shutdown()
-    for n in range(1, len(tasks)):
+    for n in sorted(parts):
         part = parts.pop(n)
         if part.error is not None:
             raise InputError(part.error, source=reader.source)
@@ -144,12 +152,18 @@ def _share(ends: Any, tasks: list[Task]) -> None:
 
 
 def work_next() -> tuple[int, Part] | None:
-    """The next range from the front, decoded; None once every range is taken. A range is
-    taken when a worker starts on it, not when it is queued: the last ones go to whichever
-    process is free first, so none waits on another's queue at the end."""
+    """The next units from the front, decoded, by their first; None once every unit is
+    taken. Units are claimed when a worker starts on them, not when the call is queued:
+    the last ones go to whichever process is free first, so none waits on another's
+    queue at the end."""
     ends, tasks = _SHARED
-    n = _take(ends, front=True)
-    return None if n is None else (n, work(tasks[n]))
+    got = _take(ends, front=True)
+    return None if got is None else (got[0], work(_claimed(tasks, *got)))
+
+
+def _claimed(tasks: list[Task], first: int, end: int) -> Task:
+    """The task of units first..end-1, its spill named after the first."""
+    return replace(tasks[first], end=tasks[end - 1].end)
 
 
 def _unspilled(part: Part) -> Part:
@@ -163,15 +177,18 @@ def _unspilled(part: Part) -> Part:
     return replace(part, frame=frame, spilled=None)
 
 
-def _take(ends: Any, front: bool) -> int | None:
+def _take(ends: Any, front: bool) -> tuple[int, int] | None:
+    """Claim units from the front or the back: a quarter of those left, 1 to `UNITS`."""
     with ends.get_lock():
-        if ends[0] >= ends[1]:
+        left = int(ends[1] - ends[0])
+        if left <= 0:
             return None
+        count = max(1, min(UNITS, left // 4))
         if front:
-            ends[0] += 1
-            return int(ends[0]) - 1
-        ends[1] -= 1
-        return int(ends[1])
+            ends[0] += count
+            return int(ends[0]) - count, int(ends[0])
+        ends[1] -= count
+        return int(ends[1]), int(ends[1]) + count
 
 
 def _shared(
@@ -195,11 +212,11 @@ def _shared(
         while len(queued) <= workers and ends[0] < ends[1]:
             queued.append(pool.submit(work_next))
 
-    top_up()  # the workers start while this process reads the header's range
+    top_up()  # the workers start while this process reads the header's units
     with reader.path.open("rb") as handle:
-        line = reader.decode_range(handle, tasks[0].start, tasks[0].end, 0)
-    while (n := _take(ends, front=False)) is not None:
-        parts[n] = work(replace(tasks[n], spill=None))
+        line = reader.decode_range(handle, 0, tasks[min(UNITS, len(tasks)) - 1].end, 0)
+    while (units := _take(ends, front=False)) is not None:
+        parts[units[0]] = work(replace(_claimed(tasks, *units), spill=None))
         top_up()
     for future in queued:
         if (got := future.result()) is not None:

@@ -48,6 +48,9 @@ from qbtrace.sources.capture import CaptureFile, _checked
 
 CHUNK = 32 << 20
 """Bytes of lines decoded at a time: the Python objects of one chunk, then its columns."""
+UNITS = 8
+"""Units a chunk is cut into for a parallel read (`parallel`): a process claims up to a
+chunk's worth at a time, the last claims a unit each, so the processes end together."""
 COLUMNS: dict[str, type[pl.DataType] | pl.DataType] = {
     "line": pl.Int64,
     "kind": pl.Categorical,
@@ -435,7 +438,8 @@ class CaptureSkeleton:
         processes, this one included (`parallel`)."""
         size = self.path.stat().st_size
         with self.path.open("rb") as handle:
-            bounds = line_starts(handle, size, CHUNK) if self.jobs > 1 else [0, size]
+            shared = self.jobs > 1 and size > CHUNK
+            bounds = line_starts(handle, size, CHUNK // UNITS) if shared else [0, size]
             if len(bounds) <= 2:
                 self.decode_range(handle, 0, size, 0)
             else:

@@ -120,7 +120,7 @@ def test_workers_columns_come_back_as_files_that_are_removed(
         # this process waits for the spawned worker's first range (its start is slower
         # than this whole small read): the patch lives in this process only
         deadline = time.monotonic() + 60
-        while not front and ends[0] < 2 and time.monotonic() < deadline:
+        while not front and ends[0] <= skeleton.UNITS and time.monotonic() < deadline:
             time.sleep(0.01)
         return take(ends, front)
 
@@ -145,3 +145,22 @@ def test_a_refused_read_leaves_no_files(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(InputError, match="version 9"):
         read(path, 2)
     assert list(spills.iterdir()) == []
+
+
+def test_claims_shrink_to_a_unit_at_the_end_and_cover_every_unit_once() -> None:
+    # whole chunks left one process waiting for the other's last; now the last claims
+    # are a unit each, from both ends, and no unit is read twice or skipped
+    import multiprocessing
+
+    from qbtrace import parallel
+
+    ends = multiprocessing.get_context("spawn").Array("q", [skeleton.UNITS, 130])
+    claims: list[tuple[int, int]] = []
+    front = True
+    while (got := parallel._take(ends, front)) is not None:
+        claims.append(got)
+        front = not front
+    sizes = [b - a for a, b in claims]
+    assert max(sizes) == skeleton.UNITS and sizes[-4:] == [1, 1, 1, 1]
+    covered = sorted(u for a, b in claims for u in range(a, b))
+    assert covered == list(range(skeleton.UNITS, 130))
