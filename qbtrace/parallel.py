@@ -8,10 +8,10 @@ full; this process renumbers them after the lines before. This process decodes r
 (`jobs` counts it), from the file's end while the workers take them from its start. Raw
 records are left to this process, which holds the redactor's key.
 
-The file is cut at line starts into units, `skeleton.UNITS` to a chunk; a process claims several
-consecutive units at a time, fewer as fewer are left (a quarter of what is left, at most a
-chunk's worth): the last claims are a unit each, so the two processes end within about a
-unit of each other (with whole chunks, this process waited a third of a second at 1M for
+The file is cut at line starts into units, `skeleton.UNITS` to a chunk. A process claims
+several consecutive units at a time, fewer as fewer are left (a quarter of those left, at
+most a chunk's worth): the last claims are a unit each, so the processes end within about
+a unit of each other (with whole chunks, this process waited a third of a second at 1M for
 the worker's last one).
 
 A worker's columns come back as an Arrow file in a folder of the read's (`Task.spill`), not
@@ -142,8 +142,8 @@ def _decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], spills: Path
 
 
 _SHARED: tuple[Any, list[Task]] = (None, [])
-"""In a worker: the ends of the ranges not taken yet (shared with every process of the
-read) and the ranges."""
+"""In a worker: the ends of the units not claimed yet (shared with every process of the
+read) and the units."""
 
 
 def _share(ends: Any, tasks: list[Task]) -> None:
