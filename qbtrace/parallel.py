@@ -98,8 +98,13 @@ def work(task: Task) -> Part:
         reader.deferred,
     )
     if frame is not None and task.spill is not None:
-        frame.write_ipc(task.spill)
-        part.frame, part.spilled = None, task.spill
+        try:
+            frame.write_ipc(task.spill)
+        except OSError:  # a full or vanished temporary folder: through the pipe, slower
+            with contextlib.suppress(OSError):
+                task.spill.unlink()
+        else:
+            part.frame, part.spilled = None, task.spill
     return part
 
 
@@ -109,15 +114,21 @@ def decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]]) -> None:
     worth, then claims units from the back while the workers are busy, so no core waits
     on another. Each claim's columns are `kept` as they come, so their text never piles
     up."""
-    with tempfile.TemporaryDirectory(prefix="qbtrace-read-", ignore_cleanup_errors=True) as spills:
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="qbtrace-read-", ignore_cleanup_errors=True)
+    except OSError:  # no temporary folder to write in: the columns come through the pipe
+        _decode(reader, ranges, None)
+        return
+    with folder as spills:
         _decode(reader, ranges, Path(spills))
 
 
-def _decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], spills: Path) -> None:
+def _decode(reader: CaptureSkeleton, ranges: list[tuple[int, int]], spills: Path | None) -> None:
     plain, kept = _plain(reader), reader.kept
+    names = [None if spills is None else spills / f"{n}" for n in range(len(ranges))]
     tasks = [
-        Task(reader.path, reader.source, plain, reader.names, a, b, kept, spills / f"{n}")
-        for n, (a, b) in enumerate(ranges)
+        Task(reader.path, reader.source, plain, reader.names, a, b, kept, name)
+        for (a, b), name in zip(ranges, names, strict=True)
     ]
     workers = max(reader.jobs - 1, 1)
     context = multiprocessing.get_context("spawn")

@@ -164,3 +164,29 @@ def test_claims_shrink_to_a_unit_at_the_end_and_cover_every_unit_once() -> None:
     assert max(sizes) == skeleton.UNITS and sizes[-4:] == [1, 1, 1, 1]
     covered = sorted(u for a, b in claims for u in range(a, b))
     assert covered == list(range(skeleton.UNITS, 130))
+
+
+def test_without_a_temporary_folder_the_columns_come_through_the_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no folder can be made (the temporary directory is a file's child): the read is the
+    # same, only slower; and a worker whose file cannot be written sends the columns along
+    from qbtrace import parallel
+
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 3000, 150, "k")
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    _, alone = read(path, 1)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr("tempfile.tempdir", str(blocker / "tmp"))
+    _, together = read(path, 2)
+    assert together.equals(alone)
+    profile = load_profile(None, local=False)
+    hosts, default = profile.request_id_headers()
+    task = parallel.Task(
+        path, "big.jsonl", HeaderOf(hosts, default), ("intuit_tid",), 0, 400_000,
+        spill=tmp_path / "gone" / "0",
+    )  # fmt: skip
+    part = parallel.work(task)
+    assert part.spilled is None and part.frame is not None and part.frame.height > 100
