@@ -156,7 +156,7 @@ def _pick(
             raise
         positions = failing["pos"].to_list()
         del failing
-        mark("failures decoded")
+        mark(f"{len(failures):,} failures decoded")
         keys, deep = _keys(failures, profile)
         roots = ids.result()
     wanted = keys.hexes | revoked
@@ -164,7 +164,7 @@ def _pick(
         roots = {h: root for h, root in roots.items() if h in wanted}
     else:  # a value the skeleton read otherwise (never seen): found again, for all
         roots = lineage_roots(ok, wanted)
-    mark("lineage ids (pointer jumping)")
+    mark("token lineages followed")
     limits = any(profile.provider_for(x).token_limit for x in failures)
     spent = ok.select("grant", "refresh", "rt").collect() if deep.hexes else None
 
@@ -193,7 +193,8 @@ def _pick(
             )
             for own in split
         )
-        mark(f"halves picked ({parts[0].rows.height:,} and {parts[1].rows.height:,} exchanges)")
+        sizes = f"{parts[0].rows.height:,} and {parts[1].rows.height:,} exchanges"
+        mark(f"neighbourhoods picked, in two halves ({sizes})")
         return Picked(parts[0].rows.clear(), roots, parts)
     mark(f"neighbourhoods picked ({picked.height:,} exchanges)")
     return Picked(picked, roots)
@@ -232,7 +233,7 @@ def fold(
         state = lineage_mod.build(exchanges)
         put_roots(state, picked.roots, exchanges, picked.rows["pos"].to_list())
         found = classify(state, profile)
-    mark("lineage.build + classify on them")
+    mark("failures explained")
     return state, found, exchanges
 
 

@@ -100,7 +100,7 @@ def _analyze(
     path, source = reader.path, reader.source
     with paused_gc():
         rows = in_one_piece(reader.read())
-    mark(f"skeleton read ({rows.height:,} rows, {reader.jobs} processes)")
+    mark(f"read {rows.height:,} exchanges ({reader.jobs} process{'es' if reader.jobs > 1 else ''})")
     warnings = list(reader.parsed.warnings(redactor))
     if reader.nonsense:
         warnings.append(NONSENSE.format(count=reader.nonsense))
@@ -115,7 +115,7 @@ def _analyze(
     rows = rows.with_columns(positions(rows.select(order).to_series()))
     tally = counts(rows, source, profile)
     rows = rows.drop("started", "ended", "diff", "url")  # what the neighbourhoods never read
-    mark("clock check and timeline order")
+    mark("clocks compared, timeline ordered")
 
     def fetch(picked: pl.DataFrame) -> list[Exchange]:
         got = reader.exchanges(picked)

@@ -177,7 +177,7 @@ def fold_halves(
                 found.update(_SECOND.decode(back))
         if local is not None:
             found.update(local.second(profile, clusters))
-    mark("lineage.build + classify on them (two halves)")
+    mark("failures explained (two halves)")
     return mine.state, [found[pos] for pos in sorted(found)], exchanges
 
 

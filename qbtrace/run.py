@@ -5,6 +5,7 @@ Nothing here prints: every line goes to the `Output` the CLI hands in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,9 @@ def run_analysis(request: Request, out: Output) -> bool:
         path = request.paths[0]
         name = source_names([path])[0]
         _progress(out)(path, name)
-        analysis = analyze_capture(path, name, profile, redactor)
+        stage = _stages(out, path)
+        analysis = analyze_capture(path, name, profile, redactor, stage)
+        stage(f"writing {len(analysis.findings):,} findings")
         inputs = list(analysis.inputs)
     else:
         paths = list(request.paths)
@@ -149,6 +152,22 @@ def _progress(out: Output) -> Callable[[Path, str], None]:
             out.progress(f"qbtrace: reading {name} ({size / 1e6:,.0f} MB)…")
 
     return before
+
+
+def _stages(out: Output, path: Path) -> Callable[[str], None]:
+    """Each stage of a big capture's analysis as it ends, with the seconds so far (a 10 GB
+    capture takes a minute or two)."""
+    start = time.monotonic()
+    try:
+        big = path.stat().st_size >= PROGRESS_FROM
+    except OSError:
+        big = False
+
+    def stage(name: str) -> None:
+        if big:
+            out.progress(f"qbtrace: {time.monotonic() - start:.0f} s: {name}")
+
+    return stage
 
 
 def render_pieces(

@@ -24,7 +24,7 @@ from qbtrace.redact import Redactor
 from qbtrace.render import json as json_render
 from qbtrace.render import text as text_render
 from qbtrace.render.view import Presenter
-from tests.conftest import analyze_json
+from tests.conftest import analyze_json, run_cli
 from tests.regold import TAG_KEY, golden_inputs, scenario_of
 from tests.test_capture import make_parts
 
@@ -179,3 +179,50 @@ def test_positions_are_the_order_inverted(size: int) -> None:
     pos = bulk_capture.positions(order)
     assert pos.name == "pos" and pos.equals(order.arg_sort().alias("pos"))
     assert pos.gather(order).to_list() == list(range(size))
+
+
+def stderr_on_a_terminal(args: list[str]) -> tuple[str, int]:
+    """`qbtrace ARGS` with standard error on a real pseudo-terminal: what it said there."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qbtrace", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=child_fd,
+        env={**os.environ, "QBTRACE_TAG_KEY": TAG_KEY},
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    code = proc.wait(timeout=120)
+    os.close(main_fd)
+    return b"".join(chunks).decode().replace("\r\n", "\n"), code
+
+
+def test_a_big_capture_says_each_stage_on_a_terminal(tmp_path: Path) -> None:
+    # minutes of work at 10M requests: each stage is said as it ends, on a terminal only
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 36_000, 1_800, key_id(Redactor(TAG_KEY.encode())))
+    assert path.stat().st_size >= bulk_capture.BULK_FROM  # the bulk path, and its progress
+    said, code = stderr_on_a_terminal(["analyze", str(path), "--format", "json", "-o", "-"])
+    assert code == 0
+    lines = said.splitlines()
+    assert lines[0].startswith("qbtrace: reading big.jsonl (")
+    stages = [line.split(": ", 2)[2] for line in lines[1:] if " s: " in line]
+    assert stages[0].startswith("read 36,") and stages[0].endswith(" exchanges (1 process)")
+    assert stages[-2] == "failures explained" and stages[-1].startswith("writing ")
+    found = int(stages[-1].split()[1].replace(",", ""))
+    assert found > 100 and stages[-1] == f"writing {found:,} findings"
+    piped = run_cli("analyze", path, "--format", "json", "-o", tmp_path / "out.json")
+    assert piped.returncode == 0 and "s: read " not in piped.stderr  # not on a pipe

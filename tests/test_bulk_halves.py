@@ -42,8 +42,8 @@ def test_halves_fold_in_the_read_s_worker(tmp_path: Path, monkeypatch: pytest.Mo
     stages: list[str] = []
     found = bulk_capture.analyze_capture(path, path.name, profile, KEY, stages.append, None, 1)
     assert json_render.render(found, Presenter(KEY, False, profile)) == reference_document(path)
-    assert stages[0].startswith("skeleton read") and stages[0].endswith(", 2 processes)")
-    assert stages[-1] == "lineage.build + classify on them (two halves)"
+    assert stages[0].startswith("read ") and stages[0].endswith(" exchanges (2 processes)")
+    assert stages[-1] == "failures explained (two halves)"
     assert sum(f.cause != "unexplained" for f in found.findings) > 100
 
 
