@@ -29,6 +29,7 @@ from qbtrace.inflate import Damaged, TooLarge, inflate_chunks, size_text
 from qbtrace.model import Input, InputKind, Kind
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
+from qbtrace.sources.filebytes import file_bytes
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -228,9 +229,11 @@ def _load(path: Path, source: str) -> memoryview | bytes:
     try:
         with path.open("rb") as handle:
             try:
-                return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+                contents = file_bytes(handle)
             except (ValueError, OSError):
                 pass  # empty files, pipes and devices cannot be mapped
+            else:
+                return contents if isinstance(contents, bytes) else memoryview(contents)
             return _spill(iter(lambda: handle.read(CHUNK), b""), source, "the input")
     except FileNotFoundError:
         raise InputError("no such file", source=source) from None

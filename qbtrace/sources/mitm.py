@@ -27,6 +27,7 @@ from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
 from qbtrace.sources import Har, Loaded, Reader
 from qbtrace.sources.build import build_exchange
+from qbtrace.sources.filebytes import file_bytes
 from qbtrace.sources.prefilter import needle_pattern
 
 MAX_PREFIX = 12
@@ -118,6 +119,8 @@ def read_mitm(path: Path, source: str, profile: Profile, redactor: Redactor) -> 
     return Input(source, InputKind.MITM, total, tuple(exchanges), tuple(warnings))
 
 
+Held = bytes | mmap.mmap
+"""A flow file's bytes (`filebytes`: read when small, mapped when big)."""
 Span = tuple[int, int, int]
 """(offset of the length prefix, payload start, payload end = offset of the type byte)."""
 
@@ -129,15 +132,18 @@ def flows(
     match `pattern`, is not HTTP, or is damaged (then with a warning)."""
     with path.open("rb") as handle:
         try:
-            buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            buf = file_bytes(handle)
         except (ValueError, OSError) as exc:
             raise InputError(f"cannot map the file ({exc})", source=source) from None
-        with buf:
+        try:
             for index, span in enumerate(_spans(buf, source, warnings)):
                 yield index, _flow_if_related(buf, span, pattern, source, index, warnings)
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
 
 
-def _spans(buf: mmap.mmap, source: str, warnings: list[str]) -> Iterator[Span]:
+def _spans(buf: Held, source: str, warnings: list[str]) -> Iterator[Span]:
     pos, size, count = 0, len(buf), 0
     while pos < size:
         colon = buf.find(b":", pos, pos + MAX_PREFIX + 1)
@@ -170,7 +176,7 @@ def _damaged(what: str, count: int, source: str, warnings: list[str]) -> None:
 
 
 def _flow_if_related(
-    buf: mmap.mmap,
+    buf: Held,
     span: Span,
     pattern: re.Pattern[bytes],
     source: str,
@@ -217,7 +223,7 @@ def _first(exc: Exception) -> str:
     return (str(exc).splitlines() or [exc.__class__.__name__])[0][:120]
 
 
-def _tail_version(buf: mmap.mmap, start: int, end: int) -> int | None:
+def _tail_version(buf: Held, start: int, end: int) -> int | None:
     """The `version` item, which mitmproxy writes last; None when it is not there."""
     at = buf.rfind(VERSION_KEY, max(start, end - 32), end)
     if at < 0:
@@ -229,7 +235,7 @@ def _tail_version(buf: mmap.mmap, start: int, end: int) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _items(buf: mmap.mmap, pos: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+def _items(buf: Held, pos: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """(key, value start, value end) of a tnetstring dict's items, values left undecoded."""
     while pos < end:
         colon = buf.find(b":", pos, pos + MAX_PREFIX + 1)
@@ -241,7 +247,7 @@ def _items(buf: mmap.mmap, pos: int, end: int) -> Iterator[tuple[bytes, int, int
         pos = value_end + 1
 
 
-def _request_path(buf: mmap.mmap, start: int, end: int) -> bytes | None:
+def _request_path(buf: Held, start: int, end: int) -> bytes | None:
     """The request's path bytes; None for flows without a request (tcp, udp, dns).
 
     ValueError when the structure is malformed.
