@@ -58,11 +58,33 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {many}"
 
 
+LAST_SECOND = 253402300799.0
+"""9999-12-31T23:59:59Z: past it, and before 1970, `datetime` writes the time itself."""
+_MINUTES: dict[int, str] = {}
+"""Minute since 1970 → its "YYYY-MM-DDTHH:MM:" (a finding's times share a few minutes)."""
+
+
 def iso(moment: float | None) -> str | None:
+    """`datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")` with "Z",
+    byte for byte: rounded to the microsecond half to even as `datetime` does, then cut to
+    the millisecond, with the minute's text cached (the JSON of 10M requests' findings
+    spent 40% of its time here)."""
     if moment is None or moment == float("-inf"):
         return None
-    stamp = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    if not 0.0 <= moment < LAST_SECOND:
+        stamp = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+    second = int(moment)
+    micro = round((moment - second) * 1e6)  # exact: moment - second loses no bit
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    minute, second = divmod(second, 60)
+    head = _MINUTES.get(minute)
+    if head is None:
+        head = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
+        if len(_MINUTES) < 100_000:
+            _MINUTES[minute] = head
+    return f"{head}{second:02d}.{micro // 1000:03d}Z"
 
 
 def config_line(analysis: Analysis) -> str | None:
