@@ -187,6 +187,24 @@ def test_an_export_whose_list_is_not_first_is_read_whole() -> None:
     assert len(item.exchanges) == 1
 
 
+def test_a_big_export_whose_list_is_not_first_is_refused_in_bounded_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # decoded whole it would take several times its size: past the cap, one clear error
+    import qbtrace.sources.logs as logs
+
+    events = [{"timestamp": n, "message": s.INTUITLIB_TRACEBACK} for n in range(200)]
+    data = json.dumps({"nextToken": "t", "events": events}, indent=4).encode()
+    pieces = [data[at : at + 4096] for at in range(0, len(data), 4096)]
+    monkeypatch.setattr(logs, "WHOLE_EXPORT", len(data) - 1)
+    with pytest.raises(InputError, match="list of events is not its first member") as raised:
+        read_log_pieces(iter(pieces), "cw.json", Profile(), Redactor(b"k"))
+    assert str(raised.value).startswith("cw.json: a JSON log export larger than ")
+    monkeypatch.setattr(logs, "WHOLE_EXPORT", len(data))
+    item = read_log_pieces(iter(pieces), "cw.json", Profile(), Redactor(b"k"))
+    assert len(item.exchanges) == 200
+
+
 def test_values_that_are_not_events_are_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
     """An array with strings, numbers and arrays among its events (no `},` to split on for
     a long stretch): the events' records, read one by one there."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from types import ModuleType
 
+from qbtrace.errors import InputError
+from qbtrace.inflate import size_text
 from qbtrace.model import Exchange, Input, InputKind, Ref
 from qbtrace.profile import Profile
 from qbtrace.redact import Redactor
@@ -108,10 +110,32 @@ def read_log_pieces(
         if tally.stopped is None:
             return got
         return replace(got, warnings=(*got.warnings, tally.stopped))
-    whole = b"".join(pieces)  # an export of another shape: decoded whole
+    whole = _whole(pieces, source)  # an export of another shape: decoded whole
     found = _read_records(exports.records(whole, source, zone), source, profile, redactor)
     lines = whole.count(b"\n") + (not whole.endswith(b"\n"))
     return to_input(Part(lines, found), source, zone)
+
+
+WHOLE_EXPORT = 256 << 20
+"""The largest export read whole (its list of events not first: decoded at once, it takes
+several times its size in Python objects). The exporters put the list first (streamed)."""
+
+
+def _whole(pieces: Iterable[bytes], source: str) -> bytes:
+    """The export's bytes, or InputError past WHOLE_EXPORT: memory stays bounded."""
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        size += len(piece)
+        if size > WHOLE_EXPORT:
+            raise InputError(
+                f"a JSON log export larger than {size_text(WHOLE_EXPORT)} whose list of events "
+                "is not its first member cannot be read in bounded memory; put the list "
+                "first (e.g. jq '{events}')",
+                source=source,
+            )
+        held.append(piece)
+    return b"".join(held)
 
 
 def _read_records(
