@@ -32,6 +32,37 @@ def expected(name: str) -> dict[str, object]:
     return json.loads((GOLDEN / f"{name}.expect.json").read_text())
 
 
+def on_a_terminal(
+    args: list[str], stream: str = "stdout", columns: int = 100, env: dict[str, str] | None = None
+) -> tuple[str, int]:
+    """`qbtrace ARGS` with `stream` ("stdout" or "stderr") on a real pseudo-terminal
+    `columns` wide and the other discarded (a pipe nobody reads would fill and hang the
+    child): what the terminal got, and the exit status."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    streams: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    streams[stream] = child_fd
+    proc = subprocess.Popen([sys.executable, "-m", "qbtrace", *args], env=env, **streams)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=120)
+    os.close(main_fd)
+    return b"".join(chunks).decode().replace("\r\n", "\n"), proc.returncode
+
+
 def run_cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The installed console entry point, as a user runs it."""
     proc = subprocess.run(

@@ -5,6 +5,7 @@ on a wrong clock, on raw records and on every golden input written as a capture.
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from qbtrace.redact import Redactor
 from qbtrace.render import json as json_render
 from qbtrace.render import text as text_render
 from qbtrace.render.view import Presenter
-from tests.conftest import analyze_json, run_cli
+from tests.conftest import analyze_json, on_a_terminal, run_cli
 from tests.regold import TAG_KEY, golden_inputs, scenario_of
 from tests.test_capture import make_parts
 
@@ -181,41 +182,15 @@ def test_positions_are_the_order_inverted(size: int) -> None:
     assert pos.gather(order).to_list() == list(range(size))
 
 
-def stderr_on_a_terminal(args: list[str]) -> tuple[str, int]:
-    """`qbtrace ARGS` with standard error on a real pseudo-terminal: what it said there."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    main_fd, child_fd = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qbtrace", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=child_fd,
-        env={**os.environ, "QBTRACE_TAG_KEY": TAG_KEY},
-    )
-    os.close(child_fd)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    code = proc.wait(timeout=120)
-    os.close(main_fd)
-    return b"".join(chunks).decode().replace("\r\n", "\n"), code
-
-
 def test_a_big_capture_says_each_stage_on_a_terminal(tmp_path: Path) -> None:
     # minutes of work at 10M requests: each stage is said as it ends, on a terminal only
     path = tmp_path / "big.jsonl"
     capture_mix.write(path, 36_000, 1_800, key_id(Redactor(TAG_KEY.encode())))
     assert path.stat().st_size >= bulk_capture.BULK_FROM  # the bulk path, and its progress
-    said, code = stderr_on_a_terminal(["analyze", str(path), "--format", "json", "-o", "-"])
+    env = {**os.environ, "QBTRACE_TAG_KEY": TAG_KEY}
+    said, code = on_a_terminal(
+        ["analyze", str(path), "--format", "json", "-o", "-"], "stderr", env=env
+    )
     assert code == 0
     lines = said.splitlines()
     assert lines[0].startswith("qbtrace: reading big.jsonl (")

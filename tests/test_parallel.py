@@ -47,6 +47,14 @@ def damaged(tmp_path: Path) -> Path:
     return path
 
 
+def in_small_ranges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A capture of 3,000 requests, read in ranges of 200 kB (many units, both processes)."""
+    path = tmp_path / "big.jsonl"
+    capture_mix.write(path, 3000, 150, "k")
+    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    return path
+
+
 @pytest.mark.parametrize("jobs, clock", [(2, False), (3, False), (2, True)])
 def test_workers_find_what_one_process_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int, clock: bool
@@ -64,14 +72,20 @@ def test_workers_find_what_one_process_finds(
     assert many.nonsense == one.nonsense
 
 
-def test_a_later_session_of_an_unknown_version_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def later_version(tmp_path: Path) -> Path:
+    """A capture with a later session's header of an unknown version in its middle."""
     path = tmp_path / "big.jsonl"
     capture_mix.write(path, 2000, 100, "k")
     lines = path.read_bytes().split(b"\n")
     lines[1500:1500] = [b'{"qbtrace_capture":9,"created":"","qbtrace_version":"9","key_id":"k"}']
     path.write_bytes(b"\n".join(lines))
+    return path
+
+
+def test_a_later_session_of_an_unknown_version_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = later_version(tmp_path)
     monkeypatch.setattr(skeleton, "CHUNK", 200_000)
     with pytest.raises(InputError, match="version 9"):
         read(path, 2)
@@ -82,9 +96,7 @@ def test_the_skeleton_is_not_copied_whole_at_the_end(
 ) -> None:
     # the columns stay a chunk per range (a copy into one would double the memory at 10M
     # rows): a range is read in one chunk, and times are made sane a range at a time
-    path = tmp_path / "big.jsonl"
-    capture_mix.write(path, 3000, 150, "k")
-    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    path = in_small_ranges(tmp_path, monkeypatch)
     for jobs in (1, 2):
         _, rows = read(path, jobs)
         assert isinstance(rows, pl.DataFrame)
@@ -98,9 +110,7 @@ def test_workers_columns_come_back_as_files_that_are_removed(
     # through the pool's pipe a range's columns waited on this process's busy thread
     from qbtrace import parallel
 
-    path = tmp_path / "big.jsonl"
-    capture_mix.write(path, 3000, 150, "k")
-    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    path = in_small_ranges(tmp_path, monkeypatch)
     spills = tmp_path / "tmp"
     spills.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(spills))
@@ -133,11 +143,7 @@ def test_workers_columns_come_back_as_files_that_are_removed(
 
 
 def test_a_refused_read_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "big.jsonl"
-    capture_mix.write(path, 2000, 100, "k")
-    lines = path.read_bytes().split(b"\n")
-    lines[1500:1500] = [b'{"qbtrace_capture":9,"created":"","qbtrace_version":"9","key_id":"k"}']
-    path.write_bytes(b"\n".join(lines))
+    path = later_version(tmp_path)
     monkeypatch.setattr(skeleton, "CHUNK", 200_000)
     spills = tmp_path / "tmp"
     spills.mkdir()
@@ -173,9 +179,7 @@ def test_without_a_temporary_folder_the_columns_come_through_the_pipe(
     # same, only slower; and a worker whose file cannot be written sends the columns along
     from qbtrace import parallel
 
-    path = tmp_path / "big.jsonl"
-    capture_mix.write(path, 3000, 150, "k")
-    monkeypatch.setattr(skeleton, "CHUNK", 200_000)
+    path = in_small_ranges(tmp_path, monkeypatch)
     _, alone = read(path, 1)
     blocker = tmp_path / "a-file"
     blocker.write_text("")

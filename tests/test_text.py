@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from qbtrace.cli import main
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, on_a_terminal
 
 
 def text_of(*names: str) -> str:
@@ -92,36 +92,11 @@ def test_one_provider_gets_no_provider_headings() -> None:
 
 def in_terminal(args: list[str], columns: int, env: dict[str, str] | None = None) -> str:
     """`qbtrace ARGS` with standard output on a real pseudo-terminal `columns` wide."""
-    import fcntl
     import os
-    import pty
-    import struct
-    import subprocess
-    import sys
-    import termios
 
-    main_fd, child_fd = pty.openpty()
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qbtrace", *args],
-        stdout=child_fd,
-        stderr=subprocess.PIPE,
-        env={**environ, "TERM": "xterm-256color", **(env or {})},
-    )
-    os.close(child_fd)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(main_fd)
-    return b"".join(chunks).decode().replace("\r\n", "\n")
+    environ = {**environ, "TERM": "xterm-256color", **(env or {})}
+    return on_a_terminal(args, "stdout", columns, environ)[0]
 
 
 def test_a_terminal_gets_emphasis_and_lines_wrapped_at_its_width() -> None:
