@@ -149,11 +149,7 @@ def _pick(
     said = {h for c in ("code", "refresh") for h in failing[c].drop_nulls().to_list()}
     with ThreadPoolExecutor(1) as aside:
         ids = aside.submit(lineage_roots, ok, said | revoked)
-        try:
-            failures = fetch(failing.select(fetched))
-        except BaseException:
-            ids.cancel()
-            raise
+        failures = fetch(failing.select(fetched))
         positions = failing["pos"].to_list()
         del failing
         mark(f"{len(failures):,} failures decoded")
