@@ -91,11 +91,10 @@ def work(task: Task) -> Part:
         lines,
         reader.parsed.lines,
         frame,
-        None,
-        reader.parsed.headers[1:],
-        reader.bad,
-        reader.full,
-        reader.deferred,
+        headers=reader.parsed.headers[1:],
+        bad=reader.bad,
+        full=reader.full,
+        deferred=reader.deferred,
     )
     if frame is not None and task.spill is not None:
         try:
